@@ -1,0 +1,35 @@
+# Every target sets up its own virtualenv in .venv when needed.
+PY ?= python3
+VENV = .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+PORT ?= 8001
+
+.PHONY: build serve test bench fetch publish clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/open287g build
+
+serve: build
+	$(BIN)/open287g serve --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_build.py
+
+fetch: $(STAMP)
+	$(BIN)/open287g fetch
+
+publish: build
+	$(BIN)/open287g publish
+
+clean:
+	rm -rf build

@@ -1,0 +1,49 @@
+"""The open287g command: build, serve, fetch and publish, each a thin wrapper over a stage module."""
+import sys
+
+import click
+
+from . import BUILD, DATA
+
+
+@click.group()
+def cli():
+    """287(g) Open Data: ICE's 287(g) publications as one SQLite database."""
+
+
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DATA), show_default=True)
+@click.option("--out", "db_path", type=click.Path(dir_okay=False), default=str(BUILD / "287g.db"), show_default=True)
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None, help="Parsed-workbook cache (default: build/cache).")
+@click.option("--jobs", type=int, default=None, help="Worker processes for reading workbooks (default: CPU count).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
+def build(data_dir, db_path, cache_dir, jobs, progress):
+    """Build build/287g.db from every file in data/."""
+    from .pipeline import run_build
+
+    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress))
+
+
+@cli.command()
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=str(BUILD / "287g.db"), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True)
+def serve(db_path, host, port):
+    """Serve the built database with Datasette, read-only and immutable."""
+    from .serve import serve as run_serve
+
+    sys.exit(run_serve(db_path, host, port))
+
+
+def _lazy(module, name):
+    """Attach a command defined in another module without importing it at start-up."""
+    import importlib
+
+    try:
+        cli.add_command(getattr(importlib.import_module(f"open287g.{module}"), name))
+    except (ImportError, AttributeError):
+        pass
+
+
+_lazy("fetch", "fetch_command")
+_lazy("publish", "publish_command")

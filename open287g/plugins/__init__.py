@@ -1,0 +1,1 @@
+"""Small local Datasette plugins shipped with the publication."""
