@@ -61,7 +61,17 @@ def _first_sheet_part(zf):
 # One pass over the tags, capturing the two attributes needed whatever their order.
 _HYPERLINK = re.compile(rb'<(?:\w+:)?hyperlink\b(?=[^>]*\bref="([^"]*)")(?=[^>]*\br:id="([^"]*)")')
 _RELATIONSHIP = re.compile(rb'<(?:\w+:)?Relationship\b(?=[^>]*\bId="([^"]*)")(?=[^>]*\bTarget="([^"]*)")')
+# Excel writes attributes in this order; the general patterns above are the fallback.
+_HYPERLINK_FAST = re.compile(rb'<hyperlink ref="([^"]*)" r:id="([^"]*)"')
+_RELATIONSHIP_FAST = re.compile(rb'<Relationship Id="([^"]*)" Type="[^"]*" Target="([^"]*)"')
 _LAST_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*\br="(\d+)"')
+
+
+def _findall(fast, general, data, start, marker):
+    found = fast.findall(data, start)
+    if len(found) != data.count(marker, start):
+        found = general.findall(data, start)
+    return found
 
 
 def _hyperlinks(zf, sheet_part, sheet_xml):
@@ -71,12 +81,14 @@ def _hyperlinks(zf, sheet_part, sheet_xml):
     the 2025-26 participating lists cost more than reading the cell values.
     """
     start = sheet_xml.find(b"hyperlinks>", sheet_xml.rfind(b"</sheetData>"))
-    found = _HYPERLINK.findall(sheet_xml, start) if start >= 0 else []
+    if start < 0:
+        return {}
+    found = _findall(_HYPERLINK_FAST, _HYPERLINK, sheet_xml, start, b"hyperlink ")
     if not found:
         return {}
     folder, _, base = sheet_part.rpartition("/")
     rels_data = _read_part(zf, f"{folder}/_rels/{base}.rels") or b""
-    targets = dict(_RELATIONSHIP.findall(rels_data))
+    targets = dict(_findall(_RELATIONSHIP_FAST, _RELATIONSHIP, rels_data, 0, b"<Relationship "))
     out = {}
     for ref, rid in found:
         target = targets.get(rid)

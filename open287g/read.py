@@ -1,0 +1,289 @@
+"""Reads one ICE workbook (data/ice/**.xlsx) into plain row dicts, with the anomalies seen in it; caches the result by content hash."""
+import datetime
+import functools
+import hashlib
+import operator
+import pickle
+import re
+import urllib.parse
+from pathlib import Path
+
+from .xlsx import WorkbookError, read_sheet
+
+READER_VERSION = 3  # bump to invalidate build/cache when this module's output changes
+
+# ICE's header text -> our column name. Seven layouts have been seen; all use these names.
+COLUMNS = {
+    "STATE": "state",
+    "LAW ENFORCEMENT AGENCY": "agency",
+    "TYPE": "level",
+    "COUNTY": "county",
+    "SUPPORT TYPE": "support_type",
+    "SIGNED": "signed",
+    "MOA": "moa",
+    "ADDENDUM": "addendum",
+}
+REQUIRED = ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE")
+
+# ICE's model names and the misspellings seen in the files, -> the canonical name.
+MODELS = {
+    "jail enforcement model": "Jail Enforcement Model",
+    "jail enforcment model": "Jail Enforcement Model",
+    "warrant service officer": "Warrant Service Officer",
+    "warrant services officer": "Warrant Service Officer",
+    "warrant service office": "Warrant Service Officer",
+    "task force model": "Task Force Model",
+    "task force officer": "Task Force Model",
+}
+MODEL_CODES = {"Jail Enforcement Model": "JEM", "Warrant Service Officer": "WSO", "Task Force Model": "TFM"}
+
+LEVELS = {
+    "county": "County",
+    "municipality": "Municipality",
+    "muncipality": "Municipality",
+    "municipal": "Municipality",
+    "state": "State",
+    "state agency": "State",
+}
+
+EXCEL_EPOCH = datetime.date(1899, 12, 30)
+
+
+class PublicationError(Exception):
+    """A publication that cannot be used at all; str() is the one-line reason."""
+
+
+def clean_text(value):
+    """Cell value -> printed text: non-breaking spaces and runs of whitespace collapsed, ends stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).replace("\xa0", " ")
+    return " ".join(text.split())
+
+
+def parse_date(value):
+    """SIGNED cell -> (iso date or None, repaired: bool). Raises ValueError when it cannot be read."""
+    if value is None or value == "":
+        return None, False
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat(), False
+    if isinstance(value, datetime.date):
+        return value.isoformat(), False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 20000 < value < 80000:  # an Excel serial day number not formatted as a date
+            return (EXCEL_EPOCH + datetime.timedelta(days=int(value))).isoformat(), True
+        raise ValueError(f"number {value!r} is not a date")
+    text = clean_text(value)
+    if not text:
+        return None, False
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?", text)
+    if m:
+        y, mo, d = map(int, m.groups())
+        return datetime.date(y, mo, d).isoformat(), False
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})", text)
+    if m:
+        mo, d, y = map(int, m.groups())
+        y = y + 2000 if y < 100 else y
+        return datetime.date(y, mo, d).isoformat(), False
+    # "7/72025", "05/082025", "8/282025": the second slash was never typed.
+    m = re.fullmatch(r"(\d{1,2})/(\d{1,2})(\d{4})", text)
+    if m:
+        mo, d, y = map(int, m.groups())
+        return datetime.date(y, mo, d).isoformat(), True
+    raise ValueError(f"{text!r} is not a date")
+
+
+@functools.lru_cache(maxsize=None)
+def unwrap_url(url):
+    """Strip Outlook safelinks and Internet Archive wrappers, leaving ICE's own URL."""
+    if not url:
+        return None
+    url = url.strip()
+    if "safelinks" not in url and "web.archive.org" not in url:
+        return url
+    for _ in range(3):
+        parts = urllib.parse.urlsplit(url)
+        if parts.netloc.endswith("safelinks.protection.outlook.com"):
+            inner = urllib.parse.parse_qs(parts.query).get("url")
+            if inner:
+                url = inner[0]
+                continue
+        m = re.match(r"https?://web\.archive\.org/web/[^/]*/(.+)", url)
+        if m:
+            url = m.group(1)
+            if not re.match(r"https?://", url):
+                url = "https://" + url.lstrip("/")
+            continue
+        break
+    return url
+
+
+def model_of(text):
+    return MODELS.get(clean_text(text).lower())
+
+
+def level_of(text):
+    return LEVELS.get(clean_text(text).lower())
+
+
+def _column_letter(index):
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _header(rows):
+    """Find the header row (the first non-blank row) and map our column names to indexes."""
+    for position, (number, values) in enumerate(rows):
+        texts = [clean_text(v).upper() for v in values]
+        if not any(texts):
+            continue
+        columns, unknown = {}, []
+        for i, t in enumerate(texts):
+            if not t:
+                continue
+            if t in COLUMNS:
+                columns[COLUMNS[t]] = i
+            else:
+                unknown.append(t)
+        missing = [c for c in REQUIRED if COLUMNS[c] not in columns]
+        if missing:
+            raise PublicationError(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
+        if unknown:
+            raise PublicationError(f"unknown column {', '.join(repr(u) for u in unknown)} in header row {number}")
+        header = [t for t in texts if t]
+        return position, number, columns, header
+    raise PublicationError("empty sheet: no header row")
+
+
+@functools.lru_cache(maxsize=None)
+def _interpret(columns, raw, moa_link, addendum_link):
+    """One row's raw cells -> (row dict without sheet_row, [(anomaly kind, detail)]).
+
+    Cached: most rows recur unchanged in hundreds of publications, so each distinct row is
+    interpreted once per process.
+    """
+    cells = dict(zip(columns, raw))
+    printed = {name: clean_text(value) for name, value in cells.items()}
+    if not any(printed.values()):
+        return None, ()
+    anomalies = []
+    row = {
+        "state": printed.get("state", ""),
+        "agency": printed.get("agency", ""),
+        "level": printed.get("level") or None,
+        "county": printed.get("county") or None,
+        "support_type": printed.get("support_type", ""),
+        "signed": printed.get("signed") or None,
+        "moa": printed.get("moa") or None,
+        "addendum": printed.get("addendum") or None,
+    }
+    raw_agency = cells.get("agency")
+    if isinstance(raw_agency, str) and raw_agency != row["agency"]:
+        anomalies.append(("whitespace", f"agency {raw_agency!r} printed with stray whitespace"))
+    try:
+        row["signed_on"], repaired = parse_date(cells.get("signed"))
+        if repaired:
+            anomalies.append(("date_repaired", f"SIGNED {row['signed']!r} read as {row['signed_on']}"))
+        if isinstance(cells.get("signed"), (datetime.date, datetime.datetime)):
+            row["signed"] = row["signed_on"]
+    except ValueError as e:
+        row["signed_on"] = None
+        anomalies.append(("unparseable_date", f"SIGNED {e}; kept as printed, signed_on left empty"))
+    for name, link in (("moa", moa_link), ("addendum", addendum_link)):
+        text = row[name] or ""
+        row[f"{name}_url"] = link or (unwrap_url(text) if re.match(r"https?://", text) else None)
+    if "addendum" not in columns and row["moa"] and "addendum" in row["moa"].lower():
+        anomalies.append(("addendum_in_moa", f"MOA cell {row['moa']!r} mentions an addendum"))
+    row["model"] = model_of(row["support_type"])
+    if row["support_type"] and row["model"] and row["support_type"] != row["model"]:
+        anomalies.append(("model_spelling", f"SUPPORT TYPE {row['support_type']!r} read as {row['model']}"))
+    if not row["model"]:
+        anomalies.append(("unknown_model", f"SUPPORT TYPE {row['support_type']!r} is not a known model"))
+    row["level_clean"] = level_of(row["level"]) if row["level"] else None
+    if row["level"] and not row["level_clean"]:
+        anomalies.append(("unknown_level", f"TYPE {row['level']!r} is not County, Municipality or State"))
+    return row, tuple(anomalies)
+
+
+def read_workbook(path):
+    """Workbook -> {'header', 'rows', 'blank_rows', 'anomalies'}; raises PublicationError with a one-line reason.
+
+    anomalies are (kind, sheet_row, detail) tuples.
+    """
+    try:
+        sheet_rows, links = read_sheet(path)
+    except WorkbookError as e:
+        raise PublicationError(str(e)) from None
+    position, header_row, columns, header = _header(sheet_rows)
+    names = tuple(columns)
+    indexes = tuple(columns.values())
+    width = max(indexes) + 1
+    moa_col = _column_letter(columns["moa"]) if "moa" in columns else None
+    add_col = _column_letter(columns["addendum"]) if "addendum" in columns else None
+    pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
+    archived_moa = names.index("moa") if "moa" in names else None
+    anomalies, rows = [], []
+    blank = 0
+    for number, values in sheet_rows[position + 1:]:
+        if len(values) < width:
+            values = list(values) + [None] * (width - len(values))
+        raw = pick(values)
+        moa_link = links.get(f"{moa_col}{number}") if moa_col else None
+        add_link = links.get(f"{add_col}{number}") if add_col else None
+        for link in (moa_link, add_link):
+            if link and "safelinks.protection.outlook.com" in link:
+                anomalies.append(("safelink_unwrapped", number, "MOA/ADDENDUM hyperlink was an Outlook safelinks redirect"))
+        if archived_moa is not None and isinstance(raw[archived_moa], str) and "web.archive.org/web/" in raw[archived_moa]:
+            # Page tables print the MOA as an Internet Archive URL that differs per capture;
+            # ICE's own URL is what was printed, so rows recur across captures.
+            raw = raw[:archived_moa] + (unwrap_url(raw[archived_moa]),) + raw[archived_moa + 1:]
+        row, found = _interpret(names, raw, unwrap_url(moa_link), unwrap_url(add_link))
+        if row is None:
+            blank += 1  # trailing blank and blank-but-formatted rows
+            continue
+        row = dict(row, sheet_row=number)
+        rows.append(row)
+        for kind, detail in found:
+            anomalies.append((kind, number, detail))
+    return {"header": "|".join(header), "header_row": header_row, "rows": rows, "blank_rows": blank, "anomalies": anomalies}
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_cached(path, sha256, cache_dir):
+    """read_workbook through a cache keyed by the file's sha256: a file is parsed once per reader version."""
+    cache_file = Path(cache_dir) / f"{sha256}.v{READER_VERSION}.pickle" if cache_dir else None
+    if cache_file and cache_file.exists():
+        try:
+            with open(cache_file, "rb") as f:
+                return pickle.load(f), True
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass
+    try:
+        result = {"ok": read_workbook(path)}
+    except PublicationError as e:
+        result = {"error": str(e)}
+    if cache_file:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache_file)
+    return result, False
+
+
+def _read_job(args):
+    path, sha256, cache_dir = args
+    return read_cached(path, sha256, cache_dir)
