@@ -8,9 +8,11 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from .dating import fingerprint, norm_agency
+from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 3  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 4  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -45,6 +47,9 @@ LEVELS = {
     "state": "State",
     "state agency": "State",
 }
+
+# The printed columns that make a listing distinct.
+CONTENT = ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")
 
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 
@@ -206,6 +211,10 @@ def _interpret(columns, raw, moa_link, addendum_link):
     if not row["model"]:
         anomalies.append(("unknown_model", f"SUPPORT TYPE {row['support_type']!r} is not a known model"))
     row["level_clean"] = level_of(row["level"]) if row["level"] else None
+    # Identity parts, computed once per distinct row: see dating.norm_agency and places.state_postal.
+    row["state_code"] = state_postal(row["state"])
+    row["agency_norm"] = norm_agency(row["agency"])
+    row["content"] = tuple(row[k] for k in CONTENT)
     if row["level"] and not row["level_clean"]:
         anomalies.append(("unknown_level", f"TYPE {row['level']!r} is not County, Municipality or State"))
     return row, tuple(anomalies)
@@ -251,7 +260,15 @@ def read_workbook(path):
         rows.append(row)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
-    return {"header": "|".join(header), "header_row": header_row, "rows": rows, "blank_rows": blank, "anomalies": anomalies}
+    return {
+        "header": "|".join(header),
+        "header_row": header_row,
+        "rows": rows,
+        "blank_rows": blank,
+        "anomalies": anomalies,
+        "fingerprint": fingerprint(rows),
+        "keys": {(r["state_code"], r["agency_norm"], r["model"]) for r in rows},
+    }
 
 
 def file_sha256(path):

@@ -1,0 +1,193 @@
+"""Reads the parsed publications and decides each one's list, date and order: ICE's file names are checked against content, not trusted."""
+import datetime
+import functools
+import hashlib
+import re
+
+# participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx
+NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am|pm|mid)?", re.I)
+# participatingAgencies-20250224183354.xlsx, ParticipatingEntities-20210113002027.xlsx: archive capture times
+CAPTURE_NAME = re.compile(r"-(\d{14})(?:__[0-9a-f]{8})?\.xlsx$", re.I)
+# am/mid/pm are half-days, not times; these nominal hours only order files of the same day.
+SLOT_HOURS = {"am": 9, "mid": 12, "pm": 17, None: 12}
+YEAR_FIX_MARGIN = 0.3  # a corrected year must fit its neighbours this much better (Jaccard) than the printed one
+TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
+
+
+@functools.lru_cache(maxsize=None)
+def norm_agency(name):
+    """Agency name -> identity text: case, apostrophes, punctuation, whitespace and common abbreviations folded."""
+    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    s = s.replace("'", "").replace("&", " and ")
+    s = re.sub(r"[^\w\s]", " ", s)
+    words = s.split()
+    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
+    return " ".join(abbreviations.get(w, w) for w in words)
+
+
+def fingerprint(rows):
+    """Content fingerprint of a publication: the sorted printed rows, independent of order and formatting."""
+    h = hashlib.sha256()
+    for t in sorted(repr(r["content"]) for r in rows):
+        h.update(t.encode())
+    return h.hexdigest()[:16]
+
+
+def jaccard(a, b):
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def assign_list(pub, header):
+    """The list a publication belongs to, from its columns: only participating lists have SIGNED.
+
+    ICE has published each list under the other's name (pendingAgencies09222025pm.xlsx holds
+    the participating list and participatingAgencies09222025pm.xlsx the pending one).
+    """
+    named = "pending" if pub["folder"] == "pending" else "participating"
+    actual = "participating" if "SIGNED" in header.split("|") else "pending"
+    if actual != named:
+        pub["anomalies"].append(("swapped_list", None, f"named as the {named} list but its columns ({header}) are the {actual} list's; filed under {actual}"))
+    return actual
+
+
+def name_date(file_name):
+    """(datetime, source, slot) from a file name, or (None, None, None)."""
+    m = CAPTURE_NAME.search(file_name)
+    if m:
+        return datetime.datetime.strptime(m.group(1), "%Y%m%d%H%M%S"), "archive capture time in file name", None
+    m = NAME_DATE.search(file_name)
+    if m:
+        _, mm, dd, yyyy, slot = m.groups()
+        slot = slot.lower() if slot else None
+        try:
+            day = datetime.date(int(yyyy), int(mm), int(dd))
+        except ValueError:
+            return None, None, None
+        return datetime.datetime.combine(day, datetime.time(SLOT_HOURS[slot])), "ICE file name", slot
+    return None, None, None
+
+
+def _neighbours(pub, others, when):
+    before = [o for o in others if o["published_at"] < when]
+    after = [o for o in others if o["published_at"] > when]
+    prev = max(before, key=lambda o: o["published_at"]) if before else None
+    nxt = min(after, key=lambda o: o["published_at"]) if after else None
+    return prev, nxt
+
+
+def _fit(pub, others, when):
+    """How well content fits at a date: the worse of the similarities to the nearest publication on each side."""
+    prev, nxt = _neighbours(pub, others, when)
+    sims = [jaccard(pub["keys"], o["keys"]) for o in (prev, nxt) if o is not None]
+    return min(sims) if sims else 0.0
+
+
+def _shift_year(when, years):
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:  # 29 February
+        return when.replace(year=when.year + years, day=28)
+
+
+def date_publications(pubs):
+    """Set list, published_at, date_source, seq and anomalies on every readable publication, in place."""
+    for p in pubs:
+        p["published_at"], p["date_source"], p["slot"] = name_date(p["file_name"])
+        if p.get("capture_utc") and not p["published_at"]:
+            p["published_at"] = datetime.datetime.strptime(p["capture_utc"], "%Y-%m-%dT%H:%M:%SZ")
+            p["date_source"] = "archive capture time in manifest"
+    lists = {}
+    for p in pubs:
+        lists.setdefault(p["list"], []).append(p)
+    for members in lists.values():
+        _fix_years(members)
+        _place_undated(members)
+    for name, members in lists.items():
+        _order(members)
+        _mark_name_reuse(members)
+        _mark_duplicates(members)
+        if name == "participating":  # the pending list really does empty out and refill
+            _mark_truncated(members)
+
+
+def _fix_years(members):
+    """ICE typed the wrong year in some names (participatingAgencies01052025pm is January 2026)."""
+    for p in members:
+        if p["date_source"] != "ICE file name":
+            continue
+        others = [o for o in members if o is not p and o["published_at"]]
+        current = _fit(p, others, p["published_at"])
+        best, best_fit = None, current
+        for years in (-1, 1):
+            when = _shift_year(p["published_at"], years)
+            fit = _fit(p, others, when)
+            if fit > best_fit:
+                best, best_fit = when, fit
+        if best and best_fit - current >= YEAR_FIX_MARGIN:
+            p["anomalies"].append(("typo_year", None, f"file name says {p['published_at']:%Y-%m-%d} but the content fits {best:%Y-%m-%d} (similarity to neighbours {current:.2f} -> {best_fit:.2f}); year corrected"))
+            p["published_at"], p["date_source"] = best, "ICE file name, year corrected from content"
+
+
+def _place_undated(members):
+    """A file with no date in its name (pendingAgencies.xlsx) is placed just after its most similar publication."""
+    dated = [o for o in members if o["published_at"]]
+    for p in members:
+        if p["published_at"] or not dated:
+            continue
+        twin = max(dated, key=lambda o: (jaccard(p["keys"], o["keys"]), o["published_at"]))
+        p["published_at"] = twin["published_at"] + datetime.timedelta(minutes=1)
+        p["date_source"] = f"inferred from content (most similar: {twin['file_name']})"
+        p["anomalies"].append(("undated", None, f"no date in the file name; placed after {twin['file_name']} (similarity {jaccard(p['keys'], twin['keys']):.2f})"))
+
+
+def _order(members):
+    members.sort(key=lambda p: (p["published_at"], p["file_name"]))
+    # Files claiming the same half-day are ordered by similarity to what came before.
+    i = 0
+    while i < len(members):
+        j = i
+        while j + 1 < len(members) and members[j + 1]["published_at"] == members[i]["published_at"]:
+            j += 1
+        if j > i and i > 0:
+            prev = members[i - 1]
+            members[i:j + 1] = sorted(members[i:j + 1], key=lambda p: -jaccard(p["keys"], prev["keys"]))
+        i = j + 1
+    for seq, p in enumerate(members, start=1):
+        p["seq"] = seq
+
+
+def _base_name(file_name):
+    return re.sub(r"(__[0-9a-f]{8}|_b|B|2)?\.xlsx$", "", file_name)
+
+
+def _mark_name_reuse(members):
+    by_claim = {}
+    for p in members:
+        if p["date_source"] and p["date_source"].startswith("ICE file name"):
+            by_claim.setdefault(_base_name(p["original_name"]).lower(), []).append(p)
+    for group in by_claim.values():
+        if len({p["sha256"] for p in group}) > 1:
+            for p in group:
+                others = ", ".join(o["file_name"] for o in group if o is not p)
+                p["anomalies"].append(("name_reused", None, f"ICE published different content under the same name; also {others}"))
+
+
+def _mark_duplicates(members):
+    seen = {}
+    for p in members:
+        first = seen.setdefault(p["fingerprint"], p)
+        if first is not p:
+            p["duplicate_of"] = first["id"]
+            p["anomalies"].append(("republished_duplicate", None, f"same content as {first['file_name']} (fingerprint {p['fingerprint']})"))
+
+
+def _mark_truncated(members):
+    for i, p in enumerate(members):
+        prev = members[i - 1] if i > 0 else None
+        nxt = members[i + 1] if i + 1 < len(members) else None
+        sizes = [o["row_count"] for o in (prev, nxt) if o is not None]
+        if len(sizes) == 2 and p["row_count"] < TRUNCATED_RATIO * min(sizes):
+            p["truncated"] = True
+            p["anomalies"].append(("truncated", None, f"{p['row_count']} rows against {sizes[0]} before and {sizes[1]} after; kept as published, not used to infer endings"))

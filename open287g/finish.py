@@ -1,0 +1,71 @@
+"""Finishes the new database file: indexes, full-text search, views, and QA checks written as rows in qa_checks."""
+from pathlib import Path
+
+import sqlite_utils
+
+from . import places
+from .dating import norm_agency
+
+VIEWS_DIR = Path(__file__).resolve().parent / "views"
+
+INDEXES = {
+    "agreements": [["state_code"], ["model"], ["status"], ["signed_on"], ["agency_id"], ["county"], ["first_seen"]],
+    "agencies": [["state_code"], ["status"], ["level"], ["county_fips"]],
+    "listings": [["list", "first_seq", "last_seq"], ["agreement_id"], ["agency_id"], ["first_publication_id"], ["last_publication_id"], ["pending_application_id"]],
+    "changes": [["changed_at"], ["kind"], ["agreement_id"], ["agency_id"], ["publication_id"]],
+    "publications": [["list", "seq"], ["published_at"], ["status"]],
+    "pending_applications": [["state_code"], ["agency_id"], ["agreement_id"], ["outcome"]],
+    "build_anomalies": [["publication_id"], ["kind"]],
+    "steering_committee_meetings": [["agency_id"]],
+    "historical_moa_2024": [["agency_id"]],
+}
+
+
+def _qa_checks(db, built):
+    """Facts the build must hold; each is a row with what was expected and what was found."""
+    checks = []
+
+    def check(name, expected, found, detail=""):
+        checks.append({"check": name, "expected": str(expected), "found": str(found), "passed": int(expected == found), "detail": detail})
+
+    pubs = [p for p in built["publications"] if "error" not in p]
+    # Every published row is carried by exactly one listing span per publication.
+    traced = dict(db.execute(
+        "select p.id, count(l.id) from publications p left join listings l "
+        "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.id"
+    ).fetchall())
+    mismatched = [p["file"] for p in pubs if traced.get(p["id"], 0) != p["row_count"]]
+    check("listings traced to each publication equal its non-blank rows", 0, len(mismatched), ", ".join(mismatched[:5]))
+    manifest_off = [p["file"] for p in pubs if p["manifest_rows"] is not None and p["manifest_rows"] != p["row_count"]]
+    check("row counts agree with MANIFEST.csv data_rows", 0, len(manifest_off), ", ".join(manifest_off[:5]))
+    orphans = db.execute("select count(*) from listings where list = 'participating' and agreement_id is null and model is not null").fetchone()[0]
+    check("every participating listing with a known model links to an agreement", 0, orphans)
+    no_agency = db.execute("select count(*) from agreements where agency_id not in (select id from agencies)").fetchone()[0]
+    check("every agreement links to an agency", 0, no_agency)
+    latest = built["latest"]
+    if latest:
+        active = db.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
+        keys = {(places.state_postal(r["state"]), norm_agency(r["agency"]), r["model"], r["signed_on"]) for r in latest["rows"] if r["model"]}
+        check("active agreements equal the distinct agreements of the latest participating list", len(keys), active, latest["file_name"])
+    no_coords = db.execute("select count(*) from agencies where latitude is null").fetchone()[0]
+    check("every agency has coordinates", 0, no_coords)
+    return checks
+
+
+def finish(path, built):
+    db = sqlite_utils.Database(path)
+    for table, index_list in INDEXES.items():
+        if table in db.table_names():
+            for columns in index_list:
+                db[table].create_index(columns, if_not_exists=True)
+    db["agencies"].enable_fts(["name", "spellings", "county", "place_name"], create_triggers=False)
+    db["agreements"].enable_fts(["agency", "spellings", "county"], create_triggers=False)
+    for sql_file in sorted(VIEWS_DIR.glob("*.sql")):
+        db.create_view(sql_file.stem, sql_file.read_text(), replace=True)
+    checks = _qa_checks(db, built)
+    db["qa_checks"].insert_all(({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
+    db.conn.execute("analyze")
+    db.conn.commit()
+    db.conn.execute("vacuum")
+    db.conn.close()
+    return {"passed": sum(c["passed"] for c in checks), "failed": sum(1 - c["passed"] for c in checks), "checks": checks}

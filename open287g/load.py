@@ -1,0 +1,223 @@
+"""Writes the resolved rows into a new SQLite file with sqlite-utils: tables, primary and foreign keys."""
+import json
+
+import sqlite_utils
+
+from . import places
+from .dating import norm_agency
+from .read import MODEL_CODES
+
+# What the build did about each kind of anomaly, stored beside it.
+ACTIONS = {
+    "rejected": "file left out of the database; other publications unaffected",
+    "not_in_manifest": "built, provenance unknown",
+    "sha256_mismatch": "built from the bytes on disk",
+    "swapped_list": "filed under the list its columns belong to",
+    "typo_year": "publication date corrected",
+    "undated": "date inferred from content",
+    "name_reused": "both files kept as separate publications",
+    "republished_duplicate": "kept; identical content, no changes inferred",
+    "truncated": "kept as published; skipped when inferring added/ended",
+    "whitespace": "stray whitespace removed",
+    "date_repaired": "date read with the missing separator restored",
+    "unparseable_date": "row kept; signed_on left empty",
+    "safelink_unwrapped": "Outlook safelinks redirect unwrapped to ICE's URL",
+    "addendum_in_moa": "kept as printed",
+    "model_spelling": "read as the canonical model name",
+    "unknown_model": "row kept as printed; not part of any agreement",
+    "unknown_level": "level left empty",
+}
+
+
+def _anomaly_rows(pubs):
+    """One row per publication and kind: how many rows, which sheet rows, one example."""
+    out = []
+    for p in pubs:
+        grouped = {}
+        for kind, sheet_row, detail in p["anomalies"]:
+            g = grouped.setdefault(kind, {"rows": [], "detail": detail, "count": 0})
+            g["count"] += 1
+            if sheet_row is not None and len(g["rows"]) < 50:
+                g["rows"].append(sheet_row)
+        for kind, g in grouped.items():
+            out.append({
+                "publication_id": p["id"],
+                "file": p["file"],
+                "kind": kind,
+                "rows_affected": g["count"] if g["rows"] else None,
+                "sheet_rows": ", ".join(map(str, g["rows"])) or None,
+                "detail": g["detail"],
+                "action": ACTIONS.get(kind, ""),
+            })
+    return out
+
+
+def _publication_row(p):
+    status = "rejected" if "error" in p else "duplicate" if p.get("duplicate_of") else "truncated" if p.get("truncated") else "used"
+    return {
+        "id": p["id"],
+        "list": p.get("list"),
+        "source_kind": p["source_kind"],
+        "file": p["file"],
+        "file_name": p["file_name"],
+        "original_name": p["original_name"],
+        "published_at": p.get("published_at"),
+        "date_source": p.get("date_source"),
+        "seq": p.get("seq"),
+        "status": status,
+        "row_count": p.get("row_count"),
+        "blank_rows": p.get("blank_rows"),
+        "manifest_rows": p["manifest_rows"],
+        "header": p.get("header"),
+        "sha256": p["sha256"],
+        "bytes": p["bytes"],
+        "fingerprint": p.get("fingerprint"),
+        "duplicate_of": p.get("duplicate_of"),
+        "capture_utc": p["capture_utc"],
+        "archived_by": p["archived_by"],
+        "error": p.get("error"),
+        "anomalies": len(p["anomalies"]),
+    }
+
+
+def write(path, built, seeds):
+    db = sqlite_utils.Database(path)
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
+    lineage = built["lineage"]
+    agencies = built["agencies"]
+    state_rows = places.states()
+    db["states"].insert_all(
+        ({"code": s["postal"], "name": s["name"], "fips": s["fips"], "latitude": s["latitude"], "longitude": s["longitude"]} for s in state_rows),
+        pk="code",
+    )
+    db["publications"].insert_all((_publication_row(p) for p in built["publications"]), pk="id", foreign_keys=[("duplicate_of", "publications", "id")])
+    db["agencies"].insert_all(
+        (
+            {
+                "id": a["id"],
+                "name": a["name"],
+                "state_code": a["state_code"],
+                "level": a["level"],
+                "county": a["county"],
+                "county_name": a.get("county_name"),
+                "county_fips": a.get("county_fips"),
+                "place_name": a.get("place_name"),
+                "models_active": a["models_active"] or None,
+                "models_ever": a["models_ever"] or None,
+                "agreements_active": a["agreements_active"],
+                "agreements_total": a["agreements_total"],
+                "status": a["status"],
+                "first_seen": a["first_seen"],
+                "last_seen": a["last_seen"],
+                "spellings": json.dumps(a["spellings"], ensure_ascii=False),
+                "spelling_count": len(a["spellings"]),
+                "latitude": a.get("latitude"),
+                "longitude": a.get("longitude"),
+                "precision": a.get("precision"),
+                "location_method": a.get("method"),
+            }
+            for a in agencies.values()
+        ),
+        pk="id",
+        foreign_keys=[("state_code", "states", "code")],
+    )
+    db["agreements"].insert_all(
+        (
+            {
+                "id": a["id"],
+                "agency_id": a["agency_id"],
+                "state_code": a["state_code"],
+                "agency": a["agency"],
+                "model": a["model"],
+                "support_type": a["support_type"],
+                "signed_on": a["signed_on"],
+                "signed_printed": a["signed_printed"],
+                "status": a["status"],
+                "level": a["level"],
+                "county": a["county"],
+                "first_seen": a["first_seen"],
+                "last_seen": a["last_seen"],
+                "ended_seen": a.get("ended_seen"),
+                "first_publication_id": a["first_publication_id"],
+                "last_publication_id": a["last_publication_id"],
+                "ended_publication_id": a.get("ended_publication_id"),
+                "superseded_by": a.get("superseded_by"),
+                "moa_url": a["moa_url"],
+                "addendum_url": a["addendum_url"],
+                "spellings": json.dumps(sorted(a["spellings"]), ensure_ascii=False),
+                "latitude": agencies[a["agency_id"]].get("latitude"),
+                "longitude": agencies[a["agency_id"]].get("longitude"),
+            }
+            for a in lineage.agreements.values()
+        ),
+        pk="id",
+        foreign_keys=[
+            ("agency_id", "agencies", "id"),
+            ("state_code", "states", "code"),
+            ("first_publication_id", "publications", "id"),
+            ("last_publication_id", "publications", "id"),
+            ("ended_publication_id", "publications", "id"),
+            ("superseded_by", "agreements", "id"),
+        ],
+    )
+    app_index = {}
+    for app in built["pending"]:
+        app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
+
+    def link(listing):
+        key = (listing["state_code"], norm_agency(listing["agency"]), listing["model"])
+        if listing["list"] == "participating":
+            agreement_id = lineage.by_key.get((key[0], key[1], _model_name(key[2]), listing["signed_on"]))
+            agency = lineage.agreements[agreement_id]["agency_id"] if agreement_id else None
+            return dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency)
+        app = next((a for a in app_index.get(key, []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
+        return dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None, agency_id=app["agency_id"] if app else None)
+
+    db["pending_applications"].insert_all(
+        ({k: v for k, v in app.items() if k != "agency_key"} for app in built["pending"]),
+        pk="id",
+        foreign_keys=[
+            ("agency_id", "agencies", "id"),
+            ("state_code", "states", "code"),
+            ("agreement_id", "agreements", "id"),
+            ("first_publication_id", "publications", "id"),
+            ("last_publication_id", "publications", "id"),
+            ("removed_publication_id", "publications", "id"),
+        ],
+    )
+    db["listings"].insert_all(
+        (link(x) for x in built["listings"]),
+        pk="id",
+        batch_size=2000,
+        foreign_keys=[
+            ("agreement_id", "agreements", "id"),
+            ("pending_application_id", "pending_applications", "id"),
+            ("agency_id", "agencies", "id"),
+            ("state_code", "states", "code"),
+            ("first_publication_id", "publications", "id"),
+            ("last_publication_id", "publications", "id"),
+        ],
+    )
+    db["changes"].insert_all(
+        (dict(c, agency_id=lineage.agreements[c["agreement_id"]]["agency_id"]) for c in lineage.changes),
+        pk="id",
+        foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
+    )
+    db["agreement_merges"].insert_all(
+        ({"id": i, **m} for i, m in enumerate(lineage.merges, start=1)),
+        pk="id",
+        foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
+    )
+    db["build_anomalies"].insert_all(
+        ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built["publications"]), start=1)),
+        pk="id",
+        foreign_keys=[("publication_id", "publications", "id")],
+    )
+    db["historical_moa_2024"].insert_all(seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
+    db["steering_committee_meetings"].insert_all(seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])
+    return db
+
+
+def _model_name(code):
+    return {v: k for k, v in MODEL_CODES.items()}.get(code)

@@ -1,0 +1,288 @@
+"""Runs the build: data/ -> read (cached, in parallel) -> date -> resolve -> load -> finish -> build/287g.db, swapped in atomically."""
+import csv
+import datetime
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import dating, load, finish, places, resolve
+from .read import file_sha256, read_cached, _read_job
+from .seeds import read_seeds
+
+LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def inventory(data_dir):
+    """Every workbook under data/ice with its manifest provenance; files missing from the manifest are noted."""
+    ice = Path(data_dir) / "ice"
+    manifest = {}
+    manifest_path = ice / "MANIFEST.csv"
+    if manifest_path.exists():
+        with open(manifest_path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                manifest[row["file"]] = row
+    pubs = []
+    for folder, kind in LIST_FOLDERS.items():
+        for path in sorted((ice / folder).glob("*.xlsx")):
+            rel = f"{folder}/{path.name}"
+            m = manifest.get(rel, {})
+            pub = {
+                "path": path,
+                "file": rel,
+                "file_name": path.name,
+                "original_name": m.get("original_name") or path.name,
+                "folder": folder,
+                "source_kind": kind,
+                "bytes": path.stat().st_size,
+                "capture_utc": m.get("capture_utc") or None,
+                "archived_by": m.get("archived_by") or None,
+                "manifest_sha256": m.get("sha256") or None,
+                "manifest_rows": int(m["data_rows"]) if m.get("data_rows", "").isdigit() else None,
+                "anomalies": [],
+            }
+            if not m:
+                pub["anomalies"].append(("not_in_manifest", None, "file is not listed in MANIFEST.csv; provenance unknown"))
+            pubs.append(pub)
+    return pubs
+
+
+def read_all(pubs, cache_dir, jobs, progress):
+    """Hash every file and read it through the cache; only uncached files go to worker processes."""
+    for p in pubs:
+        p["sha256"] = file_sha256(p["path"])
+        p["id"] = p["sha256"][:12]
+        if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
+            p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
+    todo = []
+    results = {}
+    for p in pubs:
+        cache_file = Path(cache_dir) / f"{p['sha256']}.v{_reader_version()}.pickle"
+        if cache_file.exists():
+            results[p["sha256"]], _ = read_cached(p["path"], p["sha256"], cache_dir)
+        else:
+            todo.append(p)
+    bar = _bar(len(todo), progress)
+    if len(todo) > 4 and (jobs or os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor(jobs or os.cpu_count()) as pool:
+            args = [(str(p["path"]), p["sha256"], cache_dir) for p in todo]
+            for p, (result, _) in zip(todo, pool.map(_read_job, args, chunksize=4)):
+                results[p["sha256"]] = result
+                bar.update(1)
+    else:
+        for p in todo:
+            results[p["sha256"]], _ = read_cached(p["path"], p["sha256"], cache_dir)
+            bar.update(1)
+    bar.close()
+    for p in pubs:
+        result = results[p["sha256"]]
+        if "error" in result:
+            p["error"] = result["error"]
+            continue
+        r = result["ok"]
+        p.update(header=r["header"], rows=r["rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
+        p["anomalies"].extend(r["anomalies"])
+    return len(todo)
+
+
+def _reader_version():
+    from .read import READER_VERSION
+
+    return READER_VERSION
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total, progress):
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    if not progress or total == 0:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
+
+
+def resolve_all(pubs):
+    """Date, order and link every readable publication; returns the derived tables."""
+    good = [p for p in pubs if "error" not in p]
+    for p in good:
+        p["list"] = dating.assign_list(p, p["header"])
+        p["duplicate_of"] = None
+        p["truncated"] = False
+    dating.date_publications(good)
+    for p in good:
+        p["published_at"] = p["published_at"].isoformat(timespec="seconds")
+    participating = sorted((p for p in good if p["list"] == "participating"), key=lambda p: p["seq"])
+    pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
+    listings = resolve.listing_spans(participating, places.state_postal) + resolve.listing_spans(pending, places.state_postal)
+    lineage = resolve.Lineage(places.state_postal)
+    previous = None
+    for p in participating:
+        # A truncated file, or one identical to the one before, says nothing about endings.
+        if p["truncated"] or (previous and p["fingerprint"] == previous["fingerprint"]):
+            continue
+        lineage.walk(p)
+        previous = p
+    latest = previous
+    for a in lineage.agreements.values():
+        a["status"] = a.pop("status_hint", "active")
+        a.setdefault("last_publication_id", a["first_publication_id"])
+        a.setdefault("last_seen", a["first_seen"])
+    apps = resolve.pending_applications(pending, places.state_postal, lineage.agreements)
+    for app in apps:
+        if app["agreement_id"]:
+            a = lineage.agreements[app["agreement_id"]]
+            lineage.changes.append({
+                "id": resolve.short_id("pending_signed", app["id"]),
+                "publication_id": a["first_publication_id"],
+                "changed_at": a["first_seen"],
+                "kind": "pending->signed",
+                "agreement_id": a["id"],
+                "state_code": a["state_code"],
+                "agency": a["agency"],
+                "model": a["model"],
+                "before": app["first_seen"][:10],
+                "after": a["signed_on"],
+                "detail": f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
+            })
+    agencies = build_agencies(lineage, apps)
+    return {
+        "publications": pubs,
+        "listings": listings,
+        "lineage": lineage,
+        "pending": apps,
+        "agencies": agencies,
+        "latest": latest,
+    }
+
+
+def build_agencies(lineage, apps):
+    """Group agreements and applications into agencies: same state and name, joined through recorded renames."""
+    parent = {}
+
+    def find(k):
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    for a in sorted(lineage.agreements.values(), key=lambda a: a["first_seen"]):
+        keys = sorted({(k[0], k[1]) for k in a["keys"]})
+        for k in keys:
+            find(k)
+        for k in keys[1:]:
+            union(keys[0], k)
+    for app in apps:
+        find(app["agency_key"])
+    groups = {}
+    for k in list(parent):
+        groups.setdefault(find(k), []).append(k)
+    agencies = {}
+    members_of = {}
+    for a in lineage.agreements.values():
+        members_of.setdefault(find(a["agency_key"]), []).append(a)
+    apps_of = {}
+    for app in apps:
+        apps_of.setdefault(find(app["agency_key"]), []).append(app)
+    for root, keys in groups.items():
+        agreements = sorted(members_of.get(root, []), key=lambda a: a["last_seen"])
+        applications = sorted(apps_of.get(root, []), key=lambda a: a["last_seen"])
+        newest = (agreements or applications)[-1]
+        agency_id = resolve.short_id(*root)
+        spellings = sorted({s for a in agreements for s in a["spellings"]} | {app["agency"] for app in applications})
+        level = next((x["level"] for x in reversed(agreements + applications) if x.get("level")), None)
+        county = next((x["county"] for x in reversed(agreements + applications) if x.get("county")), None)
+        active = [a for a in agreements if a["status"] == "active"]
+        spot = places.locate(root[0], newest["agency"], level, county)
+        agencies[agency_id] = {
+            "id": agency_id,
+            "name": newest["agency"],
+            "state_code": root[0],
+            "level": level,
+            "county": county,
+            "spellings": spellings,
+            "models_active": ", ".join(sorted({a["model"] for a in active if a["model"]})),
+            "models_ever": ", ".join(sorted({a["model"] for a in agreements if a["model"]})),
+            "agreements_active": len(active),
+            "agreements_total": len(agreements),
+            "status": "active" if active else ("ended" if agreements else "pending only"),
+            "first_seen": min([a["first_seen"] for a in agreements + applications]),
+            "last_seen": max([a["last_seen"] for a in agreements + applications]),
+            **spot,
+        }
+        for x in agreements + applications:
+            x["agency_id"] = agency_id
+    return agencies
+
+
+def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
+    """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
+    started = time.perf_counter()
+    db_path = Path(db_path)
+    cache_dir = Path(cache_dir) if cache_dir else db_path.parent / "cache"
+    pubs = inventory(data_dir)
+    if not pubs:
+        _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
+        return 2
+    parsed = read_all(pubs, cache_dir, jobs, progress)
+    for p in pubs:
+        if "error" in p:
+            _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
+            p["anomalies"].append(("rejected", None, p["error"]))
+    built = resolve_all(pubs)
+    seeds = read_seeds(Path(data_dir) / "seeds", built["agencies"])
+    for problem in seeds["problems"]:
+        _log(f"error: {problem}")
+    tmp = db_path.with_name(db_path.name + ".tmp")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    if tmp.exists():
+        tmp.unlink()
+    load.write(tmp, built, seeds)
+    qa = finish.finish(tmp, built)
+    # The new database replaces the old one only once complete: an interrupted build leaves the old one.
+    os.replace(tmp, db_path)
+    elapsed = time.perf_counter() - started
+    summary(built, qa, parsed, elapsed, db_path)
+    rejected = [p for p in pubs if "error" in p]
+    return 1 if rejected or seeds["problems"] else 0
+
+
+def summary(built, qa, parsed, elapsed, db_path):
+    pubs = built["publications"]
+    agreements = built["lineage"].agreements.values()
+    status = {}
+    for a in agreements:
+        status[a["status"]] = status.get(a["status"], 0) + 1
+    by_list = {}
+    for p in pubs:
+        by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
+    anomalies = sum(len(p["anomalies"]) for p in pubs)
+    latest = built["latest"]
+    lines = [
+        f"built {db_path} in {elapsed:.1f}s ({parsed} workbooks parsed, {len(pubs) - parsed} from cache)",
+        f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))})",
+        f"latest participating list: {latest['file_name']} ({latest['published_at'][:10]}, {latest['row_count']} rows)" if latest else "no participating list",
+        f"agreements: {sum(status.values())} ({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
+        f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
+        f"listings: {len(built['listings'])} distinct rows from {sum(p.get('row_count', 0) for p in pubs)} published rows",
+        f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
+        f"anomalies: {anomalies} rows in build_anomalies; QA checks: {qa['passed']} passed, {qa['failed']} failed",
+    ]
+    print("\n".join(lines), flush=True)
