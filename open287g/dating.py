@@ -10,7 +10,8 @@ NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am
 CAPTURE_NAME = re.compile(r"-(\d{14})(?:__[0-9a-f]{8})?\.xlsx$", re.I)
 # am/mid/pm are half-days, not times; these nominal hours only order files of the same day.
 SLOT_HOURS = {"am": 9, "mid": 12, "pm": 17, None: 12}
-YEAR_FIX_MARGIN = 0.3  # a corrected year must fit its neighbours this much better (Jaccard) than the printed one
+DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much better (Jaccard) than the printed one
+RANGE_TOLERANCE = datetime.timedelta(days=30)
 TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
 
 
@@ -84,13 +85,6 @@ def _fit(pub, others, when):
     return min(sims) if sims else 0.0
 
 
-def _shift_year(when, years):
-    try:
-        return when.replace(year=when.year + years)
-    except ValueError:  # 29 February
-        return when.replace(year=when.year + years, day=28)
-
-
 def date_publications(pubs):
     """Set list, published_at, date_source, seq and anomalies on every readable publication, in place."""
     for p in pubs:
@@ -102,7 +96,7 @@ def date_publications(pubs):
     for p in pubs:
         lists.setdefault(p["list"], []).append(p)
     for members in lists.values():
-        _fix_years(members)
+        _fix_typed_dates(members)
         _place_undated(members)
     for name, members in lists.items():
         _order(members)
@@ -112,22 +106,54 @@ def date_publications(pubs):
             _mark_truncated(members)
 
 
-def _fix_years(members):
-    """ICE typed the wrong year in some names (participatingAgencies01052025pm is January 2026)."""
+def _shift(when, years=0, months=0):
+    month = when.month - 1 + months
+    year = when.year + years + month // 12
+    try:
+        return when.replace(year=year, month=month % 12 + 1)
+    except ValueError:  # 29 February, 31st of a shorter month
+        return None
+
+
+def _fix_typed_dates(members):
+    """ICE mistyped the year or month in some names: participatingAgencies01052025pm is January 2026,
+    participatingAgencies08022025pm holds early September's list.
+
+    A printed date is replaced by the year or month next to it only when it is out of the range of
+    the list's other publications, or when the content fits the other date far better.
+    """
     for p in members:
         if p["date_source"] != "ICE file name":
             continue
         others = [o for o in members if o is not p and o["published_at"]]
-        current = _fit(p, others, p["published_at"])
-        best, best_fit = None, current
-        for years in (-1, 1):
-            when = _shift_year(p["published_at"], years)
+        if not others:
+            continue
+        # Archive capture times are trusted; other names may themselves be mistyped.
+        trusted = [o["published_at"] for o in others if "capture" in o["date_source"]] or [o["published_at"] for o in others]
+        low = min(trusted) - RANGE_TOLERANCE
+        high = max(o["published_at"] for o in others) + RANGE_TOLERANCE
+        printed = p["published_at"]
+        current = _fit(p, others, printed)
+        out_of_range = not (low <= printed <= high)
+        best, best_fit = None, -1.0
+        for years, months in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            when = _shift(printed, years, months)
+            if when is None or not (low <= when <= high):
+                continue
             fit = _fit(p, others, when)
             if fit > best_fit:
                 best, best_fit = when, fit
-        if best and best_fit - current >= YEAR_FIX_MARGIN:
-            p["anomalies"].append(("typo_year", None, f"file name says {p['published_at']:%Y-%m-%d} but the content fits {best:%Y-%m-%d} (similarity to neighbours {current:.2f} -> {best_fit:.2f}); year corrected"))
-            p["published_at"], p["date_source"] = best, "ICE file name, year corrected from content"
+        if best is None:
+            continue
+        if out_of_range:
+            reason = f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications"
+        elif best_fit - current >= DATE_FIX_MARGIN or (best_fit >= 0.95 and (1 - best_fit) * 4 < (1 - current)):
+            reason = f"file name says {printed:%Y-%m-%d} but the content fits {best:%Y-%m-%d} far better"
+        else:
+            continue
+        kind = "typo_year" if best.year != printed.year and best.month == printed.month else "typo_month"
+        p["anomalies"].append((kind, None, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f}); date corrected to {best:%Y-%m-%d}"))
+        p["published_at"], p["date_source"] = best, "ICE file name, date corrected from content"
 
 
 def _place_undated(members):

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import dating, load, finish, places, resolve
+from . import config, dating, finish, load, places, resolve
 from .read import file_sha256, read_cached, _read_job
 from .seeds import read_seeds
 
@@ -258,6 +258,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
     qa = finish.finish(tmp, built)
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
+    config.write_config(db_path.parent)
     elapsed = time.perf_counter() - started
     summary(built, qa, parsed, elapsed, db_path)
     rejected = [p for p in pubs if "error" in p]

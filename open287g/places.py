@@ -8,7 +8,8 @@ import unicodedata
 
 # Provenance of every coordinate returned here: the ZIP code centroids shipped in
 # the `zipcodes` package (its bundled zips.json; military APO/FPO ZIPs are left
-# out because their coordinates are not where the ZIP is used).
+# out because their coordinates are not where the ZIP is used, and so are the
+# ZIPs whose coordinates are 0,0, i.e. missing).
 #   - a town sits at the mean of the centroids of the ZIPs whose postal city is
 #     that town, in that state;
 #   - a county sits at the mean of the centroids of the ZIPs in that county;
@@ -179,6 +180,8 @@ class _Index:
                 continue
             st = z["state"]
             lat, lon = float(z["lat"]), float(z["long"])
+            if abs(lat) < 0.01 and abs(lon) < 0.01:
+                continue  # about 40 ZIPs carry 0,0 for "no coordinates"
             state_pts[st].append((lat, lon))
             ckey = (st, z["county"])
             if ckey not in zip_county_cache:
@@ -199,6 +202,8 @@ class _Index:
         # cities, territories' districts): use the postal town of the same name, or the
         # territory's centre when it is a single county equivalent (Guam).
         counties_per_state = collections.Counter(e["state"] for e in self.county_by_fips.values())
+        self.only_county = {e["state"]: e for e in self.county_by_fips.values()
+                            if counties_per_state[e["state"]] == 1}
         for fips, entry in self.county_by_fips.items():
             if fips in self.county_centroid:
                 continue
@@ -562,6 +567,9 @@ class _Locator:
         return _result(self.idx, self.st, "state", method)
 
     def fallback(self, why):
+        only = self.idx.only_county.get(self.st)
+        if only:  # DC, Guam: the whole state is one county equivalent
+            return self.county(only, f"the state's only county equivalent ({why})")
         if self.county_text and not self.given:
             why += f"; ICE's county {self.county_text!r} is not a county of {self.st}"
             elsewhere = self.idx.states_with_county(self.county_text)
@@ -682,7 +690,11 @@ class _Locator:
                         continue
                     return self.state("state agency (inferred from name)")
         if not strict:
-            if stn and tuple(t[:len(stn)]) == stn:
+            # "Virginia Beach ...", "Texas City ...", "Iowa City ...": a town named after its state.
+            n = len(stn)
+            if stn and tuple(t[:n]) == stn and not any(
+                    self.idx.find_town(self.st, t[:k]) or self.idx.find_county(self.st, None, False, t[:k])
+                    for k in range(n + 1, min(len(t), n + 2) + 1)):
                 return self.state("state agency (name begins with the state's name)")
             if t and t[0] in (self.st.lower() + "doc", self.st.lower() + "dps"):
                 return self.state("state agency (abbreviated name)")
