@@ -26,6 +26,7 @@ ACTIONS = {
     "model_spelling": "read as the canonical model name",
     "unknown_model": "row kept as printed; not part of any agreement",
     "unknown_level": "level left empty",
+    "unknown_state": "state left empty; needs a line in data/corrections.csv",
 }
 
 
@@ -214,6 +215,7 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("publication_id", "publications", "id")],
     )
+    db["corrections"].insert_all(({"id": i, **c} for i, c in enumerate(built["corrections"], start=1)), pk="id")
     db["historical_moa_2024"].insert_all(seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
     db["steering_committee_meetings"].insert_all(seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])
     return db

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import config, dating, finish, load, places, resolve
+from . import config, dating, finish, fixes, load, places, resolve
 from .read import file_sha256, read_cached, _read_job
 from .seeds import read_seeds
 
@@ -232,6 +232,13 @@ def build_agencies(lineage, apps):
     return agencies
 
 
+def _flag_unknown_states(pubs):
+    for p in pubs:
+        for row in p.get("rows", ()):
+            if row["state_code"] is None:
+                p["anomalies"].append(("unknown_state", row["sheet_row"], f"STATE {row['state']!r} is not a US state or territory; add a line to data/corrections.csv"))
+
+
 def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
     """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
     started = time.perf_counter()
@@ -246,7 +253,18 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
         if "error" in p:
             _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
             p["anomalies"].append(("rejected", None, p["error"]))
+    try:
+        corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
+    except fixes.CorrectionsError as e:
+        _log(f"error: {e}")
+        return 2
+    correction_report = fixes.apply_corrections(pubs, corrections)
+    for c in correction_report:
+        if not c["rows_touched"]:
+            _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
+    _flag_unknown_states(pubs)
     built = resolve_all(pubs)
+    built["corrections"] = correction_report
     seeds = read_seeds(Path(data_dir) / "seeds", built["agencies"])
     for problem in seeds["problems"]:
         _log(f"error: {problem}")

@@ -40,8 +40,11 @@ def _tokens(text, aliases=True):
     """Lower-case ASCII word tokens: accents dropped, apostrophes removed, abbreviations expanded."""
     if not text:
         return []
-    text = unicodedata.normalize("NFKD", str(text).translate(_APOSTROPHES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = str(text).translate(_APOSTROPHES)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
     text = text.replace("'", "").replace("&", " and ")
     words = re.split(r"[^a-z0-9]+", text)
     if not aliases:
@@ -232,9 +235,9 @@ class _Index:
         key = _squash(base)
         if kind == "city":
             # "Alexandria City" is an independent city; "James City" / "Charles City" are counties.
+            # Not the bare base: "Lincoln City" (Oregon) is not Lincoln County.
             return (self.county_kind.get((st, key, "city"))
-                    or self.county_kind.get((st, _squash(tokens), "county"))
-                    or self._first(st, key))
+                    or self.county_kind.get((st, _squash(tokens), "county")))
         if kind == "county":
             hit = self.county_kind.get((st, key, "county"))
             if hit:
@@ -285,22 +288,22 @@ class _Index:
             return name, lat, lon, fips, how
         return None
 
-    def town_keys(self, st):
-        """All postal and alternate city keys of a state (for typo-tolerant matching)."""
+    def town_keys(self, st, first):
+        """Postal and alternate city keys of a state that start with a letter (for typo-tolerant matching)."""
         if self._town_keys is None:
             keys = collections.defaultdict(set)
             for table in (self.city_zips, self.alt_city_zips):
                 for (s, key) in table:
-                    keys[s].add(key)
-            self._town_keys = {s: sorted(k) for s, k in keys.items()}
-        return self._town_keys.get(st, [])
+                    keys[(s, key[0])].add(key)
+            self._town_keys = {sk: sorted(k) for sk, k in keys.items()}
+        return self._town_keys.get((st, first), [])
 
     def find_town_fuzzy(self, st, tokens, county_fips=None):
         """A town whose name differs from tokens by a typo ("Pittsburgh" for Pittsburg)."""
         key = _squash(tokens)
         if len(key) < 5:
             return None
-        keys = [k for k in self.town_keys(st) if k[0] == key[0] and abs(len(k) - len(key)) <= 2]
+        keys = [k for k in self.town_keys(st, key[0]) if abs(len(k) - len(key)) <= 2]
         for close in difflib.get_close_matches(key, keys, n=3, cutoff=0.9):
             town = self.find_town(st, [close], county_fips)
             if town:
@@ -472,18 +475,21 @@ def _town_candidates(tokens):
     for head in heads:
         for ext in _TOWN_EXTENSIONS:
             if tuple(head[-len(ext):]) != ext:
-                out.append((head + list(ext), "with '%s' added" % " ".join(ext), True))
+                out.append((head + list(ext), "with '%s' added" % " ".join(ext), False))
     return out
 
 
-def _county_mentions(tokens):
+def _county_mentions(tokens, st):
     """Phrases naming a county in an agency name ("east baton rouge parish"), longest first."""
+    # A borough is a county equivalent only in Alaska; elsewhere (Pennsylvania, New
+    # Jersey) "Bedford Borough" is a town, not Bedford County.
+    words = _COUNTY_WORDS if st == "AK" else _COUNTY_WORDS - {"borough"}
     out = []
     for i, w in enumerate(tokens):
-        if w in _COUNTY_WORDS and i > 0:
+        if w in words and i > 0:
             for j in range(max(0, i - 4), i):
                 out.append(tokens[j:i + 1])
-        if w in _COUNTY_WORDS and i + 2 < len(tokens) and tokens[i + 1] == "of":
+        if w in words and i + 2 < len(tokens) and tokens[i + 1] == "of":
             for j in range(min(len(tokens), i + 6), i + 2, -1):
                 out.append([w, "of"] + tokens[i + 2:j])
     return out
@@ -599,7 +605,7 @@ class _Locator:
         return None
 
     def county_in_name(self):
-        for mention in _county_mentions(self.tokens):
+        for mention in _county_mentions(self.tokens, self.st):
             hit = self.idx.find_county(self.st, None, fuzzy=False, tokens=mention)
             if hit:
                 return self.county(hit, "county named in agency name")
@@ -607,7 +613,7 @@ class _Locator:
 
     def misspelt_county_in_name(self):
         """ "Mantiowoc County": only the one or two words before the county word are compared."""
-        for mention in _county_mentions(self.tokens):
+        for mention in _county_mentions(self.tokens, self.st):
             if len(mention) <= 3 and mention[0] not in _COUNTY_WORDS:
                 hit = self.idx.find_county(self.st, None, fuzzy=True, tokens=mention)
                 if hit:
@@ -629,7 +635,7 @@ class _Locator:
         cands = _town_candidates(self.tokens)
         restrict = given["fips"] if given else None
         for cand, note, needs_county in cands:
-            if needs_county and not given and not note.startswith("with "):
+            if needs_county and not given:
                 continue
             town = idx.find_town(st, cand, restrict)
             if town:
