@@ -91,6 +91,11 @@ def state_postal(text, fuzzy=True):
     "WEST VIRIGINIA" -> "WV"); call with fuzzy=False to tell such a correction apart."""
     if text is None:
         return None
+    return _state_postal(str(text), bool(fuzzy))
+
+
+@functools.lru_cache(maxsize=4096)
+def _state_postal(text, fuzzy):
     # No abbreviation expansion here: "CO" and "MT" are states, not "county" and "mount".
     key = _squash(_tokens(text, aliases=False))
     names = _state_names()
@@ -512,17 +517,17 @@ def _result(idx, st, precision, method, county=None, place=None, latlon=None):
             "precision": precision, "method": method}
 
 
-def locate(state_postal_code, agency, level=None, county=None):
+def locate(state_postal, agency, level=None, county=None):
     """Place an agency: a municipal one at its town, a county one at its county, a state one at its state.
 
-    state_postal_code is a postal code ("FL"; ICE's state text is accepted too),
+    state_postal is a postal code ("FL"; ICE's state text is accepted too),
     agency the agency name as ICE prints it, level ICE's TYPE column
     ("Municipality", "County", "State Agency") or None, county ICE's COUNTY column
     or None. Returns a dict with county_name, county_fips (5 digits), place_name,
     latitude, longitude, precision ("place", "county", "state", or None when the
     state is unknown) and method (how it was matched; "fallback ..." when only
     the state could be used)."""
-    return dict(_locate(_clean(state_postal_code), _clean(agency), _clean(level), _clean(county)))
+    return dict(_locate(_clean(state_postal), _clean(agency), _clean(level), _clean(county)))
 
 
 def _clean(x):
