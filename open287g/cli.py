@@ -17,11 +17,12 @@ def cli():
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None, help="Parsed-workbook cache (default: build/cache).")
 @click.option("--jobs", type=int, default=None, help="Worker processes for reading workbooks (default: CPU count).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
-def build(data_dir, db_path, cache_dir, jobs, progress):
+@click.option("--force", is_flag=True, help="Rebuild even when no input changed.")
+def build(data_dir, db_path, cache_dir, jobs, progress, force):
     """Build build/287g.db from every file in data/."""
     from .pipeline import run_build
 
-    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress))
+    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress, force=force))
 
 
 @cli.command()

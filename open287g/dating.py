@@ -1,4 +1,5 @@
 """Reads the parsed publications and decides each one's list, date and order: ICE's file names are checked against content, not trusted."""
+import bisect
 import datetime
 import functools
 import hashlib
@@ -29,7 +30,7 @@ def norm_agency(name):
 def fingerprint(rows):
     """Content fingerprint of a publication: the sorted printed rows, independent of order and formatting."""
     h = hashlib.sha256()
-    for t in sorted(repr(r["content"]) for r in rows):
+    for t in sorted(r["content_repr"] for r in rows):
         h.update(t.encode())
     return h.hexdigest()[:16]
 
@@ -71,11 +72,11 @@ def name_date(file_name):
 
 
 def _neighbours(pub, others, when):
-    before = [o for o in others if o["published_at"] < when]
-    after = [o for o in others if o["published_at"] > when]
-    prev = max(before, key=lambda o: o["published_at"]) if before else None
-    nxt = min(after, key=lambda o: o["published_at"]) if after else None
-    return prev, nxt
+    """others sorted by published_at -> the nearest publication strictly before and strictly after."""
+    dates = [o["published_at"] for o in others]
+    i = bisect.bisect_left(dates, when)
+    j = bisect.bisect_right(dates, when)
+    return (others[i - 1] if i > 0 else None), (others[j] if j < len(others) else None)
 
 
 def _fit(pub, others, when):
@@ -125,7 +126,7 @@ def _fix_typed_dates(members):
     for p in members:
         if p["date_source"] != "ICE file name":
             continue
-        others = [o for o in members if o is not p and o["published_at"]]
+        others = sorted((o for o in members if o is not p and o["published_at"]), key=lambda o: o["published_at"])
         if not others:
             continue
         # Archive capture times are trusted; other names may themselves be mistyped.

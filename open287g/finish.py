@@ -3,8 +3,6 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import places
-from .dating import norm_agency
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
 
@@ -45,7 +43,7 @@ def _qa_checks(db, built):
     latest = built["latest"]
     if latest:
         active = db.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
-        keys = {(places.state_postal(r["state"]), norm_agency(r["agency"]), r["model"], r["signed_on"]) for r in latest["rows"] if r["model"]}
+        keys = {(r["state_code"], r["agency_norm"], r["model"], r["signed_on"]) for r in latest["rows"] if r["model"]}
         check("active agreements equal the distinct agreements of the latest participating list", len(keys), active, latest["file_name"])
     no_coords = db.execute("select count(*) from agencies where latitude is null").fetchone()[0]
     check("every agency has coordinates", 0, no_coords)
@@ -64,8 +62,9 @@ def finish(path, built):
         db.create_view(sql_file.stem, sql_file.read_text(), replace=True)
     checks = _qa_checks(db, built)
     db["qa_checks"].insert_all(({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
+    anomaly_rows = db["build_anomalies"].count
     db.conn.execute("analyze")
     db.conn.commit()
     db.conn.execute("vacuum")
     db.conn.close()
-    return {"passed": sum(c["passed"] for c in checks), "failed": sum(1 - c["passed"] for c in checks), "checks": checks}
+    return {"anomaly_rows": anomaly_rows, "passed": sum(c["passed"] for c in checks), "failed": sum(1 - c["passed"] for c in checks), "checks": checks}

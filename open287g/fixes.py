@@ -30,18 +30,19 @@ def load_corrections(path):
 
 def apply_corrections(pubs, corrections):
     """Rewrite the identity fields of matching rows in place; returns one report row per correction."""
-    report = []
+    by_column = {}
     for c in corrections:
         field, derive = DERIVED[c["column"]]
-        value = derive(c["right"])
-        touched, files = 0, 0
-        for p in pubs:
-            hit = False
-            for row in p.get("rows", ()):
-                if row[c["column"]] == c["wrong"]:
+        by_column.setdefault(c["column"], {})[c["wrong"]] = (field, derive(c["right"]), c)
+    touched = {id(c): 0 for c in corrections}
+    files = {id(c): set() for c in corrections}
+    for p in pubs:
+        for row in p.get("rows", ()):
+            for column, fixes in by_column.items():
+                hit = fixes.get(row[column])
+                if hit:
+                    field, value, c = hit
                     row[field] = value
-                    touched += 1
-                    hit = True
-            files += hit
-        report.append({**c, "rows_touched": touched, "publications_touched": files})
-    return report
+                    touched[id(c)] += 1
+                    files[id(c)].add(p["file"])
+    return [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]

@@ -3,7 +3,6 @@ import json
 
 import sqlite_utils
 
-from . import places
 from .dating import norm_agency
 from .read import MODEL_CODES
 
@@ -87,7 +86,7 @@ def write(path, built, seeds):
     db.conn.execute("pragma synchronous = off")
     lineage = built["lineage"]
     agencies = built["agencies"]
-    state_rows = places.states()
+    state_rows = built["states"]
     db["states"].insert_all(
         ({"code": s["postal"], "name": s["name"], "fips": s["fips"], "latitude": s["latitude"], "longitude": s["longitude"]} for s in state_rows),
         pk="code",

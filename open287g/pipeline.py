@@ -1,14 +1,15 @@
 """Runs the build: data/ -> read (cached, in parallel) -> date -> resolve -> load -> finish -> build/287g.db, swapped in atomically."""
 import csv
-import datetime
+import hashlib
+import json
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import config, dating, finish, fixes, load, places, resolve
-from .read import file_sha256, read_cached, _read_job
+from . import ROOT, config, dating, finish, fixes, load, places, resolve
+from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
@@ -59,24 +60,26 @@ def read_all(pubs, cache_dir, jobs, progress):
         p["id"] = p["sha256"][:12]
         if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
             p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
-    todo = []
     results = {}
+    todo = []
     for p in pubs:
-        cache_file = Path(cache_dir) / f"{p['sha256']}.v{_reader_version()}.pickle"
-        if cache_file.exists():
-            results[p["sha256"]], _ = read_cached(p["path"], p["sha256"], cache_dir)
+        if p["sha256"] in results:
+            continue
+        if (Path(cache_dir) / f"{p['sha256']}.v{READER_VERSION}.pickle").exists():
+            results[p["sha256"]] = extract_cached(p["path"], p["sha256"], cache_dir)
         else:
             todo.append(p)
     bar = _bar(len(todo), progress)
-    if len(todo) > 4 and (jobs or os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor(jobs or os.cpu_count()) as pool:
+    workers = jobs or os.cpu_count() or 1
+    if len(todo) > 4 and workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
             args = [(str(p["path"]), p["sha256"], cache_dir) for p in todo]
-            for p, (result, _) in zip(todo, pool.map(_read_job, args, chunksize=4)):
+            for p, result in zip(todo, pool.map(_extract_job, args, chunksize=4)):
                 results[p["sha256"]] = result
                 bar.update(1)
     else:
         for p in todo:
-            results[p["sha256"]], _ = read_cached(p["path"], p["sha256"], cache_dir)
+            results[p["sha256"]] = extract_cached(p["path"], p["sha256"], cache_dir)
             bar.update(1)
     bar.close()
     for p in pubs:
@@ -84,16 +87,46 @@ def read_all(pubs, cache_dir, jobs, progress):
         if "error" in result:
             p["error"] = result["error"]
             continue
-        r = result["ok"]
-        p.update(header=r["header"], rows=r["rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
+        r = interpret(result["ok"])
+        p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
         p["anomalies"].extend(r["anomalies"])
     return len(todo)
 
 
-def _reader_version():
-    from .read import READER_VERSION
+class PlaceCache:
+    """places.locate() results kept between builds, so a rebuild needs no geography index unless an agency is new."""
 
-    return READER_VERSION
+    def __init__(self, cache_dir):
+        source = Path(places.__file__).read_bytes()
+        self.path = Path(cache_dir) / f"places-{hashlib.sha256(source).hexdigest()[:12]}.json"
+        self.results, self.dirty = {}, False
+
+    def __enter__(self):
+        try:
+            self.results = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.results = {}
+        return self
+
+    def __call__(self, state, agency, level, county):
+        key = json.dumps([state, agency, level, county])
+        if key not in self.results:
+            self.results[key] = places.locate(state, agency, level, county)
+            self.dirty = True
+        return self.results[key]
+
+    def states(self):
+        if "states" not in self.results:
+            self.results["states"] = places.states()
+            self.dirty = True
+        return self.results["states"]
+
+    def __exit__(self, *exc):
+        if self.dirty and exc[0] is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(self.results))
+            tmp.replace(self.path)
 
 
 class _NoBar:
@@ -114,7 +147,7 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
-def resolve_all(pubs):
+def resolve_all(pubs, locate=places.locate):
     """Date, order and link every readable publication; returns the derived tables."""
     good = [p for p in pubs if "error" not in p]
     for p in good:
@@ -157,7 +190,7 @@ def resolve_all(pubs):
                 "after": a["signed_on"],
                 "detail": f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
             })
-    agencies = build_agencies(lineage, apps)
+    agencies = build_agencies(lineage, apps, locate)
     return {
         "publications": pubs,
         "listings": listings,
@@ -168,7 +201,7 @@ def resolve_all(pubs):
     }
 
 
-def build_agencies(lineage, apps):
+def build_agencies(lineage, apps, locate=places.locate):
     """Group agreements and applications into agencies: same state and name, joined through recorded renames."""
     parent = {}
 
@@ -210,7 +243,7 @@ def build_agencies(lineage, apps):
         level = next((x["level"] for x in reversed(agreements + applications) if x.get("level")), None)
         county = next((x["county"] for x in reversed(agreements + applications) if x.get("county")), None)
         active = [a for a in agreements if a["status"] == "active"]
-        spot = places.locate(root[0], newest["agency"], level, county)
+        spot = locate(root[0], newest["agency"], level, county)
         agencies[agency_id] = {
             "id": agency_id,
             "name": newest["agency"],
@@ -234,15 +267,45 @@ def build_agencies(lineage, apps):
 
 def _flag_unknown_states(pubs):
     for p in pubs:
-        for row in p.get("rows", ()):
+        for row, sheet_row in zip(p.get("rows", ()), p.get("sheet_rows", ())):
             if row["state_code"] is None:
-                p["anomalies"].append(("unknown_state", row["sheet_row"], f"STATE {row['state']!r} is not a US state or territory; add a line to data/corrections.csv"))
+                p["anomalies"].append(("unknown_state", sheet_row, f"STATE {row['state']!r} is not a US state or territory; add a line to data/corrections.csv"))
 
 
-def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
+def input_signature(data_dir):
+    """What the database is made from: every data file's path, size and mtime, and the code and config files."""
+    h = hashlib.sha256()
+    roots = [Path(data_dir), ROOT / "open287g", ROOT / "canned_queries"]
+    files = [f for r in roots if r.exists() for f in sorted(r.rglob("*")) if f.is_file() and "__pycache__" not in f.parts]
+    files += [f for f in (ROOT / "metadata.yml", ROOT / "pyproject.toml") if f.exists()]
+    for f in files:
+        st = f.stat()
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _up_to_date(db_path, signature):
+    stamp = db_path.with_name(db_path.name + ".inputs.json")
+    if not db_path.exists() or not stamp.exists():
+        return None
+    try:
+        saved = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("signature") == signature else None
+
+
+def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False):
     """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
     started = time.perf_counter()
     db_path = Path(db_path)
+    signature = input_signature(data_dir)
+    saved = None if force else _up_to_date(db_path, signature)
+    if saved:
+        # Nothing in data/ or the code changed since the last build: the database is current.
+        print(f"up to date: {db_path} (inputs unchanged; checked in {time.perf_counter() - started:.2f}s; --force rebuilds)")
+        print(saved["summary"])
+        return saved["exit_code"]
     cache_dir = Path(cache_dir) if cache_dir else db_path.parent / "cache"
     pubs = inventory(data_dir)
     if not pubs:
@@ -263,7 +326,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     _flag_unknown_states(pubs)
-    built = resolve_all(pubs)
+    with PlaceCache(cache_dir) as locate:
+        built = resolve_all(pubs, locate)
+        built["states"] = locate.states()
     built["corrections"] = correction_report
     seeds = read_seeds(Path(data_dir) / "seeds", built["agencies"])
     for problem in seeds["problems"]:
@@ -278,9 +343,13 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None):
     os.replace(tmp, db_path)
     config.write_config(db_path.parent)
     elapsed = time.perf_counter() - started
-    summary(built, qa, parsed, elapsed, db_path)
+    text = summary(built, qa, parsed, elapsed, db_path)
+    print(text, flush=True)
     rejected = [p for p in pubs if "error" in p]
-    return 1 if rejected or seeds["problems"] else 0
+    exit_code = 1 if rejected or seeds["problems"] else 0
+    stamp = db_path.with_name(db_path.name + ".inputs.json")
+    stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
+    return exit_code
 
 
 def summary(built, qa, parsed, elapsed, db_path):
@@ -292,7 +361,7 @@ def summary(built, qa, parsed, elapsed, db_path):
     by_list = {}
     for p in pubs:
         by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
-    anomalies = sum(len(p["anomalies"]) for p in pubs)
+    anomalies = qa["anomaly_rows"]
     latest = built["latest"]
     lines = [
         f"built {db_path} in {elapsed:.1f}s ({parsed} workbooks parsed, {len(pubs) - parsed} from cache)",
@@ -302,6 +371,6 @@ def summary(built, qa, parsed, elapsed, db_path):
         f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
         f"listings: {len(built['listings'])} distinct rows from {sum(p.get('row_count', 0) for p in pubs)} published rows",
         f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
-        f"anomalies: {anomalies} rows in build_anomalies; QA checks: {qa['passed']} passed, {qa['failed']} failed",
+        f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)

@@ -3,6 +3,7 @@ import datetime
 import functools
 import hashlib
 import operator
+import os
 import pickle
 import re
 import urllib.parse
@@ -12,7 +13,7 @@ from .dating import fingerprint, norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 4  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 6  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -100,22 +101,22 @@ def parse_date(value):
     raise ValueError(f"{text!r} is not a date")
 
 
+_SAFELINK = re.compile(r"^https?://[\w.-]*safelinks\.protection\.outlook\.com/.*?[?&]url=([^&]+)", re.I)
+_ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/[^/]*/(.+)", re.I)
+
+
 @functools.lru_cache(maxsize=None)
 def unwrap_url(url):
     """Strip Outlook safelinks and Internet Archive wrappers, leaving ICE's own URL."""
     if not url:
         return None
     url = url.strip()
-    if "safelinks" not in url and "web.archive.org" not in url:
-        return url
-    for _ in range(3):
-        parts = urllib.parse.urlsplit(url)
-        if parts.netloc.endswith("safelinks.protection.outlook.com"):
-            inner = urllib.parse.parse_qs(parts.query).get("url")
-            if inner:
-                url = inner[0]
-                continue
-        m = re.match(r"https?://web\.archive\.org/web/[^/]*/(.+)", url)
+    for _ in range(3):  # a safelink can wrap an archive link and the other way round
+        m = _SAFELINK.match(url)
+        if m:
+            url = urllib.parse.unquote(m.group(1))
+            continue
+        m = _ARCHIVE.match(url)
         if m:
             url = m.group(1)
             if not re.match(r"https?://", url):
@@ -212,18 +213,22 @@ def _interpret(columns, raw, moa_link, addendum_link):
         anomalies.append(("unknown_model", f"SUPPORT TYPE {row['support_type']!r} is not a known model"))
     row["level_clean"] = level_of(row["level"]) if row["level"] else None
     # Identity parts, computed once per distinct row: see dating.norm_agency and places.state_postal.
-    row["state_code"] = state_postal(row["state"])
+    # Not fuzzy: a misspelt state is fixed by a reviewable line in data/corrections.csv.
+    row["state_code"] = state_postal(row["state"], fuzzy=False)
     row["agency_norm"] = norm_agency(row["agency"])
     row["content"] = tuple(row[k] for k in CONTENT)
+    row["content_repr"] = repr(row["content"])
+    row["key3"] = (row["state_code"], row["agency_norm"], row["model"])
     if row["level"] and not row["level_clean"]:
         anomalies.append(("unknown_level", f"TYPE {row['level']!r} is not County, Municipality or State"))
     return row, tuple(anomalies)
 
 
-def read_workbook(path):
-    """Workbook -> {'header', 'rows', 'blank_rows', 'anomalies'}; raises PublicationError with a one-line reason.
+def extract(path):
+    """Workbook -> its header and raw cells, the costly part, done in worker processes and cached.
 
-    anomalies are (kind, sheet_row, detail) tuples.
+    Returns {'header', 'header_row', 'names', 'cells': [(sheet_row, raw values, moa url, addendum url, safelinked)]};
+    raises PublicationError with a one-line reason.
     """
     try:
         sheet_rows, links = read_sheet(path)
@@ -236,39 +241,70 @@ def read_workbook(path):
     moa_col = _column_letter(columns["moa"]) if "moa" in columns else None
     add_col = _column_letter(columns["addendum"]) if "addendum" in columns else None
     pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
-    archived_moa = names.index("moa") if "moa" in names else None
-    anomalies, rows = [], []
-    blank = 0
+    cells = []
     for number, values in sheet_rows[position + 1:]:
         if len(values) < width:
             values = list(values) + [None] * (width - len(values))
-        raw = pick(values)
         moa_link = links.get(f"{moa_col}{number}") if moa_col else None
         add_link = links.get(f"{add_col}{number}") if add_col else None
-        for link in (moa_link, add_link):
-            if link and "safelinks.protection.outlook.com" in link:
-                anomalies.append(("safelink_unwrapped", number, "MOA/ADDENDUM hyperlink was an Outlook safelinks redirect"))
-        if archived_moa is not None and isinstance(raw[archived_moa], str) and "web.archive.org/web/" in raw[archived_moa]:
-            # Page tables print the MOA as an Internet Archive URL that differs per capture;
-            # ICE's own URL is what was printed, so rows recur across captures.
-            raw = raw[:archived_moa] + (unwrap_url(raw[archived_moa]),) + raw[archived_moa + 1:]
-        row, found = _interpret(names, raw, unwrap_url(moa_link), unwrap_url(add_link))
+        # Unwrapped here, once per file: every Outlook safelink is unique, ICE's URL inside is not.
+        safelinked = any(link and "safelinks.protection.outlook.com" in link for link in (moa_link, add_link))
+        cells.append((number, pick(values), unwrap_url(moa_link), unwrap_url(add_link), safelinked))
+    return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells}
+
+
+_MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur across hundreds of files
+
+
+def _interpret_cells(names, raw, moa_url, add_url, safelinked):
+    found = [("safelink_unwrapped", "MOA/ADDENDUM hyperlink was an Outlook safelinks redirect")] if safelinked else []
+    moa = names.index("moa") if "moa" in names else None
+    if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
+        # Page tables print the MOA as an Internet Archive URL that differs per capture;
+        # ICE's own URL is what was printed, so rows recur across captures.
+        raw = raw[:moa] + (unwrap_url(raw[moa]),) + raw[moa + 1:]
+    row, more = _interpret(names, raw, moa_url, add_url)
+    return row, tuple(found) + more
+
+
+def interpret(extracted):
+    """Raw cells -> {'header', 'rows', 'sheet_rows', 'blank_rows', 'anomalies', 'fingerprint', 'keys'}.
+
+    rows are shared, read-only-by-convention dicts (one per distinct row); sheet_rows runs beside them.
+    anomalies are (kind, sheet_row, detail) tuples.
+    """
+    names = extracted["names"]
+    anomalies, rows, sheet_rows = [], [], []
+    blank = 0
+    memo = _MEMO
+    for number, *cells in extracted["cells"]:
+        key = (names, *cells)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = _interpret_cells(names, *cells)
+        row, found = hit
         if row is None:
             blank += 1  # trailing blank and blank-but-formatted rows
             continue
-        row = dict(row, sheet_row=number)
         rows.append(row)
+        sheet_rows.append(number)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
     return {
-        "header": "|".join(header),
-        "header_row": header_row,
+        "header": extracted["header"],
+        "header_row": extracted["header_row"],
         "rows": rows,
+        "sheet_rows": sheet_rows,
         "blank_rows": blank,
         "anomalies": anomalies,
         "fingerprint": fingerprint(rows),
-        "keys": {(r["state_code"], r["agency_norm"], r["model"]) for r in rows},
+        "keys": {r["key3"] for r in rows},
     }
+
+
+def read_workbook(path):
+    """extract + interpret, for one workbook outside the build."""
+    return interpret(extract(path))
 
 
 def file_sha256(path):
@@ -279,28 +315,30 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def read_cached(path, sha256, cache_dir):
-    """read_workbook through a cache keyed by the file's sha256: a file is parsed once per reader version."""
+def extract_cached(path, sha256, cache_dir):
+    """extract() through a cache keyed by the file's sha256: a file is parsed once per reader version.
+
+    Returns {'ok': extracted} or {'error': one-line reason}; errors are cached too.
+    """
     cache_file = Path(cache_dir) / f"{sha256}.v{READER_VERSION}.pickle" if cache_dir else None
     if cache_file and cache_file.exists():
         try:
             with open(cache_file, "rb") as f:
-                return pickle.load(f), True
-        except (OSError, pickle.UnpicklingError, EOFError):
-            pass
+                return pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            pass  # a damaged cache entry is simply re-parsed
     try:
-        result = {"ok": read_workbook(path)}
+        result = {"ok": extract(path)}
     except PublicationError as e:
         result = {"error": str(e)}
     if cache_file:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp")
+        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(cache_file)
-    return result, False
+    return result
 
 
-def _read_job(args):
-    path, sha256, cache_dir = args
-    return read_cached(path, sha256, cache_dir)
+def _extract_job(args):
+    return extract_cached(*args)

@@ -15,17 +15,25 @@ def short_id(*parts):
 def listing_spans(members, state_of):
     """Each distinct printed row of one list stored once per unbroken run of publications that carried it."""
     listings, open_spans = [], {}
+    previous = None
     for p in members:
+        if previous is not None and p["rows"] == previous["rows"] and p["sheet_rows"] == previous["sheet_rows"]:
+            # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
+            for span in open_spans.values():
+                span.update(last_publication_id=p["id"], last_seq=p["seq"], last_seen=p["published_at"])
+                span["publications"] += 1
+            continue
+        previous = p
         seen = {}
         current = {}
-        for row in p["rows"]:
+        for row, sheet_row in zip(p["rows"], p["sheet_rows"]):
             content = row["content"]
             n = seen[content] = seen.get(content, 0) + 1  # exact duplicate rows keep their multiplicity
-            current[(content, n)] = row
+            current[(content, n)] = (row, sheet_row)
         for key in list(open_spans):
             if key not in current:
                 listings.append(open_spans.pop(key))
-        for key, row in current.items():
+        for key, (row, sheet_row) in current.items():
             span = open_spans.get(key)
             if span is None:
                 content, n = key
@@ -38,11 +46,11 @@ def listing_spans(members, state_of):
                     "occurrence": n,
                     "first_publication_id": p["id"],
                     "first_seq": p["seq"],
-                    "first_sheet_row": row["sheet_row"],
+                    "first_sheet_row": sheet_row,
                     "first_seen": p["published_at"],
                     "publications": 0,
                 }
-            span.update(last_publication_id=p["id"], last_seq=p["seq"], last_sheet_row=row["sheet_row"], last_seen=p["published_at"])
+            span.update(last_publication_id=p["id"], last_seq=p["seq"], last_sheet_row=sheet_row, last_seen=p["published_at"])
             span["publications"] += 1
     listings.extend(open_spans.values())
     return listings
