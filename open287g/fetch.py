@@ -406,7 +406,6 @@ def fetch(
     max_bytes=DEFAULT_MAX_BYTES,
     backoff=DEFAULT_BACKOFF,
     echo=None,
-    transport=None,
 ):
     """Fetch ICE's page and its workbooks; store new bytes under data_dir/ice and append them to the manifest.
 
@@ -436,7 +435,6 @@ def fetch(
         headers={"User-Agent": user_agent},
         timeout=httpx.Timeout(timeout),
         follow_redirects=True,
-        transport=transport,
     )
     with client:
         try:
