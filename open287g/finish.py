@@ -3,6 +3,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .load import insert
+
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
 
@@ -61,7 +63,7 @@ def finish(path, built):
     for sql_file in sorted(VIEWS_DIR.glob("*.sql")):
         db.create_view(sql_file.stem, sql_file.read_text(), replace=True)
     checks = _qa_checks(db, built)
-    db["qa_checks"].insert_all(({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
+    insert(db, "qa_checks", ({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
     anomaly_rows = db["build_anomalies"].count
     db.conn.execute("analyze")
     db.conn.commit()

@@ -80,6 +80,34 @@ def _publication_row(p):
     }
 
 
+def _type(values):
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int, bool} and kinds:
+        return int
+    if kinds <= {int, float, bool} and kinds:
+        return float
+    return str
+
+
+def insert(db, table, rows, pk, foreign_keys=(), columns=None):
+    """Create `table` with sqlite-utils (types, primary and foreign keys) and fill it with one executemany.
+
+    sqlite-utils' insert_all checks and converts every value; these rows are plain values
+    already, and the direct insert is several times faster.
+    """
+    rows = list(rows)
+    names = list(columns or {})
+    for row in rows:
+        for k in row:
+            if k not in names:
+                names.append(k)
+    types = {n: (columns or {}).get(n) or _type([r.get(n) for r in rows]) for n in names}
+    db[table].create(types, pk=pk, foreign_keys=list(foreign_keys))
+    placeholders = ", ".join("?" for _ in names)
+    quoted = ", ".join(f"[{n}]" for n in names)
+    db.conn.executemany(f"insert into [{table}] ({quoted}) values ({placeholders})", ([r.get(n) for n in names] for r in rows))
+
+
 def write(path, built, seeds):
     db = sqlite_utils.Database(path)
     db.conn.execute("pragma journal_mode = off")
@@ -87,12 +115,12 @@ def write(path, built, seeds):
     lineage = built["lineage"]
     agencies = built["agencies"]
     state_rows = built["states"]
-    db["states"].insert_all(
+    insert(db, "states", 
         ({"code": s["postal"], "name": s["name"], "fips": s["fips"], "latitude": s["latitude"], "longitude": s["longitude"]} for s in state_rows),
         pk="code",
     )
-    db["publications"].insert_all((_publication_row(p) for p in built["publications"]), pk="id", foreign_keys=[("duplicate_of", "publications", "id")])
-    db["agencies"].insert_all(
+    insert(db, "publications", (_publication_row(p) for p in built["publications"]), pk="id", foreign_keys=[("duplicate_of", "publications", "id")])
+    insert(db, "agencies", 
         (
             {
                 "id": a["id"],
@@ -122,7 +150,7 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("state_code", "states", "code")],
     )
-    db["agreements"].insert_all(
+    insert(db, "agreements", 
         (
             {
                 "id": a["id"],
@@ -174,7 +202,7 @@ def write(path, built, seeds):
         app = next((a for a in app_index.get(key, []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
         return dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None, agency_id=app["agency_id"] if app else None)
 
-    db["pending_applications"].insert_all(
+    insert(db, "pending_applications", 
         ({k: v for k, v in app.items() if k != "agency_key"} for app in built["pending"]),
         pk="id",
         foreign_keys=[
@@ -186,10 +214,9 @@ def write(path, built, seeds):
             ("removed_publication_id", "publications", "id"),
         ],
     )
-    db["listings"].insert_all(
+    insert(db, "listings", 
         (link(x) for x in built["listings"]),
         pk="id",
-        batch_size=2000,
         foreign_keys=[
             ("agreement_id", "agreements", "id"),
             ("pending_application_id", "pending_applications", "id"),
@@ -199,25 +226,26 @@ def write(path, built, seeds):
             ("last_publication_id", "publications", "id"),
         ],
     )
-    db["changes"].insert_all(
+    insert(db, "changes", 
         (dict(c, agency_id=lineage.agreements[c["agreement_id"]]["agency_id"]) for c in lineage.changes),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )
-    db["agreement_merges"].insert_all(
+    insert(db, "agreement_merges", 
         ({"id": i, **m} for i, m in enumerate(lineage.merges, start=1)),
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
-    db["build_anomalies"].insert_all(
+    insert(db, "build_anomalies", 
         ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built["publications"]), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id")],
     )
-    db["corrections"].insert_all(({"id": i, **c} for i, c in enumerate(built["corrections"], start=1)), pk="id")
-    db["historical_moa_2024"].insert_all(seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
-    db["steering_committee_meetings"].insert_all(seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])
-    return db
+    insert(db, "corrections", ({"id": i, **c} for i, c in enumerate(built["corrections"], start=1)), pk="id")
+    insert(db, "historical_moa_2024", seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
+    insert(db, "steering_committee_meetings", seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])
+    db.conn.commit()
+    db.conn.close()
 
 
 def _model_name(code):

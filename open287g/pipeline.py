@@ -53,52 +53,64 @@ def inventory(data_dir):
     return pubs
 
 
+def _absorb(p, result):
+    if "error" in result:
+        p["error"] = result["error"]
+        return
+    r = interpret(result["ok"])
+    p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
+    p["anomalies"].extend(r["anomalies"])
+
+
 def read_all(pubs, cache_dir, jobs, progress):
-    """Hash every file and read it through the cache; only uncached files go to worker processes."""
+    """Hash every file and read it through the cache; uncached files go to worker processes.
+
+    The main process interprets rows as results arrive, and one worker builds the geography
+    index when it is not cached, so a cold build keeps both cores busy.
+    """
     for p in pubs:
         p["sha256"] = file_sha256(p["path"])
         p["id"] = p["sha256"][:12]
         if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
             p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
-    results = {}
-    todo = []
-    for p in pubs:
-        if p["sha256"] in results:
-            continue
-        if (Path(cache_dir) / f"{p['sha256']}.v{READER_VERSION}.pickle").exists():
-            results[p["sha256"]] = extract_cached(p["path"], p["sha256"], cache_dir)
-        else:
-            todo.append(p)
-    bar = _bar(len(todo), progress)
+    cache_dir = Path(cache_dir)
+    cached = [p for p in pubs if (cache_dir / f"{p['sha256']}.v{READER_VERSION}.pickle").exists()]
+    cached_ids = {id(p) for p in cached}
+    todo = [p for p in pubs if id(p) not in cached_ids]
+    places.INDEX_CACHE = str(cache_dir / f"places-index-{_source_hash(places)}.pickle")
     workers = jobs or os.cpu_count() or 1
+    bar = _bar(len(todo), progress)
     if len(todo) > 4 and workers > 1:
+        cache_dir.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers) as pool:
+            if not os.path.exists(places.INDEX_CACHE):
+                pool.submit(places.warm_index, places.INDEX_CACHE)
             args = [(str(p["path"]), p["sha256"], cache_dir) for p in todo]
-            for p, result in zip(todo, pool.map(_extract_job, args, chunksize=4)):
-                results[p["sha256"]] = result
+            results = pool.map(_extract_job, args, chunksize=4)
+            for p in cached:
+                _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
+            for p, result in zip(todo, results):
+                _absorb(p, result)
                 bar.update(1)
     else:
+        for p in cached:
+            _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
         for p in todo:
-            results[p["sha256"]] = extract_cached(p["path"], p["sha256"], cache_dir)
+            _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
             bar.update(1)
     bar.close()
-    for p in pubs:
-        result = results[p["sha256"]]
-        if "error" in result:
-            p["error"] = result["error"]
-            continue
-        r = interpret(result["ok"])
-        p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
-        p["anomalies"].extend(r["anomalies"])
     return len(todo)
+
+
+def _source_hash(module):
+    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:12]
 
 
 class PlaceCache:
     """places.locate() results kept between builds, so a rebuild needs no geography index unless an agency is new."""
 
     def __init__(self, cache_dir):
-        source = Path(places.__file__).read_bytes()
-        self.path = Path(cache_dir) / f"places-{hashlib.sha256(source).hexdigest()[:12]}.json"
+        self.path = Path(cache_dir) / f"places-{_source_hash(places)}.json"
         self.results, self.dirty = {}, False
 
     def __enter__(self):

@@ -2,6 +2,8 @@
 import collections
 import difflib
 import functools
+import os
+import pickle
 import math
 import re
 import unicodedata
@@ -327,9 +329,32 @@ def _mean(points):
     return (sum(p[0] for p in points) / n, sum(p[1] for p in points) / n)
 
 
+INDEX_CACHE = None  # a file the build sets, to keep the built index between runs and processes
+
+
 @functools.lru_cache(maxsize=1)
 def _index():
-    return _Index()
+    if INDEX_CACHE and os.path.exists(INDEX_CACHE):
+        try:
+            with open(INDEX_CACHE, "rb") as f:
+                return pickle.load(f)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass
+    idx = _Index()
+    if INDEX_CACHE:
+        tmp = f"{INDEX_CACHE}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(idx, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, INDEX_CACHE)
+    return idx
+
+
+def warm_index(cache_path):
+    """Build the index into cache_path (run in a worker process while workbooks are read)."""
+    global INDEX_CACHE
+    INDEX_CACHE = str(cache_path)
+    _index()
+    return True
 
 
 # --------------------------------------------------------------------------

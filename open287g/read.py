@@ -13,7 +13,7 @@ from .dating import fingerprint, norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 6  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 7  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -241,6 +241,7 @@ def extract(path):
     moa_col = _column_letter(columns["moa"]) if "moa" in columns else None
     add_col = _column_letter(columns["addendum"]) if "addendum" in columns else None
     pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
+    moa = names.index("moa") if "moa" in names else None
     cells = []
     for number, values in sheet_rows[position + 1:]:
         if len(values) < width:
@@ -249,7 +250,12 @@ def extract(path):
         add_link = links.get(f"{add_col}{number}") if add_col else None
         # Unwrapped here, once per file: every Outlook safelink is unique, ICE's URL inside is not.
         safelinked = any(link and "safelinks.protection.outlook.com" in link for link in (moa_link, add_link))
-        cells.append((number, pick(values), unwrap_url(moa_link), unwrap_url(add_link), safelinked))
+        raw = pick(values)
+        if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
+            # Page tables print the MOA as an Internet Archive URL that differs per capture;
+            # ICE's own URL is what was printed, so rows recur across captures.
+            raw = raw[:moa] + (unwrap_url(raw[moa]),) + raw[moa + 1:]
+        cells.append((number, raw, unwrap_url(moa_link), unwrap_url(add_link), safelinked))
     return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells}
 
 
@@ -258,11 +264,6 @@ _MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur a
 
 def _interpret_cells(names, raw, moa_url, add_url, safelinked):
     found = [("safelink_unwrapped", "MOA/ADDENDUM hyperlink was an Outlook safelinks redirect")] if safelinked else []
-    moa = names.index("moa") if "moa" in names else None
-    if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
-        # Page tables print the MOA as an Internet Archive URL that differs per capture;
-        # ICE's own URL is what was printed, so rows recur across captures.
-        raw = raw[:moa] + (unwrap_url(raw[moa]),) + raw[moa + 1:]
     row, more = _interpret(names, raw, moa_url, add_url)
     return row, tuple(found) + more
 
