@@ -51,3 +51,7 @@ def _lazy(module, name):
 
 _lazy("fetch", "fetch_command")
 _lazy("publish", "publish_command")
+
+
+if __name__ == "__main__":
+    cli()

@@ -277,6 +277,18 @@ def build_agencies(lineage, apps, locate=places.locate):
     return agencies
 
 
+LOUD = ("unparseable_date", "unknown_model")  # row-level problems a maintainer should see at once
+
+
+def _warn(pubs):
+    for p in pubs:
+        for kind in LOUD:
+            hits = [(row, detail) for k, row, detail in p["anomalies"] if k == kind]
+            if hits:
+                where = ", ".join(str(r) for r, _ in hits[:10]) + (" …" if len(hits) > 10 else "")
+                _log(f"warning: {p['file']}: row{'s' if len(hits) > 1 else ''} {where}: {hits[0][1]}")
+
+
 def _flag_unknown_states(pubs):
     for p in pubs:
         for row, sheet_row in zip(p.get("rows", ()), p.get("sheet_rows", ())):
@@ -328,6 +340,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         if "error" in p:
             _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
             p["anomalies"].append(("rejected", None, p["error"]))
+    _warn(pubs)
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
     except fixes.CorrectionsError as e:
@@ -376,7 +389,7 @@ def summary(built, qa, parsed, elapsed, db_path):
     anomalies = qa["anomaly_rows"]
     latest = built["latest"]
     lines = [
-        f"built {db_path} in {elapsed:.1f}s ({parsed} workbooks parsed, {len(pubs) - parsed} from cache)",
+        f"built {db_path} in {elapsed:.1f}s ({parsed} workbook{'s' if parsed != 1 else ''} parsed, {len(pubs) - parsed} from cache)",
         f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))})",
         f"latest participating list: {latest['file_name']} ({latest['published_at'][:10]}, {latest['row_count']} rows)" if latest else "no participating list",
         f"agreements: {sum(status.values())} ({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",

@@ -1,0 +1,65 @@
+"""Shared fixtures: one real build of everything in data/, made once per test session through the CLI."""
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+CLI = [sys.executable, "-m", "open287g.cli"]
+
+
+def run_cli(*args, timeout=600, env=None):
+    """Run the open287g command in a subprocess, as a user would."""
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("build")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(build_dir):
+    return build_dir / "cache"
+
+
+@pytest.fixture(scope="session")
+def build_result(build_dir, cache_dir):
+    """The cold build of the shipped data, with its exit code and output."""
+    env = dict(os.environ, CI="1")
+    result = run_cli("build", "--data", DATA, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="session")
+def db_path(build_result, build_dir):
+    return build_dir / "287g.db"
+
+
+@pytest.fixture()
+def db(db_path):
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    yield conn
+    conn.close()
+
+
+def copy_data(target, skip=()):
+    """A private copy of data/ (hard links where possible: the files are never modified in place)."""
+    def link(src, dst):
+        if Path(src).name in skip:
+            return dst
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+        return dst
+
+    shutil.copytree(DATA, target, copy_function=link)
+    return Path(target)

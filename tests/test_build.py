@@ -1,0 +1,203 @@
+"""The build against the real ICE files: coverage, traceability, detected quirks, identity, as-of lists."""
+import collections
+import csv
+import datetime
+import json
+
+import openpyxl
+import pytest
+
+from conftest import DATA
+
+MANIFEST = list(csv.DictReader(open(DATA / "ice" / "MANIFEST.csv", newline="", encoding="utf-8")))
+AS_OF_SQL = """
+select l.state, l.agency, l.support_type, l.signed
+from listings l join publications p on p.list = l.list and p.seq between l.first_seq and l.last_seq
+where p.id = ?
+"""
+
+
+def test_every_shipped_file_is_a_publication(db):
+    files = sorted(str(p.relative_to(DATA / "ice")) for p in (DATA / "ice").glob("*/*.xlsx"))
+    assert len(files) == len(MANIFEST) == 1122
+    rows = db.execute("select file, sha256, status from publications").fetchall()
+    assert sorted(r["file"] for r in rows) == files
+    by_file = {m["file"]: m["sha256"] for m in MANIFEST}
+    assert all(by_file[r["file"]] == r["sha256"] for r in rows)
+    assert not [r for r in rows if r["status"] == "rejected"]
+
+
+def test_listings_traced_to_each_publication_equal_its_data_rows(db):
+    traced = dict(db.execute(
+        "select p.file, count(l.id) from publications p left join listings l "
+        "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.file"
+    ).fetchall())
+    for m in MANIFEST:
+        assert traced[m["file"]] == int(m["data_rows"]), m["file"]
+    # 317,773 published rows, stored as a few thousand distinct rows with spans.
+    assert sum(traced.values()) == sum(int(m["data_rows"]) for m in MANIFEST) == 317773
+    assert db.execute("select count(*) from listings").fetchone()[0] < 6000
+
+
+def test_each_listing_points_at_its_file_and_sheet_row(db):
+    row = db.execute(
+        "select l.*, p.file from listings l join publications p on p.id = l.first_publication_id "
+        "where l.agency = 'Etowah County Sheriff''s Office' and p.source_kind = 'participating' order by l.first_seen limit 1"
+    ).fetchone()
+    sheet = openpyxl.load_workbook(DATA / "ice" / row["file"], read_only=True).worksheets[0]
+    printed = next(sheet.iter_rows(min_row=row["first_sheet_row"], max_row=row["first_sheet_row"], values_only=True))
+    assert printed[0].strip().upper() == "ALABAMA"
+    assert printed[1].strip() == "Etowah County Sheriff's Office"
+
+
+def _anomaly(db, file, kind):
+    return db.execute("select * from build_anomalies where file = ? and kind = ?", (file, kind)).fetchone()
+
+
+def test_swapped_lists_are_detected_and_refiled(db):
+    for file, named, actual, rows in (
+        ("pending/pendingAgencies09222025pm.xlsx", "pending", "participating", 1000),
+        ("participating/participatingAgencies09222025pm.xlsx", "participating", "pending", 42),
+    ):
+        assert _anomaly(db, file, "swapped_list") is not None
+        pub = db.execute("select list, row_count from publications where file = ?", (file,)).fetchone()
+        assert (pub["list"], pub["row_count"]) == (actual, rows)
+
+
+@pytest.mark.parametrize("file,kind,printed,corrected", [
+    ("participating/participatingAgencies01052025pm.xlsx", "typo_year", "2025-01-05", "2026-01-05"),
+    ("participating/participatingAgencies01092025pm.xlsx", "typo_year", "2025-01-09", "2026-01-09"),
+    ("pending/pendingAgencies01092025pm.xlsx", "typo_year", "2025-01-09", "2026-01-09"),
+    ("participating/participatingAgencies08022025pm.xlsx", "typo_month", "2025-08-02", "2025-09-02"),
+])
+def test_mistyped_dates_in_file_names_are_corrected(db, file, kind, printed, corrected):
+    a = _anomaly(db, file, kind)
+    assert a is not None and printed in a["detail"] and corrected in a["detail"]
+    assert db.execute("select published_at from publications where file = ?", (file,)).fetchone()[0].startswith(corrected)
+
+
+def test_correct_names_are_left_alone(db):
+    # Late-December pending lists are really December 2025, whatever their neighbours hold.
+    assert db.execute("select published_at from publications where file = 'pending/pendingAgencies12292025am.xlsx'").fetchone()[0].startswith("2025-12-29")
+    assert db.execute("select published_at from publications where file = 'participating/participatingAgencies03272026am.xlsx'").fetchone()[0].startswith("2026-03-27")
+
+
+def test_undated_file_is_placed_by_content(db):
+    a = _anomaly(db, "pending/pendingAgencies.xlsx", "undated")
+    assert a is not None
+    pub = db.execute("select published_at, date_source from publications where file = 'pending/pendingAgencies.xlsx'").fetchone()
+    assert pub["date_source"].startswith("inferred from content") and pub["published_at"].startswith("2025-03")
+
+
+def test_republished_duplicates_are_detected(db):
+    dup = db.execute(
+        "select d.file_name, o.file_name as original from publications d join publications o on o.id = d.duplicate_of "
+        "where d.file_name = 'participatingAgencies01092025pm.xlsx'"
+    ).fetchone()
+    assert dup is not None and dup["original"] != dup["file_name"]
+    same = db.execute("select count(*) from publications where duplicate_of is not null").fetchone()[0]
+    assert same == db.execute("select count(*) from build_anomalies where kind = 'republished_duplicate'").fetchone()[0] > 600
+
+
+def test_reused_names_are_recorded(db):
+    a = _anomaly(db, "participating/participatingAgencies07032025pm.xlsx", "name_reused")
+    assert a is not None and "participatingAgencies07032025pm__dfbd5b3a.xlsx" in a["detail"]
+
+
+def test_newest_list_is_the_active_agreements(db):
+    pub = db.execute("select * from publications where list = 'participating' order by seq desc limit 1").fetchone()
+    assert pub["file_name"] == "participatingAgencies03272026am.xlsx" and pub["row_count"] == 1560
+    assert db.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
+    assert db.execute("select count(*) from qa_checks where passed = 0").fetchone()[0] == 0
+
+
+def test_typo_fix_is_a_rename_not_a_cancellation(db):
+    a = db.execute("select * from agreements where spellings like '%Berrian County Sheriff''s Offic\"%'").fetchone()
+    assert a["status"] == "active"
+    assert set(json.loads(a["spellings"])) >= {"Berrian County Sheriff's Offic", "Berrian County Sheriff's Office"}
+    kinds = [r[0] for r in db.execute("select kind from changes where agreement_id = ?", (a["id"],))]
+    assert "renamed" in kinds and "ended" not in kinds
+    assert db.execute("select count(*) from agreement_merges where agreement_id = ? and rule = 'renamed'", (a["id"],)).fetchone()[0] == 1
+
+
+def test_apostrophe_variants_are_one_agency(db):
+    a = db.execute("select * from agencies where name = 'Pasco County Sheriff''s Office' and state_code = 'FL'").fetchone()
+    assert set(json.loads(a["spellings"])) >= {"Pasco County Sheriff's Office", "Pasco County Sheriff\u2019s Office"}
+    assert db.execute("select count(*) from agencies where state_code = 'FL' and name like 'Pasco County Sheriff%'").fetchone()[0] == 1
+
+
+def test_signing_date_correction_is_a_re_date(db):
+    # The page table of 2022-03-05 re-printed Etowah County's 2016 MOA as signed 2020-06-09.
+    rows = db.execute(
+        "select c.kind, c.before, c.after from changes c join agreements a on a.id = c.agreement_id "
+        "where a.agency = 'Etowah County Sheriff''s Office' and a.model = 'JEM' order by c.changed_at"
+    ).fetchall()
+    assert ("re-dated", "2016-06-08", "2020-06-09") in [tuple(r) for r in rows]
+    assert "ended" not in [r["kind"] for r in rows]
+
+
+def test_misspelt_state_is_corrected_from_data_not_a_mass_cancellation(db):
+    c = db.execute("select * from corrections where wrong = 'PENNSLYVANIA'").fetchone()
+    assert c["rows_touched"] == 69
+    ended = db.execute(
+        "select count(*) from changes c join publications p on p.id = c.publication_id "
+        "where p.file_name = 'participatingAgencies02272026am.xlsx' and c.kind = 'ended'"
+    ).fetchone()[0]
+    assert ended < 10
+
+
+def _printed(value):
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    return " ".join(str(value).replace("\xa0", " ").split()) if value is not None else ""
+
+
+@pytest.mark.parametrize("file", [
+    "page-tables/ParticipatingEntities-20210113002027.xlsx",
+    "page-tables/ParticipatingEntities-20250219163339.xlsx",
+    "participating/participatingAgencies-20250224183354.xlsx",
+    "participating/participatingAgencies07032025pm__dfbd5b3a.xlsx",
+    "participating/participatingAgencies01052025pm.xlsx",
+    "participating/participatingAgencies03272026am.xlsx",
+    "pending/pendingAgencies10292025pmB.xlsx",
+])
+def test_list_as_of_a_publication_reproduces_its_workbook(db, file):
+    """Read the workbook independently with openpyxl and compare row for row (as multisets)."""
+    sheet = openpyxl.load_workbook(DATA / "ice" / file, read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = [_printed(h).upper() for h in rows[0]]
+    pick = [header.index(c) if c in header else None for c in ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE", "SIGNED")]
+    expected = collections.Counter()
+    for r in rows[1:]:
+        values = tuple(_printed(r[i]) if i is not None and i < len(r) else "" for i in pick)
+        if any(_printed(v) for v in r):
+            expected[values] += 1
+    pub = db.execute("select id, row_count from publications where file = ?", (file,)).fetchone()
+    got = collections.Counter(tuple(v or "" for v in r) for r in db.execute(AS_OF_SQL, (pub["id"],)))
+    assert sum(expected.values()) == pub["row_count"]
+    assert got == expected
+
+
+def test_pending_to_signed_is_measured(db):
+    app = db.execute(
+        "select * from pending_applications where outcome = 'signed' and days_to_listed is not null order by first_seen limit 1"
+    ).fetchone()
+    a = db.execute("select * from agreements where id = ?", (app["agreement_id"],)).fetchone()
+    assert a["first_seen"] >= app["first_seen"]
+    assert db.execute("select count(*) from changes where kind = 'pending->signed'").fetchone()[0] == db.execute(
+        "select count(*) from pending_applications where outcome = 'signed'").fetchone()[0] > 500
+
+
+def test_steering_committee_and_historical_tables(db):
+    assert db.execute("select count(*) from steering_committee_meetings").fetchone()[0] == 94
+    assert db.execute("select count(*) from historical_moa_2024").fetchone()[0] == 135
+    linked = db.execute("select count(*) from historical_moa_2024 where agency_id is not null").fetchone()[0]
+    assert linked > 120
+
+
+def test_summary_is_one_screen(build_result):
+    lines = build_result.stdout.strip().splitlines()
+    assert len(lines) <= 12
+    assert "publications: 1122" in build_result.stdout
+    assert "agreements: 1690 (1560 active" in build_result.stdout
+    assert "Traceback" not in build_result.stderr

@@ -1,0 +1,136 @@
+"""Bad inputs, interrupted builds, incremental and no-change rebuilds, each on a private copy of data/."""
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+
+import openpyxl
+import pytest
+
+from conftest import CLI, DATA, ROOT, copy_data, run_cli
+
+NEWEST = "participatingAgencies03272026am.xlsx"
+SMALL = DATA / "ice" / "page-tables" / "ParticipatingEntities-20210113002027.xlsx"
+
+
+def _workbook(path, rows):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+
+
+def _real_rows(path=SMALL):
+    return [list(r) for r in openpyxl.load_workbook(path, read_only=True).worksheets[0].iter_rows(values_only=True)]
+
+
+@pytest.fixture(scope="module")
+def bad_build(tmp_path_factory, cache_dir, build_result):
+    """One build of the real data plus six bad files, sharing the session's parse cache."""
+    root = tmp_path_factory.mktemp("bad")
+    data = copy_data(root / "data")
+    folder = data / "ice" / "page-tables"
+    # Names with capture times 1-6 seconds after the first real capture, so each is dated.
+    names = {n: f"ParticipatingEntities-202101130020{28 + i}.xlsx" for i, n in enumerate(["corrupt", "html", "empty", "missing", "extra", "baddate"])}
+    (folder / names["corrupt"]).write_bytes(SMALL.read_bytes()[:3000])
+    (folder / names["html"]).write_text("<!DOCTYPE html><html><body><h1>Access Denied</h1></body></html>")
+    _workbook(folder / names["empty"], [])
+    rows = _real_rows()
+    _workbook(folder / names["missing"], [["STATE", "AGENCY NAME", "SUPPORT TYPE", "SIGNED", "MOA"]] + rows[1:])
+    _workbook(folder / names["extra"], [rows[0] + ["NOTES"]] + [r + ["x"] for r in rows[1:]])
+    bad_dates = [list(r) for r in rows]
+    bad_dates[5][3] = "sometime in 2020"
+    _workbook(folder / names["baddate"], bad_dates)
+    result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
+    db = sqlite3.connect(root / "287g.db")
+    db.row_factory = sqlite3.Row
+    return result, db, names
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("corrupt", "zip"),
+    ("html", "an HTML page, not a workbook"),
+    ("empty", "empty sheet"),
+    ("missing", "missing required column LAW ENFORCEMENT AGENCY"),
+    ("extra", "unknown column 'NOTES'"),
+])
+def test_bad_workbook_is_one_line_error_and_recorded(bad_build, kind, reason):
+    result, db, names = bad_build
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if names[kind] in line]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and reason in lines[0], result.stderr
+    pub = db.execute("select * from publications where file_name = ?", (names[kind],)).fetchone()
+    assert pub["status"] == "rejected" and reason in pub["error"]
+    assert db.execute("select count(*) from build_anomalies where publication_id = ? and kind = 'rejected'", (pub["id"],)).fetchone()[0] == 1
+
+
+def test_unparseable_date_keeps_the_row_and_says_so(bad_build):
+    result, db, names = bad_build
+    pub = db.execute("select * from publications where file_name = ?", (names["baddate"],)).fetchone()
+    assert pub["status"] != "rejected" and pub["row_count"] == 150
+    a = db.execute("select * from build_anomalies where publication_id = ? and kind = 'unparseable_date'", (pub["id"],)).fetchone()
+    assert a["sheet_rows"] == "6" and "sometime in 2020" in a["detail"]
+    warning = [line for line in result.stderr.splitlines() if names["baddate"] in line]
+    assert len(warning) == 1 and warning[0].startswith("warning: ") and "row 6" in warning[0]
+
+
+def test_bad_files_cost_no_other_publication(bad_build, db):
+    _, bad, names = bad_build
+    good = {r["file"]: r["row_count"] for r in db.execute("select file, row_count from publications")}
+    after = {r["file"]: r["row_count"] for r in bad.execute("select file, row_count from publications")}
+    assert all(after[f] == n for f, n in good.items())
+    assert len(after) == len(good) + 6
+    assert bad.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_interrupted_build_leaves_previous_database(tmp_path, db_path):
+    out = tmp_path / "287g.db"
+    shutil.copy(db_path, out)
+    before = _sha(out)
+    # A fresh cache makes the build long enough to be killed while reading workbooks.
+    proc = subprocess.Popen(CLI + ["build", "--data", str(DATA), "--out", str(out), "--cache", str(tmp_path / "cache"), "--force"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(2.5)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the build and its worker processes
+    proc.wait()
+    assert _sha(out) == before
+    conn = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
+    assert conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
+    conn.close()
+    again = run_cli("build", "--data", DATA, "--out", out, "--cache", tmp_path / "cache")
+    assert again.returncode == 0, again.stderr
+    assert not (tmp_path / "287g.db.tmp").exists()
+
+
+def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_result):
+    data = copy_data(tmp_path / "data", skip={NEWEST})
+    cache = tmp_path / "cache"
+    newest_sha = _sha(DATA / "ice" / "participating" / NEWEST)
+    shutil.copytree(cache_dir, cache, ignore=lambda d, names: [n for n in names if n.startswith(newest_sha)])
+    out = tmp_path / "287g.db"
+    first = run_cli("build", "--data", data, "--out", out, "--cache", cache)
+    assert first.returncode == 0 and "(0 workbooks parsed, 1121 from cache)" in first.stdout, first.stdout
+    shutil.copy(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / NEWEST)
+    second = run_cli("build", "--data", data, "--out", out, "--cache", cache)
+    assert second.returncode == 0 and "(1 workbook parsed, 1121 from cache)" in second.stdout, second.stdout
+    conn = sqlite3.connect(out)
+    pub = conn.execute("select id, published_at from publications where file_name = ?", (NEWEST,)).fetchone()
+    added = conn.execute("select count(*) from changes where publication_id = ? and kind = 'added'", (pub[0],)).fetchone()[0]
+    assert pub[1].startswith("2026-03-27") and added >= 8
+
+
+def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, build_dir):
+    again = run_cli("build", "--data", DATA, "--out", db_path, "--cache", cache_dir)
+    assert again.returncode == 0
+    assert again.stdout.startswith("up to date")
+    assert "agreements: 1690 (1560 active" in again.stdout
