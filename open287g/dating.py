@@ -58,7 +58,10 @@ def name_date(file_name):
     """(datetime, source, slot) from a file name, or (None, None, None)."""
     m = CAPTURE_NAME.search(file_name)
     if m:
-        return datetime.datetime.strptime(m.group(1), "%Y%m%d%H%M%S"), "archive capture time in file name", None
+        try:
+            return datetime.datetime.strptime(m.group(1), "%Y%m%d%H%M%S"), "archive capture time in file name", None
+        except ValueError:
+            pass  # not a real time: fall through to the other patterns, then to dating by content
     m = NAME_DATE.search(file_name)
     if m:
         _, mm, dd, yyyy, slot = m.groups()
@@ -91,8 +94,11 @@ def date_publications(pubs):
     for p in pubs:
         p["published_at"], p["date_source"], p["slot"] = name_date(p["file_name"])
         if p.get("capture_utc") and not p["published_at"]:
-            p["published_at"] = datetime.datetime.strptime(p["capture_utc"], "%Y-%m-%dT%H:%M:%SZ")
-            p["date_source"] = "archive capture time in manifest"
+            try:
+                p["published_at"] = datetime.datetime.strptime(p["capture_utc"], "%Y-%m-%dT%H:%M:%SZ")
+                p["date_source"] = "archive capture time in manifest"
+            except ValueError:
+                p["anomalies"].append(("bad_capture_time", None, f"MANIFEST.csv capture_utc {p['capture_utc']!r} is not a time; ignored"))
     lists = {}
     for p in pubs:
         lists.setdefault(p["list"], []).append(p)
@@ -161,7 +167,12 @@ def _place_undated(members):
     """A file with no date in its name (pendingAgencies.xlsx) is placed just after its most similar publication."""
     dated = [o for o in members if o["published_at"]]
     for p in members:
-        if p["published_at"] or not dated:
+        if p["published_at"]:
+            continue
+        if not dated:
+            p["published_at"] = datetime.datetime(1970, 1, 1)
+            p["date_source"] = "unknown"
+            p["anomalies"].append(("undated", None, "no date in the file name and no dated publication to compare with; dated 1970-01-01"))
             continue
         twin = max(dated, key=lambda o: (jaccard(p["keys"], o["keys"]), o["published_at"]))
         p["published_at"] = twin["published_at"] + datetime.timedelta(minutes=1)

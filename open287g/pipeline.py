@@ -277,7 +277,7 @@ def build_agencies(lineage, apps, locate=places.locate):
     return agencies
 
 
-LOUD = ("unparseable_date", "unknown_model")  # row-level problems a maintainer should see at once
+LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once
 
 
 def _warn(pubs):

@@ -114,6 +114,10 @@ class Lineage:
 
     def _update(self, agreement_id, key, row, pub):
         a = self.agreements[agreement_id]
+        if a.get("_row") is row:  # rows are shared objects: the same object means nothing changed
+            a["last_publication_id"], a["last_seen"] = pub["id"], pub["published_at"]
+            return
+        a["_row"] = row
         a.update(agency=row["agency"], signed_on=row["signed_on"], signed_printed=row["signed"], last_publication_id=pub["id"], last_seen=pub["published_at"])
         a["spellings"].add(row["agency"])
         for field in ("level", "county", "moa_url", "addendum_url"):
