@@ -319,6 +319,23 @@ def _up_to_date(db_path, signature):
     return saved if saved.get("signature") == signature else None
 
 
+class _Stages:
+    """Wall time per stage, printed to stderr when OPEN287G_TIMINGS is set (used by the benchmark)."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.times = []
+
+    def __call__(self, name):
+        now = time.perf_counter()
+        self.times.append((name, now - self.last))
+        self.last = now
+
+    def report(self):
+        if os.environ.get("OPEN287G_TIMINGS"):
+            _log("stages: " + ", ".join(f"{n} {t:.2f}s" for n, t in self.times))
+
+
 def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False):
     """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
     started = time.perf_counter()
@@ -335,7 +352,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if not pubs:
         _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
         return 2
+    stage = _Stages()
     parsed = read_all(pubs, cache_dir, jobs, progress)
+    stage("read")
     for p in pubs:
         if "error" in p:
             _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
@@ -352,7 +371,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     _flag_unknown_states(pubs)
     with PlaceCache(cache_dir) as locate:
+        stage("fix")
         built = resolve_all(pubs, locate)
+        stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report
     seeds = read_seeds(Path(data_dir) / "seeds", built["agencies"])
@@ -363,10 +384,14 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if tmp.exists():
         tmp.unlink()
     load.write(tmp, built, seeds)
+    stage("load")
     qa = finish.finish(tmp, built)
+    stage("finish")
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
     config.write_config(db_path.parent)
+    stage("config")
+    stage.report()
     elapsed = time.perf_counter() - started
     text = summary(built, qa, parsed, elapsed, db_path)
     print(text, flush=True)
