@@ -19,6 +19,7 @@ import click
 import httpx
 
 from . import DATA
+from .read import file_sha256
 
 DEFAULT_PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
 
@@ -315,14 +316,6 @@ def atomic_write(path, data):
     _fsync_dir(path.parent)
 
 
-def _sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -345,7 +338,7 @@ def choose_name(folder, name, sha256, taken):
         path = folder / candidate
         rel = f"{folder.name}/{candidate}"
         if path.exists():
-            if _sha256_file(path) == sha256:
+            if file_sha256(path) == sha256:
                 return candidate, True
             continue
         if rel in taken:
