@@ -1,0 +1,22 @@
+-- title: What changed between two dates
+-- description: The changelog ICE never published: every agreement added, ended, re-dated, renamed,
+--   superseded, relisted or signed after being pending, from one publication to the next, for
+--   publications dated from the start date up to and including the end date (ISO dates).
+-- example: start=2026-03-01&end=2026-03-27
+select
+  changes.changed_at,
+  changes.kind,
+  changes.state_code,
+  changes.agency,
+  changes.model,
+  changes.before,
+  changes.after,
+  changes.detail,
+  changes.agreement_id,
+  changes.agency_id,
+  publications.file_name as publication
+from changes
+left join publications on publications.id = changes.publication_id
+where changes.changed_at >= :start
+  and changes.changed_at < date(:end, '+1 day')
+order by changes.changed_at, changes.kind, changes.state_code, changes.agency

@@ -1,0 +1,198 @@
+// 287(g) Open Data: colour datasette-cluster-map markers by model, grey out ended agreements.
+// Loaded inline before the page's DOMContentLoaded, so it can wrap Leaflet (window.L) and
+// Leaflet.markercluster (L.markerClusterGroup) the moment datasette-cluster-map loads them.
+(function () {
+  "use strict";
+  if (window.__open287gMarkers) return;
+  window.__open287gMarkers = true;
+
+  var COLOURS = window.OPEN287G_COLOURS || { JEM: "#1f77b4", WSO: "#2ca02c", TFM: "#d62728", ended: "#8a8a8a" };
+  var MODELS = ["JEM", "WSO", "TFM"];
+  var MODEL_NAMES = { JEM: "Jail Enforcement Model", WSO: "Warrant Service Officer", TFM: "Task Force Model" };
+  var ONLY_MODELS = /^(JEM|WSO|TFM)(\s*[,+]\s*(JEM|WSO|TFM))*$/;
+  var STATUS = /^(active|ended|superseded|pending)/i;
+
+  var css = [
+    ".o287g-marker { background: none; border: none; }",
+    ".o287g-dot { display: block; width: 100%; height: 100%; box-sizing: border-box; border-radius: 50%;",
+    "  border: 2px solid #fff; box-shadow: 0 0 2px rgba(0,0,0,.7); }",
+    ".o287g-dot.o287g-ended { background-color: #fff; border: 3px solid " + COLOURS.ended + "; box-shadow: none; }",
+    ".o287g-dot.o287g-pending { background: rgba(255,255,255,.85) !important; border: 2px dashed #555; box-shadow: none; }",
+    ".marker-cluster.o287g-cluster { background: none; }",
+    ".marker-cluster.o287g-cluster div.o287g-pie { width: 100%; height: 100%; margin: 0; border-radius: 50%;",
+    "  box-shadow: 0 0 3px rgba(0,0,0,.6); display: flex; align-items: center; justify-content: center; }",
+    ".marker-cluster.o287g-cluster span { display: block; background: #fff; border-radius: 50%; line-height: normal;",
+    "  width: 58%; height: 58%; display: flex; align-items: center; justify-content: center; font: bold 11px sans-serif; color: #222; }",
+    ".o287g-legend { background: rgba(255,255,255,.92); padding: 6px 8px; border-radius: 4px; font: 12px/1.5 sans-serif;",
+    "  box-shadow: 0 1px 4px rgba(0,0,0,.4); }",
+    ".o287g-legend i { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 5px; vertical-align: -2px; box-sizing: border-box; }"
+  ].join("\n");
+
+  function addStyle() {
+    if (document.getElementById("o287g-style")) return;
+    var style = document.createElement("style");
+    style.id = "o287g-style";
+    style.textContent = css;
+    document.head.appendChild(style);
+  }
+
+  // The models and status a marker stands for, read from the popup HTML datasette-cluster-map built.
+  function classify(content) {
+    var div = document.createElement("div");
+    div.innerHTML = content;
+    var info = { models: [], status: "" };
+    var dl = div.querySelector("dl");
+    if (dl) {
+      var fields = {};
+      dl.querySelectorAll("dt").forEach(function (dt) {
+        var dd = dt.nextElementSibling;
+        var first = dd && dd.firstChild;
+        fields[dt.textContent.trim()] = first ? first.textContent.trim() : "";
+      });
+      var modelText = fields.model || fields.models_active || fields.agency_models_active || "";
+      info.status = fields.status || fields.agency_status || "";
+      if (!modelText && fields.models_ever) modelText = fields.models_ever;
+      info.models = (modelText.match(/JEM|WSO|TFM/g) || []);
+    } else {
+      var ps = div.querySelectorAll("p");
+      var description = ps.length > 1 ? ps[ps.length - 1].textContent : "";
+      description.split("·").forEach(function (segment) {
+        segment = segment.trim();
+        if (!info.models.length && ONLY_MODELS.test(segment)) info.models = segment.match(/JEM|WSO|TFM/g);
+        else if (!info.status && STATUS.test(segment)) info.status = segment.match(STATUS)[1].toLowerCase();
+      });
+    }
+    info.models = MODELS.filter(function (m) { return info.models.indexOf(m) > -1; });
+    info.status = info.status.toLowerCase();
+    return info;
+  }
+
+  function isEnded(info) { return info.status === "ended" || info.status === "superseded"; }
+  function isPending(info) { return info.status.indexOf("pending") === 0; }
+
+  function pie(parts) {
+    // parts: [[colour, weight], ...] -> a CSS conic-gradient
+    var total = parts.reduce(function (s, p) { return s + p[1]; }, 0);
+    if (!total) return COLOURS.ended;
+    var at = 0, stops = [];
+    parts.forEach(function (p) {
+      if (!p[1]) return;
+      var from = (at / total) * 100;
+      at += p[1];
+      stops.push(p[0] + " " + from.toFixed(2) + "% " + ((at / total) * 100).toFixed(2) + "%");
+    });
+    return stops.length === 1 ? parts.filter(function (p) { return p[1]; })[0][0] : "conic-gradient(" + stops.join(", ") + ")";
+  }
+
+  function markerIcon(L, info) {
+    var cls = "o287g-dot", background = "";
+    if (isPending(info)) cls += " o287g-pending";
+    else if (isEnded(info)) {
+      // a grey ring around a small dot of the model(s) it was
+      cls += " o287g-ended";
+      if (info.models.length) background = "radial-gradient(circle, " + COLOURS[info.models[0]] + " 0 35%, #fff 40%)";
+    } else background = pie(info.models.map(function (m) { return [COLOURS[m], 1]; }));
+    var title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
+    return L.divIcon({
+      className: "o287g-marker o287g-" + (isEnded(info) ? "ended" : isPending(info) ? "pending" : "active"),
+      html: '<span class="' + cls + '" title="' + title + '" style="background: ' + background + '"></span>',
+      iconSize: [16, 16],
+      iconAnchor: [8, 8],
+      popupAnchor: [0, -8]
+    });
+  }
+
+  function clusterIcon(cluster) {
+    var L = window.L;
+    var tally = { JEM: 0, WSO: 0, TFM: 0, ended: 0, other: 0 };
+    var markers = cluster.getAllChildMarkers();
+    markers.forEach(function (m) {
+      var info = m.options.open287g;
+      if (!info) tally.other += 1;
+      else if (isEnded(info) || isPending(info) || !info.models.length) tally.ended += 1;
+      else info.models.forEach(function (model) { tally[model] += 1 / info.models.length; });
+    });
+    var n = cluster.getChildCount();
+    var size = Math.round(Math.min(56, 26 + 7 * Math.log10(n + 1) * 1.6));
+    var background = pie([[COLOURS.JEM, tally.JEM], [COLOURS.WSO, tally.WSO], [COLOURS.TFM, tally.TFM], [COLOURS.ended, tally.ended], ["#3388ff", tally.other]]);
+    var title = MODELS.map(function (m) { return m + " " + Math.round(tally[m]); }).join(", ") + (tally.ended ? ", ended/pending " + tally.ended : "");
+    return L.divIcon({
+      html: '<div class="o287g-pie" title="' + title + '" style="background: ' + background + '"><span>' + n + "</span></div>",
+      className: "marker-cluster o287g-cluster",
+      iconSize: L.point(size, size)
+    });
+  }
+
+  function addLegend(L, map) {
+    if (!map || map.__open287gLegend) return;
+    map.__open287gLegend = true;
+    window.open287g = window.open287g || { maps: [] };
+    window.open287g.maps.push(map);
+    var legend = L.control({ position: "bottomright" });
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "o287g-legend");
+      div.innerHTML = MODELS.map(function (m) {
+        return '<div><i style="background:' + COLOURS[m] + '"></i>' + m + " · " + MODEL_NAMES[m] + "</div>";
+      }).join("") +
+        '<div><i style="border:3px solid ' + COLOURS.ended + '"></i>ended</div>' +
+        '<div><i style="border:2px dashed #555"></i>pending only</div>' +
+        "<div><small>clusters: share of models inside</small></div>";
+      return div;
+    };
+    legend.addTo(map);
+  }
+
+  function patch(L) {
+    if (!L || L.__open287g || typeof L.marker !== "function") return;
+    L.__open287g = true;
+    addStyle();
+    var marker = L.marker;
+    L.marker = function (latlng, options) {
+      var m = marker.call(this, latlng, options);
+      var bindPopup = m.bindPopup;
+      m.bindPopup = function (content, popupOptions) {
+        if (typeof content === "string") {
+          var info = classify(content);
+          if (info.models.length || info.status) {
+            m.options.open287g = info;
+            m.setIcon(markerIcon(L, info));
+          }
+        }
+        return bindPopup.call(this, content, popupOptions);
+      };
+      return m;
+    };
+    var wrapped = null;
+    function wrap(factory) {
+      if (!factory) return factory;
+      return function (options) {
+        var group = factory(Object.assign({ iconCreateFunction: clusterIcon }, options || {}));
+        group.on("add", function () { addLegend(L, group._map); });
+        return group;
+      };
+    }
+    var existing = L.markerClusterGroup;
+    Object.defineProperty(L, "markerClusterGroup", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return wrapped; },
+      set: function (factory) { wrapped = wrap(factory); }
+    });
+    if (existing) L.markerClusterGroup = existing;
+  }
+
+  if (window.L) {
+    patch(window.L);
+  } else {
+    var current;
+    Object.defineProperty(window, "L", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return current; },
+      set: function (value) {
+        current = value;
+        try { patch(value); } catch (e) { console.error("open287g markers:", e); }
+      }
+    });
+  }
+})();

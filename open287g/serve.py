@@ -1,0 +1,125 @@
+"""Serves the built database with Datasette: immutable, with inspect counts, the assembled metadata and local plugins.
+
+Every Datasette instance of the project (open287g serve, the tests, datasette publish) is made from
+the settings and paths here, so what is tested is what is served.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import ROOT
+
+PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
+TEMPLATES_DIR = ROOT / "templates"
+
+# ICE's participating list is near 2,000 rows and growing: Datasette's default cut at 1,000 rows
+# would silently truncate canned queries, the maps' JSON and CSV exports. 5,000 holds every table
+# except listings, publications and changes, which page (and stream as CSV) instead.
+SETTINGS = {
+    "max_returned_rows": 5000,
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 500,
+    "allow_download": True,
+    "allow_csv_stream": True,
+    "default_cache_ttl": 3600,
+    "default_page_size": 100,
+    "truncate_cells_html": 300,
+}
+
+
+def inspect_path(db_path):
+    return Path(db_path).with_name(Path(db_path).stem + ".inspect.json")
+
+
+def metadata_path(db_path):
+    return Path(db_path).with_name("metadata.json")
+
+
+def write_inspect(db_path):
+    """`datasette inspect` counts for the database, written beside it (skipped when newer than the database)."""
+    db_path = Path(db_path)
+    out = inspect_path(db_path)
+    if out.exists() and out.stat().st_mtime_ns >= db_path.stat().st_mtime_ns:
+        return out
+    result = subprocess.run(
+        [sys.executable, "-m", "datasette", "inspect", str(db_path), "--inspect-file", str(out) + ".tmp"],
+        capture_output=True, text=True,
+    )
+    if result.returncode:
+        raise RuntimeError(f"datasette inspect failed: {result.stderr.strip()}")
+    os.replace(str(out) + ".tmp", out)
+    return out
+
+
+def _setting_value(value):
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def datasette_command(db_path, host="127.0.0.1", port=8001):
+    """The `datasette serve` command line for the built database."""
+    db_path = Path(db_path)
+    cmd = [
+        sys.executable, "-m", "datasette", "serve",
+        "-i", str(db_path),
+        "--inspect-file", str(inspect_path(db_path)),
+        "--metadata", str(metadata_path(db_path)),
+        "--plugins-dir", str(PLUGINS_DIR),
+        "-h", host, "-p", str(port),
+        "--cors",
+    ]
+    if TEMPLATES_DIR.is_dir():
+        cmd += ["--template-dir", str(TEMPLATES_DIR)]
+    for name, value in SETTINGS.items():
+        cmd += ["--setting", name, _setting_value(value)]
+    return cmd
+
+
+def make_datasette(db_path):
+    """The same configuration as an in-process Datasette object (used by the tests)."""
+    from datasette.app import Datasette
+
+    db_path = Path(db_path)
+    return Datasette(
+        immutables=[str(db_path)],
+        inspect_data=json.loads(inspect_path(db_path).read_text()),
+        metadata=json.loads(metadata_path(db_path).read_text()),
+        plugins_dir=str(PLUGINS_DIR),
+        template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
+        settings=SETTINGS,
+        cors=True,
+    )
+
+
+def prepare(db_path):
+    """Make sure the served files exist: the database, metadata.json and the inspect counts."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise FileNotFoundError(f"{db_path} does not exist: run `open287g build` first")
+    from .config import write_config
+
+    meta = metadata_path(db_path)
+    sources = [ROOT / "metadata.yml", *sorted((ROOT / "canned_queries").glob("*.sql"))]
+    if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in sources if s.exists()):
+        write_config(db_path.parent)
+    write_inspect(db_path)
+
+
+def serve(db_path, host="127.0.0.1", port=8001):
+    """Run Datasette on the built database until interrupted; returns its exit code."""
+    try:
+        prepare(db_path)
+    except (FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    cmd = datasette_command(db_path, host, port)
+    print(f"serving {db_path} at http://{host}:{port}/", file=sys.stderr, flush=True)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0

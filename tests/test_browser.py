@@ -1,0 +1,160 @@
+"""The publication in a real browser: Debian's chromium driven by Playwright against a real
+`datasette serve` of the built database. Screenshots go to build/screenshots/ for review.
+
+Map tiles come from the internet and are blocked here; Leaflet still draws markers and clusters."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from open287g import ROOT, serve
+from test_datasette import site_db, sql  # noqa: F401  (the shared built database and a SQL helper)
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "build" / "screenshots"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); Playwright never downloads one",
+                allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(site_db):
+    port = free_port()
+    proc = subprocess.Popen(serve.datasette_command(site_db, "127.0.0.1", port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("datasette did not start: " + proc.stdout.read().decode(errors="replace"))
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="open287g-chromium-")
+    with playwright_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=ARGS, headless=True, viewport={"width": 1280, "height": 900})
+        # tiles would wait on a closed network: fail them at once
+        context.route("**/*tile.openstreetmap.org/**", lambda route: route.abort())
+        pg = context.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.errors = errors
+        pg.set_default_timeout(15000)
+        yield pg
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def zoom(page, lat, lon, level):
+    page.evaluate(f"window.open287g.maps[0].setView([{lat}, {lon}], {level}, {{animate: false}})")
+    page.wait_for_timeout(600)
+
+
+def test_agencies_map_draws_model_coloured_clusters_and_markers(page, server, sql):
+    page.goto(server + "/287g/agencies_map")
+    page.wait_for_selector(".leaflet-container .marker-cluster.o287g-cluster")
+    page.wait_for_selector(".o287g-legend")
+    assert "JEM" in page.inner_text(".o287g-legend") and "ended" in page.inner_text(".o287g-legend")
+    # every agency arrived in one request: no "load all" button, no "Showing x of y"
+    assert page.locator("button.cluster-map-button").count() == 0
+    styles = page.eval_on_selector_all(".o287g-pie", "els => els.map(e => e.getAttribute('style'))")
+    assert any("conic-gradient" in s for s in styles), "clusters are pies of the models inside them"
+    zoom(page, 37.5, -96, 4)
+    assert page.locator(".marker-cluster").count() > 10
+    page.locator(".leaflet-container").screenshot(path=str(SHOTS / "map.png"))
+    assert not page.errors, page.errors
+
+
+def test_markers_have_model_colours_and_popups(page, server, sql):
+    page.goto(server + "/287g/agencies_map?state_code=AL")
+    page.wait_for_selector(".leaflet-marker-icon")
+    zoom(page, 33.9, -86.6, 8)
+    markers = page.locator(".o287g-marker")
+    assert markers.count() > 5
+    titles = page.eval_on_selector_all(".o287g-dot", "els => els.map(e => e.getAttribute('title'))")
+    assert any(t.startswith("JEM") for t in titles) and any("TFM" in t for t in titles)
+    page.locator(".o287g-marker.o287g-active").first.click()
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    text = popup.inner_text()
+    assert "signed" in text and "(AL)" in text
+    assert popup.query_selector("a").get_attribute("href").startswith("/287g/agencies/")
+    page.locator(".leaflet-container").screenshot(path=str(SHOTS / "map_alabama.png"))
+
+
+def test_ended_agreements_are_drawn_apart(page, server, sql):
+    page.goto(server + "/287g/agreements_map?status=ended")
+    page.wait_for_selector(".leaflet-marker-icon")
+    ended = sql("select count(*) from agreements where status = 'ended' and latitude is not null")[0][0]
+    assert page.locator(".o287g-marker.o287g-active").count() == 0
+    assert page.locator(".o287g-marker.o287g-ended").count() + page.locator(".o287g-cluster").count() > 0
+    counts = page.eval_on_selector_all(".o287g-cluster span", "els => els.map(e => +e.textContent)")
+    assert sum(counts) + page.locator(".o287g-marker.o287g-ended").count() == ended
+    page.locator(".leaflet-container").screenshot(path=str(SHOTS / "map_ended.png"))
+
+
+def test_agency_page_agreement_row_and_facet_link(page, server, sql):
+    page.goto(server + "/287g/agencies?_search=Etowah")
+    page.locator("tr", has_text="Etowah County Sheriff's Office").locator("td.col-id a").click()
+    page.wait_for_selector("text=Agreements of Etowah County Sheriff's Office")
+    assert page.locator("table.agency-agreements tbody tr").count() == 2
+    page.screenshot(path=str(SHOTS / "agency.png"), full_page=True)
+    # open an agreement from the agency page, then follow its link back to the agency's agreements
+    page.locator("table.agency-agreements a").first.click()
+    page.wait_for_selector("text=Links to other tables")
+    assert page.locator("ul.outgoing-links a", has_text="Etowah County Sheriff's Office").count() == 1
+    page.screenshot(path=str(SHOTS / "agreement.png"), full_page=True)
+    page.goto(server + "/287g/agreements")
+    page.locator(".facet-info[data-column=model] a", has_text="TFM").first.click()
+    page.wait_for_url("**model=TFM**")
+    tfm = sql("select count(*) from agreements where model = 'TFM'")[0][0]
+    assert f"{tfm:,} rows" in page.inner_text("h3")
+    page.locator(".facet-info[data-column=state_code] a", has_text="Florida").first.click()
+    page.wait_for_url("**state_code=FL**")
+    both = sql("select count(*) from agreements where model = 'TFM' and state_code = 'FL'")[0][0]
+    assert f"{both:,} rows" in page.inner_text("h3")
+    page.screenshot(path=str(SHOTS / "facets.png"))
+
+
+def test_growth_chart_renders(page, server):
+    page.goto(server + "/287g")
+    page.click("text=Growth of agreements by model, month by month")
+    page.wait_for_selector(".vega-embed canvas, .vega-embed svg")
+    page.wait_for_timeout(500)
+    chart = page.locator(".vega-embed").first
+    box = chart.bounding_box()
+    assert box["width"] > 200 and box["height"] > 100
+    chart.screenshot(path=str(SHOTS / "chart.png"))
+    page.goto(server + "/287g/agreements_by_state#" + "g.mark=bar&g.x_column=state&g.x_type=ordinal&g.y_column=agreements&g.y_type=quantitative&g.color_column=model")
+    page.wait_for_selector(".vega-embed canvas, .vega-embed svg")
+    page.wait_for_timeout(500)
+    page.locator(".vega-embed").first.screenshot(path=str(SHOTS / "chart_states.png"))

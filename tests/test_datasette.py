@@ -1,0 +1,382 @@
+"""The publication, tested in-process: the served configuration, every table, view and canned query
+as HTML, JSON and CSV against the real built database, facets, maps, links, search and downloads."""
+import csv
+import io
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from open287g import ROOT, config, serve
+
+DB = config.DATABASE
+QUERIES = config.read_queries()
+
+
+@pytest.fixture(scope="session")
+def site_db(request, tmp_path_factory):
+    """The real database built from data/ (the suite's shared build when there is one), with metadata.json and inspect counts."""
+    try:
+        path = Path(request.getfixturevalue("db_path"))
+    except pytest.FixtureLookupError:
+        out = tmp_path_factory.mktemp("site") / "287g.db"
+        result = subprocess.run([sys.executable, "-m", "open287g.cli", "build", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+        assert out.exists(), result.stdout + result.stderr
+        path = out
+    assert (path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
+    serve.prepare(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sql(site_db):
+    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+    yield lambda query, params=(): conn.execute(query, params).fetchall()
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def ds(site_db):
+    return serve.make_datasette(site_db)
+
+
+def served_tables(site_db):
+    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+    rows = conn.execute("select name, type from sqlite_master where type in ('table', 'view') order by name").fetchall()
+    conn.close()
+    shadow = re.compile(r"_fts(_data|_idx|_docsize|_config)?$|^sqlite_")
+    return [(name, kind) for name, kind in rows if not shadow.search(name)]
+
+
+def built_db_for_params():
+    """Tables and views of the checked-in build, for parametrising; the tests themselves use site_db."""
+    path = ROOT / "build" / "287g.db"
+    names = [p.stem for p in (ROOT / "open287g" / "views").glob("*.sql")]
+    names += ["states", "publications", "agencies", "agreements", "listings", "changes", "agreement_merges",
+              "pending_applications", "build_anomalies", "corrections", "historical_moa_2024",
+              "steering_committee_meetings", "qa_checks"]
+    if path.exists():
+        names = [n for n, _ in served_tables(path)]
+    return sorted(set(names))
+
+
+TABLES = built_db_for_params()
+
+
+def csv_rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# --- the served configuration -------------------------------------------------------------
+
+
+def test_config_assembles_every_canned_query_file(site_db):
+    served = json.loads((site_db.parent / "metadata.json").read_text())
+    queries = served["databases"][DB]["queries"]
+    files = sorted(p.stem for p in (ROOT / "canned_queries").glob("*.sql"))
+    assert sorted(queries) == files
+    for name in files:
+        parsed = config.parse_query_file(ROOT / "canned_queries" / f"{name}.sql")
+        assert queries[name]["sql"] == parsed["sql"]
+        assert queries[name]["title"] and queries[name]["description"]
+        assert not queries[name]["sql"].lstrip().startswith("--"), name
+    # the issue's minimum set
+    for name in ("as_of", "agreements_in_state", "agreements_in_county", "changes_between", "ended_agreements",
+                 "growth_by_model", "pending_to_signed", "agencies_with_all_three_models",
+                 "steering_committee_meetings_of_agency", "historical_2024_today", "agreements_by_state"):
+        assert name in queries
+    assert QUERIES["as_of"]["params"] == ["date"]
+    assert QUERIES["agreements_in_county"]["params"] == ["state", "county"]
+
+
+def test_metadata_matches_the_database(site_db):
+    metadata = config.assemble()
+    assert config.check_against_database(metadata, site_db) == []
+    described = set(metadata["databases"][DB]["tables"])
+    assert {name for name, _ in served_tables(site_db)} <= described, "every table and view has a description"
+    for required in ("title", "license", "license_url", "source", "source_url", "about", "about_url"):
+        assert metadata.get(required), required
+    assert "canned_queries" not in json.dumps(metadata.get("databases", {}).get(DB, {}).get("tables", {}))
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_canned_query_style(name):
+    body = QUERIES[name]["sql"]
+    keywords = re.findall(r"\b(SELECT|FROM|WHERE|JOIN|GROUP BY|ORDER BY|HAVING|LIMIT|WITH|AND|OR)\b", re.sub(r"'[^']*'", "", body))
+    assert not keywords, f"{name}: SQL is lowercase, found {keywords}"
+    assert "?" not in re.sub(r"'[^']*'", "", body), f"{name}: named :params only"
+
+
+@pytest.mark.parametrize("header, error", [
+    ("-- description: d\n-- example:\nselect 1", "title"),
+    ("-- title: t\n-- description: d\n-- colour: red\n-- example:\nselect 1", "unknown header field"),
+    ("-- title: t\n-- description: d\n-- example:\nselect :date", "missing ['date']"),
+    ("-- title: t\n-- description: d\n-- example: day=1\nselect :date", "unknown ['day']"),
+    ("-- title: t\n-- description: d\n-- example:\n", "no SQL"),
+    ("-- title: t\n-- description: d\n-- example:\n-- title: again\nselect 1", "twice"),
+])
+def test_bad_query_headers_are_refused(tmp_path, header, error):
+    (tmp_path / "q.sql").write_text(header)
+    with pytest.raises(config.ConfigError, match=re.escape(error)):
+        config.read_queries(tmp_path)
+
+
+def test_query_params_ignore_string_literals_and_comments():
+    assert config.query_params("select '09:00' as t, :a -- :not_a_param\nwhere x = :b and y = :a") == ["a", "b"]
+
+
+def test_continuation_lines_join_the_description(tmp_path):
+    (tmp_path / "q.sql").write_text("-- title: T\n-- description: first line\n--   second line\n-- example: a=1\nselect :a")
+    q = config.read_queries(tmp_path)["q"]
+    assert q["description"] == "first line second line"
+    assert q["example"] == {"a": "1"}
+
+
+def test_serve_command_is_immutable_with_inspect_metadata_and_limits(site_db):
+    cmd = serve.datasette_command(site_db, "127.0.0.1", 8123)
+    assert cmd[cmd.index("-i") + 1] == str(site_db)
+    assert Path(cmd[cmd.index("--inspect-file") + 1]).exists()
+    assert Path(cmd[cmd.index("--metadata") + 1]) == site_db.parent / "metadata.json"
+    assert Path(cmd[cmd.index("--plugins-dir") + 1]) == ROOT / "open287g" / "plugins"
+    settings = dict(zip(cmd[cmd.index("--setting") + 1::3], cmd[cmd.index("--setting") + 2::3]))
+    assert int(settings["max_returned_rows"]) >= 5000
+    assert int(settings["sql_time_limit_ms"]) > 0
+    assert settings["allow_download"] == "on"
+    assert int(settings["default_cache_ttl"]) > 0
+
+
+def test_inspect_counts_equal_the_database(site_db, sql):
+    inspected = json.loads(serve.inspect_path(site_db).read_text())[DB]
+    for table in ("agreements", "agencies", "listings", "publications", "changes"):
+        assert inspected["tables"][table]["count"] == sql(f"select count(*) from {table}")[0][0]
+
+
+async def test_settings_served(ds):
+    settings = (await ds.client.get("/-/settings.json")).json()
+    assert settings["max_returned_rows"] == 5000
+    assert settings["sql_time_limit_ms"] == serve.SETTINGS["sql_time_limit_ms"]
+    assert settings["allow_download"] is True
+    plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
+    assert {"datasette-cluster-map", "datasette-vega", "markers.py", "row_links.py"} <= plugins
+    databases = (await ds.client.get("/-/databases.json")).json()
+    assert databases[0]["is_mutable"] is False and databases[0]["hash"]
+
+
+# --- every table and view, three formats ---------------------------------------------------
+
+
+@pytest.mark.parametrize("table", TABLES)
+async def test_table_html_json_csv(ds, sql, table):
+    count = sql(f'select count(*) from "{table}"')[0][0]
+    assert count > 0, f"{table} is empty"
+    html = await ds.client.get(f"/{DB}/{table}")
+    assert html.status_code == 200
+    assert f"{count:,} row" in html.text
+    data = (await ds.client.get(f"/{DB}/{table}.json?_shape=objects&_size=max")).json()
+    assert data["filtered_table_rows_count"] == count
+    if count <= serve.SETTINGS["max_returned_rows"]:
+        assert len(data["rows"]) == count and data["next"] is None, f"{table} would be cut"
+    else:
+        assert len(data["rows"]) == serve.SETTINGS["max_returned_rows"] and data["next"]
+    streamed = await ds.client.get(f"/{DB}/{table}.csv?_stream=on&_size=max")
+    assert streamed.status_code == 200
+    rows = csv_rows(streamed.text)
+    assert len(rows) == count
+    assert set(data["columns"]) <= set(rows[0])
+
+
+@pytest.mark.parametrize("table", TABLES)
+async def test_paging_returns_every_row_once(ds, sql, table):
+    """Following next links page by page, in the table's default order, yields every row exactly once."""
+    count = sql(f'select count(*) from "{table}"')[0][0]
+    distinct = len(set(sql(f'select * from "{table}"')))
+    url, rows = f"/{DB}/{table}.json?_size=500", []
+    while url:
+        data = (await ds.client.get(url)).json()
+        rows += [json.dumps(r) for r in data["rows"]]
+        url = data["next_url"] and data["next_url"].replace("http://localhost", "")
+    assert len(rows) == count
+    assert len(set(rows)) == distinct
+
+
+# --- every canned query with its example parameters ------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(QUERIES))
+async def test_canned_query_html_json_csv(ds, sql, name):
+    query = QUERIES[name]
+    expected = sql(query["sql"], query["example"])
+    assert expected, f"{name} returns nothing for its example {query['example']}"
+    html = await ds.client.get(config.example_path(query))
+    assert html.status_code == 200
+    assert query["title"].replace("'", "&#39;") in html.text or query["title"] in html.text
+    data = (await ds.client.get(config.example_path(query, fmt=".json") + ("&" if query["example"] else "?") + "_shape=objects")).json()
+    assert data["ok"] and not data["truncated"]
+    assert len(data["rows"]) == len(expected)
+    assert [tuple(r.values()) for r in data["rows"]] == [tuple(r) for r in expected]
+    text = (await ds.client.get(config.example_path(query, fmt=".csv"))).text
+    assert len(csv_rows(text)) == len(expected)
+
+
+async def test_as_of_newest_list_is_complete(ds):
+    data = (await ds.client.get(f"/{DB}/as_of.json?date=2026-03-27&_shape=objects")).json()
+    assert len(data["rows"]) == 1560 and not data["truncated"]
+    assert data["columns"][:4] == ["state", "agency", "support_type", "signed_on"]
+    assert {r["publication"] for r in data["rows"]} == {"participatingAgencies03272026am.xlsx"}
+    etowah = [r for r in data["rows"] if r["agency"] == "Etowah County Sheriff's Office"]
+    assert sorted(r["support_type"] for r in etowah) == ["Jail Enforcement Model", "Task Force Model"]
+    text = (await ds.client.get(f"/{DB}/as_of.csv?date=2026-03-27")).text
+    assert len(csv_rows(text)) == 1560
+
+
+@pytest.mark.parametrize("date, file_name", [
+    ("2025-06-06", "participatingAgencies06062025am.xlsx"),
+    ("2025-06-10", "participatingAgencies06062025am.xlsx"),  # nothing new until the 11th: the list of the 6th still stands
+])
+async def test_as_of_other_dates_equal_their_workbook(ds, sql, date, file_name):
+    (row_count,) = sql("select row_count from publications where file_name = ? and list = 'participating'", (file_name,))[0]
+    data = (await ds.client.get(f"/{DB}/as_of.json?date={date}&_shape=objects")).json()
+    assert {r["publication"] for r in data["rows"]} == {file_name}
+    assert len(data["rows"]) == row_count
+
+
+async def test_as_of_in_the_web_page_era(ds, sql):
+    file_name, row_count = sql(
+        "select file_name, row_count from publications where list = 'participating' and seq is not null "
+        "and published_at < '2024-05-16' order by published_at desc, seq desc limit 1")[0]
+    data = (await ds.client.get(f"/{DB}/as_of.json?date=2024-05-15&_shape=objects")).json()
+    assert {r["publication"] for r in data["rows"]} == {file_name}
+    assert len(data["rows"]) == row_count > 100
+
+
+# --- facets, links, maps, charts, search, downloads ------------------------------------------
+
+
+async def test_default_facets_on_agreements(ds, sql):
+    data = (await ds.client.get(f"/{DB}/agreements.json?_size=0")).json()
+    facets = data["facet_results"]
+    assert {"state_code", "model", "status", "level", "support_type", "county"} <= set(facets)
+    assert {r["value"]: r["count"] for r in facets["model"]["results"]} == dict(sql("select model, count(*) from agreements group by model"))
+    assert {r["value"]: r["count"] for r in facets["status"]["results"]} == dict(sql("select status, count(*) from agreements group by status"))
+    florida = [r for r in facets["state_code"]["results"] if r["value"] == "FL"][0]
+    assert florida["label"] == "Florida"
+
+
+async def test_facet_links_filter(ds, sql):
+    html = (await ds.client.get(f"/{DB}/agreements")).text
+    assert re.search(r'href="(http://localhost)?/287g/agreements\?model=TFM"', html)
+    tfm_fl = sql("select count(*) from agreements where model = 'TFM' and state_code = 'FL'")[0][0]
+    data = (await ds.client.get(f"/{DB}/agreements.json?model=TFM&state_code=FL&_size=0")).json()
+    assert data["filtered_table_rows_count"] == tfm_fl
+
+
+async def test_agency_page_lists_its_agreements(ds, sql):
+    (agency_id,) = sql("select id from agencies where name = ?", ("Etowah County Sheriff's Office",))[0]
+    page = (await ds.client.get(f"/{DB}/agencies/{agency_id}")).text
+    assert "Etowah County Sheriff&#39;s Office" in page or "Etowah County Sheriff's Office" in page
+    agreements = sql("select id, model from agreements where agency_id = ?", (agency_id,))
+    assert len(agreements) == 2
+    assert f'href="/287g/agreements?agency_id={agency_id}"' in page
+    for agreement_id, _ in agreements:
+        assert f'/287g/agreements/{agreement_id}"' in page, "the agency page lists each agreement"
+
+
+async def test_agreement_page_links_agency_listings_and_changes(ds, sql):
+    agreement_id, agency_id = sql(
+        "select agreements.id, agencies.id from agreements join agencies on agencies.id = agreements.agency_id "
+        "where agencies.name = ? and agreements.model = 'JEM'", ("Etowah County Sheriff's Office",))[0]
+    page = (await ds.client.get(f"/{DB}/agreements/{agreement_id}")).text
+    assert f'href="/287g/agencies/{agency_id}"' in page
+    listings = sql("select count(*) from listings where agreement_id = ?", (agreement_id,))[0][0]
+    changes = sql("select count(*) from changes where agreement_id = ?", (agreement_id,))[0][0]
+    assert listings and changes
+    assert f'href="/287g/listings?agreement_id={agreement_id}"' in page
+    assert f'href="/287g/changes?agreement_id={agreement_id}"' in page
+    assert re.search(rf'/287g/listings\?agreement_id={agreement_id}">\s*{listings} rows?', page)
+
+
+@pytest.mark.parametrize("path", ["agencies", "agencies_map", "agreements_map", "agreements_with_agencies"])
+async def test_map_pages_carry_the_map_and_marker_plugins(ds, path):
+    page = (await ds.client.get(f"/{DB}/{path}")).text
+    assert "datasette-cluster-map.js" in page
+    assert "window.OPEN287G_COLOURS" in page and "o287g-marker" in page
+    colours = json.loads(re.search(r"window.OPEN287G_COLOURS = (\{.*?\});", page).group(1))
+    assert len({colours[m] for m in ("JEM", "WSO", "TFM", "ended")}) == 4
+
+
+async def test_pages_without_coordinates_have_no_map(ds):
+    page = (await ds.client.get(f"/{DB}/changes")).text
+    assert "datasette-cluster-map.js" not in page and "OPEN287G_COLOURS" not in page
+
+
+@pytest.mark.parametrize("view, count_sql", [
+    ("agencies_map", "select count(*) from agencies where latitude is not null"),
+    ("agreements_map", "select count(*) from agreements where latitude is not null"),
+])
+async def test_map_data_arrives_in_one_page_with_popups(ds, sql, view, count_sql):
+    # what datasette-cluster-map requests: all markers at once, none cut at 1,000
+    data = (await ds.client.get(f"/{DB}/{view}.json?_size=max&_labels=on&_extra=count&_extra=next_url&_shape=objects")).json()
+    expected = sql(count_sql)[0][0]
+    assert len(data["rows"]) == expected > 1000
+    assert data["next"] is None
+    popups = [json.loads(r["popup"]) for r in data["rows"]]
+    assert all(p["link"].startswith(f"/{DB}/") for p in popups)
+    models = re.compile(r"^(JEM|WSO|TFM)(, (JEM|WSO|TFM))*$")
+    # the marker plugin reads a models-only segment and a status segment from each description
+    for p in popups:
+        segments = [s.strip() for s in p["description"].split("·")]
+        assert any(models.match(s) for s in segments) or "pending" in p["description"], p
+        assert any(re.match(r"(active|ended|superseded|pending)", s) for s in segments), p
+    etowah = [p for p in popups if p["title"].startswith("Etowah County Sheriff's Office")]
+    assert etowah and all("signed" in p["description"] for p in etowah)
+
+
+async def test_chart_queries_carry_a_vega_fragment(ds, sql):
+    database_page = (await ds.client.get(f"/{DB}")).text
+    for name in ("growth_by_model", "agreements_by_state", "signings_by_month"):
+        fragment = QUERIES[name]["fragment"]
+        assert "g.mark=" in fragment and "g.color_column=model" in fragment
+        assert f"/{DB}/{name}#{fragment}".replace("&", "&amp;") in database_page
+    page = (await ds.client.get(f"/{DB}/growth_by_model")).text
+    assert "/-/static-plugins/datasette_vega/" in page and "Show as a chart" in page
+    growth = (await ds.client.get(f"/{DB}/growth_by_model.json?_shape=objects")).json()["rows"]
+    assert {r["model"] for r in growth} == {"JEM", "WSO", "TFM"}
+    newest = [r for r in growth if r["month"] == "2026-03"]
+    assert {r["publication"] for r in newest} == {"participatingAgencies03272026am.xlsx"}
+    assert sum(r["agreements"] for r in newest) == sql(
+        "select count(distinct agreement_id) from listings l join publications p on p.file_name = 'participatingAgencies03272026am.xlsx' "
+        "and p.list = 'participating' and l.list = 'participating' and p.seq between l.first_seq and l.last_seq")[0][0]
+    by_state = (await ds.client.get(f"/{DB}/agreements_by_state.json?_shape=objects")).json()["rows"]
+    assert sum(r["agreements"] for r in by_state) == sql("select count(*) from agreements where status = 'active'")[0][0]
+
+
+async def test_search_on_agency_names(ds):
+    data = (await ds.client.get(f"/{DB}/agencies.json?_search=Etowah&_shape=objects")).json()
+    assert "Etowah County Sheriff's Office" in [r["name"] for r in data["rows"]]
+    page = (await ds.client.get(f"/{DB}/agencies")).text
+    assert 'name="_search"' in page
+
+
+async def test_home_page_links_the_combined_csv_and_the_database(ds, sql, site_db):
+    home = (await ds.client.get("/")).text
+    link = re.search(r'href="(/287g/agreements_with_agencies\.csv[^"]*)"', home).group(1).replace("&amp;", "&")
+    rows = csv_rows((await ds.client.get(link)).text)
+    assert len(rows) == sql("select count(*) from agreements")[0][0]
+    etowah = [r for r in rows if r["agency"] == "Etowah County Sheriff's Office"]
+    assert {r["model"] for r in etowah} == {"JEM", "TFM"} and all(r["county_name"] == "Etowah County" for r in etowah)
+    assert 'href="/287g.db"' in home
+    download = await ds.client.get(f"/{DB}.db")
+    assert download.status_code == 200 and len(download.content) == site_db.stat().st_size
+    assert download.content[:16] == b"SQLite format 3\x00"
+
+
+async def test_about_page_and_atom_feed(ds, sql):
+    about = await ds.client.get("/about")
+    assert about.status_code == 200 and "How the database is built" in about.text
+    feed = await ds.client.get(f"/{DB}/recent_changes.atom")
+    assert feed.status_code == 200 and feed.text.count("<entry>") == 200
