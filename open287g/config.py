@@ -170,10 +170,14 @@ def check_against_database(metadata, db_path, database=DATABASE):
     return problems
 
 
-def write_config(build_dir):
-    """Write build/metadata.json (and the datasette inspect counts beside the database); returns its path."""
+def write_config(build_dir, metadata=None, inspect=True):
+    """Write build/metadata.json (and, with inspect, the datasette inspect counts beside the database); returns its path.
+
+    The build passes the metadata it assembled before starting, so a bad query stops it early, and
+    leaves the inspect counts to `serve` and `publish`, which write them when missing or stale.
+    """
     build_dir = Path(build_dir)
-    metadata = assemble()
+    metadata = assemble() if metadata is None else metadata
     out = build_dir / "metadata.json"
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -182,7 +186,8 @@ def write_config(build_dir):
     if db_path.exists():
         for problem in check_against_database(metadata, db_path):
             print(f"warning: {problem}", file=sys.stderr)
-        from .serve import write_inspect
+        if inspect:
+            from .serve import write_inspect
 
-        write_inspect(db_path)
+            write_inspect(db_path)
     return out

@@ -348,6 +348,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         print(saved["summary"])
         return saved["exit_code"]
     cache_dir = Path(cache_dir) if cache_dir else db_path.parent / "cache"
+    try:
+        metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
+    except config.ConfigError as e:
+        _log(f"error: {e}")
+        return 2
     pubs = inventory(data_dir)
     if not pubs:
         _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
@@ -389,7 +394,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     stage("finish")
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
-    config.write_config(db_path.parent)
+    config.write_config(db_path.parent, metadata, inspect=False)
     stage("config")
     stage.report()
     elapsed = time.perf_counter() - started

@@ -224,6 +224,21 @@ def _interpret(columns, raw, moa_link, addendum_link):
     return row, tuple(anomalies)
 
 
+def _links_by_row(links, column):
+    """{'G12': url} -> {12: (ICE's url, was it an Outlook safelink)} for one column.
+
+    Unwrapped here, once per file: every Outlook safelink is unique, ICE's URL inside is not.
+    """
+    if column is None or not links:
+        return {}
+    letters = _column_letter(column)
+    out = {}
+    for ref, url in links.items():
+        if ref.startswith(letters) and ref[len(letters):].isdigit():
+            out[int(ref[len(letters):])] = (unwrap_url(url), "safelinks.protection.outlook.com" in url)
+    return out
+
+
 def extract(path):
     """Workbook -> its header and raw cells, the costly part, done in worker processes and cached.
 
@@ -238,24 +253,23 @@ def extract(path):
     names = tuple(columns)
     indexes = tuple(columns.values())
     width = max(indexes) + 1
-    moa_col = _column_letter(columns["moa"]) if "moa" in columns else None
-    add_col = _column_letter(columns["addendum"]) if "addendum" in columns else None
+    moa_links = _links_by_row(links, columns.get("moa"))
+    add_links = _links_by_row(links, columns.get("addendum"))
     pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
     moa = names.index("moa") if "moa" in names else None
+    none = (None, False)
     cells = []
     for number, values in sheet_rows[position + 1:]:
         if len(values) < width:
             values = list(values) + [None] * (width - len(values))
-        moa_link = links.get(f"{moa_col}{number}") if moa_col else None
-        add_link = links.get(f"{add_col}{number}") if add_col else None
-        # Unwrapped here, once per file: every Outlook safelink is unique, ICE's URL inside is not.
-        safelinked = any(link and "safelinks.protection.outlook.com" in link for link in (moa_link, add_link))
         raw = pick(values)
         if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
             # Page tables print the MOA as an Internet Archive URL that differs per capture;
             # ICE's own URL is what was printed, so rows recur across captures.
             raw = raw[:moa] + (unwrap_url(raw[moa]),) + raw[moa + 1:]
-        cells.append((number, raw, unwrap_url(moa_link), unwrap_url(add_link), safelinked))
+        moa_url, moa_safe = moa_links.get(number, none)
+        add_url, add_safe = add_links.get(number, none)
+        cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
     return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells}
 
 
