@@ -1,12 +1,14 @@
 -- title: Latest changes (also an Atom feed)
--- description: The 200 most recent changes to ICE's lists, newest first. Subscribe to the same
---   query as an Atom feed by adding .atom to its address.
+-- description: The 200 most recent changes to agreements on ICE's participating list (added, ended,
+--   re-dated, renamed, superseded, listed again), newest first, each linking to its agreement. Subscribe
+--   by adding .atom to this page's address; .json gives the same entries as JSON.
 -- example:
 select
   changes.id as atom_id,
   changes.kind || ': ' || changes.agency || ' (' || changes.state_code || ', ' || coalesce(changes.model, '?') || ')' as atom_title,
   changes.changed_at || 'Z' as atom_updated,
   trim(coalesce(changes.before, '') || ' -> ' || coalesce(changes.after, '') || ' ' || coalesce(changes.detail, '')) as atom_content,
+  '/287g/agreements/' || changes.agreement_id as atom_link,
   changes.changed_at,
   changes.kind,
   changes.state_code,
@@ -14,5 +16,6 @@ select
   changes.model,
   changes.agreement_id
 from changes
+where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'superseded', 'relisted')
 order by changes.changed_at desc, changes.id
 limit 200

@@ -42,6 +42,16 @@ def db_path(build_result, build_dir):
     return build_dir / "287g.db"
 
 
+@pytest.fixture(scope="session")
+def site_db(db_path):
+    """The built database ready to serve: metadata.json (written by the build) and datasette inspect counts."""
+    from open287g import serve
+
+    assert (db_path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
+    serve.prepare(db_path)
+    return db_path
+
+
 @pytest.fixture()
 def db(db_path):
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

@@ -19,21 +19,6 @@ QUERIES = config.read_queries()
 
 
 @pytest.fixture(scope="session")
-def site_db(request, tmp_path_factory):
-    """The real database built from data/ (the suite's shared build when there is one), with metadata.json and inspect counts."""
-    try:
-        path = Path(request.getfixturevalue("db_path"))
-    except pytest.FixtureLookupError:
-        out = tmp_path_factory.mktemp("site") / "287g.db"
-        result = subprocess.run([sys.executable, "-m", "open287g.cli", "build", "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
-        assert out.exists(), result.stdout + result.stderr
-        path = out
-    assert (path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
-    serve.prepare(path)
-    return path
-
-
-@pytest.fixture(scope="session")
 def sql(site_db):
     conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
     yield lambda query, params=(): conn.execute(query, params).fetchall()
