@@ -2,7 +2,6 @@
 import difflib
 import hashlib
 
-from .dating import norm_agency
 from .read import MODEL_CODES
 
 RENAME_SIMILARITY = 0.8  # difflib ratio of normalised names for a same-day, same-model rename

@@ -1,5 +1,4 @@
 """Reads the first worksheet of an .xlsx file into cell values and hyperlink targets, straight from its XML parts."""
-import datetime
 import html
 import re
 import zipfile

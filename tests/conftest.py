@@ -52,6 +52,14 @@ def site_db(db_path):
     return db_path
 
 
+@pytest.fixture(scope="session")
+def sql(site_db):
+    """Run SQL on the served database: sql("select ...", params) -> rows."""
+    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+    yield lambda query, params=(): conn.execute(query, params).fetchall()
+    conn.close()
+
+
 @pytest.fixture()
 def db(db_path):
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

@@ -2,7 +2,6 @@
 `datasette serve` of the built database. Screenshots go to build/screenshots/ for review.
 
 Map tiles come from the internet and are blocked here; Leaflet still draws markers and clusters."""
-import os
 import shutil
 import socket
 import subprocess
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from open287g import ROOT, serve
-from test_datasette import site_db, sql  # noqa: F401  (the shared built database and a SQL helper)
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "build" / "screenshots"

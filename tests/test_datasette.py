@@ -5,10 +5,7 @@ import io
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
@@ -16,13 +13,6 @@ from open287g import ROOT, config, serve
 
 DB = config.DATABASE
 QUERIES = config.read_queries()
-
-
-@pytest.fixture(scope="session")
-def sql(site_db):
-    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
-    yield lambda query, params=(): conn.execute(query, params).fetchall()
-    conn.close()
 
 
 @pytest.fixture(scope="session")
