@@ -154,6 +154,7 @@ def write(path, built, seeds):
         (
             {
                 "id": a["id"],
+                "seq": n,
                 "agency_id": a["agency_id"],
                 "state_code": a["state_code"],
                 "agency": a["agency"],
@@ -177,7 +178,7 @@ def write(path, built, seeds):
                 "latitude": agencies[a["agency_id"]].get("latitude"),
                 "longitude": agencies[a["agency_id"]].get("longitude"),
             }
-            for a in lineage.agreements.values()
+            for n, a in enumerate(sorted(lineage.agreements.values(), key=lambda a: (a["first_seen"], a["id"])), start=1)
         ),
         pk="id",
         foreign_keys=[
@@ -227,7 +228,9 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "changes", 
-        (dict(c, agency_id=lineage.agreements[c["agreement_id"]]["agency_id"]) for c in lineage.changes),
+        # seq: a unique chronological number, so "newest first" pages through every row exactly once.
+        (dict(c, seq=n, agency_id=lineage.agreements[c["agreement_id"]]["agency_id"])
+         for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c["changed_at"], c["kind"], c["id"])), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )
