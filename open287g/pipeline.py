@@ -171,8 +171,8 @@ def resolve_all(pubs, locate=places.locate):
         p["published_at"] = p["published_at"].isoformat(timespec="seconds")
     participating = sorted((p for p in good if p["list"] == "participating"), key=lambda p: p["seq"])
     pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
-    listings = resolve.listing_spans(participating, places.state_postal) + resolve.listing_spans(pending, places.state_postal)
-    lineage = resolve.Lineage(places.state_postal)
+    listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
+    lineage = resolve.Lineage()
     previous = None
     for p in participating:
         # A truncated file, or one identical to the one before, says nothing about endings.
@@ -185,7 +185,7 @@ def resolve_all(pubs, locate=places.locate):
         a["status"] = a.pop("status_hint", "active")
         a.setdefault("last_publication_id", a["first_publication_id"])
         a.setdefault("last_seen", a["first_seen"])
-    apps = resolve.pending_applications(pending, places.state_postal, lineage.agreements)
+    apps = resolve.pending_applications(pending, lineage.agreements)
     for app in apps:
         if app["agreement_id"]:
             a = lineage.agreements[app["agreement_id"]]

@@ -11,7 +11,7 @@ def short_id(*parts):
     return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:12]
 
 
-def listing_spans(members, state_of):
+def listing_spans(members):
     """Each distinct printed row of one list stored once per unbroken run of publications that carried it."""
     listings, open_spans = [], {}
     previous = None
@@ -58,8 +58,7 @@ def listing_spans(members, state_of):
 class Lineage:
     """Walks the participating list in order and keeps agreement identities across ICE's edits."""
 
-    def __init__(self, state_of):
-        self.state_of = state_of
+    def __init__(self):
         self.agreements = {}  # id -> agreement row
         self.by_key = {}  # (state, norm agency, model, signed_on) -> agreement id
         self.merges = []
@@ -209,7 +208,7 @@ class Lineage:
                 kept.add(best)
 
 
-def pending_applications(members, state_of, agreements):
+def pending_applications(members, agreements):
     """One row per (agency, model) run on the pending list, linked to the agreement it became, if any."""
     apps, open_apps = [], {}
     signed_index = {}
