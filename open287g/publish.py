@@ -1,0 +1,415 @@
+"""Writes a deployable bundle of the built database, offline, and summarises what a rebuild changed.
+
+`open287g publish` copies into one directory (default build/deploy/) everything a container needs
+to serve the publication exactly as `open287g serve` does: the database, the assembled
+metadata.json, the local plugins and templates, a Dockerfile that installs the Datasette and
+plugin versions of this environment (pinned) and runs `datasette inspect` at image build time,
+and a fly.toml for Fly.io. Nothing here touches the network: `flyctl deploy` (or any container
+host) takes the directory from there.
+
+`open287g changes OLD.db NEW.db` prints a one-line summary of the changes NEW has and OLD has not
+(by changes.id, which is derived from the publication, kind and agreement and so stable across
+builds), e.g. "ICE 287(g) update 2026-03-27: 8 agreements added, 2 ended, 1 re-dated". The
+scheduled refresh uses it as its commit message.
+"""
+import datetime
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import sys
+import tempfile
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+import click
+
+from . import BUILD
+from .config import DATABASE
+
+DEFAULT_OUT = BUILD / "deploy"
+DEFAULT_APP = "open287g"
+DEFAULT_REGION = "iad"
+PORT = 8080  # inside the container; Fly's proxy and Cloud Run both route to it ($PORT overrides)
+# The image runs the Python minor version the bundle was made (and tested) with, so the pins hold.
+BASE_IMAGE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
+BUNDLE_MANIFEST = "bundle.json"
+GENERATOR = "open287g publish"
+
+# What the container installs: Datasette and the plugins the publication uses, at the versions
+# installed here (the versions the tests ran against). Their dependencies are pinned in
+# constraints.txt the same way. Datasette is held to 0.65.x (see docs/PUBLICATION.md).
+SERVED_PACKAGES = ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-vega")
+DATASETTE_SERIES = "0.65."
+_NOT_PINNED = {"pip"}  # the image's own pip installs the rest; pinning it would make pip replace itself
+
+_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+class PublishError(click.ClickException):
+    """A bundle that cannot be written as asked; the message is one line."""
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _connect_ro(path):
+    return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+
+
+def _setting_value(value):
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def _canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_version(name):
+    try:
+        return distribution(name).version
+    except PackageNotFoundError:
+        raise PublishError(f"{name} is not installed here, so its version cannot be pinned: install the project (make build)") from None
+
+
+def dependency_pins(roots=SERVED_PACKAGES):
+    """{canonical name: version} of the served packages and everything they need, as installed here."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    env = default_environment()
+    env["extra"] = ""
+    pins, todo = {}, list(roots)
+    while todo:
+        name = _canonical(todo.pop())
+        if name in pins:
+            continue
+        pins[name] = installed_version(name)
+        for spec in distribution(name).requires or ():
+            try:
+                req = Requirement(spec)
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            todo.append(req.name)
+    return {name: version for name, version in sorted(pins.items()) if name not in _NOT_PINNED}
+
+
+# --- what the bundle holds -----------------------------------------------------------------
+
+
+def database_facts(db_path):
+    """The newest publication of each list and the build's QA results, read from the database."""
+    conn = _connect_ro(db_path)
+    try:
+        newest = {}
+        for pub_id, file_name, published_at, list_name in conn.execute(
+            "select id, file_name, published_at, list from publications p "
+            "where published_at = (select max(published_at) from publications q where q.list = p.list) order by list, id"
+        ):
+            newest.setdefault(list_name, {"id": pub_id, "file_name": file_name, "published_at": published_at})
+        failed = [row[0] for row in conn.execute('select "check" from qa_checks where not passed')]
+        counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in ("publications", "agreements", "agencies", "changes")}
+    except sqlite3.DatabaseError as e:
+        raise PublishError(f"{db_path}: not a built 287(g) database ({e})") from None
+    finally:
+        conn.close()
+    return {"newest": newest, "qa_failed": failed, "counts": counts}
+
+
+def serve_command(db_file, settings, template_dir, version_note):
+    """The container's `datasette serve` command line: the same options as `open287g serve`."""
+    cmd = [
+        "datasette", "serve",
+        "-i", db_file,
+        "--inspect-file", "inspect-data.json",
+        "--metadata", "metadata.json",
+        "--plugins-dir", "plugins",
+    ]
+    if template_dir:
+        cmd += ["--template-dir", "templates"]
+    cmd.append("--cors")
+    for name, value in settings.items():
+        cmd += ["--setting", name, _setting_value(value)]
+    if version_note:
+        cmd += ["--version-note", version_note]
+    cmd += ["--host", "0.0.0.0"]
+    return " ".join(shlex.quote(part) for part in cmd) + " --port $PORT"
+
+
+def dockerfile(db_file, top_level, version_note, settings, template_dir, note):
+    install = " ".join(f"{name}=={version}" for name, version in top_level.items())
+    copies = f"COPY {db_file} metadata.json ./\nCOPY plugins/ plugins/\n"
+    if template_dir:
+        copies += "COPY templates/ templates/\n"
+    return f"""# Generated by `open287g publish`; regenerate rather than edit.
+# {note}
+FROM {BASE_IMAGE}
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    PORT={PORT}
+WORKDIR /app
+COPY constraints.txt ./
+RUN pip install --no-cache-dir -c constraints.txt {install}
+{copies}RUN datasette inspect {shlex.quote(db_file)} --inspect-file inspect-data.json
+USER nobody
+EXPOSE {PORT}
+CMD exec {serve_command(db_file, settings, template_dir, version_note)}
+"""
+
+
+def fly_toml(app, region, note):
+    return f"""# Generated by `open287g publish`; regenerate rather than edit.
+# {note}
+#
+# One immutable image: the database is inside it, opened read-only (-i), so there is no volume,
+# no [mounts] and nothing is written at run time. Fly scales the app by running more Machines of
+# this same image: `flyctl scale count 3` (or `--region iad,fra,syd` to spread them); Fly's proxy
+# starts stopped Machines when the running ones pass soft_limit and stops idle ones again.
+app = "{app}"
+primary_region = "{region}"
+
+[build]
+  dockerfile = "Dockerfile"
+
+[env]
+  PORT = "{PORT}"
+
+[deploy]
+  strategy = "rolling"
+
+[http_service]
+  internal_port = {PORT}
+  force_https = true
+  auto_stop_machines = "stop"
+  auto_start_machines = true
+  min_machines_running = 1
+
+  [http_service.concurrency]
+    type = "requests"
+    soft_limit = 40
+    hard_limit = 80
+
+  [[http_service.checks]]
+    grace_period = "20s"
+    interval = "30s"
+    timeout = "5s"
+    method = "GET"
+    path = "/-/versions.json"
+
+[[vm]]
+  cpu_kind = "shared"
+  cpus = 1
+  memory = "512mb"
+"""
+
+
+def _copy_tree(src, dst):
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+
+
+def _check_out_dir(out):
+    """Refuse to replace a directory that is not an earlier bundle (a mistyped --out must not delete anything)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise PublishError(f"{out} exists and is not a directory")
+    if not any(out.iterdir()):
+        return
+    try:
+        ours = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8")).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if not ours:
+        raise PublishError(f"{out} is not empty and is not a bundle written by open287g publish: choose another --out")
+
+
+def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGION, allow_failed_checks=False):
+    """Write the deployable bundle into `out` (replacing an earlier bundle there); returns its manifest."""
+    from . import serve
+
+    db_path, out = Path(db_path), Path(out)
+    if not _APP_NAME.match(app):
+        raise PublishError(f"{app!r} is not a valid Fly app name (lowercase letters, digits and hyphens, 3 to 63 characters)")
+    if not re.fullmatch(r"[a-z]{3}", region):
+        raise PublishError(f"{region!r} is not a Fly region code (three letters, e.g. iad)")
+    try:
+        serve.prepare(db_path)  # metadata.json beside the database, fresh; as `open287g serve` does
+    except (FileNotFoundError, RuntimeError) as e:
+        raise PublishError(str(e)) from None
+    facts = database_facts(db_path)
+    if facts["qa_failed"] and not allow_failed_checks:
+        raise PublishError(f"{db_path}: {len(facts['qa_failed'])} QA check(s) failed ({'; '.join(facts['qa_failed'])}): not publishing")
+    metadata_file = serve.metadata_path(db_path)
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    if not metadata.get("databases", {}).get(DATABASE, {}).get("queries"):
+        raise PublishError(f"{metadata_file}: no canned queries for database {DATABASE!r}")
+
+    pins = dependency_pins()
+    datasette_version = pins["datasette"]
+    if not datasette_version.startswith(DATASETTE_SERIES):
+        raise PublishError(f"datasette {datasette_version} is installed; the publication is pinned to {DATASETTE_SERIES}x")
+    top_level = {name: pins[name] for name in SERVED_PACKAGES}
+    template_dir = serve.TEMPLATES_DIR if serve.TEMPLATES_DIR.is_dir() else None
+
+    db_file = f"{DATABASE}.db"  # the file's stem is the database name metadata.json describes
+    newest = facts["newest"].get("participating")
+    db_sha = sha256_file(db_path)
+    version_note = f"ICE list of {newest['published_at'][:10]} (publication {newest['id']})" if newest else None
+    note = f"database sha256 {db_sha}" + (f"; newest participating list {newest['file_name']}" if newest else "")
+
+    _check_out_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        shutil.copyfile(db_path, tmp / db_file)
+        if sha256_file(tmp / db_file) != db_sha:
+            raise PublishError(f"{db_path} changed while it was being copied: run publish again")
+        shutil.copyfile(metadata_file, tmp / "metadata.json")
+        _copy_tree(serve.PLUGINS_DIR, tmp / "plugins")
+        if template_dir:
+            _copy_tree(template_dir, tmp / "templates")
+        (tmp / "constraints.txt").write_text(
+            "# Versions the tests ran against (pip constraints for the Dockerfile).\n"
+            + "".join(f"{name}=={version}\n" for name, version in pins.items()),
+            encoding="utf-8",
+        )
+        (tmp / "Dockerfile").write_text(dockerfile(db_file, top_level, version_note, serve.SETTINGS, template_dir, note), encoding="utf-8")
+        (tmp / "fly.toml").write_text(fly_toml(app, region, note), encoding="utf-8")
+        (tmp / ".dockerignore").write_text(f"{BUNDLE_MANIFEST}\n", encoding="utf-8")
+        files = {
+            str(p.relative_to(tmp)): sha256_file(p)
+            for p in sorted(tmp.rglob("*")) if p.is_file()
+        }
+        manifest = {
+            "generator": GENERATOR,
+            "generated_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "database": {"file": db_file, "source": str(db_path), "sha256": db_sha, **facts["counts"]},
+            "newest_publications": facts["newest"],
+            "datasette": datasette_version,
+            "packages": top_level,
+            "settings": serve.SETTINGS,
+            "app": app,
+            "region": region,
+            "files": files,
+        }
+        (tmp / BUNDLE_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+@click.command("publish")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default=str(BUILD / f"{DATABASE}.db"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=str(DEFAULT_OUT), show_default=True,
+              help="Bundle directory (an earlier bundle there is replaced).")
+@click.option("--app", envvar="OPEN287G_FLY_APP", default=DEFAULT_APP, show_default=True, help="Fly app name written to fly.toml.")
+@click.option("--region", envvar="OPEN287G_FLY_REGION", default=DEFAULT_REGION, show_default=True, help="Fly primary region.")
+@click.option("--allow-failed-checks", is_flag=True, help="Write the bundle even if the build's QA checks failed.")
+def publish_command(db_path, out, app, region, allow_failed_checks):
+    """Write a deployable bundle (database, metadata, plugins, Dockerfile, fly.toml) into build/deploy/, offline.
+
+    Deploy it with `flyctl deploy build/deploy --remote-only` (see docs/OPERATIONS.md).
+    """
+    manifest = write_bundle(db_path, out, app=app, region=region, allow_failed_checks=allow_failed_checks)
+    newest = manifest["newest_publications"].get("participating")
+    click.echo(
+        f"bundle {out}: {manifest['database']['file']} (sha256 {manifest['database']['sha256'][:12]}), "
+        f"datasette {manifest['datasette']}, app {manifest['app']}"
+        + (f"; newest participating list {newest['file_name']} ({newest['published_at'][:10]})" if newest else "")
+    )
+    click.echo(f"deploy: flyctl deploy {shlex.quote(str(out))} --remote-only")
+
+
+# --- what a rebuild changed ----------------------------------------------------------------
+
+KIND_ORDER = ("added", "ended", "re-dated", "renamed", "superseded", "relisted", "pending->signed")
+KIND_LABELS = {"pending->signed": "signed after pending"}
+
+
+def _read_changes(db_path):
+    conn = _connect_ro(db_path)
+    try:
+        changes = {row[0]: (row[1], row[2]) for row in conn.execute("select id, kind, substr(changed_at, 1, 10) from changes")}
+        publications = {row[0]: row[1] for row in conn.execute("select id, substr(published_at, 1, 10) from publications")}
+    except sqlite3.DatabaseError as e:
+        raise click.ClickException(f"{db_path}: not a built 287(g) database ({e})") from None
+    finally:
+        conn.close()
+    return changes, publications
+
+
+def compare(old_db, new_db):
+    """What NEW adds to OLD: {'counts': {kind: n}, 'dates': [...], 'new_publications': n, 'withdrawn': n}."""
+    old_changes, old_pubs = _read_changes(old_db)
+    new_changes, new_pubs = _read_changes(new_db)
+    added = [new_changes[i] for i in new_changes.keys() - old_changes.keys()]
+    counts = {}
+    for kind, _date in added:
+        counts[kind] = counts.get(kind, 0) + 1
+    fresh_pubs = [date for pub_id, date in new_pubs.items() if pub_id not in old_pubs]
+    dates = sorted({date for _kind, date in added if date} or {date for date in fresh_pubs if date})
+    ordered = {kind: counts[kind] for kind in KIND_ORDER if kind in counts}
+    ordered.update({kind: n for kind, n in sorted(counts.items()) if kind not in ordered})
+    return {
+        "counts": ordered,
+        "dates": dates,
+        "new_publications": len(fresh_pubs),
+        "withdrawn": len(old_changes.keys() - new_changes.keys()),
+    }
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def commit_message(summary):
+    """One line, e.g. 'ICE 287(g) update 2026-03-27: 8 agreements added, 2 ended, 1 re-dated'."""
+    dates = summary["dates"]
+    when = "" if not dates else f" {dates[0]}" if len(dates) == 1 else f" {dates[0]} to {dates[-1]}"
+    parts = []
+    for kind, n in summary["counts"].items():
+        label = KIND_LABELS.get(kind, kind)
+        parts.append(f"{_plural(n, 'agreement')} {label}" if not parts else f"{n} {label}")
+    if summary["withdrawn"]:
+        parts.append(f"{_plural(summary['withdrawn'], 'earlier change')} withdrawn")
+    if not parts:
+        if not summary["new_publications"]:
+            return "ICE 287(g) update: no new publications, no changes"
+        parts.append(f"no agreement changes ({_plural(summary['new_publications'], 'new publication')})")
+    return f"ICE 287(g) update{when}: " + ", ".join(parts)
+
+
+@click.command("changes")
+@click.argument("old_db", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new_db", type=click.Path(exists=True, dir_okay=False))
+def diff_command(old_db, new_db):
+    """One line summarising the changes NEW_DB has that OLD_DB has not (the refresh's commit message)."""
+    click.echo(commit_message(compare(old_db, new_db)))

@@ -1,0 +1,267 @@
+"""open287g publish (the deployable bundle, offline) and the changes summary, on real builds of data/."""
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA, copy_data, run_cli
+from open287g import serve
+from open287g.config import read_queries
+from open287g.publish import KIND_LABELS, SERVED_PACKAGES, commit_message, compare, diff_command
+
+NEWEST = "participatingAgencies03272026am.xlsx"
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def tree(root):
+    """{relative path: sha256} of the files under root, caches left out."""
+    root = Path(root)
+    return {str(p.relative_to(root)): sha256(p) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def bundle(site_db, tmp_path_factory):
+    out = tmp_path_factory.mktemp("publish") / "deploy"
+    result = run_cli("publish", "--db", site_db, "--out", out, "--app", "open287g-test", "--region", "fra")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "bundle" in result.stdout and "flyctl deploy" in result.stdout
+    return out
+
+
+@pytest.fixture(scope="module")
+def dockerfile(bundle):
+    return (bundle / "Dockerfile").read_text(encoding="utf-8")
+
+
+def instructions(dockerfile_text, name):
+    """The arguments of every NAME instruction, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile_text)
+    return [line[len(name) + 1:].strip() for line in joined.splitlines() if line.startswith(name + " ")]
+
+
+def serve_args(dockerfile_text):
+    (cmd,) = instructions(dockerfile_text, "CMD")
+    words = shlex.split(cmd)
+    assert words[:3] == ["exec", "datasette", "serve"], cmd
+    return words[3:]
+
+
+# --- the bundle ----------------------------------------------------------------------------
+
+
+def test_bundle_holds_the_built_database_unchanged(bundle, site_db):
+    assert sha256(bundle / "287g.db") == sha256(site_db)
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["database"]["sha256"] == sha256(site_db)
+    assert manifest["newest_publications"]["participating"]["file_name"] == NEWEST
+    assert manifest["files"] == {k: v for k, v in tree(bundle).items() if k != "bundle.json"}
+
+
+def test_bundle_metadata_is_the_served_config_with_canned_queries(bundle, site_db):
+    metadata = json.loads((bundle / "metadata.json").read_text(encoding="utf-8"))
+    assert metadata == json.loads(serve.metadata_path(site_db).read_text(encoding="utf-8"))
+    queries = metadata["databases"]["287g"]["queries"]
+    assert set(queries) == set(read_queries()) and "as_of" in queries
+    assert all(q["sql"].strip() and q["title"] for q in queries.values())
+    assert metadata["title"] and metadata["license"]
+
+
+def test_bundle_holds_the_local_plugins_and_templates(bundle):
+    plugins = tree(serve.PLUGINS_DIR)
+    assert {"markers.py", "row_links.py", "static/markers.js"} <= set(plugins)
+    assert tree(bundle / "plugins") == plugins
+    assert tree(bundle / "templates") == tree(serve.TEMPLATES_DIR)
+
+
+def test_dockerfile_pins_datasette_and_the_plugins(bundle, dockerfile):
+    assert version("datasette").startswith("0.65.")
+    assert instructions(dockerfile, "FROM") == [f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"]
+    (install,) = [r for r in instructions(dockerfile, "RUN") if r.startswith("pip install")]
+    words = install.split()
+    for name in SERVED_PACKAGES:
+        assert f"{name}=={version(name)}" in words, (name, install)
+    assert "datasette==0.65." in install
+    assert "-c" in words and (bundle / words[words.index("-c") + 1]).exists()
+    constraints = (bundle / "constraints.txt").read_text().splitlines()
+    assert f"datasette=={version('datasette')}" in constraints
+    assert f"jinja2=={version('jinja2')}" in constraints  # dependencies are pinned too
+
+
+def test_dockerfile_inspects_at_build_time_and_serves_immutable_with_the_serve_settings(dockerfile):
+    runs = instructions(dockerfile, "RUN")
+    inspect = [r for r in runs if r.startswith("datasette inspect")]
+    assert inspect == ["datasette inspect 287g.db --inspect-file inspect-data.json"]
+    args = serve_args(dockerfile)
+    assert args[args.index("-i") + 1] == "287g.db"
+    assert args[args.index("--inspect-file") + 1] == "inspect-data.json"
+    assert args[args.index("--metadata") + 1] == "metadata.json"
+    assert args[args.index("--plugins-dir") + 1] == "plugins"
+    assert args[args.index("--host") + 1] == "0.0.0.0" and args[args.index("--port") + 1] == "$PORT"
+    settings = {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "--setting"}
+    expected = {k: {True: "on", False: "off"}.get(v, str(v)) for k, v in serve.SETTINGS.items()}
+    assert settings == expected
+    assert settings["sql_time_limit_ms"] == str(serve.SETTINGS["sql_time_limit_ms"])
+    # the same options `open287g serve` passes
+    local = serve.datasette_command(Path("x.db"))
+    assert {a for a in local if a.startswith("--")} - {"-h", "-p"} <= set(args)
+
+
+def _mounts(value):
+    if isinstance(value, dict):
+        return any(k in ("mounts", "mount") or _mounts(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_mounts(v) for v in value)
+    return False
+
+
+def test_fly_toml_scales_one_immutable_image_without_volumes(bundle, dockerfile):
+    text = (bundle / "fly.toml").read_text(encoding="utf-8")
+    fly = tomllib.loads(text)
+    assert fly["app"] == "open287g-test" and fly["primary_region"] == "fra"
+    assert not _mounts(fly)
+    assert not [line for line in text.splitlines() if "volume" in line.lower() and not line.lstrip().startswith("#")]
+    port = re.search(r"PORT=(\d+)", dockerfile).group(1)
+    assert fly["http_service"]["internal_port"] == int(port) == int(fly["env"]["PORT"])
+    assert fly["build"]["dockerfile"] == "Dockerfile"
+    assert fly["http_service"]["min_machines_running"] >= 1 and fly["http_service"]["auto_start_machines"] is True
+
+
+def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site_db):
+    """Run the Dockerfile's own datasette steps (inspect, then the CMD with --get) in a copy of the bundle."""
+    app = tmp_path / "app"
+    shutil.copytree(bundle, app)
+    env = dict(os.environ, PORT="8080", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for step in instructions(dockerfile, "RUN"):
+        if step.startswith("datasette "):
+            done = subprocess.run(step, shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+    (cmd,) = instructions(dockerfile, "CMD")
+
+    def get(path):
+        done = subprocess.run(f"{cmd} --get {shlex.quote(path)}", shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (path, done.stdout[-500:], done.stderr[-2000:])
+        return json.loads(done.stdout)
+
+    (database,) = get("/-/databases.json")
+    assert database["name"] == "287g" and database["is_mutable"] is False and database["hash"] == sha256(site_db)
+    settings = get("/-/settings.json")
+    assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
+    names = {p["name"] for p in get("/-/plugins.json")}
+    assert {"markers.py", "row_links.py", "datasette-cluster-map", "datasette-atom", "datasette-vega"} <= names
+    rows = get("/287g/as_of.json?date=2026-03-27&_shape=array&_size=max")
+    assert len(rows) == 1560
+
+
+def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, tmp_path):
+    out = tmp_path / "deploy"
+    assert run_cli("publish", "--db", site_db, "--out", out).returncode == 0
+    (out / "stale.txt").write_text("from an earlier bundle")
+    again = run_cli("publish", "--db", site_db, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert not (out / "stale.txt").exists() and sha256(out / "287g.db") == sha256(site_db)
+    assert json.loads((out / "bundle.json").read_text())["app"] == "open287g"
+
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    refused = run_cli("publish", "--db", site_db, "--out", other)
+    assert refused.returncode != 0 and "not a bundle" in refused.stderr
+    assert [p.name for p in other.iterdir()] == ["keep.txt"]
+
+    bad = run_cli("publish", "--db", site_db, "--out", tmp_path / "x", "--app", "Not A Name")
+    assert bad.returncode != 0 and "app name" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_publish_refuses_a_database_that_failed_its_qa_checks(site_db, tmp_path):
+    db = tmp_path / "287g.db"
+    shutil.copyfile(site_db, db)
+    shutil.copyfile(serve.metadata_path(site_db), tmp_path / "metadata.json")
+    conn = sqlite3.connect(db)
+    conn.execute("update qa_checks set passed = 0, found = '1559' where id = (select min(id) from qa_checks)")
+    conn.commit()
+    conn.close()
+    refused = run_cli("publish", "--db", db, "--out", tmp_path / "deploy")
+    assert refused.returncode != 0 and "QA check" in refused.stderr, refused.stderr
+    assert not (tmp_path / "deploy").exists()
+    forced = run_cli("publish", "--db", db, "--out", tmp_path / "deploy", "--allow-failed-checks")
+    assert forced.returncode == 0, forced.stderr
+    assert sha256(tmp_path / "deploy" / "287g.db") == sha256(db)
+
+
+# --- the changes summary (the refresh's commit message) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def old_db(tmp_path_factory, cache_dir, build_result):
+    """data/ without ICE's newest participating workbook, built (parsed workbooks from the session cache)."""
+    root = tmp_path_factory.mktemp("before-newest")
+    data = copy_data(root / "data", skip={NEWEST})
+    assert not (data / "ice" / "participating" / NEWEST).exists() and (DATA / "ice" / "participating" / NEWEST).exists()
+    result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "287g.db"
+
+
+_LINE = re.compile(r"^ICE 287\(g\) update (\d{4}-\d\d-\d\d): (.+)$")
+
+
+def parse_message(message):
+    """{kind: count} from a commit message, labels mapped back to change kinds."""
+    kinds = {label: kind for kind, label in KIND_LABELS.items()}
+    m = _LINE.match(message)
+    assert m, message
+    counts = {}
+    for i, part in enumerate(m.group(2).split(", ")):
+        pm = re.match(r"^(\d+) agreements? (.+)$" if i == 0 else r"^(\d+) (.+)$", part)
+        assert pm, (part, message)
+        counts[kinds.get(pm.group(2), pm.group(2))] = int(pm.group(1))
+    return m.group(1), counts
+
+
+def test_changes_message_counts_the_newest_publications_changes(old_db, db_path):
+    result = CliRunner().invoke(diff_command, [str(old_db), str(db_path)])
+    assert result.exit_code == 0, result.output
+    message = result.output.rstrip("\n")
+    assert "\n" not in message
+    date, counts = parse_message(message)
+
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    pub_id, published_at = conn.execute("select id, published_at from publications where file_name = ?", (NEWEST,)).fetchone()
+    expected = dict(conn.execute("select kind, count(*) from changes where publication_id = ? group by kind", (pub_id,)))
+    conn.close()
+    assert counts == expected
+    assert counts["added"] >= 8
+    assert date == published_at[:10] == "2026-03-27"
+    assert message.startswith(f"ICE 287(g) update 2026-03-27: {counts['added']} agreements added")
+
+
+def test_changes_message_when_nothing_or_less_changed(old_db, db_path):
+    assert commit_message(compare(db_path, db_path)) == "ICE 287(g) update: no new publications, no changes"
+    backwards = compare(db_path, old_db)
+    assert backwards["counts"] == {} and backwards["withdrawn"] >= 8
+    assert commit_message(backwards).endswith("earlier changes withdrawn")
+    missing = CliRunner().invoke(diff_command, [str(old_db.parent / "nope.db"), str(db_path)])
+    assert missing.exit_code != 0
+
+
+def test_commit_message_wording():
+    one = {"counts": {"ended": 1, "pending->signed": 2, "re-dated": 1}, "dates": ["2026-04-01"], "new_publications": 1, "withdrawn": 0}
+    assert commit_message(one) == "ICE 287(g) update 2026-04-01: 1 agreement ended, 2 signed after pending, 1 re-dated"
+    two = {"counts": {"added": 3}, "dates": ["2026-04-01", "2026-04-03"], "new_publications": 2, "withdrawn": 1}
+    assert commit_message(two) == "ICE 287(g) update 2026-04-01 to 2026-04-03: 3 agreements added, 1 earlier change withdrawn"
+    none = {"counts": {}, "dates": ["2026-04-02"], "new_publications": 1, "withdrawn": 0}
+    assert commit_message(none) == "ICE 287(g) update 2026-04-02: no agreement changes (1 new publication)"

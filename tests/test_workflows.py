@@ -1,0 +1,164 @@
+"""The GitHub Actions workflows: valid against GitHub's workflow schema, and every `make X` and
+`open287g X` they run exists in this project."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+TEST_WORKFLOW = WORKFLOWS / "test.yml"
+REFRESH_WORKFLOW = WORKFLOWS / "refresh.yml"
+ALL = [TEST_WORKFLOW, REFRESH_WORKFLOW]
+
+# `make <targets...>` and `[path/]open287g <command>` inside a shell line; a shell operator ends the words
+_MAKE = re.compile(r"(?:^|[\s;&|(])make((?:[ \t]+[^\s;&|()#]+)*)")
+_OPEN287G = re.compile(r"(?:^|[\s;&|(/])open287g[ \t]+([^\s;&|()#]+)")
+_MAKE_TARGET = re.compile(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", re.M)
+
+
+def check_jsonschema(path):
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def load(path):
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def triggers(doc):
+    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on` key as True
+    return {on: None} if isinstance(on, str) else dict.fromkeys(on) if isinstance(on, list) else on
+
+
+def steps(doc):
+    for job in doc["jobs"].values():
+        yield from job.get("steps", [])
+
+
+def run_lines(doc):
+    """Every shell line of every `run:` step, comments removed."""
+    for step in steps(doc):
+        for line in str(step.get("run", "")).splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                yield line
+
+
+def make_targets_used(doc):
+    targets = []
+    for line in run_lines(doc):
+        for words in _MAKE.findall(line):
+            targets += [w for w in words.split() if not w.startswith("-") and "=" not in w]
+    return targets
+
+
+def open287g_commands_used(doc):
+    return [name for line in run_lines(doc) for name in _OPEN287G.findall(line)]
+
+
+def makefile_targets():
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return {t for t in _MAKE_TARGET.findall(text) if not t.startswith(".")}
+
+
+def cli_commands():
+    from open287g.cli import cli
+
+    return set(cli.commands)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_workflow_is_valid_against_githubs_schema(path):
+    result = check_jsonschema(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_schema_check_rejects_a_broken_workflow(tmp_path):
+    """The validation above can fail: a job without runs-on, or a misspelt key, is refused."""
+    doc = load(TEST_WORKFLOW)
+    job = next(iter(doc["jobs"].values()))
+    del job["runs-on"]
+    broken = tmp_path / "broken.yml"
+    broken.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = check_jsonschema(broken)
+    assert result.returncode != 0 and "runs-on" in result.stdout, result.stdout
+
+    doc = load(TEST_WORKFLOW)
+    next(iter(doc["jobs"].values()))["stepz"] = doc["jobs"]["test"].pop("steps")
+    broken.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert check_jsonschema(broken).returncode != 0
+
+
+def test_run_step_parsers_find_what_they_should():
+    doc = {"jobs": {"j": {"steps": [{"run": "make build\n# make nothing\nmake -j2 test PY=python3 && .venv/bin/open287g changes a b | tee x"},
+                                    {"run": "cd x; make publish; open287g fetch --url u; echo remake"}]}}}
+    assert make_targets_used(doc) == ["build", "test", "publish"]
+    assert open287g_commands_used(doc) == ["changes", "fetch"]
+    assert {"build", "test", "fetch", "publish", "serve"} <= makefile_targets()
+    assert "STAMP" not in makefile_targets() and "PY" not in makefile_targets()
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_make_target_run_exists(path):
+    used = make_targets_used(load(path))
+    assert used, f"{path.name} runs no make target"
+    missing = sorted(set(used) - makefile_targets())
+    assert not missing, f"{path.name} runs make targets the Makefile lacks: {missing}"
+    if shutil.which("make"):
+        for target in set(used):
+            dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert dry.returncode == 0, f"make -n {target}: {dry.stderr}"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_open287g_command_run_exists(path):
+    missing = sorted(set(open287g_commands_used(load(path))) - cli_commands())
+    assert not missing, f"{path.name} runs open287g commands the CLI lacks: {missing} (has {sorted(cli_commands())})"
+
+
+def test_test_workflow_runs_make_test_on_push_and_pull_request():
+    doc = load(TEST_WORKFLOW)
+    assert {"push", "pull_request"} <= set(triggers(doc))
+    setup = [s for s in steps(doc) if str(s.get("uses", "")).startswith("actions/setup-python@")]
+    assert setup and str(setup[0]["with"]["python-version"]) == "3.11"
+    assert setup[0]["with"]["cache"] == "pip" and setup[0]["with"]["cache-dependency-path"] == "pyproject.toml"
+    lines = list(run_lines(doc))
+    assert "sudo apt-get install -y chromium" in lines
+    assert lines[-1] == "make test"
+
+
+def test_refresh_workflow_fetches_builds_tests_commits_and_publishes():
+    doc = load(REFRESH_WORKFLOW)
+    on = triggers(doc)
+    assert "schedule" in on and on["schedule"][0]["cron"] and "workflow_dispatch" in on
+    assert doc["permissions"]["contents"] == "write"
+    assert "secrets.FLY_API_TOKEN" in doc["env"]["FLY_API_TOKEN"]
+    used = make_targets_used(doc)
+    for target in ("build", "fetch", "test", "publish"):
+        assert target in used
+    assert used.index("fetch") < len(used) - 1 - used[::-1].index("build") < used.index("test") < used.index("publish")
+    assert "changes" in open287g_commands_used(doc)
+
+    by_id = {s["id"]: s for s in steps(doc) if "id" in s}
+    # a refused download must not stop good files from being built, committed and published...
+    assert by_id["fetch"].get("continue-on-error") is True
+    # ...but the run must still fail
+    last = list(steps(doc))[-1]
+    assert "steps.fetch.outcome == 'failure'" in last["if"] and "always()" in last["if"]
+    assert "exit 1" in last["run"]
+
+    # the deploy step deploys the directory `open287g publish` writes by default
+    from open287g.publish import DEFAULT_OUT
+
+    deploy = [s for s in steps(doc) if "flyctl deploy" in str(s.get("run", ""))]
+    assert len(deploy) == 1
+    assert ROOT / deploy[0]["working-directory"] == DEFAULT_OUT
+    assert "steps.test.outcome == 'success'" in deploy[0]["if"]
