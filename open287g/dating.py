@@ -13,6 +13,7 @@ CAPTURE_NAME = re.compile(r"-(\d{14})(?:__[0-9a-f]{8})?\.xlsx$", re.I)
 SLOT_HOURS = {"am": 9, "mid": 12, "pm": 17, None: 12}
 DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much better (Jaccard) than the printed one
 RANGE_TOLERANCE = datetime.timedelta(days=30)
+FIT_NEIGHBOURS = 3  # publications on each side compared when checking a date against content
 TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
 
 
@@ -74,19 +75,25 @@ def name_date(file_name):
     return None, None, None
 
 
-def _neighbours(pub, others, when):
-    """others sorted by published_at -> the nearest publication strictly before and strictly after."""
+def _neighbours(others, when, k=FIT_NEIGHBOURS):
+    """others sorted by published_at -> up to k publications strictly before and k strictly after `when`."""
     dates = [o["published_at"] for o in others]
     i = bisect.bisect_left(dates, when)
     j = bisect.bisect_right(dates, when)
-    return (others[i - 1] if i > 0 else None), (others[j] if j < len(others) else None)
+    return others[max(0, i - k):i] + others[j:j + k]
 
 
 def _fit(pub, others, when):
-    """How well content fits at a date: the worse of the similarities to the nearest publication on each side."""
-    prev, nxt = _neighbours(pub, others, when)
-    sims = [jaccard(pub["keys"], o["keys"]) for o in (prev, nxt) if o is not None]
-    return min(sims) if sims else 0.0
+    """How well content fits at a date: the median similarity to the nearest publications on each side.
+
+    A median, so that one odd neighbour (a truncated or misdated file) cannot move a good file, while
+    a misdated file, unlike everything around its printed date, still scores low.
+    """
+    sims = sorted(jaccard(pub["keys"], o["keys"]) for o in _neighbours(others, when))
+    if not sims:
+        return 0.0
+    mid = len(sims) // 2
+    return sims[mid] if len(sims) % 2 else (sims[mid - 1] + sims[mid]) / 2
 
 
 def date_publications(pubs):

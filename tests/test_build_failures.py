@@ -13,6 +13,7 @@ import pytest
 from conftest import CLI, DATA, ROOT, copy_data, run_cli
 
 NEWEST = "participatingAgencies03272026am.xlsx"
+TRUNCATED = "participatingAgencies03212026am.xlsx"
 SMALL = DATA / "ice" / "page-tables" / "ParticipatingEntities-20210113002027.xlsx"
 
 
@@ -45,6 +46,9 @@ def bad_build(tmp_path_factory, cache_dir, build_result):
     bad_dates = [list(r) for r in rows]
     bad_dates[5][3] = "sometime in 2020"
     _workbook(folder / names["baddate"], bad_dates)
+    # A truncated publication: the first 300 rows of the 20 March 2026 list, published the next day.
+    full = _real_rows(DATA / "ice" / "participating" / "participatingAgencies03202026pm.xlsx")
+    _workbook(data / "ice" / "participating" / TRUNCATED, [r for r in full[:301]])
     result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
     db = sqlite3.connect(root / "287g.db")
     db.row_factory = sqlite3.Row
@@ -84,8 +88,22 @@ def test_bad_files_cost_no_other_publication(bad_build, db):
     good = {r["file"]: r["row_count"] for r in db.execute("select file, row_count from publications")}
     after = {r["file"]: r["row_count"] for r in bad.execute("select file, row_count from publications")}
     assert all(after[f] == n for f, n in good.items())
-    assert len(after) == len(good) + 6
+    assert len(after) == len(good) + 7  # six bad files and the truncated list
     assert bad.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
+
+
+def test_truncated_publication_is_kept_but_ends_nothing(bad_build, db):
+    _, bad, _ = bad_build
+    pub = bad.execute("select * from publications where file_name = ?", (TRUNCATED,)).fetchone()
+    assert pub["status"] == "truncated" and pub["row_count"] == 300
+    a = bad.execute("select * from build_anomalies where publication_id = ? and kind = 'truncated'", (pub["id"],)).fetchone()
+    assert "300 rows against 1546 before and 1552 after" in a["detail"]
+    # ICE's list as of that publication is what it printed...
+    listed = bad.execute("select count(*) from listings where list = 'participating' and ? between first_seq and last_seq", (pub["seq"],)).fetchone()[0]
+    assert listed == 300
+    # ...but nothing ended or came back because of it.
+    assert bad.execute("select count(*) from changes where publication_id = ?", (pub["id"],)).fetchone()[0] == 0
+    assert bad.execute("select count(*) from changes where kind = 'relisted'").fetchone()[0] == db.execute("select count(*) from changes where kind = 'relisted'").fetchone()[0]
 
 
 def _sha(path):
