@@ -67,7 +67,12 @@ def test_bundle_holds_the_built_database_unchanged(bundle, site_db):
     assert sha256(bundle / "287g.db") == sha256(site_db)
     manifest = json.loads((bundle / "bundle.json").read_text())
     assert manifest["database"]["sha256"] == sha256(site_db)
-    assert manifest["newest_publications"]["participating"]["file_name"] == NEWEST
+    newest = manifest["newest_publications"]["participating"]
+    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+    assert conn.execute("select file_name, published_at from publications where id = ?", (newest["id"],)).fetchone() == (newest["file_name"], newest["published_at"])
+    assert not conn.execute("select count(*) from publications where list = 'participating' and published_at > ?", (newest["published_at"],)).fetchone()[0]
+    conn.close()
+    assert newest["published_at"] >= "2026-03-27"
     assert manifest["files"] == {k: v for k, v in tree(bundle).items() if k != "bundle.json"}
 
 
@@ -206,14 +211,38 @@ def test_publish_refuses_a_database_that_failed_its_qa_checks(site_db, tmp_path)
 
 
 @pytest.fixture(scope="module")
-def old_db(tmp_path_factory, cache_dir, build_result):
-    """data/ without ICE's newest participating workbook, built (parsed workbooks from the session cache)."""
-    root = tmp_path_factory.mktemp("before-newest")
-    data = copy_data(root / "data", skip={NEWEST})
-    assert not (data / "ice" / "participating" / NEWEST).exists() and (DATA / "ice" / "participating" / NEWEST).exists()
-    result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root / "287g.db"
+def snapshots(tmp_path_factory, cache_dir, db_path):
+    """(OLD, NEW): data/ up to ICE's list of 27 March 2026 without that workbook, and with it.
+
+    Workbooks published after it (once the refresh has fetched some) are left out of both builds,
+    so NEW adds exactly that publication's changes. Parsed workbooks come from the session cache.
+    """
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    later = {Path(f).name for (f,) in conn.execute(
+        "select file from publications where published_at > (select published_at from publications where file_name = ?)", (NEWEST,))}
+    conn.close()
+    root = tmp_path_factory.mktemp("snapshots")
+
+    def build(name, skip):
+        data = copy_data(root / name / "data", skip=skip)
+        out = root / name / "287g.db"
+        result = run_cli("build", "--data", data, "--out", out, "--cache", cache_dir)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return out
+
+    old = build("old", later | {NEWEST})
+    assert (DATA / "ice" / "participating" / NEWEST).exists() and not (root / "old" / "data" / "ice" / "participating" / NEWEST).exists()
+    return old, (build("new", later) if later else db_path)
+
+
+@pytest.fixture(scope="module")
+def old_db(snapshots):
+    return snapshots[0]
+
+
+@pytest.fixture(scope="module")
+def new_db(snapshots):
+    return snapshots[1]
 
 
 _LINE = re.compile(r"^ICE 287\(g\) update (\d{4}-\d\d-\d\d): (.+)$")
@@ -232,14 +261,14 @@ def parse_message(message):
     return m.group(1), counts
 
 
-def test_changes_message_counts_the_newest_publications_changes(old_db, db_path):
-    result = CliRunner().invoke(diff_command, [str(old_db), str(db_path)])
+def test_changes_message_counts_the_new_publications_changes(old_db, new_db):
+    result = CliRunner().invoke(diff_command, [str(old_db), str(new_db)])
     assert result.exit_code == 0, result.output
     message = result.output.rstrip("\n")
     assert "\n" not in message
     date, counts = parse_message(message)
 
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{new_db}?mode=ro", uri=True)
     pub_id, published_at = conn.execute("select id, published_at from publications where file_name = ?", (NEWEST,)).fetchone()
     expected = dict(conn.execute("select kind, count(*) from changes where publication_id = ? group by kind", (pub_id,)))
     conn.close()
@@ -249,12 +278,12 @@ def test_changes_message_counts_the_newest_publications_changes(old_db, db_path)
     assert message.startswith(f"ICE 287(g) update 2026-03-27: {counts['added']} agreements added")
 
 
-def test_changes_message_when_nothing_or_less_changed(old_db, db_path):
-    assert commit_message(compare(db_path, db_path)) == "ICE 287(g) update: no new publications, no changes"
-    backwards = compare(db_path, old_db)
+def test_changes_message_when_nothing_or_less_changed(old_db, new_db):
+    assert commit_message(compare(new_db, new_db)) == "ICE 287(g) update: no new publications, no changes"
+    backwards = compare(new_db, old_db)
     assert backwards["counts"] == {} and backwards["withdrawn"] >= 8
     assert commit_message(backwards).endswith("earlier changes withdrawn")
-    missing = CliRunner().invoke(diff_command, [str(old_db.parent / "nope.db"), str(db_path)])
+    missing = CliRunner().invoke(diff_command, [str(old_db.parent / "nope.db"), str(new_db)])
     assert missing.exit_code != 0
 
 
