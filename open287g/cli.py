@@ -51,6 +51,7 @@ def _lazy(module, name):
 
 _lazy("fetch", "fetch_command")
 _lazy("publish", "publish_command")
+_lazy("publish", "diff_command")
 
 
 if __name__ == "__main__":
