@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 CLI = [sys.executable, "-m", "open287g.cli"]
+SNAPSHOT = dict(line.split() for line in (Path(__file__).parent / "snapshot_files.txt").read_text().splitlines() if line and not line.startswith("#"))
 
 
 def run_cli(*args, timeout=600, env=None):
@@ -29,10 +30,16 @@ def cache_dir(build_dir):
 
 
 @pytest.fixture(scope="session")
-def build_result(build_dir, cache_dir):
+def snapshot_data(tmp_path_factory):
+    """data/ limited to the snapshot's workbooks (tests/snapshot_files.txt)."""
+    return copy_data(tmp_path_factory.mktemp("snapshot") / "data")
+
+
+@pytest.fixture(scope="session")
+def build_result(build_dir, cache_dir, snapshot_data):
     """The cold build of the shipped data, with its exit code and output."""
     env = dict(os.environ, CI="1")
-    result = run_cli("build", "--data", DATA, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+    result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -69,9 +76,11 @@ def db(db_path):
 
 
 def copy_data(target, skip=()):
-    """A private copy of data/ (hard links where possible: the files are never modified in place)."""
+    """A private copy of data/ as of the snapshot (hard links where possible: the files are never
+    modified in place); workbooks fetched after the snapshot are left out."""
     def link(src, dst):
-        if Path(src).name in skip:
+        rel = Path(src).relative_to(DATA / "ice").as_posix() if Path(src).is_relative_to(DATA / "ice") else None
+        if Path(src).name in skip or (rel and rel.endswith(".xlsx") and rel not in SNAPSHOT):
             return dst
         try:
             os.link(src, dst)

@@ -110,12 +110,12 @@ def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_interrupted_build_leaves_previous_database(tmp_path, db_path):
+def test_interrupted_build_leaves_previous_database(tmp_path, db_path, snapshot_data):
     out = tmp_path / "287g.db"
     shutil.copy(db_path, out)
     before = _sha(out)
     # A fresh cache makes the build long enough to be killed while reading workbooks.
-    proc = subprocess.Popen(CLI + ["build", "--data", str(DATA), "--out", str(out), "--cache", str(tmp_path / "cache"), "--force"], cwd=ROOT,
+    proc = subprocess.Popen(CLI + ["build", "--data", str(snapshot_data), "--out", str(out), "--cache", str(tmp_path / "cache"), "--force"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     time.sleep(2.5)
     assert proc.poll() is None, "the build finished before it could be interrupted"
@@ -125,7 +125,7 @@ def test_interrupted_build_leaves_previous_database(tmp_path, db_path):
     conn = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
     assert conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
     conn.close()
-    again = run_cli("build", "--data", DATA, "--out", out, "--cache", tmp_path / "cache")
+    again = run_cli("build", "--data", snapshot_data, "--out", out, "--cache", tmp_path / "cache")
     assert again.returncode == 0, again.stderr
     assert not (tmp_path / "287g.db.tmp").exists()
 
@@ -147,9 +147,9 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     assert pub[1].startswith("2026-03-27") and added >= 8
 
 
-def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, build_dir):
-    run_cli("build", "--data", DATA, "--out", db_path, "--cache", cache_dir)  # in case the code changed meanwhile
-    again = run_cli("build", "--data", DATA, "--out", db_path, "--cache", cache_dir)
+def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_data):
+    run_cli("build", "--data", snapshot_data, "--out", db_path, "--cache", cache_dir)  # in case the code changed meanwhile
+    again = run_cli("build", "--data", snapshot_data, "--out", db_path, "--cache", cache_dir)
     assert again.returncode == 0
     assert again.stdout.startswith("up to date")
     assert "agreements: 1690 (1560 active" in again.stdout
