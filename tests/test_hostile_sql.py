@@ -1,0 +1,76 @@
+"""Hostile SQL through the public ?sql= endpoint, on the real built database and the served settings:
+every expensive query is stopped by sql_time_limit_ms, and the instance keeps answering afterwards.
+
+scripts/bench_load.py measures the same queries under load against a real server; docs/RELIABILITY.md
+has its figures."""
+import time
+
+import pytest
+
+from open287g import config, serve
+
+DB = config.DATABASE
+LIMIT_S = serve.SETTINGS["sql_time_limit_ms"] / 1000
+LONG_LIKE = "%" + "%".join("abcdefghijklmnopqrstuvwxyz") + "%"
+
+HOSTILE = {
+    "recursive_cte": "with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c",
+    "cross_join": "select count(*) from listings a, listings b, agreements c",
+    "like_over_cross_join": f"select count(*) from listings a, listings b where a.agency || b.agency like '{LONG_LIKE}'",
+    "randomblob_loop": "with recursive c(x) as (select 1 union all select x+1 from c) "
+                       "select sum(length(randomblob(100000))) from c",
+}
+
+
+@pytest.fixture(scope="module")
+def ds(site_db):
+    return serve.make_datasette(site_db)
+
+
+def test_served_limits(site_db):
+    settings = serve.SETTINGS
+    # ICE's list is about 1,600-1,700 rows: the default 1,000 would truncate the maps, exports and as_of
+    assert settings["max_returned_rows"] >= 2000
+    assert isinstance(settings["sql_time_limit_ms"], int) and 0 < settings["sql_time_limit_ms"] <= 10000
+    command = serve.datasette_command(site_db)
+    pairs = {command[i + 1]: command[i + 2] for i, arg in enumerate(command) if arg == "--setting"}
+    assert pairs["sql_time_limit_ms"] == str(settings["sql_time_limit_ms"])
+    assert int(pairs["max_returned_rows"]) >= 2000
+
+
+async def test_served_settings_in_process(ds):
+    served = (await ds.client.get("/-/settings.json")).json()
+    assert served["max_returned_rows"] >= 2000
+    assert served["sql_time_limit_ms"] == serve.SETTINGS["sql_time_limit_ms"]
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+async def test_hostile_query_is_stopped_by_the_time_limit(ds, name):
+    started = time.perf_counter()
+    response = await ds.client.get(f"/{DB}.json", params={"sql": HOSTILE[name]})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 400, response.text[:300]
+    body = response.json()
+    assert body["ok"] is False
+    assert "took too long" in body["error"] and "sql_time_limit_ms" in body["error"]
+    assert LIMIT_S * 0.9 <= elapsed <= 2 * LIMIT_S, f"{name} answered after {elapsed:.2f} s"
+
+
+async def test_normal_request_after_hostile_queries(ds):
+    await ds.client.get(f"/{DB}.json", params={"sql": HOSTILE["cross_join"]})
+    response = await ds.client.get(f"/{DB}.json", params={"sql": "select count(*) from agreements", "_shape": "array"})
+    assert response.status_code == 200
+    assert response.json() == [{"count(*)": 1690}]
+    page = await ds.client.get(f"/{DB}/agreements?_facet=state_code&_facet=model&_facet=status")
+    assert page.status_code == 200 and "1,690 rows" in page.text
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a value built in one SQLite step escapes sql_time_limit_ms (checked between steps): "
+    "randomblob/printf/zeroblob up to SQLite's 1 GB SQLITE_LIMIT_LENGTH; fix: lower that limit per "
+    "connection (prepare_connection + Connection.setlimit), see docs/RELIABILITY.md"))
+async def test_single_step_oversized_value_is_refused(ds):
+    started = time.perf_counter()
+    response = await ds.client.get(f"/{DB}.json", params={"sql": "select length(randomblob(300000000))"})
+    elapsed = time.perf_counter() - started
+    assert response.status_code != 200, f"a 300 MB value was computed in {elapsed:.2f} s and served"
