@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PORT ?= 8001
 
-.PHONY: build serve test bench fetch publish clean
+.PHONY: build serve test bench bench-load fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python scripts/bench_build.py --scale 4
+
+bench-load: $(STAMP)
+	$(BIN)/python scripts/bench_load.py
 
 fetch: $(STAMP)
 	$(BIN)/open287g fetch

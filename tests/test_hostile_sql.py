@@ -65,12 +65,11 @@ async def test_normal_request_after_hostile_queries(ds):
     assert page.status_code == 200 and "1,690 rows" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a value built in one SQLite step escapes sql_time_limit_ms (checked between steps): "
-    "randomblob/printf/zeroblob up to SQLite's 1 GB SQLITE_LIMIT_LENGTH; fix: lower that limit per "
-    "connection (prepare_connection + Connection.setlimit), see docs/RELIABILITY.md"))
+# A value built in one SQLite step escapes sql_time_limit_ms (checked between steps); the local
+# plugin open287g/plugins/limits.py caps any value at 20 MB on every connection.
 async def test_single_step_oversized_value_is_refused(ds):
     started = time.perf_counter()
     response = await ds.client.get(f"/{DB}.json", params={"sql": "select length(randomblob(300000000))"})
     elapsed = time.perf_counter() - started
-    assert response.status_code != 200, f"a 300 MB value was computed in {elapsed:.2f} s and served"
+    assert response.status_code == 400, f"a 300 MB value was computed in {elapsed:.2f} s and served"
+    assert "too big" in response.text and elapsed < 1.0
