@@ -68,9 +68,13 @@ def read_all(pubs, cache_dir, jobs, progress):
     The main process interprets rows as results arrive, and one worker builds the geography
     index when it is not cached, so a cold build keeps both cores busy.
     """
+    ids = set()
     for p in pubs:
         p["sha256"] = file_sha256(p["path"])
         p["id"] = p["sha256"][:12]
+        if p["id"] in ids:  # the same bytes under another name are a publication of their own
+            p["id"] = hashlib.sha256(f"{p['sha256']}\0{p['file']}".encode()).hexdigest()[:12]
+        ids.add(p["id"])
         if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
             p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
     cache_dir = Path(cache_dir)

@@ -13,7 +13,7 @@ from .dating import fingerprint, norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 7  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 8  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -53,6 +53,7 @@ LEVELS = {
 CONTENT = ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")
 
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
+MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell was not written by Excel
 
 
 class PublicationError(Exception):
@@ -103,6 +104,9 @@ def parse_date(value):
 
 _SAFELINK = re.compile(r"^https?://[\w.-]*safelinks\.protection\.outlook\.com/.*?[?&]url=([^&]+)", re.I)
 _ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/[^/]*/(.+)", re.I)
+# Adobe Acrobat's browser extension: chrome-extension://<id>/https:/www.ice.gov/...
+_EXTENSION = re.compile(r"^chrome-extension://[a-z]+/(https?):/+(.+)", re.I)
+_WEB_URL = re.compile(r"^https?://", re.I)
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,6 +125,10 @@ def unwrap_url(url):
             url = m.group(1)
             if not re.match(r"https?://", url):
                 url = "https://" + url.lstrip("/")
+            continue
+        m = _EXTENSION.match(url)
+        if m:
+            url = f"{m.group(1)}://{m.group(2)}"
             continue
         break
     return url
@@ -235,7 +243,9 @@ def _links_by_row(links, column):
     out = {}
     for ref, url in links.items():
         if ref.startswith(letters) and ref[len(letters):].isdigit():
-            out[int(ref[len(letters):])] = (unwrap_url(url), "safelinks.protection.outlook.com" in url)
+            target = unwrap_url(url)
+            if target and _WEB_URL.match(target):  # never javascript:, data: or file: links: pages link these URLs
+                out[int(ref[len(letters):])] = (target, "safelinks.protection.outlook.com" in url)
     return out
 
 
@@ -263,6 +273,9 @@ def extract(path):
         if len(values) < width:
             values = list(values) + [None] * (width - len(values))
         raw = pick(values)
+        for value in raw:
+            if value.__class__ is str and len(value) > MAX_CELL_CHARS:
+                raise PublicationError(f"row {number}: a cell of {len(value):,} characters, over Excel's {MAX_CELL_CHARS:,}-character limit")
         if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
             # Page tables print the MOA as an Internet Archive URL that differs per capture;
             # ICE's own URL is what was printed, so rows recur across captures.
@@ -345,7 +358,7 @@ def extract_cached(path, sha256, cache_dir):
     try:
         result = {"ok": extract(path)}
     except PublicationError as e:
-        result = {"error": str(e)}
+        result = {"error": one_line(str(e))}
     if cache_file:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
@@ -353,6 +366,12 @@ def extract_cached(path, sha256, cache_dir):
             pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(cache_file)
     return result
+
+
+def one_line(text, limit=300):
+    """A reason fit for one terminal line: control and invisible characters escaped, length capped."""
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 
 def _extract_job(args):

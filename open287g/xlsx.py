@@ -12,6 +12,9 @@ REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MAX_PART_BYTES = 64 * 1024 * 1024  # the largest real sheet part is under 1 MB
 MAX_ROWS = 20000  # ICE's lists hold under 2,000 rows; a sheet claiming more is refused
+MAX_COLUMNS = 64  # ICE's lists use under 15 columns; calamine allocates rows x columns cells
+# Parts calamine or this module parse; each is checked for XML bombs before calamine sees it.
+CHECKED_PARTS = ("xl/sharedStrings.xml", "xl/styles.xml")
 
 
 class WorkbookError(Exception):
@@ -25,9 +28,15 @@ def _read_part(zf, name):
         return None
     if info.file_size > MAX_PART_BYTES:
         raise WorkbookError(f"part {name} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
-    data = zf.read(name)
+    # Read no more than the declared size: zf.read() inflates a part whose header understates
+    # its size in full (gigabytes from a small zip) before the CRC check fails.
+    with zf.open(info) as f:
+        data = f.read(info.file_size) if info.file_size else b""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        # The checks below read bytes as UTF-8; Excel writes every part in UTF-8.
+        raise WorkbookError(f"part {name} is not UTF-8 encoded, refused")
     # Entity declarations are how XML bombs expand; no real workbook has a DTD.
-    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise WorkbookError(f"part {name} declares a DTD or entities, refused")
     return data
 
@@ -35,7 +44,7 @@ def _read_part(zf, name):
 def _parse(data, name):
     try:
         return ET.fromstring(data)
-    except ET.ParseError as e:
+    except (ET.ParseError, LookupError, ValueError) as e:  # LookupError: an unknown encoding="..."
         raise WorkbookError(f"part {name} is not well-formed XML ({e})") from None
 
 
@@ -52,7 +61,9 @@ def _first_sheet_part(zf):
     if rels is not None and rid:
         for rel in _parse(rels, "xl/_rels/workbook.xml.rels"):
             if rel.get("Id") == rid:
-                target = rel.get("Target").lstrip("/")
+                target = (rel.get("Target") or "").lstrip("/")
+                if not target:
+                    raise WorkbookError(f"the first sheet's relationship {rid!r} has no target")
                 return target if target.startswith("xl/") else "xl/" + target
     return "xl/worksheets/sheet1.xml"
 
@@ -63,7 +74,13 @@ _RELATIONSHIP = re.compile(rb'<(?:\w+:)?Relationship\b(?=[^>]*\bId="([^"]*)")(?=
 # Excel writes attributes in this order; the general patterns above are the fallback.
 _HYPERLINK_FAST = re.compile(rb'<hyperlink ref="([^"]*)" r:id="([^"]*)"')
 _RELATIONSHIP_FAST = re.compile(rb'<Relationship Id="([^"]*)" Type="[^"]*" Target="([^"]*)"')
-_LAST_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*\br="(\d+)"')
+# A cell or row tag whose position is not a plain r="A123" / r="123" as Excel writes it; any
+# such tag (or a namespace-prefixed one) sends the sheet through the exact extent count below.
+_ODD_CELL = re.compile(rb'<c(?! r="[A-Z]\d{1,4}")[\s/>]')
+_ODD_ROW = re.compile(rb'<row(?! r="\d{1,4}")[\s/>]')
+_PREFIXED = re.compile(rb':(?:c|row)[\s/>]')
+_TAG = re.compile(rb'<(?:[\w.-]+:)?(row|c)(?=[\s/>])([^>]*)>')
+_POSITION = re.compile(rb'(?:^|\s)r\s*=\s*["\']([A-Za-z]*)(\d*)["\']')
 
 
 def _findall(fast, general, data, start, marker):
@@ -96,12 +113,34 @@ def _hyperlinks(zf, sheet_part, sheet_xml):
     return out
 
 
-def _last_row_number(sheet_xml):
-    tail = sheet_xml.rfind(b"<row ")
-    if tail < 0:
-        return 0
-    m = _LAST_ROW.match(sheet_xml, tail)
-    return int(m.group(1)) if m else 0
+def _extent(sheet_xml):
+    """(rows, columns) of the cell grid calamine will allocate: the furthest row and column holding a value.
+
+    Rows out of order, a cell whose r= points far from its row, and rows or cells without r=
+    (calamine counts on from the previous one) all count. Excel's plain sheets, every position
+    within Z9999, are cleared by three scans; anything else is counted tag by tag.
+    """
+    if not (_ODD_CELL.search(sheet_xml) or _ODD_ROW.search(sheet_xml) or _PREFIXED.search(sheet_xml)):
+        return 0, 0  # every position is a plain r="A1".."Z9999"
+    rows = columns = row = column = 0
+    for m in _TAG.finditer(sheet_xml):
+        kind, attrs = m.groups()
+        pos = _POSITION.search(attrs)
+        if kind == b"row":
+            row = int(pos.group(2)) if pos and pos.group(2) else row + 1
+            column = 0
+            continue
+        letters, digits = (pos.group(1), pos.group(2)) if pos else (b"", b"")
+        if letters:
+            column = 0
+            for ch in letters.upper():
+                column = column * 26 + ch - 64
+        else:
+            column += 1
+        if not attrs.endswith(b"/"):  # <c .../> holds no value and adds nothing to the grid
+            rows = max(rows, int(digits) if digits else row)
+            columns = max(columns, column)
+    return rows, columns
 
 
 def read_sheet(path):
@@ -117,23 +156,34 @@ def read_sheet(path):
             head = f.read(512).lstrip().lower()
         if head.startswith(b"<!doctype html") or head.startswith(b"<html"):
             raise WorkbookError("an HTML page, not a workbook") from None
+        if head.startswith(b"pk\x03\x04"):
+            raise WorkbookError("damaged zip archive (no central directory: truncated?)") from None
         raise WorkbookError("not a zip archive, so not an .xlsx workbook") from None
     except OSError as e:
         raise WorkbookError(f"cannot open ({e.strerror or e})") from None
+    except (ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.LargeZipFile) as e:
+        # e.g. a member name flagged UTF-8 that is not
+        raise WorkbookError(f"damaged zip archive ({e})") from None
     with zf:
         try:
+            for info in zf.infolist():  # calamine inflates the parts it reads without a limit: zip bombs stop here
+                if info.file_size > MAX_PART_BYTES:
+                    raise WorkbookError(f"part {info.filename!r} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
             sheet_part = _first_sheet_part(zf)
-            _read_part(zf, "xl/sharedStrings.xml")  # refuses entity declarations before calamine sees them
+            for name in CHECKED_PARTS:
+                _read_part(zf, name)  # refuses entity declarations before calamine sees them
             data = _read_part(zf, sheet_part)
             if data is None:
                 raise WorkbookError(f"sheet part {sheet_part} is missing")
-            if b"<!ENTITY" in data or b"<!DOCTYPE" in data[:4096]:
-                raise WorkbookError(f"part {sheet_part} declares a DTD or entities, refused")
-            last = _last_row_number(data)
-            if last > MAX_ROWS:
-                raise WorkbookError(f"sheet has a row numbered {last}, over the {MAX_ROWS}-row limit")
+            rows, columns = _extent(data)
+            if rows > MAX_ROWS:
+                raise WorkbookError(f"sheet has a row numbered {rows}, over the {MAX_ROWS}-row limit")
+            if columns > MAX_COLUMNS:
+                raise WorkbookError(f"sheet has a cell in column {columns}, over the {MAX_COLUMNS}-column limit")
             links = _hyperlinks(zf, sheet_part, data)
-        except (zipfile.BadZipFile, EOFError, ValueError, zlib.error) as e:
+        except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
+            # RuntimeError: an encrypted part; NotImplementedError: an unknown compression method;
+            # OSError: a part offset outside the file
             raise WorkbookError(f"damaged zip archive ({e})") from None
         except KeyError as e:
             raise WorkbookError(f"damaged workbook, missing {e}") from None

@@ -1,0 +1,261 @@
+"""Builds killed with SIGKILL at seeded random moments, at least 20 times: the previous database must
+stay byte for byte as it was and servable, no partial database may take its place, and the next build
+must succeed.
+
+Durations come first: the session's cold build (empty parse cache) reports its own, and one warm build
+(every workbook cached) is timed here; it also makes the database the kills must not touch. Kills then
+alternate between cold and warm builds, each at a seeded random delay spread from 0 to 1.1x that kind
+of build's duration, so they land while workbooks are read, while publications are dated and
+resolved, while the new file is loaded and finished, and after it is done. A build runs in its own
+session and is killed with its process group, so its worker processes die too.
+
+What each kill interrupted is read from what the build left: cache entries still missing or worker
+processes still running (reading), workers gone but no new file yet (dating and resolving), a new
+.tmp file with tables only (loading) or with indexes, search tables or a rollback journal
+(finishing). Where the random kills missed a stage, a targeted kill is added.
+
+After every kill the next build must succeed: after the first cold kill a forced build on the
+half-filled cache, otherwise the plain `open287g build` a user would run next. A last forced build on
+the cache a cold kill left half-filled must equal the session's build.
+"""
+import asyncio
+import hashlib
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, DATA, ROOT, run_cli
+from open287g.read import READER_VERSION
+
+SEED = 20260327
+KILLS = 20
+ACTIVE = 1560
+STAGES = ("reading", "resolving", "loading", "finishing")
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def group_alive(pgid):
+    """Processes of a process group that still run (zombies waiting to be reaped do not count)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgrp) == pgid and state != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def cache_entries(cache):
+    return sum(1 for _ in Path(cache).glob(f"*.v{READER_VERSION}.pickle"))
+
+
+def active_count(db_path):
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        assert conn.execute("pragma quick_check").fetchone()[0] == "ok"
+        return conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def key_counts(db_path):
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        counts = {t: conn.execute(f"select count(*) from [{t}]").fetchone()[0]
+                  for t in ("publications", "listings", "agreements", "agencies", "changes", "agreement_merges", "pending_applications", "build_anomalies", "qa_checks")}
+        counts.update({f"agreements {s}": n for s, n in conn.execute("select status, count(*) from agreements group by status")})
+        counts["qa passed"] = conn.execute("select sum(passed) from qa_checks").fetchone()[0]
+        return counts
+    finally:
+        conn.close()
+
+
+async def _served_active(db_path):
+    from datasette.app import Datasette
+
+    ds = Datasette(immutables=[str(db_path)])
+    name = Path(db_path).stem
+    r = await ds.client.get(f"/{name}.json?sql=select+count(*)+as+n+from+agreements+where+status+%3D+'active'&_shape=array")
+    assert r.status_code == 200, r.text[:500]
+    page = await ds.client.get(f"/{name}/agreements?status=active&_size=1")
+    assert page.status_code == 200
+    return r.json()[0]["n"]
+
+
+class Builds:
+    """Runs builds into one output file, kills them, and checks what each kill left behind."""
+
+    def __init__(self, tmp_path, warm_cache, reference):
+        self.out = tmp_path / "287g.db"
+        self.tmp = self.out.with_name(self.out.name + ".tmp")
+        self.journal = self.tmp.with_name(self.tmp.name + "-journal")
+        self.warm = warm_cache  # the session's cache: a warm build only reads it
+        self.cold = tmp_path / "cache-cold"
+        self.reference = reference
+        self.files = len(list((DATA / "ice").glob("*/*.xlsx")))
+        self.log = []
+
+    def command(self, cache, force=True):
+        return CLI + ["build", "--data", str(DATA), "--out", str(self.out), "--cache", str(cache)] + (["--force"] if force else [])
+
+    def run(self, cache, force=True, timings=False):
+        env = dict(os.environ, CI="1", **({"OPEN287G_TIMINGS": "1"} if timings else {}))
+        started = time.perf_counter()
+        r = subprocess.run(self.command(cache, force), capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+        return r, time.perf_counter() - started
+
+    @staticmethod
+    def _stat(path):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
+    def _stage_in_tmp(self, stale):
+        """What the killed build wrote into the new file (a file left by an earlier kill does not count)."""
+        if self._stat(self.tmp) == stale[0]:
+            return None
+        if self.journal.exists() and self._stat(self.journal) != stale[1]:
+            return "finishing"  # loading writes with journal_mode off; only finishing leaves a journal
+        try:
+            conn = sqlite3.connect(f"file:{self.tmp}?immutable=1", uri=True)
+            try:
+                names = [r[0] for r in conn.execute("select name from sqlite_master")]
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return "loading"  # killed while the first pages were written
+        return "finishing" if any(n.startswith("idx_") or n.endswith("_fts") for n in names) else "loading"
+
+    def kill(self, cold, delay=None, until=None):
+        """Start a forced build, SIGKILL its process group after `delay` seconds or once until() holds;
+        check the database left in place; return (killed, stage interrupted)."""
+        cache = self.cold if cold else self.warm
+        before = (sha256(self.out), self.out.stat().st_ino)
+        stale = (self._stat(self.tmp), self._stat(self.journal))  # left by an earlier kill; the build removes them when it loads
+        proc = subprocess.Popen(self.command(cache), cwd=ROOT, env=dict(os.environ, CI="1"), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        started = time.perf_counter()
+        if until is None:
+            time.sleep(delay)
+        else:
+            while proc.poll() is None and not until(proc) and time.perf_counter() - started < 120:
+                time.sleep(0.002)
+        running = group_alive(proc.pid)
+        killed = proc.poll() is None
+        if killed:
+            os.killpg(proc.pid, signal.SIGKILL)  # the build and its worker processes
+        err = proc.communicate()[1].decode()
+        at = time.perf_counter() - started
+        if killed:
+            deadline = time.time() + 10
+            while group_alive(proc.pid):
+                assert time.time() < deadline, f"worker processes survived the kill: {group_alive(proc.pid)}"
+                time.sleep(0.01)
+        else:
+            assert proc.returncode == 0 and "Traceback" not in err, err
+        after = (sha256(self.out), self.out.stat().st_ino)
+        if after[1] != before[1]:
+            # Replaced: only by a complete build (killed, if at all, after its atomic swap).
+            stage = "swapped" if killed else "done"
+            assert not self.tmp.exists()
+            assert key_counts(self.out) == self.reference, "a database replaced the previous one but is not a complete build"
+        else:
+            assert after[0] == before[0], "the previous database changed in place"
+            if not killed:
+                stage = "done"
+            elif self._stage_in_tmp(stale):
+                stage = self._stage_in_tmp(stale)
+            elif cold and (cache_entries(cache) < self.files or len(running) > 1):
+                stage = "reading"  # workbooks left to parse, or the worker pool still up
+            elif cold:
+                stage = "resolving"  # read, workers gone, no new file yet: dating, fixing, resolving
+            else:
+                stage = "warm: reading cache, dating or resolving"
+        assert active_count(self.out) == ACTIVE, "the database left in place is not servable"
+        self.log.append((("cold" if cold else "warm"), round(at, 2), stage))
+        return killed, stage
+
+
+@pytest.fixture(scope="module")
+def reference(db_path):
+    return key_counts(db_path)
+
+
+def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, reference, cache_dir, build_result):
+    began = time.perf_counter()
+    b = Builds(tmp_path, cache_dir, reference)
+
+    # Durations: the warm build is timed here (and makes the previous database); the cold one is the
+    # session's first build, which reports its own time; start-up is what the warm build's own report
+    # leaves out.
+    r, warm_seconds = b.run(b.warm, timings=True)
+    start_up = warm_seconds - float(re.search(r"^built .* in ([\d.]+)s", r.stdout, re.M).group(1))
+    cold = re.search(r"^built .* in ([\d.]+)s \(\d+ workbooks parsed, 0 from cache\)", build_result.stdout, re.M)
+    if cold:
+        cold_seconds = float(cold.group(1)) + start_up
+    else:
+        _, cold_seconds = b.run(b.cold)
+    assert key_counts(b.out) == reference
+    assert asyncio.run(_served_active(b.out)) == ACTIVE
+
+    rng = random.Random(SEED)
+    kills, hit, attempt, cold_kills = 0, set(), 0, 0
+    while kills < KILLS:
+        attempt += 1
+        assert attempt <= KILLS * 2, f"too few builds were still running when killed: {b.log}"
+        cold = attempt % 2 == 1
+        if cold:
+            shutil.rmtree(b.cold, ignore_errors=True)
+        delay = rng.uniform(0, 1.1 * (cold_seconds if cold else warm_seconds))
+        killed, stage = b.kill(cold, delay=delay)
+        hit.add(stage)
+        kills += killed
+        if killed and kills == 1:
+            assert asyncio.run(_served_active(b.out)) == ACTIVE  # served through Datasette right after a kill
+        # The next build succeeds.
+        if cold and killed and cold_kills == 0:
+            nxt, _ = b.run(b.cold)  # forced, on the cache the kill left half-filled
+            assert re.search(r"\(\d+ workbooks? parsed, \d+ from cache\)", nxt.stdout), nxt.stdout
+            assert not b.tmp.exists(), "a finished build leaves no partial file behind"
+        else:
+            nxt, _ = b.run(b.warm, force=False)  # what a user runs next: the database is current
+            assert nxt.stdout.startswith(("up to date", "built ")), nxt.stdout
+        cold_kills += cold and killed
+        assert active_count(b.out) == ACTIVE
+
+    # Targeted kills for any stage the random ones missed, so every stage is covered on any machine.
+    if "reading" not in hit:
+        shutil.rmtree(b.cold, ignore_errors=True)
+        hit.add(b.kill(True, until=lambda proc: cache_entries(b.cold) >= 50)[1])
+    if "resolving" not in hit:
+        shutil.rmtree(b.cold, ignore_errors=True)
+        hit.add(b.kill(True, until=lambda proc: cache_entries(b.cold) >= b.files and len(group_alive(proc.pid)) == 1)[1])
+    if "loading" not in hit:
+        hit.add(b.kill(False, until=lambda proc: b.tmp.exists())[1])
+    if "finishing" not in hit:
+        hit.add(b.kill(False, until=lambda proc: b.journal.exists())[1])
+    assert set(STAGES) <= hit, f"stages never interrupted: {set(STAGES) - hit}; {b.log}"
+
+    # A last forced build, on the cache a cold kill left half-filled, equals the session's build.
+    final = run_cli("build", "--data", DATA, "--out", b.out, "--cache", b.cold, "--force")
+    assert final.returncode == 0 and "Traceback" not in final.stderr, final.stderr
+    assert not b.tmp.exists()
+    assert key_counts(b.out) == reference
+    assert f"({ACTIVE} active" in final.stdout
+    print(f"\n{kills} kills in {time.perf_counter() - began:.0f}s (cold build {cold_seconds:.1f}s, warm {warm_seconds:.1f}s): {b.log}")
