@@ -13,7 +13,6 @@ builds), e.g. "ICE 287(g) update 2026-03-27: 8 agreements added, 2 ended, 1 re-d
 scheduled refresh uses it as its commit message.
 """
 import datetime
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,8 @@ import click
 
 from . import BUILD
 from .config import DATABASE
+from .read import file_sha256
+from .serve import _setting_value
 
 DEFAULT_OUT = BUILD / "deploy"
 DEFAULT_APP = "open287g"
@@ -53,27 +54,8 @@ class PublishError(click.ClickException):
     """A bundle that cannot be written as asked; the message is one line."""
 
 
-# --- helpers ---------------------------------------------------------------------------
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _connect_ro(path):
     return sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
-
-
-def _setting_value(value):
-    if value is True:
-        return "on"
-    if value is False:
-        return "off"
-    return str(value)
 
 
 def _canonical(name):
@@ -271,7 +253,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
 
     db_file = f"{DATABASE}.db"  # the file's stem is the database name metadata.json describes
     newest = facts["newest"].get("participating")
-    db_sha = sha256_file(db_path)
+    db_sha = file_sha256(db_path)
     version_note = f"ICE list of {newest['published_at'][:10]} (publication {newest['id']})" if newest else None
     note = f"database sha256 {db_sha}" + (f"; newest participating list {newest['file_name']}" if newest else "")
 
@@ -280,7 +262,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         shutil.copyfile(db_path, tmp / db_file)
-        if sha256_file(tmp / db_file) != db_sha:
+        if file_sha256(tmp / db_file) != db_sha:
             raise PublishError(f"{db_path} changed while it was being copied: run publish again")
         shutil.copyfile(metadata_file, tmp / "metadata.json")
         _copy_tree(serve.PLUGINS_DIR, tmp / "plugins")
@@ -295,7 +277,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
         (tmp / "fly.toml").write_text(fly_toml(app, region, note), encoding="utf-8")
         (tmp / ".dockerignore").write_text(f"{BUNDLE_MANIFEST}\n", encoding="utf-8")
         files = {
-            str(p.relative_to(tmp)): sha256_file(p)
+            str(p.relative_to(tmp)): file_sha256(p)
             for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         manifest = {
