@@ -4,7 +4,7 @@ import json
 import sqlite_utils
 
 from .dating import norm_agency
-from .read import MODEL_CODES
+from .read import MODEL_NAMES
 
 # What the build did about each kind of anomaly, stored beside it.
 ACTIONS = {
@@ -197,7 +197,7 @@ def write(path, built, seeds):
     def link(listing):
         key = (listing["state_code"], norm_agency(listing["agency"]), listing["model"])
         if listing["list"] == "participating":
-            agreement_id = lineage.by_key.get((key[0], key[1], _model_name(key[2]), listing["signed_on"]))
+            agreement_id = lineage.by_key.get((key[0], key[1], MODEL_NAMES.get(key[2]), listing["signed_on"]))
             agency = lineage.agreements[agreement_id]["agency_id"] if agreement_id else None
             return dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency)
         app = next((a for a in app_index.get(key, []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
@@ -250,6 +250,3 @@ def write(path, built, seeds):
     db.conn.commit()
     db.conn.close()
 
-
-def _model_name(code):
-    return {v: k for k, v in MODEL_CODES.items()}.get(code)

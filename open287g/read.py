@@ -39,6 +39,7 @@ MODELS = {
     "task force officer": "Task Force Model",
 }
 MODEL_CODES = {"Jail Enforcement Model": "JEM", "Warrant Service Officer": "WSO", "Task Force Model": "TFM"}
+MODEL_NAMES = {code: name for name, code in MODEL_CODES.items()}
 
 LEVELS = {
     "county": "County",

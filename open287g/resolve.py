@@ -1,4 +1,5 @@
 """Reads dated publications and writes the derived rows: listings with spans, agreements, agencies, changes, pending applications."""
+import datetime
 import difflib
 import hashlib
 
@@ -259,6 +260,4 @@ def pending_applications(members, agreements):
 
 
 def _days(a, b):
-    import datetime
-
     return (datetime.date.fromisoformat(b[:10]) - datetime.date.fromisoformat(a[:10])).days

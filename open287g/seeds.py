@@ -7,7 +7,6 @@ from . import places
 from .dating import norm_agency
 from .read import MODEL_CODES, model_of, parse_date
 
-MODEL_BY_CODE = {v: k for k, v in MODEL_CODES.items()}
 SOURCE = "ICE 287(g) page as of May 2024 (data/seeds/ice_287g_page_2024-05.txt)"
 
 

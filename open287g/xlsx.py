@@ -9,7 +9,6 @@ from python_calamine import CalamineWorkbook
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
-PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MAX_PART_BYTES = 64 * 1024 * 1024  # the largest real sheet part is under 1 MB
 MAX_ROWS = 20000  # ICE's lists hold under 2,000 rows; a sheet claiming more is refused
 MAX_COLUMNS = 64  # ICE's lists use under 15 columns; calamine allocates rows x columns cells

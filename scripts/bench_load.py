@@ -39,19 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from open287g import serve
+from open287g.hostile_sql import HOSTILE
 
 DB = "287g"
 NUM_SQL_THREADS = 3  # Datasette's default; open287g.serve.SETTINGS leaves it unset
 
-LONG_LIKE = "%" + "%".join("abcdefghijklmnopqrstuvwxyz") + "%"
-HOSTILE = {
-    "recursive CTE": "with recursive c(x) as (select 1 union all select x+1 from c) select count(*) from c",
-    "cross join L x L x A": "select count(*) from listings a, listings b, agreements c",
-    "LIKE over cross join": f"select count(*) from listings a, listings b where a.agency || b.agency like '{LONG_LIKE}'",
-    "randomblob loop": "with recursive c(x) as (select 1 union all select x+1 from c) "
-                       "select sum(length(randomblob(100000))) from c",
-    "sort of cross join": "select a.agency, b.agency from listings a, listings b order by random() limit 5",
-}
 # One value built inside a single SQLite step: the progress handler behind the time limit only runs
 # between steps, so these run to completion whatever sql_time_limit_ms says.
 SINGLE_VALUE = {

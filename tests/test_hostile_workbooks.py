@@ -845,15 +845,24 @@ def as_of(db, pub):
     return sorted(tuple("" if v is None else v for v in r) for r in rows)
 
 
+def built_with_source(db, case, problems):
+    """The publication rows of a hostile file and of the real file it came from; (None, None), with a
+    problem noted, when the hostile file was not built."""
+    pub = db.execute("select * from publications where file = ?", (case.file,)).fetchone()
+    src = db.execute("select * from publications where file = ?", (case.source.file,)).fetchone()
+    if pub is None or pub["status"] == "rejected":
+        problems.append(f"{case.kind}: {case.file} not built: {pub['error'] if pub else 'missing'}")
+        return None, None
+    return pub, src
+
+
 def test_odd_but_readable_files_are_built_as_their_source(hostile):
     db, problems, checked = hostile.db, [], 0
     for case in hostile.cases:
         if case.outcome != "same":
             continue
-        pub = db.execute("select * from publications where file = ?", (case.file,)).fetchone()
-        src = db.execute("select * from publications where file = ?", (case.source.file,)).fetchone()
-        if pub is None or pub["status"] == "rejected":
-            problems.append(f"{case.kind}: {case.file} not built: {pub['error'] if pub else 'missing'}")
+        pub, src = built_with_source(db, case, problems)
+        if pub is None:
             continue
         if (pub["row_count"], pub["fingerprint"], pub["list"]) != (src["row_count"], src["fingerprint"], src["list"]):
             problems.append(f"{case.kind}: {case.file}: {pub['row_count']} rows, fingerprint {pub['fingerprint']} against {src['row_count']}, {src['fingerprint']}")
@@ -873,10 +882,8 @@ def test_odd_files_with_a_difference_keep_every_row_as_printed(hostile):
     for case in hostile.cases:
         if case.outcome != "built":
             continue
-        pub = db.execute("select * from publications where file = ?", (case.file,)).fetchone()
-        src = db.execute("select * from publications where file = ?", (case.source.file,)).fetchone()
-        if pub is None or pub["status"] == "rejected":
-            problems.append(f"{case.kind}: {case.file} not built: {pub['error'] if pub else 'missing'}")
+        pub, src = built_with_source(db, case, problems)
+        if pub is None:
             continue
         if pub["row_count"] != src["row_count"] + case.rows_delta:
             problems.append(f"{case.kind}: {case.file}: {pub['row_count']} rows, expected {src['row_count'] + case.rows_delta}")
