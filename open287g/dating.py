@@ -1,9 +1,10 @@
 """Reads the parsed publications and decides each one's list, date and order: ICE's file names are checked against content, not trusted."""
 import bisect
 import datetime
-import functools
 import hashlib
 import re
+
+from .identity import norm_agency  # noqa: F401  (re-exported: read.py and seeds.py import it from here)
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx
 NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am|pm|mid)?", re.I)
@@ -15,17 +16,6 @@ DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much bett
 RANGE_TOLERANCE = datetime.timedelta(days=30)
 FIT_NEIGHBOURS = 3  # publications on each side compared when checking a date against content
 TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
-
-
-@functools.lru_cache(maxsize=None)
-def norm_agency(name):
-    """Agency name -> identity text: case, apostrophes, punctuation, whitespace and common abbreviations folded."""
-    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    s = s.replace("'", "").replace("&", " and ")
-    s = re.sub(r"[^\w\s]", " ", s)
-    words = s.split()
-    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
-    return " ".join(abbreviations.get(w, w) for w in words)
 
 
 def fingerprint(rows):

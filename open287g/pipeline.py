@@ -9,6 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import ROOT, config, dating, finish, fixes, load, places, resolve
+from .lineage import MASS_ENDING_SHARE, Change, Lineage, ending_share, publication_keys
+from .identity import norm_agency
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import read_seeds
 
@@ -163,7 +165,7 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
-def resolve_all(pubs, locate=places.locate):
+def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     """Date, order and link every readable publication; returns the derived tables."""
     good = [p for p in pubs if "error" not in p]
     for p in good:
@@ -176,49 +178,82 @@ def resolve_all(pubs, locate=places.locate):
     participating = sorted((p for p in good if p["list"] == "participating"), key=lambda p: p["seq"])
     pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
     listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
-    lineage = resolve.Lineage()
-    previous = None
-    for p in participating:
-        # A truncated file, or one identical to the one before, says nothing about endings.
-        if p["truncated"] or (previous and p["fingerprint"] == previous["fingerprint"]):
-            continue
-        lineage.walk(p)
-        previous = p
-    latest = previous
-    for a in lineage.agreements.values():
-        a["status"] = a.pop("status_hint", "active")
-        a.setdefault("last_publication_id", a["first_publication_id"])
-        a.setdefault("last_seen", a["first_seen"])
+    states = {s["postal"]: s["name"] for s in (states or [])}
+    lineage = walk_participating(participating, states, confirmed or set())
     apps = resolve.pending_applications(pending, lineage.agreements)
     for app in apps:
         if app["agreement_id"]:
             a = lineage.agreements[app["agreement_id"]]
-            lineage.changes.append({
-                "id": resolve.short_id("pending_signed", app["id"]),
-                "publication_id": a["first_publication_id"],
-                "changed_at": a["first_seen"],
-                "kind": "pending->signed",
-                "agreement_id": a["id"],
-                "state_code": a["state_code"],
-                "agency": a["agency"],
-                "model": a["model"],
-                "before": app["first_seen"][:10],
-                "after": a["signed_on"],
-                "detail": f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
-            })
-    agencies = build_agencies(lineage, apps, locate)
+            lineage.changes.append(Change(
+                id=resolve.short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
+                before=app["first_seen"][:10], after=a.signed_on,
+                detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
+            ))
+    agencies, aliases = build_agencies(lineage, apps, locate)
     return {
         "publications": pubs,
         "listings": listings,
         "lineage": lineage,
         "pending": apps,
         "agencies": agencies,
-        "latest": latest,
+        "aliases": aliases,
+        "latest": lineage.walked[-1] if lineage.walked else None,
     }
 
 
+def load_confirmations(path):
+    """sha256 of publications a maintainer confirmed in data/confirmations.csv (a mass ending that is real)."""
+    if not Path(path).exists():
+        return set()
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["sha256"].strip() for r in csv.DictReader(f) if (r.get("sha256") or "").strip()}
+
+
+def walk_participating(participating, states, confirmed):
+    """Walk the participating list through lineage, holding back publications that would end too much at once.
+
+    A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
+    only when the next distinct publication confirms the drop. The newest such publication has no
+    confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
+    sha256 in data/confirmations.csv.
+    """
+    distinct, previous = [], None
+    for p in participating:
+        # A truncated file, or one identical to the one before, says nothing about endings.
+        if p["truncated"] or (previous and p["fingerprint"] == previous["fingerprint"]):
+            continue
+        distinct.append(p)
+        previous = p
+    lineage = Lineage(states)
+    walked_keys = None
+    for i, p in enumerate(distinct):
+        keys = publication_keys(p)
+        share = ending_share(walked_keys, keys) if walked_keys is not None else 0.0
+        if share > MASS_ENDING_SHARE and p["sha256"] not in confirmed:
+            gone = walked_keys - keys
+            nxt = distinct[i + 1] if i + 1 < len(distinct) else None
+            if nxt is None:
+                p["held"] = True
+                p["anomalies"].append(("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
+                continue
+            back = len(gone & publication_keys(nxt)) / len(gone)
+            if back > 0.5:
+                p["held"] = True
+                p["anomalies"].append(("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt['file_name']}: not used for endings"))
+                continue
+            p["anomalies"].append(("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt['file_name']}"))
+        lineage.walk(p)
+        walked_keys = keys
+    lineage.finish()
+    return lineage
+
+
 def build_agencies(lineage, apps, locate=places.locate):
-    """Group agreements and applications into agencies: same state and name, joined through recorded renames."""
+    """Group agreements and applications into agencies: same state and name, joined through renames
+    (not relabels, which move an agreement to another body). An agency's id comes from the first row
+    printed for it, so it does not move when a spelling changes; ids that differ from the earlier
+    scheme go into the aliases."""
     parent = {}
 
     def find(k):
@@ -232,53 +267,71 @@ def build_agencies(lineage, apps, locate=places.locate):
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
-    for a in sorted(lineage.agreements.values(), key=lambda a: a["first_seen"]):
-        keys = sorted({(k[0], k[1]) for k in a["keys"]})
-        for k in keys:
-            find(k)
+    agreements_sorted = sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id))
+    for a in agreements_sorted:
+        for k in sorted({(k[0], k[1]) for k in a.keys}):
+            find(k)  # every name ever printed is a group, even one an agreement was relabelled away from
+        keys = sorted(a.name_keys | {a.agency_key})
         for k in keys[1:]:
             union(keys[0], k)
     for app in apps:
         find(app["agency_key"])
-    groups = {}
-    for k in list(parent):
-        groups.setdefault(find(k), []).append(k)
-    agencies = {}
-    members_of = {}
-    for a in lineage.agreements.values():
-        members_of.setdefault(find(a["agency_key"]), []).append(a)
-    apps_of = {}
-    for app in apps:
+    members_of, apps_of = {}, {}
+    for a in agreements_sorted:
+        members_of.setdefault(find(a.agency_key), []).append(a)
+    for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
         apps_of.setdefault(find(app["agency_key"]), []).append(app)
-    for root, keys in groups.items():
-        agreements = sorted(members_of.get(root, []), key=lambda a: a["last_seen"])
-        applications = sorted(apps_of.get(root, []), key=lambda a: a["last_seen"])
-        newest = (agreements or applications)[-1]
-        agency_id = resolve.short_id(*root)
-        spellings = sorted({s for a in agreements for s in a["spellings"]} | {app["agency"] for app in applications})
-        level = next((x["level"] for x in reversed(agreements + applications) if x.get("level")), None)
-        county = next((x["county"] for x in reversed(agreements + applications) if x.get("county")), None)
-        active = [a for a in agreements if a["status"] == "active"]
-        spot = locate(root[0], newest["agency"], level, county)
+    groups = {}
+    for k in sorted(parent):
+        groups.setdefault(find(k), []).append(k)
+    agencies, aliases = {}, []
+    for root in sorted(groups):
+        keys = groups[root]
+        agreements = members_of.get(root, [])
+        applications = apps_of.get(root, [])
+        if not agreements and not applications:
+            continue  # a name an agreement was relabelled away from, held by nothing now
+        # The first row ICE printed for this body names it for good.
+        firsts = [(a.first_seen, a.id, a.first_key[:2]) for a in agreements] + [(x["first_seen"], x["id"], x["agency_key"]) for x in applications]
+        first_key = min(firsts)[2]
+        agency_id = resolve.short_id(*first_key)
+        for legacy in sorted({resolve.short_id(*k) for k in keys} - {agency_id}):
+            aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
+        by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
+        apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
+        newest_name = by_last[-1].agency if by_last else apps_by_last[-1]["agency"]
+        spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {x["agency"] for x in applications} | {a.agency for a in agreements})
+        levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
+        counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]
+        level = next((v for v in reversed(levels) if v), None)
+        county = next((v for v in reversed(counties) if v), None)
+        active = [a for a in agreements if a.status == "active"]
+        spot = locate(root[0], newest_name, level, county)
         agencies[agency_id] = {
             "id": agency_id,
-            "name": newest["agency"],
+            "name": newest_name,
             "state_code": root[0],
             "level": level,
             "county": county,
             "spellings": spellings,
-            "models_active": ", ".join(sorted({a["model"] for a in active if a["model"]})),
-            "models_ever": ", ".join(sorted({a["model"] for a in agreements if a["model"]})),
+            "models_active": ", ".join(sorted({a.model for a in active if a.model})),
+            "models_ever": ", ".join(sorted({a.model for a in agreements if a.model})),
             "agreements_active": len(active),
             "agreements_total": len(agreements),
             "status": "active" if active else ("ended" if agreements else "pending only"),
-            "first_seen": min([a["first_seen"] for a in agreements + applications]),
-            "last_seen": max([a["last_seen"] for a in agreements + applications]),
+            "first_seen": min([a.first_seen for a in agreements] + [x["first_seen"] for x in applications]),
+            "last_seen": max([a.last_seen for a in agreements] + [x["last_seen"] for x in applications]),
             **spot,
         }
-        for x in agreements + applications:
+        for a in agreements:
+            a.agency_id = agency_id
+        for x in applications:
             x["agency_id"] = agency_id
-    return agencies
+    ids = set(lineage.agreements)
+    for a in agreements_sorted:
+        for legacy in sorted({resolve.short_id(*k) for k in a.keys} - ids):
+            aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
+    return agencies, aliases
 
 
 LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once
@@ -384,7 +437,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     _flag_unknown_states(pubs)
     with PlaceCache(cache_dir) as locate:
         stage("fix")
-        built = resolve_all(pubs, locate)
+        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))
         stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report
@@ -399,6 +452,12 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     stage("load")
     qa = finish.finish(tmp, built)
     stage("finish")
+    if qa["broken"]:
+        # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
+        for c in qa["broken"]:
+            _log(f"error: QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip())
+        tmp.unlink(missing_ok=True)
+        return 1
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
     config.write_config(db_path.parent, metadata, inspect=False)
@@ -419,7 +478,7 @@ def summary(built, qa, parsed, elapsed, db_path):
     agreements = built["lineage"].agreements.values()
     status = {}
     for a in agreements:
-        status[a["status"]] = status.get(a["status"], 0) + 1
+        status[a.status] = status.get(a.status, 0) + 1
     by_list = {}
     for p in pubs:
         by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
@@ -435,4 +494,10 @@ def summary(built, qa, parsed, elapsed, db_path):
         f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
         f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
+    for p in pubs:
+        for kind, _, detail in p.get("anomalies", ()):
+            if kind in ("unconfirmed_mass_ending", "mass_ending_not_confirmed", "date_far_from_neighbours"):
+                lines.append(f"WARNING {kind}: {p['file_name']}: {detail}")
+    for c in qa["gated"]:
+        lines.append(f"WITHHOLD: {c['check']}: {c['detail']} (open287g publish refuses this database)")
     return "\n".join(lines)

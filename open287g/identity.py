@@ -1,0 +1,178 @@
+"""Reads printed agency names, states, dates and MOA links and scores whether two printed rows are one agreement (see docs/IDENTITY.md)."""
+import datetime
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+# ICE's abbreviations, expanded so "Tampa PD" and "Tampa Police Department" read alike.
+EXPANSIONS = {
+    "co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint",
+    "ofc": "office", "pd": "police department", "so": "sheriffs office", "dps": "department of public safety",
+    "bocc": "board of county commissioners", "twp": "township", "doc": "department of corrections",
+    "hwy": "highway", "univ": "university", "mt": "mount", "ft": "fort",
+}
+# Words every second agency carries: two names must differ on something else to be different bodies.
+BOILERPLATE = frozenset(
+    "county sheriffs office department police city of the town township village borough and state law "
+    "enforcement agency public safety board commissioners corrections correctional center jail detention "
+    "facility prison district division services constable constables attorney attorneys unit bureau "
+    "authority commission".split()
+)
+# The kind of body a name describes; a change of kind with the same place is a relabel, not a rename.
+BODY_KINDS = (
+    ("attorney", "attorney"), ("attorneys", "attorney"), ("constable", "constable"), ("constables", "constable"),
+    ("commissioners", "county board"), ("corrections", "corrections"), ("correctional", "corrections"),
+    ("jail", "corrections"), ("prison", "corrections"), ("detention", "corrections"), ("sheriffs", "sheriff"),
+    ("police", "police"), ("marshal", "marshal"), ("patrol", "patrol"),
+)
+TYPO_RATIO = 0.84  # difflib ratio at which two long words (5+ letters) are one word misspelt (Somerville/Somervell)
+RESIGN_GAP_DAYS = 60  # a new MOA this soon after the old one left the list follows it
+REDATE_DAYS = 14  # a signing date moved by at most this many days is a correction
+
+
+@functools.lru_cache(maxsize=None)
+def norm_agency(name):
+    """Agency name -> identity text: case, apostrophes, punctuation, whitespace and common abbreviations folded.
+
+    This is the exact key of an agreement; the looser comparisons below only run when a row vanished.
+    """
+    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    s = s.replace("'", "").replace("&", " and ")
+    s = re.sub(r"[^\w\s]", " ", s)
+    words = s.split()
+    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
+    return " ".join(abbreviations.get(w, w) for w in words)
+
+
+@functools.lru_cache(maxsize=None)
+def words(name, state=("", "")):
+    """Normalised words of a name: abbreviations expanded, ordinals as numbers, the state's own name dropped,
+    and a sheriff's "Department" read as "Office" (ICE prints both for one body)."""
+    out = []
+    # The state's own name and postal code say nothing within one state ("MT Dept of Justice").
+    state_name, state_code = state
+    dropped = set(state_name.lower().split()) | {state_code.lower()}
+    for w in norm_agency(name).split():
+        if w in dropped:
+            continue
+        w = re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", w)
+        out.extend(EXPANSIONS.get(w, w).split())
+    out = [w for w in out if w not in dropped]
+    return tuple("office" if w == "department" and i and out[i - 1] == "sheriffs" else w for i, w in enumerate(out))
+
+
+@functools.lru_cache(maxsize=None)
+def is_boilerplate(word):
+    """A boilerplate word, or a typo of one ("Couny", "Departent", "Offic", "Constbales")."""
+    return word in BOILERPLATE or (len(word) >= 5 and any(_same_word(word, b) for b in sorted(BOILERPLATE) if len(b) >= 5))
+
+
+def distinctive(ws):
+    return frozenset(w for w in ws if not is_boilerplate(w))
+
+
+def body_kind(ws):
+    kinds = {kind for word, kind in BODY_KINDS if word in ws}
+    return ",".join(sorted(kinds))
+
+
+@functools.lru_cache(maxsize=None)
+def _same_word(a, b):
+    """One word, allowing ICE's typos: a plural s (Lyon's/Lyon), two letters swapped (Macro/Marco), a
+    letter or two wrong in a long word (Aggricultural, Berrian)."""
+    if a == b:
+        return True
+    if len(a) >= 4 and len(b) >= 4 and (a.rstrip("s") == b.rstrip("s") or (len(a) == len(b) and sorted(a) == sorted(b) and a[0] == b[0])):
+        return True
+    return len(a) >= 5 and len(b) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
+
+
+def _same_words(a, b):
+    """Two sets of distinctive words that agree, allowing a typo in a long word (Aggricultural)."""
+    if len(a) != len(b):
+        return False
+    rest = set(b)
+    for w in sorted(a):
+        hit = next((x for x in sorted(rest) if _same_word(w, x)), None)
+        if hit is None:
+            return False
+        rest.discard(hit)
+    return True
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    relation: str  # same | reworded | renamed | relabelled
+    score: float
+
+
+def compare_names(a, b, state=("", ""), county_words=frozenset()):
+    """How two printed names of one state relate, or None when their distinctive words disagree.
+
+    "Lake County Sheriff's Office" and "Bay County Sheriff's Office" share every word but the one
+    that matters, so they never match. Words of the rows' shared COUNTY count as the place when one
+    name omits it ("Tennessee State Constable 4th District" / "Polk County Constable District 4").
+    """
+    if norm_agency(a) == norm_agency(b):
+        return NameMatch("same", 1.0)
+    wa, wb = words(a, state), words(b, state)
+    if set(wa) == set(wb):
+        return NameMatch("reworded", 0.95)
+    da, db = distinctive(wa), distinctive(wb)
+    if not _same_words(da, db):
+        da, db = da | county_words, db | county_words
+        if not (county_words and _same_words(da, db)):
+            return None
+    if not da:
+        return None  # nothing but boilerplate on both sides: no evidence
+    if body_kind(wa) != body_kind(wb) and body_kind(wa) and body_kind(wb):
+        return NameMatch("relabelled", 0.7)
+    return NameMatch("renamed", 0.9)
+
+
+def county_words(county, state=("", "")):
+    if not county or county.startswith("#"):
+        return frozenset()
+    return distinctive(words(county, state))
+
+
+_MOA_DATE = (
+    re.compile(r"(?<!\d)(\d{1,2})[._-](\d{1,2})[._-](\d{2}|\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(?!\d)"),
+)
+
+
+def moa_file_date(url):
+    """The signing date an MOA file name carries (…_MOA_02232026.pdf, …_02.26.2025.pdf, …_5.8.25.pdf), or None."""
+    if not url:
+        return None
+    name = url.rsplit("/", 1)[-1]
+    name = re.sub(r"\.pdf$", "", name, flags=re.I)
+    for pattern in _MOA_DATE:
+        found = pattern.findall(name)
+        for mm, dd, yy in reversed(found):
+            year = int(yy) + (2000 if len(yy) == 2 else 0)
+            try:
+                day = datetime.date(year, int(mm), int(dd))
+            except ValueError:
+                continue
+            if 2005 <= day.year <= 2035:
+                return day.isoformat()
+    return None
+
+
+def moa_file_words(url):
+    """Words of an MOA file name (TennesseeStateConstable4thDistrictPolkCoTN_TFM_MOA_11042025.pdf), lower case."""
+    if not url:
+        return ()
+    name = url.rsplit("/", 1)[-1]
+    name = re.sub(r"\.pdf$", "", name, flags=re.I)
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    name = re.sub(r"(\d)([A-Za-z])|([A-Za-z])(\d)", lambda m: " ".join(x for x in m.groups() if x), name)
+    return words(re.sub(r"[_.-]", " ", name))
+
+
+def days_between(a, b):
+    return abs((datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days)
