@@ -371,3 +371,22 @@ def ending_share(previous_keys, keys):
     if not previous_keys:
         return 0.0
     return len(previous_keys - keys) / len(previous_keys)
+
+
+def date_flags(lineage, first_publication_id):
+    """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
+    carries another date, or whose date lies years before it was first listed while its agency is new."""
+    flags = []
+    first_seen_of_agency = {}
+    for a in lineage.agreements.values():
+        first_seen_of_agency[a.agency_id] = min(first_seen_of_agency.get(a.agency_id, a.first_seen), a.first_seen)
+    for a in sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)):
+        moa_date = moa_file_date(a.moa_url)
+        if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
+            flags.append((a.first_publication_id, "signed_date_contradicted",
+                          f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
+        new_agency = a.first_publication_id != first_publication_id and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
+            flags.append((a.first_publication_id, "signed_long_before_listed",
+                          f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
+    return flags

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import ROOT, config, dating, finish, fixes, load, places, resolve
-from .lineage import MASS_ENDING_SHARE, Change, Lineage, ending_share, publication_keys
+from .lineage import MASS_ENDING_SHARE, Change, Lineage, date_flags, ending_share, publication_keys
 from .identity import norm_agency
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import read_seeds
@@ -44,6 +44,7 @@ def inventory(data_dir):
                 "source_kind": kind,
                 "bytes": path.stat().st_size,
                 "capture_utc": m.get("capture_utc") or None,
+                "fetched_utc": m.get("fetched_utc") or None,
                 "archived_by": m.get("archived_by") or None,
                 "manifest_sha256": m.get("sha256") or None,
                 "manifest_rows": int(m["data_rows"]) if m.get("data_rows", "").isdigit() else None,
@@ -191,6 +192,9 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
                 detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
             ))
     agencies, aliases = build_agencies(lineage, apps, locate)
+    by_id = {p["id"]: p for p in good}
+    for publication_id, kind, detail in date_flags(lineage, participating[0]["id"] if participating else None):
+        by_id[publication_id]["anomalies"].append((kind, None, detail))
     return {
         "publications": pubs,
         "listings": listings,
@@ -335,6 +339,14 @@ def build_agencies(lineage, apps, locate=places.locate):
 
 
 LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once
+LOUD_FILES = ("date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
+
+
+def _warn_files(pubs):
+    for p in pubs:
+        for kind, _, detail in p["anomalies"]:
+            if kind in LOUD_FILES:
+                _log(f"warning: {p['file']}: {kind}: {detail}")
 
 
 def _warn(pubs):
@@ -438,6 +450,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     with PlaceCache(cache_dir) as locate:
         stage("fix")
         built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))
+        _warn_files(pubs)
         stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report
