@@ -26,6 +26,7 @@ BODY_KINDS = (
     ("jail", "corrections"), ("prison", "corrections"), ("detention", "corrections"), ("sheriffs", "sheriff"),
     ("police", "police"), ("marshal", "marshal"), ("patrol", "patrol"),
 )
+WEAK_RATIO = 0.6  # distinctive words this alike may match only when they are the sole candidates of a transition
 TYPO_RATIO = 0.84  # difflib ratio at which two long words (5+ letters) are one word misspelt (Somerville/Somervell)
 RESIGN_GAP_DAYS = 60  # a new MOA this soon after the old one left the list follows it
 REDATE_DAYS = 14  # a signing date moved by at most this many days is a correction
@@ -83,9 +84,56 @@ def _same_word(a, b):
     letter or two wrong in a long word (Aggricultural, Berrian)."""
     if a == b:
         return True
-    if len(a) >= 4 and len(b) >= 4 and (a.rstrip("s") == b.rstrip("s") or (len(a) == len(b) and sorted(a) == sorted(b) and a[0] == b[0])):
+    if len(a) >= 4 and len(b) >= 4 and a.rstrip("s") == b.rstrip("s"):
+        return True
+    if len(a) >= 5 and len(b) >= 5 and (edits(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)):
         return True
     return len(a) >= 5 and len(b) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
+
+
+def edits(a, b):
+    """Edit distance with adjacent swaps (Damerau-Levenshtein, optimal string alignment): "Counry" -> "County" is 1."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def same_place(county_a, county_b, state=("", "")):
+    """Two printed COUNTY values name one county, allowing ICE's typos ("Albermarle County" / "Albemarle County")."""
+    if not known(county_a) or not known(county_b):
+        return False
+    return _same_words(county_words(county_a, state), county_words(county_b, state)) and bool(county_words(county_a, state))
+
+
+def known(county):
+    return bool(county) and not county.startswith("#")
+
+
+def names_conflict(a, b, state=("", "")):
+    """Both names carry distinctive words and share none: two bodies, whatever else they share (ICE has
+    printed one MOA link for two agencies)."""
+    da, db = distinctive(words(a, state)), distinctive(words(b, state))
+    return bool(da) and bool(db) and not any(_same_word(x, y) for x in sorted(da) for y in sorted(db))
+
+
+def weak_name_match(a, b, state=("", "")):
+    """A last resort for one vanished and one appeared row with the same state, model and date and nothing
+    else to choose between: the same kind of body and distinctive words that still look alike ("Freedom
+    County Sheriff's Office" / "Freeborn County Sheriff's Office"). lineage accepts it only for a sole pair."""
+    wa, wb = words(a, state), words(b, state)
+    if body_kind(wa) != body_kind(wb):
+        return None
+    da, db = " ".join(sorted(distinctive(wa))), " ".join(sorted(distinctive(wb)))
+    if not da or not db or difflib.SequenceMatcher(None, da, db).ratio() < WEAK_RATIO:
+        return None
+    return NameMatch("renamed", 0.3)
 
 
 def _same_words(a, b):
@@ -132,7 +180,7 @@ def compare_names(a, b, state=("", ""), county_words=frozenset()):
 
 
 def county_words(county, state=("", "")):
-    if not county or county.startswith("#"):
+    if not known(county):
         return frozenset()
     return distinctive(words(county, state))
 

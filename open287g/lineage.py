@@ -7,6 +7,8 @@ from .ids import short_id
 from .read import MODEL_CODES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
+WEAK_SCORE = 0.6  # candidates scoring below this rest on a weak name match: accepted only as a sole pair
+DATE_AGREES = 0.15  # an unchanged signing date outweighs a perfect name with a moved date
 DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
 
 
@@ -165,24 +167,33 @@ class Lineage:
             return None
         old = a.row
         state = self._state(key[0])
-        shared_county = county_words(row["county"], state) if _same_county(old["county"], row["county"]) else frozenset()
+        same_county = identity.same_place(old["county"], row["county"], state)
+        shared_county = county_words(row["county"], state) if same_county else frozenset()
         name = compare_names(old["agency"], row["agency"], state, shared_county)
         via = "name"
         if name is None and old["moa_url"] and old["moa_url"] == row["moa_url"]:
-            name, via = identity.NameMatch("renamed", 0.9), "the same MOA file"
+            if not identity.names_conflict(old["agency"], row["agency"], state):
+                name, via = identity.NameMatch("renamed", 0.9), "the same MOA file"
+            elif a.signed_on == key[3]:
+                # Different bodies by name, one MOA file and one date: ICE re-attributed the row (FWC -> FDEP).
+                name, via = identity.NameMatch("relabelled", 0.7), "the same MOA file and date, another body's name"
         if name is None:
             # The new row's MOA file may still carry the old name (TennesseeStateConstable4thDistrictPolkCoTN_TFM_MOA…).
             moa = set(moa_file_words(row["moa_url"]))
             old_words = identity.distinctive(identity.words(old["agency"], state))
             if old_words and old_words <= moa:
                 name, via = identity.NameMatch("relabelled", 0.75), "MOA file name carries the old name"
+            elif a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old["agency"], row["agency"], state):
+                name, via = identity.weak_name_match(old["agency"], row["agency"], state), "sole candidates, names alike"
             else:
                 return None
         evidence = [f"{name.relation} ({via})"]
         score = name.score
-        if _known(old["county"]) and _known(row["county"]) and not _same_county(old["county"], row["county"]):
-            return None  # two counties printed: two bodies
-        if _same_county(old["county"], row["county"]) and _known(row["county"]):
+        if identity.known(old["county"]) and identity.known(row["county"]) and not same_county:
+            # Two counties printed: two bodies, unless both names and counties are a sole, alike pair (Freedom/Freeborn).
+            if not (name.score < WEAK_SCORE and identity.weak_name_match(old["county"], row["county"], state)):
+                return None
+        if same_county:
             score += 0.05
             evidence.append("same county")
         moved = a.state_code != key[0]
@@ -194,7 +205,7 @@ class Lineage:
             evidence.append(f"state {a.state_code} -> {key[0]}")
             return Candidate(score, "moved_state", "; ".join(evidence), f"{a.state_code} -> {key[0]}")
         if not redated:
-            score += 0.1
+            score += DATE_AGREES
             evidence.append("same signing date")
             if name.relation == "same":
                 return None  # identical keys never reach here
@@ -266,6 +277,12 @@ class Lineage:
                     c = self.evidence(a, k, appeared[k], pub, gap_days)
                     if c is not None:
                         cands.append((-c.score, agreement_id, _sort_key(k), k, c))
+        # A weak name match (score below 0.6) counts only when it is the one candidate of both its rows.
+        per_agreement, per_key = {}, {}
+        for _, agreement_id, sk, _, _ in cands:
+            per_agreement[agreement_id] = per_agreement.get(agreement_id, 0) + 1
+            per_key[sk] = per_key.get(sk, 0) + 1
+        cands = [t for t in cands if -t[0] >= WEAK_SCORE or (per_agreement[t[1]] == 1 and per_key[t[2]] == 1)]
         cands.sort(key=lambda t: t[:3])
         used = set()
         for _, agreement_id, _, k, c in cands:
@@ -305,7 +322,7 @@ class Lineage:
                 if a.state_code != k[0] or a.model != k[2] or a.row is None:
                     continue
                 name = compare_names(a.row["agency"], row["agency"], state)
-                if name is None and row["moa_url"] and a.row["moa_url"] == row["moa_url"]:
+                if name is None and row["moa_url"] and a.row["moa_url"] == row["moa_url"] and not identity.names_conflict(a.row["agency"], row["agency"], state):
                     name = identity.NameMatch("renamed", 0.9)  # one MOA file printed under two names
                 if name is None or name.relation == "relabelled":
                     continue
@@ -356,14 +373,6 @@ class Lineage:
             else:
                 a.status, a.superseded_by = "ended", None
                 self.change(since, "ended", agreement_id, before=a.signed_on, detail=f"no longer on ICE's participating list; last listed {a.last_seen[:10]}")
-
-
-def _known(county):
-    return bool(county) and not county.startswith("#")
-
-
-def _same_county(a, b):
-    return _known(a) and _known(b) and identity.norm_agency(a) == identity.norm_agency(b)
 
 
 def ending_share(previous_keys, keys):
