@@ -1,5 +1,7 @@
 """Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
+import csv
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import identity
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
@@ -7,6 +9,7 @@ from .ids import short_id
 from .read import MODEL_CODES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
+MASS_ENDING_MIN = 10  # ... and at least this many agreements: on a short list a few endings are a large share
 WEAK_SCORE = 0.6  # candidates scoring below this rest on a weak name match: accepted only as a sole pair
 DATE_AGREES = 0.15  # an unchanged signing date outweighs a perfect name with a moved date
 DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
@@ -350,6 +353,25 @@ class Lineage:
             self.change(pub, "added", agreement_id, after=k[3], detail=f"listed beside agreement {follows}, signed earlier" if follows else None)
             now.add(agreement_id)
 
+    def seen_again(self, pub):
+        """An identical re-publication of the last list walked: everything on it was listed again."""
+        for agreement_id in sorted(self.present):
+            a = self.agreements[agreement_id]
+            a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+
+    def record_pending_signed(self, apps):
+        """A pending application that became an agreement is a change of that agreement, dated when it was first listed."""
+        for app in apps:
+            if not app["agreement_id"]:
+                continue
+            a = self.agreements[app["agreement_id"]]
+            self.changes.append(Change(
+                id=short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
+                before=app["first_seen"][:10], after=a.signed_on,
+                detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
+            ))
+
     def finish(self):
         """Statuses after the last publication walked: absent agreements ended at the first publication without them."""
         for agreement_id in sorted(self.agreements):
@@ -399,3 +421,56 @@ def date_flags(lineage, first_publication_id):
             flags.append((a.first_publication_id, "signed_long_before_listed",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
     return flags
+
+
+def load_confirmations(path):
+    """sha256 of publications a maintainer confirmed in data/confirmations.csv (a mass ending that is real)."""
+    if not Path(path).exists():
+        return set()
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["sha256"].strip() for r in csv.DictReader(f) if (r.get("sha256") or "").strip()}
+
+
+def walk_participating(participating, states, confirmed):
+    """Walk the participating list through lineage, holding back publications that would end too much at once.
+
+    A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
+    only when the next distinct publication confirms the drop. The newest such publication has no
+    confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
+    sha256 in data/confirmations.csv.
+    """
+    distinct, previous, repeats = [], None, {}
+    for p in participating:
+        # A truncated file, or one identical to the one before, says nothing about endings.
+        if p["truncated"]:
+            continue
+        if previous and p["fingerprint"] == previous["fingerprint"]:
+            repeats.setdefault(previous["id"], []).append(p)  # ... but it still lists what it prints: last_seen moves on
+            continue
+        distinct.append(p)
+        previous = p
+    lineage = Lineage(states)
+    walked_keys = None
+    for i, p in enumerate(distinct):
+        keys = publication_keys(p)
+        share = ending_share(walked_keys, keys) if walked_keys is not None else 0.0
+        dropped = len(walked_keys - keys) if walked_keys is not None else 0
+        if share > MASS_ENDING_SHARE and dropped >= MASS_ENDING_MIN and p["sha256"] not in confirmed:
+            gone = walked_keys - keys
+            nxt = distinct[i + 1] if i + 1 < len(distinct) else None
+            if nxt is None:
+                p["held"] = True
+                p["anomalies"].append(("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
+                continue
+            back = len(gone & publication_keys(nxt)) / len(gone)
+            if back > 0.5:
+                p["held"] = True
+                p["anomalies"].append(("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt['file_name']}: not used for endings"))
+                continue
+            p["anomalies"].append(("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt['file_name']}"))
+        lineage.walk(p)
+        for again in repeats.get(p["id"], ()):
+            lineage.seen_again(again)
+        walked_keys = keys
+    lineage.finish()
+    return lineage

@@ -9,8 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import ROOT, config, dating, finish, fixes, load, places, resolve
-from .lineage import MASS_ENDING_SHARE, Change, Lineage, date_flags, ending_share, publication_keys
-from .identity import norm_agency
+from .agencies import build_agencies
+from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import read_seeds
 
@@ -182,15 +182,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     states = {s["postal"]: s["name"] for s in (states or [])}
     lineage = walk_participating(participating, states, confirmed or set())
     apps = resolve.pending_applications(pending, lineage.agreements)
-    for app in apps:
-        if app["agreement_id"]:
-            a = lineage.agreements[app["agreement_id"]]
-            lineage.changes.append(Change(
-                id=resolve.short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
-                kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
-                before=app["first_seen"][:10], after=a.signed_on,
-                detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
-            ))
+    lineage.record_pending_signed(apps)
     agencies, aliases = build_agencies(lineage, apps, locate)
     by_id = {p["id"]: p for p in good}
     for publication_id, kind, detail in date_flags(lineage, participating[0]["id"] if participating else None):
@@ -204,138 +196,6 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
         "aliases": aliases,
         "latest": lineage.walked[-1] if lineage.walked else None,
     }
-
-
-def load_confirmations(path):
-    """sha256 of publications a maintainer confirmed in data/confirmations.csv (a mass ending that is real)."""
-    if not Path(path).exists():
-        return set()
-    with open(path, newline="", encoding="utf-8") as f:
-        return {r["sha256"].strip() for r in csv.DictReader(f) if (r.get("sha256") or "").strip()}
-
-
-def walk_participating(participating, states, confirmed):
-    """Walk the participating list through lineage, holding back publications that would end too much at once.
-
-    A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
-    only when the next distinct publication confirms the drop. The newest such publication has no
-    confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
-    sha256 in data/confirmations.csv.
-    """
-    distinct, previous = [], None
-    for p in participating:
-        # A truncated file, or one identical to the one before, says nothing about endings.
-        if p["truncated"] or (previous and p["fingerprint"] == previous["fingerprint"]):
-            continue
-        distinct.append(p)
-        previous = p
-    lineage = Lineage(states)
-    walked_keys = None
-    for i, p in enumerate(distinct):
-        keys = publication_keys(p)
-        share = ending_share(walked_keys, keys) if walked_keys is not None else 0.0
-        if share > MASS_ENDING_SHARE and p["sha256"] not in confirmed:
-            gone = walked_keys - keys
-            nxt = distinct[i + 1] if i + 1 < len(distinct) else None
-            if nxt is None:
-                p["held"] = True
-                p["anomalies"].append(("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
-                continue
-            back = len(gone & publication_keys(nxt)) / len(gone)
-            if back > 0.5:
-                p["held"] = True
-                p["anomalies"].append(("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt['file_name']}: not used for endings"))
-                continue
-            p["anomalies"].append(("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt['file_name']}"))
-        lineage.walk(p)
-        walked_keys = keys
-    lineage.finish()
-    return lineage
-
-
-def build_agencies(lineage, apps, locate=places.locate):
-    """Group agreements and applications into agencies: same state and name, joined through renames
-    (not relabels, which move an agreement to another body). An agency's id comes from the first row
-    printed for it, so it does not move when a spelling changes; ids that differ from the earlier
-    scheme go into the aliases."""
-    parent = {}
-
-    def find(k):
-        while parent.setdefault(k, k) != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    agreements_sorted = sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id))
-    for a in agreements_sorted:
-        for k in sorted({(k[0], k[1]) for k in a.keys}):
-            find(k)  # every name ever printed is a group, even one an agreement was relabelled away from
-        keys = sorted(a.name_keys | {a.agency_key})
-        for k in keys[1:]:
-            union(keys[0], k)
-    for app in apps:
-        find(app["agency_key"])
-    members_of, apps_of = {}, {}
-    for a in agreements_sorted:
-        members_of.setdefault(find(a.agency_key), []).append(a)
-    for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
-        apps_of.setdefault(find(app["agency_key"]), []).append(app)
-    groups = {}
-    for k in sorted(parent):
-        groups.setdefault(find(k), []).append(k)
-    agencies, aliases = {}, []
-    for root in sorted(groups):
-        keys = groups[root]
-        agreements = members_of.get(root, [])
-        applications = apps_of.get(root, [])
-        if not agreements and not applications:
-            continue  # a name an agreement was relabelled away from, held by nothing now
-        # The first row ICE printed for this body names it for good.
-        firsts = [(a.first_seen, a.id, a.first_key[:2]) for a in agreements] + [(x["first_seen"], x["id"], x["agency_key"]) for x in applications]
-        first_key = min(firsts)[2]
-        agency_id = resolve.short_id(*first_key)
-        for legacy in sorted({resolve.short_id(*k) for k in keys} - {agency_id}):
-            aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
-        by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
-        apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
-        newest_name = by_last[-1].agency if by_last else apps_by_last[-1]["agency"]
-        spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {x["agency"] for x in applications} | {a.agency for a in agreements})
-        levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
-        counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]
-        level = next((v for v in reversed(levels) if v), None)
-        county = next((v for v in reversed(counties) if v), None)
-        active = [a for a in agreements if a.status == "active"]
-        spot = locate(root[0], newest_name, level, county)
-        agencies[agency_id] = {
-            "id": agency_id,
-            "name": newest_name,
-            "state_code": root[0],
-            "level": level,
-            "county": county,
-            "spellings": spellings,
-            "models_active": ", ".join(sorted({a.model for a in active if a.model})),
-            "models_ever": ", ".join(sorted({a.model for a in agreements if a.model})),
-            "agreements_active": len(active),
-            "agreements_total": len(agreements),
-            "status": "active" if active else ("ended" if agreements else "pending only"),
-            "first_seen": min([a.first_seen for a in agreements] + [x["first_seen"] for x in applications]),
-            "last_seen": max([a.last_seen for a in agreements] + [x["last_seen"] for x in applications]),
-            **spot,
-        }
-        for a in agreements:
-            a.agency_id = agency_id
-        for x in applications:
-            x["agency_id"] = agency_id
-    ids = set(lineage.agreements)
-    for a in agreements_sorted:
-        for legacy in sorted({resolve.short_id(*k) for k in a.keys} - ids):
-            aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
-    return agencies, aliases
 
 
 LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once

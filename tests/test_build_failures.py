@@ -103,7 +103,7 @@ def test_truncated_publication_is_kept_but_ends_nothing(bad_build, db):
     assert listed == 300
     # ...but nothing ended or came back because of it.
     assert bad.execute("select count(*) from changes where publication_id = ?", (pub["id"],)).fetchone()[0] == 0
-    assert bad.execute("select count(*) from changes where kind = 'relisted'").fetchone()[0] == db.execute("select count(*) from changes where kind = 'relisted'").fetchone()[0]
+    assert bad.execute("select count(*) from changes where kind = 'gap'").fetchone()[0] == db.execute("select count(*) from changes where kind = 'gap'").fetchone()[0]
 
 
 def _sha(path):
