@@ -17,12 +17,12 @@ BOILERPLATE = frozenset(
     "county sheriffs office department police city of the town township village borough and state law "
     "enforcement agency public safety board commissioners corrections correctional center jail detention "
     "facility prison district division services constable constables attorney attorneys unit bureau "
-    "authority commission".split()
+    "authority commission trustees".split()
 )
 # The kind of body a name describes; a change of kind with the same place is a relabel, not a rename.
 BODY_KINDS = (
     ("attorney", "attorney"), ("attorneys", "attorney"), ("constable", "constable"), ("constables", "constable"),
-    ("commissioners", "county board"), ("corrections", "corrections"), ("correctional", "corrections"),
+    ("commissioners", "county board"), ("trustees", "board of trustees"), ("corrections", "corrections"), ("correctional", "corrections"),
     ("jail", "corrections"), ("prison", "corrections"), ("detention", "corrections"), ("sheriffs", "sheriff"),
     ("police", "police"), ("marshal", "marshal"), ("patrol", "patrol"),
 )

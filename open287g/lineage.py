@@ -214,7 +214,14 @@ class Lineage:
                 return None  # identical keys never reach here
             rule = "relabelled" if name.relation == "relabelled" else "renamed"
             return Candidate(score, rule, "; ".join(evidence), f"{a.agency!r} -> {row['agency']!r}")
-        if name.relation == "relabelled" or key[3] is None:
+        if key[3] is None:
+            return None
+        if name.relation == "relabelled":
+            # Another body of the same place, with a later date, in the same transition: the body that signed a
+            # new MOA (University of Central Florida Board of Trustees -> its Police Department). Weak: sole pairs only.
+            if gap_days == 0 and a.signed_on and key[3] > a.signed_on:
+                evidence.append(f"new MOA {key[3]} after {a.signed_on}, signed by another body of the same place")
+                return Candidate(WEAK_SCORE - 0.15, "re-signed", "; ".join(evidence), f"new MOA signed {key[3]} by {row['agency']!r}; follows the one signed {a.signed_on} by {a.agency!r}")
             return None
         if a.signed_on is None:  # no date printed before: the first date printed is a correction
             evidence.append(f"date printed as {key[3]}")
@@ -327,9 +334,9 @@ class Lineage:
                 name = compare_names(a.row["agency"], row["agency"], state)
                 if name is None and row["moa_url"] and a.row["moa_url"] == row["moa_url"] and not identity.names_conflict(a.row["agency"], row["agency"], state):
                     name = identity.NameMatch("renamed", 0.9)  # one MOA file printed under two names
-                if name is None or name.relation == "relabelled":
+                if name is None:
                     continue
-                if a.signed_on and k[3] and days_between(a.signed_on, k[3]) <= DUPLICATE_DAYS:
+                if name.relation != "relabelled" and a.signed_on and k[3] and days_between(a.signed_on, k[3]) <= DUPLICATE_DAYS:
                     twin = (agreement_id, name)
                     break
                 if a.signed_on and k[3] and k[3] > a.signed_on and follows is None:

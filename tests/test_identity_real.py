@@ -21,7 +21,9 @@ CONTINUING = [
     ("FL", "Okaloosa County Sheriff's Office", "WSO"), ("PA", "Cambria County Sheriff's Office", "WSO"),
     ("PA", "Franklin County Sheriffs Office", "WSO"), ("AZ", "Pinal County Sheriff's Office", "TFM"),
     ("TN", "Tennessee State Constable 4th District", "TFM"), ("FL", "City of Zephyrhills Police Department", "TFM"),
-    ("FL", "City of St. Cloud Police Department", "TFM"),
+    ("FL", "City of St. Cloud Police Department", "TFM"), ("FL", "University of West Florida Board of Trustees", "TFM"),
+    ("MN", "Freedom County Sheriff's Office", "WSO"), ("TX", "Lampass County Sheriff's Office", "WSO"),
+    ("NY", "Cattaraugus Counry Sheriff's Office", "TFM"), ("NC", "Albermarle District Jail", "WSO"),
 ]
 
 
@@ -56,6 +58,12 @@ def test_date_corrections_are_re_dated_not_new_agreements(db):
     assert db.execute("select count(*) from changes where agreement_id = ? and kind = 're-dated'", (lucie["id"],)).fetchone()[0] == 1
 
 
+def test_a_new_moa_printed_beside_the_old_one_supersedes_it(db):
+    old = db.execute("select * from agreements where agency = 'University of Central Florida Board of Trustees'").fetchone()
+    new = db.execute("select * from agreements where id = ?", (old["superseded_by"],)).fetchone()
+    assert (old["status"], new["agency"], new["signed_on"], new["status"]) == ("superseded", "University of Central Florida Police Department", "2025-07-24", "active")
+
+
 def test_re_signings_follow_the_agreement_they_replace(db):
     old = db.execute("select * from agreements where agency = 'Fort Walton Beach Police Department' and signed_on = '2025-02-28'").fetchone()
     new = db.execute("select * from agreements where id = ?", (old["superseded_by"],)).fetchone()
@@ -64,7 +72,7 @@ def test_re_signings_follow_the_agreement_they_replace(db):
 
 def test_endings_since_2025(db):
     counts = dict(db.execute("select status, count(*) from agreements where ended_seen >= '2025-01-01' group by status").fetchall())
-    assert counts == {"ended": 70, "superseded": 4}
+    assert counts == {"ended": 68, "superseded": 5}
     # Each ending is dated at the first participating list without it, which is after its last listing.
     bad = db.execute(
         "select count(*) from agreements a join publications e on e.id = a.ended_publication_id "
