@@ -429,11 +429,13 @@ def date_flags(lineage, first_publication_id):
 
 
 def load_confirmations(path):
-    """sha256 of publications a maintainer confirmed in data/confirmations.csv (a mass ending that is real)."""
+    """sha256 of publications a maintainer confirmed in data/confirmations.csv as really ending what they drop:
+    lines whose gate is "build" (the build's own gates), or any line of a file without a gate column."""
     if not Path(path).exists():
         return set()
     with open(path, newline="", encoding="utf-8") as f:
-        return {r["sha256"].strip() for r in csv.DictReader(f) if (r.get("sha256") or "").strip()}
+        return {r["sha256"].strip() for r in csv.DictReader(f)
+                if (r.get("sha256") or "").strip() and (r.get("gate") or "build").strip() == "build"}
 
 
 def walk_participating(participating, states, confirmed):
