@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, dating, finish, fixes, load, places, resolve
+from . import ROOT, config, counties, dating, finish, fixes, load, places, resolve, search
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import read_seeds
 
@@ -396,6 +396,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if tmp.exists():
         tmp.unlink()
     load.write(tmp, built, seeds)
+    try:  # counties, populations and the search index (issue 9)
+        counties.write(tmp, data_dir), search.write_index(tmp)
+    except counties.CensusError as e:
+        _log(f"error: {e}")
+        return 2
     stage("load")
     qa = finish.finish(tmp, built)
     stage("finish")
