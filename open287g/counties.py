@@ -80,18 +80,26 @@ def _ring(arcs, indexes):
 
 
 def _path(rings):
-    """SVG path data, one decimal place (the shapes are drawn in a 975 x 610 box)."""
+    """SVG path data in tenths of a unit (the shapes fit a 975 x 610 box): a first point, then relative steps."""
     parts = []
     for ring in rings:
-        coords, last = [], None
+        steps, last = [], None
         for x, y in ring:
-            point = f"{x:.1f} {y:.1f}"
+            point = (round(x * 10), round(y * 10))
             if point != last:
-                coords.append(point)
+                steps.append(point if last is None else (point[0] - last[0], point[1] - last[1]))
                 last = point
-        if len(coords) > 2:
-            parts.append("M" + "L".join(coords) + "Z")
+        if len(steps) > 2:
+            (x0, y0), rest = steps[0], steps[1:]
+            parts.append(f"M{_tenths(x0)} {_tenths(y0)}l" + " ".join(f"{_tenths(dx)} {_tenths(dy)}" for dx, dy in rest) + "z")
     return "".join(parts)
+
+
+def _tenths(n):
+    """12 -> "1.2", -3 -> "-.3", 40 -> "4": the shortest text for n tenths."""
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    whole, tenth = divmod(n, 10)
+    return sign + (str(whole) if whole else ("" if tenth else "0")) + (f".{tenth}" if tenth else "")
 
 
 def read_shapes(data_dir):

@@ -121,6 +121,14 @@ def forgiving_expression(terms):
     return " OR ".join(f'"{p}"' for p in sorted(pieces)) or None
 
 
+def closest(hits, share=0.75):
+    """Of a forgiving search's hits (bm25, lower is better), those scoring within share of the best."""
+    if not hits:
+        return hits
+    best = min(h["score"] for h in hits)
+    return [h for h in hits if h["score"] <= best * share]
+
+
 def rank(hits, terms):
     """Order hits: whole label equal to the query, whole words, word starts, active agencies, then bm25."""
     phrase = " ".join(terms)
