@@ -1,4 +1,4 @@
-"""Reads agencies, counties and states from the built database and writes search_index (SQLite FTS5, trigram); reads a typed query into an FTS5 search and ranks its hits.
+"""Reads agencies, counties and states from the built database and writes search_entries with its SQLite FTS5 trigram index; reads a typed query into an FTS5 search and ranks its hits.
 
 Matching is SQLite's: a trigram index finds every entry containing each typed word (so "meck" and
 "polk" match anywhere in a name). When that finds nothing, the same index is asked for entries
@@ -45,22 +45,6 @@ select
 from states s
 """
 
-# One query for the strict and the forgiving search; :state empty means any state.
-SEARCH = """
-select
-  kind,
-  ref,
-  state_code,
-  label,
-  status,
-  bm25(search_index) as score
-from search_index
-where search_index match :expression
-  and (:state = '' or state_code = :state)
-order by score
-limit 400
-"""
-
 KIND_ORDER = {"state": 0, "county": 1, "agency": 2}
 # A trailing "co" is "county" ("harris co"), never Colorado; type "colorado" for the state.
 NOT_A_STATE = {"co"}
@@ -71,22 +55,22 @@ def _text(*parts):
 
 
 def write_index(db_path):
-    """search_index: one row per agency, county and state, its words as places.words() spells them."""
+    """search_entries, one row per agency, county and state with its words as places.words() spells them,
+    and search_entries_fts, their FTS5 trigram index."""
     import json
 
     db = sqlite_utils.Database(db_path)
-    db.execute("drop table if exists search_index")
-    db.execute(
-        "create virtual table search_index using fts5("
-        "text, kind unindexed, ref unindexed, state_code unindexed, label unindexed, status unindexed, "
-        "tokenize = 'trigram')"
-    )
     rows = []
     for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):
         names = [label] + (json.loads(spellings) if spellings else [])
-        text = _text(*dict.fromkeys(names), place, county)
-        rows.append((text, kind, ref, state, label, status))
-    db.conn.executemany("insert into search_index (text, kind, ref, state_code, label, status) values (?, ?, ?, ?, ?, ?)", rows)
+        rows.append({"id": len(rows) + 1, "kind": kind, "ref": ref, "state_code": state, "label": label,
+                     "status": status, "words": _text(*dict.fromkeys(names), place, county)})
+    db["search_entries"].insert_all(rows, pk="id")
+    db.execute(
+        "create virtual table search_entries_fts using fts5("
+        "words, content = 'search_entries', content_rowid = 'id', tokenize = 'trigram')"
+    )
+    db.execute("insert into search_entries_fts (search_entries_fts) values ('rebuild')")
     db.conn.commit()
     return len(rows)
 

@@ -45,15 +45,17 @@ select
 
 SEARCH_REFS = """
 select
-  kind,
-  ref,
-  state_code,
-  label,
-  status,
-  bm25(search_index) as score
-from search_index
-where search_index match :expression
-  and (:state = '' or state_code = :state)
+  e.kind,
+  e.ref,
+  e.state_code,
+  e.label,
+  e.status,
+  bm25(search_entries_fts) as score
+from search_entries_fts
+join search_entries e
+  on e.id = search_entries_fts.rowid
+where search_entries_fts match :expression
+  and (:state = '' or e.state_code = :state)
 order by score
 limit 400
 """
