@@ -120,7 +120,7 @@ def read_shapes(data_dir):
         xs = [x for ring in rings for x, _ in ring]
         ys = [y for ring in rings for _, y in ring]
         if xs:
-            shapes[g["id"]] = {"path": _path(rings), "x0": round(min(xs), 1), "y0": round(min(ys), 1),
+            shapes[g["id"]] = {"name": (g.get("properties") or {}).get("name"), "path": _path(rings), "x0": round(min(xs), 1), "y0": round(min(ys), 1),
                                "x1": round(max(xs), 1), "y1": round(max(ys), 1)}
     return shapes
 

@@ -162,6 +162,7 @@ where (:state = '' or code = :state)
 order by name
 """
 
+# Every outline is drawn; the few of 2017 that are no county today (Connecticut's old counties) stay blank.
 SHAPES = """
 select
   s.fips,
@@ -170,17 +171,19 @@ select
   s.y0,
   s.x1,
   s.y1,
-  c.name,
-  c.state_code,
-  c.map_fill,
-  c.agencies_active,
-  c.agreements_active,
-  c.agreements_ended,
+  coalesce(c.name, s.name) as name,
+  st.code as state_code,
+  coalesce(c.map_fill, 'none') as map_fill,
+  coalesce(c.agencies_active, 0) as agencies_active,
+  coalesce(c.agreements_active, 0) as agreements_active,
+  coalesce(c.agreements_ended, 0) as agreements_ended,
   c.models_active
 from county_shapes s
-join counties c
+join states st
+  on st.fips = substr(s.fips, 1, 2)
+left join counties c
   on c.fips = s.fips
-where (:state = '' or c.state_code = :state)
+where (:state = '' or st.code = :state)
 """
 
 STATE_COUNTY_LIST = """
@@ -404,15 +407,19 @@ async def find(db, q):
     out = {"q": q, "parsed": parsed, "forgiving": False, "counties": [], "agencies": [], "states": [],
            "verdict": None, "elsewhere": None}
     hits = []
-    if terms:
-        strict = search.expression(terms)
-        if strict:
-            hits = await _rows(db, SEARCH_REFS, {"expression": strict, "state": state})
-        if not hits:
-            loose = search.forgiving_expression(terms)
-            if loose:
-                hits = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state}))
-                out["forgiving"] = bool(hits)
+    strict = search.expression(terms)
+    if strict:
+        hits = await _rows(db, SEARCH_REFS, {"expression": strict, "state": state})
+    if strict and state and not hits:
+        # "harris county florida": no such county in the state; say where counties of that name are.
+        anywhere = [h["ref"] for h in await _rows(db, SEARCH_REFS, {"expression": strict, "state": ""}) if h["kind"] == "county"]
+        elsewhere = search.named_counties(await _rows(db, COUNTIES_BY_FIPS, {"ids": json.dumps(anywhere)}), terms)
+        out["elsewhere"] = sorted(elsewhere, key=lambda c: c["state_name"]) or None
+    if terms and not hits and not out["elsewhere"]:
+        loose = search.forgiving_expression(terms)
+        if loose:
+            hits = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state}))
+            out["forgiving"] = bool(hits)
     ranked = search.rank(hits, terms)
     state_codes = [s for s in (parsed["state_only"], parsed["state"]) if s]
     if state_codes:
@@ -421,13 +428,6 @@ async def find(db, q):
     counties = {c["fips"]: c for c in await _rows(db, COUNTIES_BY_FIPS, {"ids": json.dumps(county_refs)})}
     out["counties"] = [counties[f] for f in county_refs if f in counties]
     named = search.named_counties(out["counties"], terms) if not out["forgiving"] else []
-    if state and not named and search.county_base(terms):
-        # "harris county fl": no such county in the state; say where counties of that name are.
-        anywhere = await _rows(db, SEARCH_REFS, {"expression": search.expression(terms) or '""', "state": ""})
-        refs = [h["ref"] for h in anywhere if h["kind"] == "county"]
-        elsewhere = search.named_counties(await _rows(db, COUNTIES_BY_FIPS, {"ids": json.dumps(refs)}), terms)
-        if elsewhere and not out["counties"]:
-            out["elsewhere"] = elsewhere
     out["named"] = named
     out["verdict"] = search.verdict(named)
     for c in named[:4]:
