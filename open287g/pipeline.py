@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import ROOT, config, counties, dating, finish, fixes, load, places, resolve, search
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
-from .seeds import read_seeds
+from .seeds import link_meetings, read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
 
@@ -397,7 +397,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         tmp.unlink()
     load.write(tmp, built, seeds)
     try:  # counties, populations and the search index (issue 9)
-        counties.write(tmp, data_dir), search.write_index(tmp)
+        counties.write(tmp, data_dir), search.write_index(tmp), link_meetings(tmp)
     except counties.CensusError as e:
         _log(f"error: {e}")
         return 2

@@ -368,7 +368,7 @@ def county_map(shapes, highlight=None, pad=4):
         s["highlight"] = s["fips"] == highlight
         s["title"] = f"{s['name']}, {s['state_code']}: " + (
             f"{plural(s['agreements_active'], 'active agreement')} ({s['models_active']})" if s["agreements_active"]
-            else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list only"
+            else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list, never signed"
             if s["map_fill"] == "pending" else "no agreement")
     return {
         "shapes": shapes,
@@ -378,7 +378,7 @@ def county_map(shapes, highlight=None, pad=4):
         "legend": [{"label": MODEL_NAMES[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
         + [{"label": "more than one model (stripes)", "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
            {"label": "ended agreements only", "colour": palette.ENDED_COLOUR},
-           {"label": "pending only", "colour": palette.PENDING_COLOUR},
+           {"label": "on the pending list, never signed", "colour": palette.PENDING_COLOUR},
            {"label": "no agreement", "colour": palette.NONE_COLOUR}],
         "all_patterns": [{"id": "fill-JEM-WSO-TFM", "colours": [palette.COLOURS[m] for m in MODELS]}],
     }
