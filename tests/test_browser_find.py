@@ -88,7 +88,7 @@ def test_florida_state_page_counts_agencies_and_counties(page, server, sql):
     tfm = page.locator("#state-figures tr[data-model=TFM] td")
     assert int(tfm.nth(1).inner_text()) == len({r[0] for r in ice if r[1] == "TFM"})
     assert "67 of 67" in page.inner_text("#counties-taking-part")
-    page.screenshot(path=str(SHOTS / "state.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "state.png"))
 
 
 def fills(page, prefix):
