@@ -6,6 +6,8 @@ sharing any three-letter piece of the typed words, ranked by FTS5's bm25, which 
 "mecklenberg" still finds Mecklenburg. Python only reads the query (a trailing state, "co" for
 county) and orders the hits: exact and whole-word matches, then active agencies, first.
 """
+import json
+
 import sqlite_utils
 
 from . import places
@@ -57,8 +59,6 @@ def _text(*parts):
 def write_index(db_path):
     """search_entries, one row per agency, county and state with its words as places.words() spells them,
     and search_entries_fts, their FTS5 trigram index."""
-    import json
-
     db = sqlite_utils.Database(db_path)
     rows = []
     for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):

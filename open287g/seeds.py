@@ -1,7 +1,10 @@
-"""Reads data/seeds/ (ICE's May 2024 page: historical MOA table, steering-committee meetings) into rows linked to agencies where the match is sure."""
+"""Reads data/seeds/ (ICE's May 2024 page: historical MOA table, steering-committee meetings) into rows linked to agencies where the name is sure; then, in the built database, links the meetings a name leaves open where the evidence singles out one agency."""
 import csv
 import datetime
+import json
 from pathlib import Path
+
+import sqlite_utils
 
 from . import places, search
 from .dating import norm_agency
@@ -165,10 +168,6 @@ def _candidates(db, name):
 def link_meetings(db_path):
     """Link the meetings whose name fits several agencies or none: an agency is linked only when it is the one
     candidate that held an agreement of the meeting's model on ICE's list on the meeting's date."""
-    import json
-
-    import sqlite_utils
-
     db = sqlite_utils.Database(db_path)
     if "match_detail" not in db["steering_committee_meetings"].columns_dict:
         db["steering_committee_meetings"].add_column("match_detail", str)

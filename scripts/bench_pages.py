@@ -11,17 +11,16 @@ a ratio to Datasette's own table page of agencies measured in the same run. Map 
 internet are refused, as in the tests. This is a benchmark, not a test.
 """
 import argparse
-import socket
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_load import Server, free_port  # noqa: E402  (the same server start and stop)
 from open287g import serve  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,12 +46,6 @@ def pages(db_path):
     ]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def measure(context, url):
     """(html bytes, all bytes, requests, ms to the load event) for one load in a fresh tab."""
     tab = context.new_page()
@@ -76,32 +69,22 @@ def main():
 
     db_path = Path(args.db)
     serve.prepare(db_path)
-    port = free_port()
-    proc = subprocess.Popen(serve.datasette_command(db_path, "127.0.0.1", port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    server = Server(db_path, free_port(), Path(tempfile.gettempdir()) / "bench_pages_datasette.log")
+    server.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("datasette did not start")
-                time.sleep(0.2)
+        server.wait_ready()
         results = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             context.route("**/*tile.openstreetmap.org/**", lambda route: route.abort())
             for name, path in pages(db_path):
-                measure(context, base + path)  # warm: templates compiled, database pages cached
-                runs = [measure(context, base + path) for _ in range(args.runs)]
+                measure(context, server.base + path)  # warm: templates compiled, database pages cached
+                runs = [measure(context, server.base + path) for _ in range(args.runs)]
                 results.append((name, path, runs[-1][0], runs[-1][1], runs[-1][2], statistics.median(r[3] for r in runs)))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
     baseline_ms = results[0][5]
     print(f"{'page':45} {'HTML KB':>8} {'all KB':>8} {'requests':>8} {'load ms':>8} {'x baseline':>10}")
     for name, path, html, total, requests, ms in results:
