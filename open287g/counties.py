@@ -1,4 +1,4 @@
-"""Reads data/census/ (Census Bureau population estimates) and data/geo/ (us-atlas county shapes); writes the counties and county_shapes tables and state populations."""
+"""Reads data/census/ (Census Bureau population estimates) and data/geo/ (us-atlas outlines); writes the counties, county_shapes and state_shapes tables and state populations."""
 import csv
 import json
 from pathlib import Path
@@ -102,15 +102,15 @@ def _tenths(n):
     return sign + (str(whole) if whole else ("" if tenth else "0")) + (f".{tenth}" if tenth else "")
 
 
-def read_shapes(data_dir):
-    """County outlines as {fips: {path, x0, y0, x1, y1}}, projected (Albers USA) by us-atlas."""
+def read_shapes(data_dir, layer="counties"):
+    """Outlines of a us-atlas layer (counties or states) as {fips: {name, path, x0, y0, x1, y1}}, projected (Albers USA)."""
     path = Path(data_dir) / SHAPES_FILE
     if not path.exists():
         raise CensusError(f"{path}: missing")
     try:
         topology = json.loads(path.read_text(encoding="utf-8"))
         arcs = _decode_arcs(topology)
-        geometries = topology["objects"]["counties"]["geometries"]
+        geometries = topology["objects"][layer]["geometries"]
     except (ValueError, KeyError, TypeError) as e:
         raise CensusError(f"{path}: not the us-atlas county topology ({e})") from None
     shapes = {}
@@ -120,7 +120,8 @@ def read_shapes(data_dir):
         xs = [x for ring in rings for x, _ in ring]
         ys = [y for ring in rings for _, y in ring]
         if xs:
-            shapes[g["id"]] = {"name": (g.get("properties") or {}).get("name"), "path": _path(rings), "x0": round(min(xs), 1), "y0": round(min(ys), 1),
+            shapes[g["id"]] = {"name": (g.get("properties") or {}).get("name"), "path": _path(rings),
+                               "x0": round(min(xs), 1), "y0": round(min(ys), 1),
                                "x1": round(max(xs), 1), "y1": round(max(ys), 1)}
     return shapes
 
@@ -206,6 +207,8 @@ def write(db_path, data_dir):
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     insert(db, "county_shapes",
            ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
+    insert(db, "state_shapes",
+           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
     states_table = db["states"]
     for column, kind in (("population", int), ("population_year", int), ("population_vintage", str), ("population_source", str)):
         if column not in states_table.columns_dict:

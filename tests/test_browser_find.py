@@ -106,6 +106,7 @@ def test_county_map_fills_florida(page, server):
     assert florida["12105"].startswith("url(") and "fill-WSO-TFM" in florida["12105"]
     # counties with no agreement are drawn too (Connecticut has none)
     assert set(dict(fills(page, "09")).values()) == {none}
+    assert page.locator("svg.county-map path.border").count() == 51  # the states and DC, drawn over the counties
     page.locator("svg.county-map").screenshot(path=str(SHOTS / "county_map.png"))
     page.locator("svg.county-map path[data-fips='12105']").click(force=True)
     page.wait_for_url("**/287g/counties/12105")

@@ -186,6 +186,12 @@ left join counties c
 where (:state = '' or st.code = :state)
 """
 
+STATE_OUTLINES = """
+select
+  path
+from state_shapes
+"""
+
 STATE_COUNTY_LIST = """
 select
   fips,
@@ -356,7 +362,7 @@ def _fill_colour(fill):
     return palette.COLOURS.get(fill, palette.NONE_COLOUR)
 
 
-def county_map(shapes, highlight=None, pad=4):
+def county_map(shapes, highlight=None, pad=4, borders=()):
     """Context for templates/_county_map.html: paths with fills, the viewBox around them, the patterns used."""
     if not shapes:
         return None
@@ -372,6 +378,7 @@ def county_map(shapes, highlight=None, pad=4):
             if s["map_fill"] == "pending" else "no agreement")
     return {
         "shapes": shapes,
+        "borders": [b["path"] for b in borders],
         "viewbox": f"{x0:.0f} {y0:.0f} {x1 - x0:.0f} {y1 - y0:.0f}",
         "patterns": [{"id": "fill-" + p.replace("+", "-"), "colours": [palette.COLOURS[m] for m in p.split("+")]}
                      for p in patterns],
@@ -551,7 +558,7 @@ async def states_view(datasette, request):
 async def county_map_view(datasette, request):
     db = datasette.get_database(DB)
     return await _render(datasette, request, "county_map.html", {
-        "map": county_map(await _rows(db, SHAPES, {"state": ""})),
+        "map": county_map(await _rows(db, SHAPES, {"state": ""}), borders=await _rows(db, STATE_OUTLINES)),
         "totals": await _one(db, TOTALS),
     })
 
