@@ -72,6 +72,7 @@ def test_etowah_agency_page_shows_both_models_and_the_redating(page, server):
     for model, signed in (("JEM", "2020-06-09"), ("TFM", "2025-12-08")):
         row = page.locator(f"#agreements tr[data-model={model}]")
         assert row.get_attribute("data-status") == "active" and signed in row.inner_text()
+    assert "ICE printed 2016-06-08 until it re-dated the agreement on 5 Mar 2022" in page.locator("#agreements tr[data-model=JEM]").inner_text()
     redated = page.locator("#timeline li[data-kind=re-dated]").inner_text()
     assert "JEM" in redated and "2016-06-08 → 2020-06-09" in redated
     page.screenshot(path=str(SHOTS / "agency.png"), full_page=True)

@@ -482,12 +482,15 @@ async def agency_page(db, agency_id):
         return {}
     agreements = await _rows(db, AGENCY_AGREEMENTS, {"id": agency_id})
     pending = await _rows(db, AGENCY_PENDING, {"id": agency_id})
+    changes = await _rows(db, AGENCY_CHANGES, {"id": agency_id})
     shapes = await _rows(db, SHAPES, {"state": agency["state_code"]})
+    for a in agreements:  # "since when" is plain only when ICE's re-datings are shown beside the date
+        a["redated"] = [c for c in changes if c["agreement_id"] == a["id"] and c["kind"] == "re-dated"]
     return {
         "agency": agency,
         "headline": headline(agency, agreements),
         "agreements": agreements,
-        "timeline": timeline(await _rows(db, AGENCY_CHANGES, {"id": agency_id}), pending),
+        "timeline": timeline(changes, pending),
         "meetings": await _rows(db, AGENCY_MEETINGS, {"id": agency_id}),
         "spellings": json.loads(agency["spellings"] or "[]"),
         "map": county_map(shapes, agency["county_fips"]),
