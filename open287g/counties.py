@@ -32,8 +32,9 @@ def read_census(data_dir, postal_by_fips):
     path = Path(data_dir) / name
     rows = _csv(path, "latin-1")  # the Census Bureau writes these files in Latin-1 ("Doña Ana")
     column = f"POPESTIMATE{year}"
-    if rows and column not in rows[0]:
-        raise CensusError(f"{path}: no {column} column")
+    missing = {"SUMLEV", "STATE", "COUNTY", "CTYNAME", column} - set(rows[0] if rows else ())
+    if missing:
+        raise CensusError(f"{path}: not a Census county estimates file (no {', '.join(sorted(missing))} column)")
     counties, states = [], {}
     for r in rows:
         postal = postal_by_fips.get(r["STATE"])
@@ -50,7 +51,10 @@ def read_census(data_dir, postal_by_fips):
                 "population_source": f"{SOURCE}, {name}",
             })
     name, vintage, year = STATE_FILE
-    for r in _csv(Path(data_dir) / name, "latin-1"):
+    rows = _csv(Path(data_dir) / name, "latin-1")
+    if {"SUMLEV", "STATE", f"POPESTIMATE{year}"} - set(rows[0] if rows else ()):
+        raise CensusError(f"{Path(data_dir) / name}: not a Census state estimates file (no SUMLEV, STATE or POPESTIMATE{year} column)")
+    for r in rows:
         postal = postal_by_fips.get(r["STATE"])
         if r["SUMLEV"] == "040" and postal and postal not in states:
             states[postal] = (int(r[f"POPESTIMATE{year}"]), vintage, year, name)

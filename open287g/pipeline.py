@@ -396,10 +396,13 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if tmp.exists():
         tmp.unlink()
     load.write(tmp, built, seeds)
-    try:  # counties, populations and the search index (issue 9)
-        counties.write(tmp, data_dir), search.write_index(tmp), link_meetings(tmp)
+    try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
+        counties.write(tmp, data_dir)
+        search.write_index(tmp)
+        link_meetings(tmp)
     except counties.CensusError as e:
         _log(f"error: {e}")
+        tmp.unlink(missing_ok=True)
         return 2
     stage("load")
     qa = finish.finish(tmp, built)

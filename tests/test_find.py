@@ -187,3 +187,29 @@ async def test_county_map_fills_counties_by_model(ds, sql):
     assert fills["12105"] == "url(#fill-WSO-TFM)" and 'id="fill-WSO-TFM"' in raw
     none = sql("select fips from counties where map_fill = 'none' and has_shape = 1 limit 1")[0][0]
     assert fills[none] == palette.NONE_COLOUR
+
+
+# --- bad census and boundary files ---------------------------------------------------------------
+
+COUNTY_FILE = ("census", "co-est2025-alldata.csv")
+SHAPES_FILE = ("geo", "counties-albers-10m.json")
+
+
+@pytest.mark.parametrize("where, text, message", [
+    (COUNTY_FILE, None, "co-est2025-alldata.csv: missing"),
+    (COUNTY_FILE, "STATE,COUNTY\n01,001\n",
+     "co-est2025-alldata.csv: not a Census county estimates file (no CTYNAME, POPESTIMATE2025, SUMLEV column)"),
+    (SHAPES_FILE, '{"type": "Topology"}', "counties-albers-10m.json: not the us-atlas county topology"),
+], ids=["missing", "wrong columns", "not a topology"])
+def test_bad_census_or_boundary_file_is_one_line(tmp_path, cache_dir, build_result, where, text, message):
+    from conftest import copy_data, run_cli
+
+    data = copy_data(tmp_path / "data")
+    path = data.joinpath(*where)
+    path.unlink()  # the copy is a hard link: unlink it, never write through it
+    if text is not None:
+        path.write_text(text)
+    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and not list(tmp_path.glob("287g.db*"))
