@@ -143,6 +143,11 @@ async def test_partial_words_and_state_filters(ds):
 async def test_nonsense_says_nothing_matched(ds):
     page = text_of((await ds.client.get("/search?q=qqqzzz")).text)
     assert "No agency, county or state matches “qqqzzz”." in page
+    # FTS5 syntax, quotes and markup are only words to look for
+    for q in ('"polk* OR NEAR(', "polk) AND (", "<script>alert(1)</script>", "x" * 5000):
+        r = await ds.client.get("/search", params={"q": q})
+        assert r.status_code == 200 and "<script>alert(1)</script>" not in r.text, q
+    assert "Polk County, Florida" in text_of((await ds.client.get("/search", params={"q": '"polk* fl'})).text)
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -176,6 +181,14 @@ async def test_florida_state_page_counts_distinct_agencies(ds, sql):
     assert f"TFM Task Force Model {len(tfm)} {len(set(tfm))}" in page
     assert len(agencies) < len(rows)  # agencies and agreements are counted apart
     assert "Census Bureau Vintage 2025 estimate for July 2025" in page
+
+
+async def test_county_page_links_every_agreement_of_its_agencies(ds):
+    page = (await ds.client.get("/287g/counties/12105")).text
+    link = re.search(r'href="(/287g/agreements_with_agencies\.csv\?county_fips=12105[^"]*)"', page).group(1)
+    rows = list(csv.DictReader((await ds.client.get(html.unescape(link))).text.splitlines()))
+    assert len([r for r in rows if r["status"] == "active"]) == 11
+    assert {r["agency_name_now"] for r in rows} >= {"Polk County Sheriff's Office", "Lakeland Police Department"}
 
 
 async def test_county_map_fills_counties_by_model(ds, sql):
