@@ -15,6 +15,9 @@ SLOT_HOURS = {"am": 9, "mid": 12, "pm": 17, None: 12}
 DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much better (Jaccard) than the printed one
 RANGE_TOLERANCE = datetime.timedelta(days=30)
 FIT_NEIGHBOURS = 3  # publications on each side compared when checking a date against content
+MIN_FIT_GAIN = 0.05  # a near-perfect fit must also gain this much (0.99 -> 1.00 beside a twin file is no evidence)
+FETCH_BEFORE = datetime.timedelta(days=45)  # the daily refresh fetches a file within days of its publication ...
+FETCH_AFTER = datetime.timedelta(days=1)  # ... and never before it (am/mid/pm are US half-days; fetch times UTC)
 FAR_FIT_MARGIN = 0.02  # an out-of-range name date is corrected only if another date fits the content better than this
 TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
 
@@ -124,8 +127,12 @@ def _fix_typed_dates(members):
     """ICE mistyped the year or month in some names: participatingAgencies01052025pm is January 2026,
     participatingAgencies08022025pm holds early September's list.
 
-    A printed date is replaced by the year or month next to it only when it is out of the range of
-    the list's other publications, or when the content fits the other date far better.
+    A printed date is replaced by the year or month next to it only on evidence:
+    - the fetch time (MANIFEST.csv) rules it out: a file cannot be published after it was fetched, and
+      the daily refresh fetches each file within days of its publication;
+    - or the content fits the other date far better than the printed one.
+    A shift later than every other publication is never chosen on content alone: there its only
+    neighbours are the newest files, so any file looks like it belongs there.
     """
     for p in members:
         if p["date_source"] != "ICE file name":
@@ -136,35 +143,54 @@ def _fix_typed_dates(members):
         # Archive capture times are trusted; other names may themselves be mistyped.
         trusted = [o["published_at"] for o in others if "capture" in o["date_source"]] or [o["published_at"] for o in others]
         low = min(trusted) - RANGE_TOLERANCE
-        high = max(o["published_at"] for o in others) + RANGE_TOLERANCE
+        newest = max(o["published_at"] for o in others)
+        high = newest + RANGE_TOLERANCE
         printed = p["published_at"]
+        fetched = _fetch_bound(p)
+        shifts = [w for w in (_shift(printed, y, m) for y, m in ((-1, 0), (1, 0), (0, -1), (0, 1))) if w is not None]
+        if fetched and not _near_fetch(printed, fetched):
+            near = [w for w in shifts if _near_fetch(w, fetched)]
+            if len(near) == 1:
+                _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was fetched on {fetched:%Y-%m-%d}")
+            else:
+                p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was fetched on {fetched:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
+            continue
         current = _fit(p, others, printed)
         out_of_range = not (low <= printed <= high)
         best, best_fit = None, -1.0
-        for years, months in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            when = _shift(printed, years, months)
-            if when is None or not (low <= when <= high):
+        for when in shifts:
+            if not (low <= when <= high) or (fetched and not _near_fetch(when, fetched)):
+                continue
+            if when > newest and not out_of_range:
                 continue
             fit = _fit(p, others, when)
             if fit > best_fit:
                 best, best_fit = when, fit
-        if best is None:
-            continue
-        bound = _fetch_bound(p)
-        if out_of_range and best_fit <= current + FAR_FIT_MARGIN and not (bound and printed > bound):
+        if out_of_range and (best is None or best_fit <= current + FAR_FIT_MARGIN):
             # Far from its neighbours, but nothing says another date is right: a correctly named file
             # after a long pause looks just like this. Keep the printed date and say so loudly.
-            p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications; no other date fits its content better{f' and it was fetched {bound:%Y-%m-%d %H:%M}' if bound else ''}; dated as printed"))
+            p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications; no other date fits its content better{f' and it was fetched {fetched:%Y-%m-%d %H:%M}' if fetched else ''}; dated as printed"))
             continue
+        if best is None:
+            continue
+        gain = best_fit - current
         if out_of_range:
-            reason = f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications" + (f", after it was fetched ({bound:%Y-%m-%d})" if bound and printed > bound else "")
-        elif best_fit - current >= DATE_FIX_MARGIN or (best_fit >= 0.95 and (1 - best_fit) * 4 < (1 - current)):
+            reason = f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications"
+        elif gain >= DATE_FIX_MARGIN or (best_fit >= 0.95 and gain >= MIN_FIT_GAIN and (1 - best_fit) * 4 < (1 - current)):
             reason = f"file name says {printed:%Y-%m-%d} but the content fits {best:%Y-%m-%d} far better"
         else:
             continue
-        kind = "typo_year" if best.year != printed.year and best.month == printed.month else "typo_month"
-        p["anomalies"].append((kind, None, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f}); date corrected to {best:%Y-%m-%d}"))
-        p["published_at"], p["date_source"] = best, "ICE file name, date corrected from content"
+        _correct(p, printed, best, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f})")
+
+
+def _near_fetch(when, fetched):
+    return fetched - FETCH_BEFORE <= when <= fetched + FETCH_AFTER
+
+
+def _correct(p, printed, best, reason):
+    kind = "typo_year" if best.year != printed.year and best.month == printed.month else "typo_month"
+    p["anomalies"].append((kind, None, f"{reason}; date corrected to {best:%Y-%m-%d}"))
+    p["published_at"], p["date_source"] = best, "ICE file name, date corrected from content"
 
 
 def _fetch_bound(p):

@@ -213,3 +213,33 @@ def test_lineage_alone_needs_no_state_names():
         lin.walk(p)
     lin.finish()
     assert [a.status for a in lin.agreements.values()] == ["active"]
+
+
+def _dated(names, fetched=None, extra_from=None):
+    """Made-up publications of 20 rows; from the file named extra_from on, each also lists a 21st agreement."""
+    base = [row("TEXAS", f"Town {n} Police Department", "Task Force Model", "2025-05-01") for n in range(21)]
+    pubs = []
+    for n, name in enumerate(names):
+        rows = base if extra_from is not None and n >= names.index(extra_from) else base[:20]
+        pubs.append({"id": f"p{n}", "file_name": name, "original_name": name, "list": "participating", "rows": rows,
+                     "keys": {r["key3"] for r in rows}, "fingerprint": f"f{n}", "row_count": len(rows), "sha256": f"{n}",
+                     "anomalies": [], "capture_utc": None, "fetched_utc": (fetched or {}).get(name), "truncated": False, "duplicate_of": None})
+    dating.date_publications(pubs)
+    return pubs
+
+
+def test_the_newest_files_are_not_moved_a_month_ahead_beside_their_twins():
+    # Found by the refresh replay: the three newest files (one agreement more than the files before) fitted
+    # "a month later" better, because past the newest publication their only neighbours are each other.
+    names = ["participatingAgencies11202025am.xlsx", "participatingAgencies11212025am.xlsx", "participatingAgencies11252025pm.xlsx",
+             "participatingAgencies12022025pm.xlsx", "participatingAgencies12032025am.xlsx", "participatingAgencies12032025pm.xlsx"]
+    pubs = _dated(names, extra_from="participatingAgencies12022025pm.xlsx")
+    assert [p["published_at"].date().isoformat() for p in pubs] == ["2025-11-20", "2025-11-21", "2025-11-25", "2025-12-02", "2025-12-03", "2025-12-03"]
+    assert not [k for p in pubs for k, _, _ in p["anomalies"]]
+
+
+def test_a_mistyped_year_is_corrected_by_the_fetch_time():
+    name = "participatingAgencies01052025pm.xlsx"  # ICE's real typo, fetched on 5 January 2026
+    pubs = _dated(["participatingAgencies12292025am.xlsx", "participatingAgencies12312025am.xlsx", name], {name: "2026-01-05T18:02:11Z"})
+    assert pubs[2]["published_at"] == datetime.datetime(2026, 1, 5, 17)
+    assert [k for k, _, _ in pubs[2]["anomalies"]] == ["typo_year"] and "fetched on 2026-01-05" in pubs[2]["anomalies"][0][2]
