@@ -15,7 +15,8 @@ MAX_ACTIVE_DROP = 0.10  # share of active agreements that may disappear in one r
 DEFAULT_PREVIOUS = BUILD / "deploy" / f"{DATABASE}.db"  # the bundle last written is the last one published
 CONFIRMATIONS = "confirmations.csv"
 CONFIRMATION_COLUMNS = ("file", "sha256", "gate", "reason", "confirmed_by")
-GATE_NAMES = ("build", "active_drop")  # what a confirmation can release; unplaced files never can
+GATE_NAMES = ("build", "active_drop", "dates")  # what a confirmation can release; unplaced files never can
+FUTURE_SLACK = "+1 day"  # ICE's am/mid/pm are US half-days; a capture is UTC
 ICE_FOLDERS = ("participating", "pending", "page-tables")
 
 
@@ -25,7 +26,7 @@ class GateError(click.ClickException):
 
 @dataclass
 class Gate:
-    name: str  # build, active_drop or placed
+    name: str  # build, active_drop, dates or placed
     passed: bool
     reason: str  # one line: why it holds, or what it found
     confirmed: str = ""  # the confirmation's reason when a maintainer released it
@@ -143,6 +144,24 @@ def active_drop_gate(conn, previous, confirmations, max_drop=MAX_ACTIVE_DROP):
     return Gate("active_drop", False, reason, confirmed)
 
 
+def dates_gate(conn, confirmations):
+    """Gate (d): no placed publication is dated after the day it was fetched: a date taken from a file
+    name or fitted to content that lands in the future is wrong, and so would be every change it dates."""
+    rows = conn.execute(
+        "select file, sha256, substr(published_at, 1, 10), substr(capture_utc, 1, 10) from publications "
+        "where status != 'rejected' and capture_utc is not null and published_at is not null "
+        "and date(published_at) > date(capture_utc, :slack) order by published_at",
+        {"slack": FUTURE_SLACK},
+    ).fetchall()
+    if not rows:
+        return Gate("dates", True, "no publication dated after it was fetched")
+    file, _sha, published, captured = rows[0]
+    more = f" (+{len(rows) - 1} more)" if len(rows) > 1 else ""
+    reason = f"{file} is dated {published} but was fetched on {captured}{more}: a date in the future is misread"
+    confirmed = [_confirmation(confirmations, "dates", [(f, sha)]) for f, sha, *_ in rows]  # each file its own
+    return Gate("dates", False, reason, confirmed[0] if all(confirmed) else "")
+
+
 def placed_gate(conn, data_dir):
     """Gate (c): every workbook in data/ice is in the database, placed (dated, on a list) or rejected with a reason."""
     ice = Path(data_dir) / "ice"
@@ -183,6 +202,7 @@ def check(db_path, data_dir=DATA, previous=DEFAULT_PREVIOUS, confirmations_path=
     try:
         gates = build_gates(conn, confirmations)
         gates.append(active_drop_gate(conn, previous, confirmations, max_drop))
+        gates.append(dates_gate(conn, confirmations))
         gates.append(placed_gate(conn, data_dir))
     except sqlite3.DatabaseError as e:
         raise GateError(f"{db_path}: not a built 287(g) database ({e})") from None

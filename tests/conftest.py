@@ -83,19 +83,15 @@ def _fail_on_live_reads(item):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
+def _guarded_phase(item):
+    """Around a test's set-up (session fixtures build there) and its call."""
     live_reads.clear()
     result = yield
     _fail_on_live_reads(item)
     return result
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    live_reads.clear()
-    result = yield
-    _fail_on_live_reads(item)
-    return result
+pytest_runtest_setup = pytest_runtest_call = _guarded_phase
 
 
 def pytest_collection_finish(session):

@@ -90,7 +90,7 @@ def test_a_confirmation_releases_the_withheld_list_and_a_wrong_one_does_not(trun
         assert "confirmed (checked against ice.gov on the day" in r.stdout
         write_confirmations(data, [[f"participating/{LATER}", sha, "everything", reason, "maintainer"]])
         bad = gates(db, data, "--previous", db_path)
-        assert bad.returncode == 1 and bad.stderr.strip().endswith("is not one of build, active_drop")
+        assert bad.returncode == 1 and bad.stderr.strip().endswith("is not one of build, active_drop, dates")
         assert "confirmations.csv:2" in bad.stderr and "Traceback" not in bad.stderr
     finally:
         (data / "confirmations.csv").unlink(missing_ok=True)
@@ -153,3 +153,23 @@ def test_without_the_gate_column_there_are_no_build_gates(db_path, snapshot_data
     conn.close()
     r = gates(db, snapshot_data)
     assert r.returncode == 0 and "no build gate rows" in r.stdout
+
+
+def test_a_publication_dated_after_it_was_fetched_is_withheld_until_confirmed(db_path, snapshot_data, tmp_path):
+    """A newest file the build dates a month ahead of its capture (the replay found ICE's December 2025
+    lists dated January 2026 while they were the newest) holds the database back."""
+    db = tmp_path / "287g.db"
+    shutil.copyfile(db_path, db)
+    conn = sqlite3.connect(db)
+    conn.execute("update publications set capture_utc = '2026-02-26T12:23:00Z' where file = ?", (NEWEST,))
+    assert gates(db, snapshot_data).returncode == 0  # fetched a day before its date: am/pm are US half-days
+    conn.execute("update publications set capture_utc = '2026-02-25T12:23:00Z' where file = ?", (NEWEST,))
+    conn.commit()
+    conn.close()
+    data = copy_data(tmp_path / "data")
+    r = gates(db, data)
+    assert r.returncode == WITHHELD
+    assert r.stderr == (f"withheld: {NEWEST} is dated 2026-03-27 but was fetched on 2026-02-25: a date in the future is misread\n")
+    write_confirmations(data, [[NEWEST, SNAPSHOT[NEWEST], "dates", "ICE posted it early; the name's date is right", "maintainer"]])
+    r = gates(db, data)
+    assert r.returncode == 0 and "dates confirmed (ICE posted it early" in r.stdout, r.stderr

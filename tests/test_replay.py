@@ -28,6 +28,7 @@ import pytest
 import conftest
 from conftest import copy_data, run_cli
 from ice_server import DOCLIB, Server
+from open287g.fetch import read_manifest, write_manifest
 from open287g.gates import WITHHELD
 from workbooks import real_rows, write_workbook
 
@@ -48,6 +49,7 @@ class Day:
     good: list  # "list/name" of real workbooks served today that must end up committed
     expect: str  # published, withheld or unchanged (nothing new: the publish job does not run)
     note: str = ""  # what is special about the day
+    date: str = ""  # the replayed calendar day: what fetch records as the capture date of today's files
     outcome: dict = field(default_factory=dict)
 
 
@@ -80,44 +82,41 @@ def plan(by_date, ice, known):
         known.update(new)
         days.append(day)
 
+    def made(name, rows):
+        """A workbook the test writes (from real rows), as a served response."""
+        return ("bytes", write_workbook(ice.parent.parent / name, rows).read_bytes())
+
     for i, chunk in enumerate(chunks):
         date = chunk[-1]
         files, carried = carried + [rel for d in chunk for rel in by_date[d]], []
         served = {rel.split("/", 1)[1]: real(rel) for rel in files}
-        day = Day(" ".join(chunk), served, list(files), "published")
+        day = Day(" ".join(chunk), served, list(files), "published", date=date)
         participating = [rel for rel in files if rel.startswith("participating/")]
         stamp = date[5:7] + date[8:10] + date[:4]
         extra_new = False
         if i == 1:
             served[f"participatingAgencies{stamp}pm9.xlsx"] = ("bytes", b"<!DOCTYPE html><html><body><h1>Access Denied</h1></body></html>")
             day.note = "HTML page saved as .xlsx: refused by fetch"
-        elif i == 2:
-            rows = real_rows(ice / (participating or files)[0])
-            path = ice.parent.parent / f"newcolumn-{stamp}.xlsx"
-            write_workbook(path, [rows[0] + ["NOTES"]] + [r + ["x"] for r in rows[1:]])
-            served[f"participatingAgencies{stamp}pm8.xlsx"] = ("bytes", path.read_bytes())
-            day.note, extra_new = "workbook with a new column: rejected by the build, recorded", True
-        elif i == 3:
-            add(Day(f"{chunks[i - 1][-1]}+1", dict(days[-1].served), [], "unchanged", "no new file"))
-        elif i == 4:
-            add(Day(date, {}, [], "unchanged", "server 503 all day: fetch refused the page"))
+        if i == 3:
+            add(Day(f"{chunks[i - 1][-1]}+1", dict(days[-1].served), [], "unchanged", "no new file", date=chunks[i - 1][-1]))
+        if i == 4:
+            add(Day(date, {}, [], "unchanged", "server 503 all day: fetch refused the page", date=date))
             carried = files
             continue
-        elif i == 5:
-            served = {name: ("fail_first", 1, 503, spec[1]) for name, spec in served.items()}
-            day.served = served
+        if i == 5:
+            day.served = served = {name: ("fail_first", 1, 503, spec[1]) for name, spec in served.items()}
             day.note = "503 on each file's first try, then served (with yesterday's files)"
-        elif i == 6 and participating:
+        if i == 6 and participating:
             # the first 300 rows of the day's list, published after it the same day
-            path = ice.parent.parent / f"truncated-{stamp}.xlsx"
-            write_workbook(path, real_rows(ice / participating[-1])[:301])
-            served[f"participatingAgencies{stamp}pm6.xlsx"] = ("bytes", path.read_bytes())
-            day.note, extra_new = "truncated list (first 300 rows of the day's list)", True
-            day.expect = "withheld"
-        elif i == 7:
+            served[f"participatingAgencies{stamp}pm6.xlsx"] = made(f"truncated-{stamp}.xlsx", real_rows(ice / participating[-1])[:301])
+            day.note, extra_new, day.expect = "truncated list (first 300 rows of the day's list)", True, "withheld"
+        if i == 7:
             previous = [rel for d in reversed(days) for rel in d.good if rel.startswith("participating/")][0]
             add(Day(f"{chunks[i - 1][-1]}+1", {f"participatingAgencies{stamp}am7.xlsx": real(previous)}, [], "unchanged",
-                    "yesterday's bytes under a new name"))
+                    "yesterday's bytes under a new name", date=chunks[i - 1][-1]))
+            rows = real_rows(ice / (participating or files)[0])
+            served[f"participatingAgencies{stamp}pm8.xlsx"] = made(f"newcolumn-{stamp}.xlsx", [rows[0] + ["NOTES"]] + [r + ["x"] for r in rows[1:]])
+            day.note, extra_new = "workbook with a new column: rejected by the build, recorded", True
         if any(re.search(r"Agencies0\d{3}2025", rel) and date >= "2026" for rel in files):
             day.note = (day.note + "; " if day.note else "") + "ICE's own wrong year in the name (2025 for 2026)"
         add(day, extra_new)
@@ -213,6 +212,7 @@ def run_day(day, server, repo, data, db, work, live, cache_dir, step, source):
     new = git(repo, "status", "--porcelain", "--", "data/ice")
     day.outcome["files"] = [line[3:].split("data/ice/", 1)[-1] for line in new.splitlines() if line.endswith(".xlsx")]
     if new:
+        redate_fetch(data, day.outcome["files"], day.date)
         git(repo, "add", "--", "data/ice")
         git(repo, "commit", "-q", "-m", f"ICE files fetched ({day.label})")
     committed = manifest_shas(git(repo, "show", "HEAD:data/ice/MANIFEST.csv"))
@@ -237,6 +237,10 @@ def run_day(day, server, repo, data, db, work, live, cache_dir, step, source):
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         gate_column = "gate" in {r[1] for r in conn.execute("pragma table_info(qa_checks)")}
         failed = conn.execute("select \"check\" from qa_checks where not passed" + (" and not gate" if gate_column else "")).fetchall()
+        day.outcome["active"] = conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
+        conn.close()
+        conn = sqlite3.connect(f"file:{live / '287g.db'}?mode=ro", uri=True)
+        day.outcome["published_active"] = conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
         conn.close()
         assert not failed, (day.label, failed)  # the test subset: the build's own facts hold
         shutil.copyfile(live / "287g.db", work / "published-before.db")
@@ -259,9 +263,29 @@ def run_day(day, server, repo, data, db, work, live, cache_dir, step, source):
             assert sha256(live / "287g.db") == published_before  # the live site as it was
             day.outcome["result"] = "withheld"
             day.outcome["why"] = gates.stderr.strip()[len("withheld: "):]
+            dated_ahead = re.match(r"^(\S+) is dated (\S+) but was fetched on (\S+)", day.outcome["why"])
+            if dated_ahead and day.expect == "published":
+                # The date gate: check its claim against the database, then record the day as withheld for it.
+                file, published, fetched_on = dated_ahead.groups()
+                conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                assert conn.execute("select substr(published_at, 1, 10) from publications where file = ?", (file,)).fetchone()[0] == published
+                conn.close()
+                assert fetched_on <= day.date < published
+                day.expect = "withheld"
+                day.outcome["dated_ahead"] = file
     # no publication of the last published database is ever lost
     assert previous_pubs <= publications(live / "287g.db"), day.label
     assert day.outcome["result"] == day.expect, (day.label, day.note, day.outcome)
+
+
+def redate_fetch(data, files, date):
+    """The replay's calendar: today's fetched files were captured on the replayed day, not today."""
+    header, rows, terminator = read_manifest(data / "ice" / "MANIFEST.csv")
+    col = {name: i for i, name in enumerate(header)}
+    for row in rows:
+        if row[col["file"]] in files:
+            row[col["capture_utc"]] = row[col["fetched_utc"]] = f"{date}T23:00:00Z"
+    write_manifest(data / "ice" / "MANIFEST.csv", header, rows, terminator)
 
 
 def check_named_changes(text, old_db, new_db, data):
@@ -314,27 +338,40 @@ def test_replay_every_good_file_committed_and_published_or_withheld_as_the_gates
     days, table = replay
     results = [d.outcome["result"] for d in days]
     ice_dates = {date for d in days for date in d.label.split() if "+" not in date}
-    assert len(ice_dates) >= 30 and len(days) >= 18 and results.count("published") >= 12
-    assert results.count("withheld") == 1 and results.count("unchanged") >= 3
+    assert len(ice_dates) >= 30 and len(days) >= 18 and results.count("published") >= 5
+    assert results.count("unchanged") == 3  # no new file, the 503 day, the same bytes under a new name
+    # withheld: the truncated list, and any day whose newest files the build dated after they were fetched
+    withheld = [d for d in days if d.outcome["result"] == "withheld"]
+    assert all(d.note.startswith("truncated") or d.outcome.get("dated_ahead") for d in withheld)
+
+
+def published_or_dated_ahead(day):
+    """Published, or withheld only because the build dated a newest file after it was fetched (see the table)."""
+    return day.outcome["result"] == "published" or bool(day.outcome.get("dated_ahead"))
 
 
 def test_replay_bad_days_say_why(replay):
     days, _ = replay
-    notes = {d.note.split(":")[0].split(" (")[0]: d for d in days if d.note}
-    html = next(d for d in days if d.note.startswith("HTML"))
+    by_note = lambda prefix: next(d for d in days if d.note.startswith(prefix))  # noqa: E731
+    html = by_note("HTML")
     assert html.outcome["fetch"] == 1 and "an HTML page, not a workbook" in html.outcome["refused"][0]
-    assert html.outcome["result"] == "published"
-    newcol = next(d for d in days if d.note.startswith("workbook with a new column"))
-    assert any("unknown column 'NOTES'" in line for line in newcol.outcome["rejected"])
-    assert newcol.outcome["result"] == "published"
-    down = next(d for d in days if d.note.startswith("server 503"))
-    assert down.outcome["fetch"] == 1 and "HTTP 503" in down.outcome["why"]
+    assert published_or_dated_ahead(html) and len(html.outcome["files"]) == len(html.good)
+    newcol = by_note("workbook with a new column")
+    (line,) = newcol.outcome["rejected"]
+    assert line.startswith("error: participating/participatingAgencies") and "unknown column 'NOTES'" in line
+    assert published_or_dated_ahead(newcol)
+    later = [d for d in days[days.index(newcol) + 1:] if d.outcome["files"]]
+    assert later and all(not d.outcome["rejected"] for d in later)  # rejected once, never blocking again
+    down = by_note("server 503")
+    assert down.outcome["fetch"] == 1 and "HTTP 503" in down.outcome["why"] and not down.outcome["files"]
     recovered = days[days.index(down) + 1]
-    assert recovered.outcome["fetch"] == 0 and len(recovered.outcome["files"]) == len(recovered.good) >= 2
-    same = next(d for d in days if d.note == "yesterday's bytes under a new name")
-    assert same.outcome["fetch"] == 0 and same.outcome["result"] == "unchanged"
-    truncated = next(d for d in days if d.note.startswith("truncated"))
+    assert recovered.outcome["fetch"] == 0 and len(recovered.outcome["files"]) == len(recovered.good) >= 8
+    same = by_note("yesterday's bytes under a new name")
+    assert same.outcome["fetch"] == 0 and same.outcome["result"] == "unchanged" and not same.outcome["files"]
+    truncated = by_note("truncated")
     assert truncated.outcome["result"] == "withheld"
-    after = days[days.index(truncated) + 1]
-    assert after.outcome["result"] == "published"  # the full list confirms the day after
-    assert notes  # every bad day is labelled in the table
+    reason = truncated.outcome["why"]
+    assert reason.startswith("build gate failed: ") or re.search(r"active agreements would fall from 1,2\d\d to 300 ", reason), reason
+    # the next full list ends the drop: its build has as many active agreements as the last published one
+    after = next(d for d in days[days.index(truncated) + 1:] if d.outcome["files"])
+    assert after.outcome["active"] >= truncated.outcome["published_active"] and published_or_dated_ahead(after)

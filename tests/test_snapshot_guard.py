@@ -4,6 +4,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import conftest
 from conftest import CLI, DATA, SNAPSHOT, live_command, live_read
@@ -55,3 +56,24 @@ def test_snapshot_copy_holds_exactly_the_listed_workbooks(snapshot_data):
     assert set(files) == set(SNAPSHOT) and len(files) == 1122
     for rel in ("participating/participatingAgencies03272026am.xlsx", "pending/pendingAgencies02272026am.xlsx"):
         assert hashlib.sha256(files[rel].read_bytes()).hexdigest() == SNAPSHOT[rel]
+
+
+def test_a_test_reading_a_later_workbook_fails_in_a_real_pytest_run(tmp_path):
+    """The guard end to end: pytest with this conftest as a plugin runs two tests; the one that opens a
+    workbook outside the snapshot fails with the guard's reason, the one that reads a snapshot file passes."""
+    (tmp_path / "test_reads.py").write_text(
+        "from conftest import DATA\n"
+        "def test_later():\n"
+        "    try:\n"
+        f"        open(DATA / 'ice' / 'participating' / {LATER.name!r}, 'rb')\n"
+        "    except FileNotFoundError:\n"
+        "        pass\n"
+        "def test_snapshot():\n"
+        f"    open(DATA / 'ice' / 'participating' / {IN_SNAPSHOT.name!r}, 'rb').close()\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(conftest.__file__).parent))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_reads.py")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout
+    assert "1 failed, 1 passed" in r.stdout and "FAILED test_reads.py::test_later" in r.stdout
+    assert "a workbook of the live data/ outside tests/snapshot_files.txt" in r.stdout
