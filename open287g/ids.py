@@ -1,0 +1,6 @@
+"""Stable short ids: the first 12 hex digits of a sha256 of the parts, so an id depends only on content."""
+import hashlib
+
+
+def short_id(*parts):
+    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:12]
