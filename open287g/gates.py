@@ -17,6 +17,7 @@ CONFIRMATIONS = "confirmations.csv"
 CONFIRMATION_COLUMNS = ("file", "sha256", "gate", "reason", "confirmed_by")
 GATE_NAMES = ("build", "active_drop", "dates")  # what a confirmation can release; unplaced files never can
 FUTURE_SLACK = "+1 day"  # ICE's am/mid/pm are US half-days; a capture is UTC
+PAST_LIMIT = "-45 days"  # the refresh runs daily: a file dated this long before its first fetch is misdated
 ICE_FOLDERS = ("participating", "pending", "page-tables")
 
 
@@ -145,19 +146,22 @@ def active_drop_gate(conn, previous, confirmations, max_drop=MAX_ACTIVE_DROP):
 
 
 def dates_gate(conn, confirmations):
-    """Gate (d): no placed publication is dated after the day it was fetched: a date taken from a file
-    name or fitted to content that lands in the future is wrong, and so would be every change it dates."""
+    """Gate (d): every placed publication is dated near the day it was fetched or captured: not after
+    it, nor long before it. A date read from a file name or fitted to content that lands elsewhere is
+    wrong (ICE's 01052025pm is January 2026), and so would be every change it dates."""
     rows = conn.execute(
         "select file, sha256, substr(published_at, 1, 10), substr(capture_utc, 1, 10) from publications "
         "where status != 'rejected' and capture_utc is not null and published_at is not null "
-        "and date(published_at) > date(capture_utc, :slack) order by published_at",
-        {"slack": FUTURE_SLACK},
+        "and (date(published_at) > date(capture_utc, :slack) or date(published_at) < date(capture_utc, :past)) "
+        "order by published_at",
+        {"slack": FUTURE_SLACK, "past": PAST_LIMIT},
     ).fetchall()
     if not rows:
-        return Gate("dates", True, "no publication dated after it was fetched")
+        return Gate("dates", True, "every publication dated near its fetch")
     file, _sha, published, captured = rows[0]
     more = f" (+{len(rows) - 1} more)" if len(rows) > 1 else ""
-    reason = f"{file} is dated {published} but was fetched on {captured}{more}: a date in the future is misread"
+    when = "after" if published > captured else "long before"
+    reason = f"{file} is dated {published} but was fetched on {captured}{more}: {when} its fetch, a misread date"
     confirmed = [_confirmation(confirmations, "dates", [(f, sha)]) for f, sha, *_ in rows]  # each file its own
     return Gate("dates", False, reason, confirmed[0] if all(confirmed) else "")
 

