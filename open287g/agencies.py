@@ -1,7 +1,7 @@
 """Reads the agreements and pending applications and writes agencies: one per body, joined through renames, with an id from its first printed row, a place and the aliases of ids that moved."""
 from . import places
 from .identity import norm_agency
-from .ids import short_id
+from .ids import short_id, sortable
 
 
 def build_agencies(lineage, apps, locate=places.locate):
@@ -18,15 +18,15 @@ def build_agencies(lineage, apps, locate=places.locate):
         return k
 
     def union(a, b):
-        ra, rb = find(a), find(b)
+        ra, rb = sorted((find(a), find(b)), key=sortable)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            parent[rb] = ra
 
     agreements_sorted = sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id))
     for a in agreements_sorted:
-        for k in sorted({(k[0], k[1]) for k in a.keys}):
+        for k in sorted({(k[0], k[1]) for k in a.keys}, key=sortable):
             find(k)  # every name ever printed is a group, even one an agreement was relabelled away from
-        keys = sorted(a.name_keys | {a.agency_key})
+        keys = sorted(a.name_keys | {a.agency_key}, key=sortable)
         for k in keys[1:]:
             union(keys[0], k)
     for app in apps:
@@ -37,10 +37,10 @@ def build_agencies(lineage, apps, locate=places.locate):
     for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
         apps_of.setdefault(find(app["agency_key"]), []).append(app)
     groups = {}
-    for k in sorted(parent):
+    for k in sorted(parent, key=sortable):
         groups.setdefault(find(k), []).append(k)
     agencies, aliases = {}, []
-    for root in sorted(groups):
+    for root in sorted(groups, key=sortable):
         keys = groups[root]
         agreements = members_of.get(root, [])
         applications = apps_of.get(root, [])
@@ -48,8 +48,11 @@ def build_agencies(lineage, apps, locate=places.locate):
             continue  # a name an agreement was relabelled away from, held by nothing now
         # The first row ICE printed for this body names it for good.
         firsts = [(a.first_seen, a.id, a.first_key[:2]) for a in agreements] + [(x["first_seen"], x["id"], x["agency_key"]) for x in applications]
-        first_key = min(firsts)[2]
+        first_key = min(firsts, key=lambda f: (f[0], f[1]))[2]
         agency_id = short_id(*first_key)
+        if agency_id in agencies:
+            # The first row was printed under another body's name (a wrong state or a relabel): that id is taken.
+            agency_id = short_id(*root)
         for legacy in sorted({short_id(*k) for k in keys} - {agency_id}):
             aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
         by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
@@ -61,11 +64,14 @@ def build_agencies(lineage, apps, locate=places.locate):
         level = next((v for v in reversed(levels) if v), None)
         county = next((v for v in reversed(counties) if v), None)
         active = [a for a in agreements if a.status == "active"]
-        spot = locate(root[0], newest_name, level, county)
+        # The state printed last: a row printed under a wrong state first (Wichita County OK -> TX) is corrected.
+        printed_states = sorted([(a.last_seen, a.state_code or "") for a in agreements] + [(x["last_seen"], x["state_code"] or "") for x in applications])
+        state_code = next((s for _, s in reversed(printed_states) if s), None)
+        spot = locate(state_code, newest_name, level, county)
         agencies[agency_id] = {
             "id": agency_id,
             "name": newest_name,
-            "state_code": root[0],
+            "state_code": state_code,
             "level": level,
             "county": county,
             "spellings": spellings,
@@ -87,3 +93,4 @@ def build_agencies(lineage, apps, locate=places.locate):
         for legacy in sorted({short_id(*k) for k in a.keys} - ids):
             aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
     return agencies, aliases
+

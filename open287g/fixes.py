@@ -1,5 +1,6 @@
 """Reads data/corrections.csv (hand fixes keyed on the wrong value) and applies them to the identity fields of each distinct parsed row once, counting what each touched."""
 import csv
+import re
 from pathlib import Path
 
 from . import places
@@ -39,6 +40,10 @@ def load_corrections(path):
     for n, r in enumerate(rows, start=2):
         if r.get("column") not in DERIVED or not r.get("wrong") or not r.get("right") or not r.get("reason"):
             raise CorrectionsError(f"{path}: line {n}: needs column (one of {', '.join(DERIVED)}), wrong, right and reason")
+        if r["column"] == "state" and places.state_postal(r["right"]) is None:
+            raise CorrectionsError(f"{path}: line {n}: {r['right']!r} is not a US state or territory")
+        if r["column"] == "signed" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["right"].strip()):
+            raise CorrectionsError(f"{path}: line {n}: a signed correction's right value must be an ISO date (YYYY-MM-DD), not {r['right']!r}")
         if r["column"] == "signed" and not (r.get("agency") or "").strip():
             raise CorrectionsError(f"{path}: line {n}: a signed correction needs the agency it applies to (a date alone is shared by many rows)")
     return rows

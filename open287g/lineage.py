@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import identity
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
-from .ids import short_id
+from .ids import short_id, sortable
 from .read import MODEL_CODES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
@@ -78,10 +78,6 @@ class Change:
 def row_key(row):
     """The exact identity of a printed participating row: (state, normalised agency, model code, signing date)."""
     return (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"])
-
-
-def _sort_key(key):
-    return tuple("" if x is None else str(x) for x in key)
 
 
 def key_text(key):
@@ -251,13 +247,13 @@ class Lineage:
                     continue  # the same row printed twice is one agreement (listings keep both copies)
                 rows[k] = row
         taken, appeared = {}, {}
-        for k in sorted(rows, key=_sort_key):
+        for k in sorted(rows, key=sortable):
             agreement_id = self.by_key.get(k)
             if agreement_id is None:
                 appeared[k] = rows[k]
             else:
                 taken[k] = agreement_id
-        for k, agreement_id in sorted(taken.items(), key=lambda kv: _sort_key(kv[0])):
+        for k, agreement_id in sorted(taken.items(), key=lambda kv: sortable(kv[0])):
             self._take(agreement_id, k, rows[k], pub)
         now = set(taken.values())
         vanished = sorted(self.present - now)
@@ -286,7 +282,7 @@ class Lineage:
                 for k in appeared:
                     c = self.evidence(a, k, appeared[k], pub, gap_days)
                     if c is not None:
-                        cands.append((-c.score, agreement_id, _sort_key(k), k, c))
+                        cands.append((-c.score, agreement_id, sortable(k), k, c))
         # A weak name match (score below 0.6) counts only when it is the one candidate of both its rows.
         per_agreement, per_key = {}, {}
         for _, agreement_id, sk, _, _ in cands:
@@ -312,8 +308,10 @@ class Lineage:
                 continue
             before = {"moved_state": a.state_code, "re-dated": a.signed_on}.get(c.rule, a.agency)
             after = {"moved_state": k[0], "re-dated": k[3]}.get(c.rule, row["agency"])
-            if c.rule == "relabelled":
-                a.name_keys = {(k[0], k[1])}  # now held by another body: its old name no longer names it
+            if c.rule in ("relabelled", "moved_state"):
+                # Now held by another body, or the same name in another state (where another agency may
+                # really carry the old name: Ellis County Sheriff's Office, TX and KS): the old name no longer names it.
+                a.name_keys = {(k[0], k[1])}
             else:
                 a.name_keys.add((k[0], k[1]))
             self.merge(pub, agreement_id, k, c)
@@ -323,7 +321,7 @@ class Lineage:
 
     def _fold_and_add(self, pub, appeared, now):
         """What is left is new, unless it is a second printing of an agreement in this same file."""
-        for k in sorted(appeared, key=_sort_key):
+        for k in sorted(appeared, key=sortable):
             row = appeared[k]
             twin, follows = None, None
             state = self._state(k[0])

@@ -198,7 +198,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     }
 
 
-LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once
+LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
 LOUD_FILES = ("date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
 
 
@@ -296,7 +296,6 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         if "error" in p:
             _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
             p["anomalies"].append(("rejected", None, p["error"]))
-    _warn(pubs)
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
     except fixes.CorrectionsError as e:
@@ -307,6 +306,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     _flag_unknown_states(pubs)
+    _warn(pubs)
     with PlaceCache(cache_dir) as locate:
         stage("fix")
         built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))

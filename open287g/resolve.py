@@ -1,7 +1,7 @@
 """Reads dated publications and writes listings (each distinct printed row with its span of publications) and pending applications."""
 import datetime
 
-from .ids import short_id
+from .ids import short_id, sortable
 from .read import MODEL_CODES
 
 
@@ -56,7 +56,7 @@ def pending_applications(members, agreements):
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
         # Any name the agreement was printed under can be the name it had on the pending list.
-        for name_key in sorted(a.name_keys | {a.agency_key}):
+        for name_key in sorted(a.name_keys | {a.agency_key}, key=sortable):
             signed_index.setdefault((*name_key, a.model), []).append(a)
     for p in members:
         current = {}

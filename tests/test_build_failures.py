@@ -95,7 +95,9 @@ def test_truncated_publication_is_kept_but_ends_nothing(bad_build, db):
     assert listed == 300
     # ...but nothing ended or came back because of it.
     assert bad.execute("select count(*) from changes where publication_id = ?", (pub["id"],)).fetchone()[0] == 0
-    assert bad.execute("select count(*) from changes where kind = 'gap'").fetchone()[0] == db.execute("select count(*) from changes where kind = 'gap'").fetchone()[0]
+    # (the injected 2021 capture with an unreadable date does make one gap, for La Paz County: that row lost its date)
+    gaps = "select agency, changed_at from changes where kind = 'gap' and changed_at >= '2025'"
+    assert bad.execute(gaps).fetchall() == db.execute(gaps).fetchall()
 
 
 def _sha(path):

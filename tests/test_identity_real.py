@@ -161,3 +161,33 @@ def test_a_truncated_newest_list_is_held_and_publishing_withheld(tmp_path, cache
     changes = conn.execute("select count(*) from changes where publication_id = ?", (held[0],)).fetchone()[0]
     conn.close()
     assert held[1] == "held" and active == 1560 and changes == 0 and tuple(gate) == (0, 1)
+
+
+def test_an_unknown_state_in_a_new_file_ends_nothing_and_says_so(tmp_path, cache_dir):
+    data = copy_data(tmp_path / "data")
+    rows = [list(r) for r in openpyxl.load_workbook(DATA / "ice" / "participating" / "participatingAgencies03272026am.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True)]
+    assert rows[5][:2] == ["ALABAMA", "Blount County Sheriff's Office"]
+    rows[5][0] = "ATLANTIS"
+    wb = openpyxl.Workbook()
+    for r in rows:
+        wb.active.append(r)
+    wb.save(data / "ice" / "participating" / "participatingAgencies03282026am.xlsx")
+    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    assert result.returncode == 0, result.stderr
+    assert "row 6: STATE 'ATLANTIS' is not a US state or territory; add a line to data/corrections.csv" in result.stderr
+    conn = sqlite3.connect(tmp_path / "287g.db")
+    statuses = dict(conn.execute("select status, count(*) from agreements group by status").fetchall())
+    moved = conn.execute("select detail from agreement_merges where rule = 'moved_state' and detail = 'AL -> None'").fetchall()
+    conn.close()
+    assert statuses["active"] == 1560 and statuses["ended"] == 84 and len(moved) == 1
+
+
+def test_a_correction_naming_no_state_is_refused(tmp_path, cache_dir):
+    data = copy_data(tmp_path / "data")
+    corrections = data / "corrections.csv"
+    text = corrections.read_text(encoding="utf-8")
+    corrections.unlink()
+    corrections.write_text(text + "state,NEBRASKA,ATLANTIS,,test,made up\n", encoding="utf-8")
+    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    assert result.returncode == 2 and "'ATLANTIS' is not a US state or territory" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "287g.db").exists()
