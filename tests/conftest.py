@@ -177,14 +177,30 @@ def db(db_path):
     conn.close()
 
 
+def snapshot_manifest(skip=()):
+    """data/ice/MANIFEST.csv as of the snapshot, byte for byte: the rows of workbooks fetched later,
+    and of the names in `skip`, left out."""
+    lines = (DATA / "ice" / "MANIFEST.csv").read_bytes().split(b"\r\n")
+
+    def keep(line):
+        rel = line.split(b",", 1)[0].decode()
+        return rel in SNAPSHOT and rel.rsplit("/", 1)[-1] not in skip
+
+    return b"\r\n".join([lines[0]] + [line for line in lines[1:] if not line or keep(line)])
+
+
 def copy_data(target, skip=()):
-    """A private copy of data/ as of the snapshot; workbooks fetched after the snapshot are left out.
+    """A private copy of data/ as of the snapshot; workbooks fetched after the snapshot, and their
+    manifest rows, are left out.
 
     Workbooks are hard links where possible (nothing writes a workbook in place); every other file
     (the manifest, corrections, confirmations) is a real copy, so a test may rewrite it."""
     def link(src, dst):
         rel = Path(src).relative_to(DATA / "ice").as_posix() if Path(src).is_relative_to(DATA / "ice") else None
         if Path(src).name in skip or (rel and rel.endswith(".xlsx") and rel not in SNAPSHOT):
+            return dst
+        if rel == "MANIFEST.csv":
+            Path(dst).write_bytes(snapshot_manifest(skip))
             return dst
         if not str(src).endswith(".xlsx"):
             return shutil.copy2(src, dst)

@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
+from conftest import snapshot_manifest
 from ice_server import DOCLIB, Server, ice_page
 from open287g import DATA
 from open287g.fetch import fetch, fetch_command, find_links
@@ -41,11 +42,11 @@ def server():
 
 @pytest.fixture
 def data_dir(tmp_path):
-    """A temp data/ with a copy of the real manifest and empty list folders."""
+    """A temp data/ with the real manifest as of the snapshot and empty list folders."""
     ice = tmp_path / "data" / "ice"
     for folder in ("participating", "pending"):
         (ice / folder).mkdir(parents=True)
-    shutil.copyfile(ICE / "MANIFEST.csv", ice / "MANIFEST.csv")
+    (ice / "MANIFEST.csv").write_bytes(snapshot_manifest())
     return tmp_path / "data"
 
 
