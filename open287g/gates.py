@@ -46,9 +46,10 @@ class Verdict:
         return not self.held
 
     def line(self):
-        """One line: 'withheld: <first reason> (+n more)' or 'gates passed: ...'."""
+        """One line: 'withheld: <first reason>[; and n more gates]' or 'gates passed: ...'."""
         if self.held:
-            more = f" (+{len(self.held) - 1} more)" if len(self.held) > 1 else ""
+            n = len(self.held) - 1
+            more = f"; and {n} more gate{'s' if n > 1 else ''}" if n else ""
             return f"withheld: {self.held[0].reason}{more}"
         notes = [f"{g.name} confirmed ({g.confirmed})" for g in self.gates if g.confirmed]
         return "gates passed: " + "; ".join(notes + [g.reason for g in self.gates if not g.confirmed])

@@ -180,3 +180,12 @@ def test_a_publication_dated_after_it_was_fetched_is_withheld_until_confirmed(db
     write_confirmations(data, [[NEWEST, SNAPSHOT[NEWEST], "dates", "ICE posted it early; the name's date is right", "maintainer"]])
     r = gates(db, data)
     assert r.returncode == 0 and "dates confirmed (ICE posted it early" in r.stdout, r.stderr
+
+
+def test_the_verdict_is_one_line_naming_the_first_reason():
+    from open287g.gates import Gate, Verdict
+
+    held = Verdict([Gate("build", False, "build gate failed: x"), Gate("active_drop", True, "1,560 active"), Gate("dates", False, "y")])
+    assert held.line() == "withheld: build gate failed: x; and 1 more gate" and not held.ok
+    released = Verdict([Gate("active_drop", False, "a drop", confirmed="real cut"), Gate("placed", True, "3 files placed")])
+    assert released.ok and released.line() == "gates passed: active_drop confirmed (real cut); 3 files placed"
