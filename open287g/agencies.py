@@ -47,12 +47,16 @@ def build_agencies(lineage, apps, locate=places.locate):
         if not agreements and not applications:
             continue  # a name an agreement was relabelled away from, held by nothing now
         # The first row ICE printed for this body names it for good.
-        firsts = [(a.first_seen, a.id, a.first_key[:2]) for a in agreements] + [(x["first_seen"], x["id"], x["agency_key"]) for x in applications]
-        first_key = min(firsts, key=lambda f: (f[0], f[1]))[2]
+        # The first name of this body ICE printed (not a name an agreement carried before it was relabelled here).
+        group = set(keys)
+        firsts = [(seen, sortable(k)) for a in agreements for k, seen in a.names_first_seen.items() if k in group]
+        firsts += [(x["first_seen"], sortable(x["agency_key"])) for x in applications]
+        first_key = min(firsts)[1]
         agency_id = short_id(*first_key)
-        if agency_id in agencies:
-            # The first row was printed under another body's name (a wrong state or a relabel): that id is taken.
-            agency_id = short_id(*root)
+        n = 0
+        while agency_id in agencies:  # cannot happen while every name belongs to one group; kept unique regardless
+            n += 1
+            agency_id = short_id(*first_key, n)
         for legacy in sorted({short_id(*k) for k in keys} - {agency_id}):
             aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
         by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))

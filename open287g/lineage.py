@@ -37,6 +37,7 @@ class Agreement:
     keys: set = field(default_factory=set)  # every identity key printed for it
     spellings: set = field(default_factory=set)
     name_keys: set = field(default_factory=set)  # (state, name) pairs that are one body (renames, not relabels)
+    names_first_seen: dict = field(default_factory=dict)  # (state, name) -> when this agreement was first printed under it
     status: str = "active"
     ended_publication_id: str | None = None
     ended_seen: str | None = None
@@ -146,6 +147,11 @@ class Lineage:
         if a.row is row:  # rows are shared objects: the same object means nothing changed
             return
         a.row = row
+        name_key = (key[0], key[1])
+        if name_key not in a.name_keys and key in a.keys:
+            # Printed again under a name it had before a relabel (FWC -> FDEP -> FWC): that body holds it again.
+            a.name_keys = {name_key}
+        a.names_first_seen.setdefault(name_key, pub["published_at"])
         a.keys.add(key)
         a.spellings.add(row["agency"])
         a.agency, a.signed_on, a.signed_printed = row["agency"], key[3], row["signed"]
@@ -429,11 +435,13 @@ def date_flags(lineage, first_publication_id):
 
 
 def load_confirmations(path):
-    """sha256 of publications a maintainer confirmed in data/confirmations.csv (a mass ending that is real)."""
+    """sha256 of publications a maintainer confirmed in data/confirmations.csv as really ending what they drop:
+    lines whose gate is "build" (the build's own gates), or any line of a file without a gate column."""
     if not Path(path).exists():
         return set()
     with open(path, newline="", encoding="utf-8") as f:
-        return {r["sha256"].strip() for r in csv.DictReader(f) if (r.get("sha256") or "").strip()}
+        return {r["sha256"].strip() for r in csv.DictReader(f)
+                if (r.get("sha256") or "").strip() and (r.get("gate") or "build").strip() == "build"}
 
 
 def walk_participating(participating, states, confirmed):

@@ -8,11 +8,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, dating, finish, fixes, load, places, resolve
+from . import ROOT, config, counties, dating, finish, fixes, load, places, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
-from .seeds import read_seeds
+from .seeds import link_meetings, read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
 
@@ -322,6 +322,14 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if tmp.exists():
         tmp.unlink()
     load.write(tmp, built, seeds)
+    try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
+        counties.write(tmp, data_dir)
+        search.write_index(tmp)
+        link_meetings(tmp)
+    except counties.CensusError as e:
+        _log(f"error: {e}")
+        tmp.unlink(missing_ok=True)
+        return 2
     stage("load")
     qa = finish.finish(tmp, built)
     stage("finish")
