@@ -1,4 +1,4 @@
-"""The open287g command: build, serve, fetch and publish, each a thin wrapper over a stage module."""
+"""The open287g command: build, serve, fetch, gates and publish, each a thin wrapper over a stage module."""
 import sys
 
 import click
@@ -52,6 +52,7 @@ def _lazy(module, name):
 _lazy("fetch", "fetch_command")
 _lazy("publish", "publish_command")
 _lazy("publish", "diff_command")
+_lazy("gates", "gates_command")
 
 
 if __name__ == "__main__":

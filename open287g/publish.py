@@ -26,7 +26,7 @@ from pathlib import Path
 
 import click
 
-from . import BUILD
+from . import BUILD, DATA
 from .config import DATABASE
 from .read import file_sha256
 from .serve import _setting_value
@@ -315,11 +315,20 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
 @click.option("--app", envvar="OPEN287G_FLY_APP", default=DEFAULT_APP, show_default=True, help="Fly app name written to fly.toml.")
 @click.option("--region", envvar="OPEN287G_FLY_REGION", default=DEFAULT_REGION, show_default=True, help="Fly primary region.")
 @click.option("--allow-failed-checks", is_flag=True, help="Write the bundle even if the build's QA checks failed.")
-def publish_command(db_path, out, app, region, allow_failed_checks):
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DATA), show_default=True,
+              help="The data the database was built from (the gates check every file in it was placed).")
+@click.option("--previous", type=click.Path(dir_okay=False), default=None,
+              help="The last published database (default: the bundle in --out, which this one replaces).")
+def publish_command(db_path, out, app, region, allow_failed_checks, data_dir, previous):
     """Write a deployable bundle (database, metadata, plugins, Dockerfile, fly.toml) into build/deploy/, offline.
 
+    The gates run first (open287g gates): when one holds, nothing is written, the bundle already
+    in --out (the live site's) stays, and the command exits 3 with one line naming the reason.
     Deploy it with `flyctl deploy build/deploy --remote-only` (see docs/OPERATIONS.md).
     """
+    from . import gates
+
+    gates.enforce(db_path, data_dir, previous or Path(out) / f"{DATABASE}.db")
     manifest = write_bundle(db_path, out, app=app, region=region, allow_failed_checks=allow_failed_checks)
     newest = manifest["newest_publications"].get("participating")
     click.echo(
@@ -339,7 +348,8 @@ KIND_LABELS = {"pending->signed": "signed after pending"}
 def _read_changes(db_path):
     conn = _connect_ro(db_path)
     try:
-        changes = {row[0]: (row[1], row[2]) for row in conn.execute("select id, kind, substr(changed_at, 1, 10) from changes")}
+        changes = {row[0]: row[1:] for row in conn.execute(
+            "select id, kind, substr(changed_at, 1, 10), coalesce(agency, ''), coalesce(state_code, ''), coalesce(model, '') from changes")}
         publications = {row[0]: row[1] for row in conn.execute("select id, substr(published_at, 1, 10) from publications")}
     except sqlite3.DatabaseError as e:
         raise click.ClickException(f"{db_path}: not a built 287(g) database ({e})") from None
@@ -349,15 +359,16 @@ def _read_changes(db_path):
 
 
 def compare(old_db, new_db):
-    """What NEW adds to OLD: {'counts': {kind: n}, 'dates': [...], 'new_publications': n, 'withdrawn': n}."""
+    """What NEW adds to OLD: {'counts': {kind: n}, 'dates': [...], 'new_publications': n, 'withdrawn': n,
+    'named': [(kind, agency, state, model), ...]}."""
     old_changes, old_pubs = _read_changes(old_db)
     new_changes, new_pubs = _read_changes(new_db)
     added = [new_changes[i] for i in new_changes.keys() - old_changes.keys()]
     counts = {}
-    for kind, _date in added:
+    for kind, *_ in added:
         counts[kind] = counts.get(kind, 0) + 1
     fresh_pubs = [date for pub_id, date in new_pubs.items() if pub_id not in old_pubs]
-    dates = sorted({date for _kind, date in added if date} or {date for date in fresh_pubs if date})
+    dates = sorted({date for _kind, date, *_ in added if date} or {date for date in fresh_pubs if date})
     ordered = {kind: counts[kind] for kind in KIND_ORDER if kind in counts}
     ordered.update({kind: n for kind, n in sorted(counts.items()) if kind not in ordered})
     return {
@@ -365,6 +376,7 @@ def compare(old_db, new_db):
         "dates": dates,
         "new_publications": len(fresh_pubs),
         "withdrawn": len(old_changes.keys() - new_changes.keys()),
+        "named": sorted((kind, agency, state, model) for kind, _date, agency, state, model in added),
     }
 
 
@@ -389,9 +401,27 @@ def commit_message(summary):
     return f"ICE 287(g) update{when}: " + ", ".join(parts)
 
 
+NAMED_LINES = 60  # a commit body names at most this many changes; the rest are counted
+
+
+def named_lines(summary, limit=NAMED_LINES):
+    """One line per change, e.g. "added: Polk County Sheriff's Office (AR, JEM)" ("-" for a missing value), the rest counted."""
+    named = summary["named"]
+    lines = [f"{KIND_LABELS.get(kind, kind)}: {agency} ({state or '-'}, {model or '-'})" for kind, agency, state, model in named[:limit]]
+    if len(named) > limit:
+        lines.append(f"... and {len(named) - limit} more")
+    return lines
+
+
 @click.command("changes")
 @click.argument("old_db", type=click.Path(exists=True, dir_okay=False))
 @click.argument("new_db", type=click.Path(exists=True, dir_okay=False))
-def diff_command(old_db, new_db):
+@click.option("--names", is_flag=True, help="After the summary line, name each agreement that changed (a commit body).")
+def diff_command(old_db, new_db, names):
     """One line summarising the changes NEW_DB has that OLD_DB has not (the refresh's commit message)."""
-    click.echo(commit_message(compare(old_db, new_db)))
+    summary = compare(old_db, new_db)
+    click.echo(commit_message(summary))
+    if names and summary["named"]:
+        click.echo("")
+        for line in named_lines(summary):
+            click.echo(line)

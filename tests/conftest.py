@@ -1,4 +1,5 @@
-"""Shared fixtures: one real build of everything in data/, made once per test session through the CLI."""
+"""Shared fixtures: one real build of the snapshot of data/, made once per test session through the CLI;
+and the guard that fails any test reading a workbook of the live data/ the snapshot does not hold."""
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,107 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 CLI = [sys.executable, "-m", "open287g.cli"]
 SNAPSHOT = dict(line.split() for line in (Path(__file__).parent / "snapshot_files.txt").read_text().splitlines() if line and not line.startswith("#"))
+
+
+LIVE_DATA = str(DATA) + os.sep
+LIVE_ICE = str(DATA / "ice") + os.sep
+_SNAPSHOT_PATHS = {LIVE_ICE + rel.replace("/", os.sep) for rel in SNAPSHOT}
+_OPEN287G_DATA_COMMANDS = {"build", "fetch", "gates", "publish"}  # commands that read data/ unless given --data
+
+# --- the snapshot guard --------------------------------------------------------------------
+# Tests must not depend on what ICE publishes next: a test that opens a workbook of the live
+# data/ outside tests/snapshot_files.txt, or starts an open287g build/fetch on the live data/,
+# fails. (Workbooks are opened by path in this process, so an audit hook sees every open; a
+# build runs in a subprocess, so its command line is checked instead.)
+live_reads = []
+
+
+def live_read(path, mode="r", flags=0):
+    """The reason an open is off limits to tests, or None: a workbook under the live data/ice not in
+    the snapshot, or any file under the live data/ opened for writing."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return None  # a file descriptor
+    text = os.fsdecode(path)
+    if "data" not in text:
+        return None  # the common case, decided without touching the file system
+    full = os.path.abspath(text)
+    writing = any(c in (mode or "") for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
+    if writing and full.startswith(LIVE_DATA):
+        return f"opened {os.path.relpath(full, ROOT)} for writing: tests never change the live data/"
+    if full.startswith(LIVE_ICE) and full.endswith(".xlsx") and full not in _SNAPSHOT_PATHS:
+        return f"opened {os.path.relpath(full, ROOT)}, a workbook of the live data/ outside tests/snapshot_files.txt"
+    return None
+
+
+def live_command(args):
+    """The reason a command line is off limits to tests, or None: open287g build/fetch on the live data/."""
+    args = [os.fsdecode(a) for a in (args if isinstance(args, (list, tuple)) else [args])]
+    if not any(a.endswith("open287g") or a == "open287g.cli" for a in args):
+        return None
+    command = next((a for a in args if a in _OPEN287G_DATA_COMMANDS), None)
+    if command is None:
+        return None
+    live = {str(DATA), str(DATA / "ice"), os.path.relpath(DATA, ROOT)}
+    if "--data" not in args:
+        return f"ran `open287g {command}` without --data, so on the live data/ (use the snapshot_data fixture)"
+    value = args[args.index("--data") + 1] if args.index("--data") + 1 < len(args) else ""
+    if os.path.abspath(value).rstrip(os.sep) in live or value.rstrip(os.sep) in live:
+        return f"ran `open287g {command} --data {value}`: the live data/ (use the snapshot_data fixture)"
+    return None
+
+
+def _audit(event, args):
+    if event == "open":
+        reason = live_read(*args)
+    elif event == "subprocess.Popen":
+        reason = live_command(args[1])
+    else:
+        return
+    if reason:
+        live_reads.append(reason)
+
+
+sys.addaudithook(_audit)
+
+
+def _fail_on_live_reads(item):
+    found, live_reads[:] = list(dict.fromkeys(live_reads)), []
+    if found and not item.get_closest_marker("live_data"):
+        pytest.fail("reads the live data/ outside the snapshot: " + "; ".join(found[:3]), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def _guarded_phase(item):
+    """Around a test's set-up (session fixtures build there) and its call."""
+    live_reads.clear()
+    result = yield
+    _fail_on_live_reads(item)
+    return result
+
+
+pytest_runtest_setup = pytest_runtest_call = _guarded_phase
+
+
+def pytest_collection_finish(session):
+    if live_reads:
+        raise pytest.UsageError("a test module reads the live data/ outside the snapshot at import: " + "; ".join(dict.fromkeys(live_reads)))
+
+
+# Tables a test wants shown after the run (the replay's day-by-day outcome), whatever the -q/-s flags.
+summaries = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, text in summaries:
+        terminalreporter.section(title)
+        terminalreporter.write_line(text)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "live_data: the test reads the live data/ on purpose and asserts only properties")
+
+
+# --- fixtures ------------------------------------------------------------------------------
 
 
 def run_cli(*args, timeout=600, env=None):
@@ -75,13 +177,33 @@ def db(db_path):
     conn.close()
 
 
+def snapshot_manifest(skip=()):
+    """data/ice/MANIFEST.csv as of the snapshot, byte for byte: the rows of workbooks fetched later,
+    and of the names in `skip`, left out."""
+    lines = (DATA / "ice" / "MANIFEST.csv").read_bytes().split(b"\r\n")
+
+    def keep(line):
+        rel = line.split(b",", 1)[0].decode()
+        return rel in SNAPSHOT and rel.rsplit("/", 1)[-1] not in skip
+
+    return b"\r\n".join([lines[0]] + [line for line in lines[1:] if not line or keep(line)])
+
+
 def copy_data(target, skip=()):
-    """A private copy of data/ as of the snapshot (hard links where possible: the files are never
-    modified in place); workbooks fetched after the snapshot are left out."""
+    """A private copy of data/ as of the snapshot; workbooks fetched after the snapshot, and their
+    manifest rows, are left out.
+
+    Workbooks are hard links where possible (nothing writes a workbook in place); every other file
+    (the manifest, corrections, confirmations) is a real copy, so a test may rewrite it."""
     def link(src, dst):
         rel = Path(src).relative_to(DATA / "ice").as_posix() if Path(src).is_relative_to(DATA / "ice") else None
         if Path(src).name in skip or (rel and rel.endswith(".xlsx") and rel not in SNAPSHOT):
             return dst
+        if rel == "MANIFEST.csv":
+            Path(dst).write_bytes(snapshot_manifest(skip))
+            return dst
+        if not str(src).endswith(".xlsx"):
+            return shutil.copy2(src, dst)
         try:
             os.link(src, dst)
         except OSError:

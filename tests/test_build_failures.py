@@ -7,26 +7,18 @@ import sqlite3
 import subprocess
 import time
 
-import openpyxl
 import pytest
 
 from conftest import CLI, DATA, ROOT, copy_data, run_cli
+from workbooks import real_rows, write_workbook as _workbook
 
 NEWEST = "participatingAgencies03272026am.xlsx"
 TRUNCATED = "participatingAgencies03212026am.xlsx"
 SMALL = DATA / "ice" / "page-tables" / "ParticipatingEntities-20210113002027.xlsx"
 
 
-def _workbook(path, rows):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    for r in rows:
-        ws.append(r)
-    wb.save(path)
-
-
 def _real_rows(path=SMALL):
-    return [list(r) for r in openpyxl.load_workbook(path, read_only=True).worksheets[0].iter_rows(values_only=True)]
+    return real_rows(path)
 
 
 @pytest.fixture(scope="module")

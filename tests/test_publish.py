@@ -34,9 +34,9 @@ def tree(root):
 
 
 @pytest.fixture(scope="module")
-def bundle(site_db, tmp_path_factory):
+def bundle(site_db, snapshot_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("publish") / "deploy"
-    result = run_cli("publish", "--db", site_db, "--out", out, "--app", "open287g-test", "--region", "fra")
+    result = run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", out, "--app", "open287g-test", "--region", "fra")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "bundle" in result.stdout and "flyctl deploy" in result.stdout
     return out
@@ -171,11 +171,11 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
     assert len(rows) == 1560
 
 
-def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, tmp_path):
+def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, snapshot_data, tmp_path):
     out = tmp_path / "deploy"
-    assert run_cli("publish", "--db", site_db, "--out", out).returncode == 0
+    assert run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", out).returncode == 0
     (out / "stale.txt").write_text("from an earlier bundle")
-    again = run_cli("publish", "--db", site_db, "--out", out)
+    again = run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", out)
     assert again.returncode == 0, again.stderr
     assert not (out / "stale.txt").exists() and sha256(out / "287g.db") == sha256(site_db)
     assert json.loads((out / "bundle.json").read_text())["app"] == "open287g"
@@ -183,15 +183,15 @@ def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, tmp_path):
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    refused = run_cli("publish", "--db", site_db, "--out", other)
+    refused = run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", other)
     assert refused.returncode != 0 and "not a bundle" in refused.stderr
     assert [p.name for p in other.iterdir()] == ["keep.txt"]
 
-    bad = run_cli("publish", "--db", site_db, "--out", tmp_path / "x", "--app", "Not A Name")
+    bad = run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", tmp_path / "x", "--app", "Not A Name")
     assert bad.returncode != 0 and "app name" in bad.stderr and not (tmp_path / "x").exists()
 
 
-def test_publish_refuses_a_database_that_failed_its_qa_checks(site_db, tmp_path):
+def test_publish_refuses_a_database_that_failed_its_qa_checks(site_db, snapshot_data, tmp_path):
     db = tmp_path / "287g.db"
     shutil.copyfile(site_db, db)
     shutil.copyfile(serve.metadata_path(site_db), tmp_path / "metadata.json")
@@ -199,10 +199,10 @@ def test_publish_refuses_a_database_that_failed_its_qa_checks(site_db, tmp_path)
     conn.execute("update qa_checks set passed = 0, found = '1559' where id = (select min(id) from qa_checks)")
     conn.commit()
     conn.close()
-    refused = run_cli("publish", "--db", db, "--out", tmp_path / "deploy")
+    refused = run_cli("publish", "--data", snapshot_data, "--db", db, "--out", tmp_path / "deploy")
     assert refused.returncode != 0 and "QA check" in refused.stderr, refused.stderr
     assert not (tmp_path / "deploy").exists()
-    forced = run_cli("publish", "--db", db, "--out", tmp_path / "deploy", "--allow-failed-checks")
+    forced = run_cli("publish", "--data", snapshot_data, "--db", db, "--out", tmp_path / "deploy", "--allow-failed-checks")
     assert forced.returncode == 0, forced.stderr
     assert sha256(tmp_path / "deploy" / "287g.db") == sha256(db)
 
