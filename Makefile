@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PORT ?= 8001
 
-.PHONY: build serve test bench bench-load fetch publish clean
+.PHONY: build serve serve-prod test bench bench-load fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,11 @@ build: $(STAMP)
 
 serve: build
 	$(BIN)/open287g serve --port $(PORT)
+
+# The production layout (docs/OPERATIONS.md): nginx from Debian caching in front of Datasette,
+# typed SQL in its own rate-limited process. Needs nginx (apt-get install nginx-light).
+serve-prod: build
+	$(BIN)/open287g serve --prod --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
