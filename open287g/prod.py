@@ -39,9 +39,12 @@ def find_nginx():
     return found
 
 
-def render_nginx_conf(run_dir, listen, db_hash):
+def render_nginx_conf(run_dir, listen, db_hash, as_root=False):
     """nginx.conf from the one template: the run directory, the listen address and the database hash."""
+    # Started as root, nginx's workers would become `nobody` and lose the private run directory;
+    # started as anyone else (the image runs as nobody) they stay that user.
     values = {"RUN": str(run_dir), "LISTEN": listen, "DB_HASH": db_hash, "DB_HASH_SHORT": db_hash[:12],
+              "USER": "user root;" if as_root else "",
               **{k: str(v) for k, v in SQL_LIMITS.items()}}
     text = NGINX_TEMPLATE.read_text(encoding="utf-8")
     for name, value in values.items():
@@ -82,7 +85,8 @@ class Layout:
         serve.prepare(self.db_path)
         make_run_dir(self.run_dir)
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(render_nginx_conf(self.run_dir, f"{self.host}:{self.port}", file_sha256(self.db_path)))
+        conf.write_text(render_nginx_conf(self.run_dir, f"{self.host}:{self.port}", file_sha256(self.db_path),
+                                         as_root=os.geteuid() == 0))
         for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
             self.sock(name).unlink(missing_ok=True)
             cmd = serve.datasette_command(self.db_path, uds=self.sock(name), settings=settings)
