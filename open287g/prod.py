@@ -3,7 +3,7 @@
 nginx (Debian's) listens on host:port and caches every page, JSON and CSV under a key that starts
 with the database's sha256. Behind it, two Datasette processes open the same immutable file on
 Unix sockets: `pages` (serve.SETTINGS) answers everything except typed SQL, and `sql`
-(serve.SQL_SETTINGS: 1 s limit, its own two threads, lower CPU priority) answers ?sql= and _where,
+(serve.SQL_SETTINGS: 1 s limit, its own SQL thread, lower CPU priority) answers ?sql= and _where,
 behind nginx's per-client rate limit and connection caps. `open287g serve --prod`, the tests and
 scripts/bench_load.py run it from here; `open287g publish` renders the same nginx.conf for the
 Docker image.
