@@ -31,7 +31,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python scripts/bench_build.py --scale 4
 
+# Datasette's work per request before/after materialising, then direct vs the nginx layout (needs nginx and wrk).
 bench-load: $(STAMP)
+	$(BIN)/python scripts/bench_pages.py
 	$(BIN)/python scripts/bench_load.py
 
 fetch: $(STAMP)

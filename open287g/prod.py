@@ -3,7 +3,7 @@
 nginx (Debian's) listens on host:port and caches every page, JSON and CSV under a key that starts
 with the database's sha256. Behind it, two Datasette processes open the same immutable file on
 Unix sockets: `pages` (serve.SETTINGS) answers everything except typed SQL, and `sql`
-(serve.SQL_SETTINGS: 1 s limit, its own SQL thread, lower CPU priority) answers ?sql= and _where,
+(serve.SQL_SETTINGS: 1 s limit, its own SQL thread, idle CPU priority) answers ?sql= and _where,
 behind nginx's per-client rate limit and connection caps. `open287g serve --prod`, the tests and
 scripts/bench_load.py run it from here; `open287g publish` renders the same nginx.conf for the
 Docker image.
@@ -25,7 +25,10 @@ DEFAULT_RUN_DIR = BUILD / "prod"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 # Typed SQL per client address: a person typing queries never comes near these; a script does.
 SQL_LIMITS = {"SQL_RATE": 2, "SQL_BURST": 4, "SQL_CONN_PER_CLIENT": 2, "SQL_CONN_ALL": 4}
-SQL_NICE = 10  # the SQL process yields the CPU to nginx and the pages process when both want it
+# The SQL process runs only on CPU time nothing else wants (SCHED_IDLE, and the lowest nice for
+# systems without it): a flood of typed SQL cannot slow pages, and a query starved of CPU simply
+# meets its time limit. The same prefix runs it in the Docker image (util-linux's chrt).
+SQL_PRIORITY = ["chrt", "--idle", "0", "nice", "-n", "19"]
 
 
 class LayoutError(RuntimeError):
@@ -57,10 +60,6 @@ def make_run_dir(run_dir):
         (Path(run_dir) / sub).mkdir(parents=True, exist_ok=True)
 
 
-def _niced():
-    os.nice(SQL_NICE)
-
-
 @dataclass
 class Layout:
     """nginx in front of the pages and SQL Datasette processes; start() waits until all answer, stop() ends all."""
@@ -90,7 +89,9 @@ class Layout:
         for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
             self.sock(name).unlink(missing_ok=True)
             cmd = serve.datasette_command(self.db_path, uds=self.sock(name), settings=settings)
-            self._spawn(name, cmd, env=dict(os.environ, OPEN287G_ROLE=name), nice=name == "sql")
+            if name == "sql":
+                cmd = SQL_PRIORITY + cmd
+            self._spawn(name, cmd, env=dict(os.environ, OPEN287G_ROLE=name))
         try:
             for name in ("pages", "sql"):
                 self._wait(name, timeout, lambda n=name: _get_uds(self.sock(n), "/-/versions.json"))
@@ -101,11 +102,11 @@ class Layout:
             raise
         return self
 
-    def _spawn(self, name, cmd, env=None, nice=False):
+    def _spawn(self, name, cmd, env=None):
         log = open(self.run_dir / f"{name}.log", "wb")
         with log:  # the child keeps its own copy of the descriptor
             self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                env=env, start_new_session=True, preexec_fn=_niced if nice else None)
+                                                env=env, start_new_session=True)
 
     def _wait(self, name, timeout, ready):
         deadline = time.monotonic() + timeout

@@ -132,7 +132,7 @@ def layout_commands(db_file, template_dir, version_note):
 
     return {
         "pages": datasette(serve.SETTINGS, "pages"),
-        "sql": ["nice", "-n", str(prod.SQL_NICE), *datasette(serve.SQL_SETTINGS, "sql")],
+        "sql": [*prod.SQL_PRIORITY, *datasette(serve.SQL_SETTINGS, "sql")],
         "nginx": ["nginx", "-p", RUN_DIR, "-c", "/app/nginx.conf", "-e", "/dev/stderr"],
     }
 

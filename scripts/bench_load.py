@@ -15,8 +15,9 @@ and reaches Datasette through nginx); proxied warm (the same URL, answered from 
 --warm-connections). Requests/s, p50/p95/p99, non-2xx responses and socket errors, and each
 target's throughput as a ratio to the direct faceted agreements page.
 Phase 2, floods: 3 and then 10 hostile clients send expensive SQL through the proxy's ?sql= back
-to back while normal readers load the flood targets, cold and warm; every hostile query must be
-stopped, by the SQL process's time limit (an error naming it) or by the rate limit (429).
+to back while normal readers load the flood targets, cold and warm; each target is run calm and
+then flooded back to back, and the p95s compared. Every hostile query must be stopped, by the SQL
+process's time limit (an error naming it) or by the rate limit (429).
 Phase 3, single-value probes through the proxy: one huge value computed in one SQLite step.
 
 This is a benchmark, not a test; tests/test_prod.py and tests/test_hostile_sql.py hold the assertions.
@@ -413,7 +414,7 @@ def main():
               f"suggest_facets={settings['suggest_facets']}")
         print(f"proxied: {nginx_version} at {layout.base}, cache keyed on the database sha256; typed SQL in its own "
               f"Datasette (sql_time_limit_ms={sql_limit_ms}, num_sql_threads={serve.SQL_SETTINGS['num_sql_threads']}, "
-              f"nice {prod.SQL_NICE}); nginx limits {prod.SQL_LIMITS}")
+              f"started as {' '.join(prod.SQL_PRIORITY)}); nginx limits {prod.SQL_LIMITS}")
         print(f"database: {db_path} ({db_path.stat().st_size / 1e6:.1f} MB; listings {sizes['listings']:,}, "
               f"agreements {sizes['agreements']:,}, agencies {sizes['agencies']:,})")
         print(f"load generator: {lg}; {args.threads if use_wrk else 1} thread(s), {args.duration} s per target; "
@@ -465,36 +466,44 @@ def main():
 
         all_hostile = []
         floods = [int(x) for x in args.floods.split(",") if x.strip()]
+        modes = (("proxied cold", args.connections, bust), ("proxied warm", args.warm_connections, plain))
         for clients in floods:
             print(f"## phase 2: flood, {clients} hostile clients through the proxy's ?sql= back to back, "
                   f"while readers load {len(flood_names)} targets")
-            hostile = Hostile(layout.base, HOSTILE, clients=clients)
-            hostile.start()
-            flooded = {}
-            try:
-                for mode, conns, script in (("proxied cold", args.connections, bust),
-                                            ("proxied warm", args.warm_connections, plain)):
-                    flooded[mode] = run_all(layout.base, conns, script, flood_names)
-            finally:
-                hostile.stop()
-            for mode, results in flooded.items():
+            print("(each target is run calm and then under the flood, back to back, so the machine's other load "
+                  "falls on both alike)")
+            calm, flooded, results = {m: {} for m, *_ in modes}, {m: {} for m, *_ in modes}, []
+            for mode, conns, script in modes:
+                for n in flood_names:
+                    url = layout.base + targets[n]
+                    calm[mode][n] = loadgen(url, args.duration, conns, args.threads, script)
+                    hostile = Hostile(layout.base, HOSTILE, clients=clients)
+                    hostile.start()
+                    try:
+                        flooded[mode][n] = loadgen(url, args.duration, conns, args.threads, script)
+                    finally:
+                        hostile.stop()
+                    results += hostile.results
+            for mode, *_ in modes:
                 print(f"### {mode} under the flood")
-                table(LOAD_HEADERS, load_rows(results, base_rps))
+                table(LOAD_HEADERS, load_rows(flooded[mode], base_rps))
                 print()
             rows = []
-            for mode, results in flooded.items():
+            for mode, *_ in modes:
                 for n in flood_names:
-                    calm, hit = runs[mode][n], results[n]
-                    ratio = hit["p95"] / max(calm["p95"], 0.001)
-                    rows.append([f"{mode}: {n}", f"{calm['p95']:.1f}", f"{hit['p95']:.1f}", f"{ratio:.2f}",
-                                 hit["non2xx"] + hit["socket"], "yes" if ratio <= 2 and not hit["non2xx"] + hit["socket"] else "NO"])
-            table(["target", "p95 calm ms", "p95 flood ms", "x", "errors", "within 2x, 0 errors"], rows)
+                    c, hit = calm[mode][n], flooded[mode][n]
+                    ratio = hit["p95"] / max(c["p95"], 0.001)
+                    errors = hit["non2xx"] + hit["socket"]
+                    rows.append([f"{mode}: {n}", f"{c['rps']:.1f}", f"{hit['rps']:.1f}", f"{c['p95']:.1f}",
+                                 f"{hit['p95']:.1f}", f"{ratio:.2f}", errors, "yes" if ratio <= 2 and not errors else "NO"])
+            table(["target", "req/s calm", "req/s flood", "p95 calm ms", "p95 flood ms", "x", "errors",
+                   "within 2x, 0 errors"], rows)
             print()
             print(f"hostile queries (SQL process sql_time_limit_ms = {sql_limit_ms}):")
-            table(HOSTILE_HEADERS, hostile_rows(hostile.results, sql_limit_ms / 1000))
+            table(HOSTILE_HEADERS, hostile_rows(results, sql_limit_ms / 1000))
             print(f"all processes alive: {not layout.dead()}")
             print()
-            all_hostile += hostile.results
+            all_hostile += results
 
         if not args.no_single_value:
             print("## phase 3: single-value queries (one SQLite step) through the proxy, one at a time, no other load")

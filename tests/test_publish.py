@@ -141,7 +141,7 @@ def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, d
         # the same options `open287g serve` passes
         local = serve.datasette_command(Path("x.db"), settings=settings)
         assert {a for a in local if a.startswith("--")} - {"-h", "-p"} <= set(args)
-    assert programs["sql"][0][:3] == ["nice", "-n", str(prod.SQL_NICE)]
+    assert programs["sql"][0][:len(prod.SQL_PRIORITY)] == prod.SQL_PRIORITY
     assert serve.SQL_SETTINGS["sql_time_limit_ms"] == 1000
     # the image's nginx.conf is the one template, rendered for the image's paths, port and this database
     nginx_args = programs["nginx"][0]
