@@ -5,11 +5,15 @@ Counts and statuses only: scripts/bench_load.py measures speed. Skips, saying wh
 (.ci/run installs nginx-light)."""
 import os
 import shutil
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -203,3 +207,48 @@ def test_row_pages_are_served(client, site_db):
     assert agency.status_code == 200 and f'/287g/agreements/{agreement_id}"' in agency.text
     for path in ("/", "/about", f"/{DB}", f"/{DB}/recent_changes.atom", "/-/versions.json"):
         assert client.get(path).status_code == 200, path
+
+
+def test_serve_prod_runs_until_sigterm_and_stops_every_process(site_db, tmp_path):
+    """`open287g serve --prod` as a user runs it: it serves, and SIGTERM leaves nothing behind."""
+    port, run_dir = free_port(), tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "open287g.cli", "serve", "--prod", "--db", str(site_db),
+                             "--port", str(port), "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/{DB}/agreements.json?_size=1", timeout=2)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "not ready in 60 s"
+            time.sleep(0.2)
+        assert r.headers["x-cache-status"] in ("MISS", "HIT")
+        pids = [int((run_dir / "nginx.pid").read_text())]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "serving" in err and "Traceback" not in err
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=2)
+    for sock in ("pages", "sql"):
+        with pytest.raises(httpx.HTTPError):
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(run_dir / f"{sock}.sock")), timeout=2) as c:
+                c.get("http://localhost/-/versions.json")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+def test_serve_prod_on_a_busy_port_says_so_in_one_line(site_db, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "open287g.cli", "serve", "--prod", "--db", str(site_db),
+                               "--port", str(port), "--run-dir", str(tmp_path / "run")],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: 127.0.0.1:{port} is in use (Address already in use): stop what runs there or pass another --port"
