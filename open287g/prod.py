@@ -11,6 +11,7 @@ Docker image.
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -146,9 +147,14 @@ class Layout:
         self.stop()
 
 
-def _check_port_free(host, port):
-    import socket
+def free_port(host="127.0.0.1"):
+    """A TCP port nothing listens on now (for tests and benchmarks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
+
+def _check_port_free(host, port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))

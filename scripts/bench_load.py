@@ -31,7 +31,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -78,12 +77,6 @@ end
 
 
 # --- the server -----------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -382,8 +375,8 @@ def main():
     plain, bust = str(tmp / "summary.lua"), str(tmp / "bust.lua")
     Path(plain).write_text(WRK_SCRIPT)
     Path(bust).write_text(WRK_BUST + WRK_SCRIPT)
-    direct = Server(db_path, free_port(), tmp / "server.log")
-    layout = prod.Layout(db_path, tmp / "prod", port=free_port())
+    direct = Server(db_path, prod.free_port(), tmp / "server.log")
+    layout = prod.Layout(db_path, tmp / "prod", port=prod.free_port())
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)

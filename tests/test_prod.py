@@ -30,15 +30,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def layout(site_db, tmp_path_factory):
-    with prod.Layout(site_db, tmp_path_factory.mktemp("prod"), port=free_port()) as running:
+    with prod.Layout(site_db, tmp_path_factory.mktemp("prod"), port=prod.free_port()) as running:
         yield running
 
 
@@ -90,7 +84,7 @@ def test_a_new_database_is_never_answered_from_the_old_cache(site_db, tmp_path):
     conn.commit()
     conn.close()
 
-    run_dir, port, path = tmp_path / "run", free_port(), f"/{DB}/agreements/{agreement_id}.json?_shape=objects"
+    run_dir, port, path = tmp_path / "run", prod.free_port(), f"/{DB}/agreements/{agreement_id}.json?_shape=objects"
     with prod.Layout(db, run_dir, port=port) as old, httpx.Client(base_url=old.base) as c:
         answers = [c.get(path) for _ in range(2)]
         assert [r.headers["x-cache-status"] for r in answers] == ["MISS", "HIT"]
@@ -211,7 +205,7 @@ def test_row_pages_are_served(client, site_db):
 
 def test_serve_prod_runs_until_sigterm_and_stops_every_process(site_db, tmp_path):
     """`open287g serve --prod` as a user runs it: it serves, and SIGTERM leaves nothing behind."""
-    port, run_dir = free_port(), tmp_path / "run"
+    port, run_dir = prod.free_port(), tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "open287g.cli", "serve", "--prod", "--db", str(site_db),
                              "--port", str(port), "--run-dir", str(run_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

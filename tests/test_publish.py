@@ -7,7 +7,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -186,9 +185,7 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
             assert done.returncode == 0, done.stderr
     (run / "tmp").mkdir(parents=True)
     (run / "cache").mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = prod.free_port()
     conf = (app / "nginx.conf").read_text().replace("/tmp/open287g", str(run)).replace("0.0.0.0:8080", f"127.0.0.1:{port}")
     (app / "nginx.conf").write_text(conf)
     procs = []
