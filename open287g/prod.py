@@ -36,8 +36,13 @@ class LayoutError(RuntimeError):
     """The layout cannot start; the message is one line."""
 
 
+def nginx_path():
+    """Debian's nginx (sbin is not on every user's PATH), or None."""
+    return shutil.which("nginx") or next((p for p in NGINX_CANDIDATES if os.access(p, os.X_OK)), None)
+
+
 def find_nginx():
-    found = shutil.which("nginx") or next((p for p in NGINX_CANDIDATES if os.access(p, os.X_OK)), None)
+    found = nginx_path()
     if not found:
         raise LayoutError("nginx is not installed: apt-get install nginx-light (see .ci/run)")
     return found

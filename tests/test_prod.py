@@ -3,7 +3,6 @@ front of the pages Datasette and the typed-SQL Datasette, on the real built data
 
 Counts and statuses only: scripts/bench_load.py measures speed. Skips, saying why, without nginx
 (.ci/run installs nginx-light)."""
-import os
 import shutil
 import signal
 import socket
@@ -25,7 +24,7 @@ DB = config.DATABASE
 QUERIES = config.read_queries()
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("nginx") or any(os.access(p, os.X_OK) for p in prod.NGINX_CANDIDATES)),
+    not prod.nginx_path(),
     reason="nginx is not installed (apt-get install nginx-light; .ci/run does)",
 )
 

@@ -173,7 +173,7 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
 
     Only what a container differs in is changed: the run directory (/tmp/open287g) moves under
     tmp_path and nginx listens on 127.0.0.1 and a free port instead of 0.0.0.0:8080."""
-    nginx = shutil.which("nginx") or next((p for p in prod.NGINX_CANDIDATES if os.access(p, os.X_OK)), None)
+    nginx = prod.nginx_path()
     if not nginx:
         pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run does)")
     app, run = tmp_path / "app", tmp_path / "run"
