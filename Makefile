@@ -33,7 +33,7 @@ bench: $(STAMP)
 
 # Datasette's work per request before/after materialising, then direct vs the nginx layout (needs nginx and wrk).
 bench-load: $(STAMP)
-	$(BIN)/python scripts/bench_pages.py
+	$(BIN)/python scripts/bench_requests.py
 	$(BIN)/python scripts/bench_load.py
 
 fetch: $(STAMP)

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from open287g import prod, serve
 from open287g.hostile_sql import HOSTILE
+from open287g.prod import free_port  # also imported from here by other benchmark scripts
 
 DB = "287g"
 
@@ -375,8 +376,8 @@ def main():
     plain, bust = str(tmp / "summary.lua"), str(tmp / "bust.lua")
     Path(plain).write_text(WRK_SCRIPT)
     Path(bust).write_text(WRK_BUST + WRK_SCRIPT)
-    direct = Server(db_path, prod.free_port(), tmp / "server.log")
-    layout = prod.Layout(db_path, tmp / "prod", port=prod.free_port())
+    direct = Server(db_path, free_port(), tmp / "server.log")
+    layout = prod.Layout(db_path, tmp / "prod", port=free_port())
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)

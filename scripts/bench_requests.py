@@ -1,7 +1,7 @@
 """Datasette's own work per request, before and after materialising views and turning off facet suggestions; prints figures.
 
-    python scripts/bench_pages.py              # 15 requests per target per configuration
-    python scripts/bench_pages.py --runs 30
+    python scripts/bench_requests.py              # 15 requests per target per configuration
+    python scripts/bench_requests.py --runs 30
 
 Two in-process Datasette instances (no HTTP, no proxy, one request at a time) on the same build:
 "before" is a copy of build/287g.db with the materialised tables put back as the views in
@@ -101,7 +101,7 @@ def main():
     from datasette.app import Datasette
     import json
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_pages_"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_requests_"))
     try:
         old_db = before_copy(db_path, tmp)
         paths = targets(db_path)
@@ -117,7 +117,7 @@ def main():
                      "after": instance(db_path, serve.SETTINGS)}
         measured = asyncio.run(measure(instances, paths, args.runs))
         before, after = measured["before"], measured["after"]
-        print(f"# bench_pages: {db_path}, {args.runs} requests per target, in-process, one at a time, CPU ms; "
+        print(f"# bench_requests: {db_path}, {args.runs} requests per target, in-process, one at a time, CPU ms; "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print("before: views computed per request, facet suggestions on; after: materialised tables, suggestions off")
         rows = [[name, f"{before[name][0]:.1f}", f"{after[name][0]:.1f}", f"{before[name][0] / after[name][0]:.1f}x",
