@@ -1,6 +1,6 @@
 -- title: Latest changes (also an Atom feed)
 -- description: The 200 most recent changes to agreements on ICE's participating list (added, ended,
---   re-dated, renamed, superseded, listed again), newest first, each linking to its agreement. Subscribe
+--   re-dated, renamed, relabelled, moved to the right state, superseded, back after a gap), newest first, each linking to its agreement. Subscribe
 --   by adding .atom to this page's address; .json gives the same entries as JSON.
 -- example:
 select
@@ -16,6 +16,6 @@ select
   changes.model,
   changes.agreement_id
 from changes
-where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'superseded', 'relisted')
+where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'relabelled', 'moved_state', 'superseded', 'gap')
 order by changes.changed_at desc, changes.id
 limit 200

@@ -6,7 +6,7 @@ import pytest
 from open287g.serve import make_datasette
 
 ATOM = "{http://www.w3.org/2005/Atom}"
-KINDS = ("added", "ended", "re-dated", "renamed", "superseded", "relisted")
+KINDS = ("added", "ended", "re-dated", "renamed", "relabelled", "moved_state", "superseded", "gap")
 
 
 @pytest.fixture(scope="module")
