@@ -358,8 +358,8 @@ def main():
         facets: f"/{DB}/agreements?_facet=state_code&_facet=model&_facet=status",
         "agreement row page": f"/{DB}/agreements/{agreement_id}",
         "agency page": f"/{DB}/agencies/{agency_id}",
-        "state page (states row TX)": f"/{DB}/states/TX",
-        "county map data": None,  # issue 9's county map: pass --target "county map data=PATH" where it exists
+        "state page TX": f"/{DB}/states/TX",
+        "county map": "/county-map",  # issue 9's: the county map drawn server-side, its data inside
         "canned as_of 2026-03-27": f"/{DB}/as_of?date=2026-03-27",
         "map JSON agreements_map": f"/{DB}/agreements_map.json{map_json}",
         "map JSON agencies_map": f"/{DB}/agencies_map.json{map_json}",
