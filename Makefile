@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PORT ?= 8001
 
-.PHONY: build serve test bench bench-load fetch publish clean
+.PHONY: build serve serve-prod test bench bench-load fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ build: $(STAMP)
 serve: build
 	$(BIN)/open287g serve --port $(PORT)
 
+# The production layout (docs/OPERATIONS.md): nginx from Debian caching in front of Datasette,
+# typed SQL in its own rate-limited process. Needs nginx (apt-get install nginx-light).
+serve-prod: build
+	$(BIN)/open287g serve --prod --port $(PORT)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
@@ -28,7 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python scripts/bench_build.py --scale 4
 
+# Datasette's work per request before/after materialising, then direct vs the nginx layout (needs nginx and wrk).
 bench-load: $(STAMP)
+	$(BIN)/python scripts/bench_requests.py
 	$(BIN)/python scripts/bench_load.py
 
 fetch: $(STAMP)

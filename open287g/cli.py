@@ -32,8 +32,15 @@ def build(data_dir, db_path, cache_dir, jobs, progress, force):
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), default=str(BUILD / "287g.db"), show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True)
-def serve(db_path, host, port):
+@click.option("--prod", is_flag=True, help="The production layout: nginx cache in front, typed SQL in its own process (docs/OPERATIONS.md).")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=str(BUILD / "prod"), show_default=True,
+              help="With --prod: nginx config, sockets, cache and logs.")
+def serve(db_path, host, port, prod, run_dir):
     """Serve the built database with Datasette, read-only and immutable."""
+    if prod:
+        from .prod import serve_prod
+
+        sys.exit(serve_prod(db_path, host, port, run_dir))
     from .serve import serve as run_serve
 
     sys.exit(run_serve(db_path, host, port))

@@ -5,6 +5,7 @@ import sqlite_utils
 
 from .lineage import row_key
 from .load import insert
+from .materialise import materialise
 
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
@@ -70,6 +71,7 @@ def finish(path, built):
     db["agreements"].enable_fts(["agency", "spellings", "county"], create_triggers=False)
     for sql_file in sorted(VIEWS_DIR.glob("*.sql")):
         db.create_view(sql_file.stem, sql_file.read_text(), replace=True)
+    materialise(db.conn)
     checks = _qa_checks(db, built)
     insert(db, "qa_checks", ({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
     anomaly_rows = db["build_anomalies"].count

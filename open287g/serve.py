@@ -26,7 +26,16 @@ SETTINGS = {
     "default_cache_ttl": 3600,
     "default_page_size": 100,
     "truncate_cells_html": 300,
+    # Suggestions run one query per column on every table page and JSON; the useful facets are
+    # named in metadata.yml instead.
+    "suggest_facets": False,
 }
+
+# The production layout's second Datasette process answers typed SQL only (?sql=, _where):
+# Datasette's default 1 s limit (15x the slowest canned query's 64 ms of SQL, docs/RELIABILITY.md)
+# and one SQL thread of its own, so hostile SQL queues there, never for a page's thread, and
+# takes at most one core (of two here; give it more threads on a bigger machine).
+SQL_SETTINGS = {**SETTINGS, "sql_time_limit_ms": 1000, "num_sql_threads": 1}
 
 
 def inspect_path(db_path):
@@ -61,23 +70,30 @@ def _setting_value(value):
     return str(value)
 
 
-def datasette_command(db_path, host="127.0.0.1", port=8001):
-    """The `datasette serve` command line for the built database."""
-    db_path = Path(db_path)
+def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS):
+    """The options after `datasette serve` that every served instance shares (here and in the Docker image)."""
     cmd = [
-        sys.executable, "-m", "datasette", "serve",
-        "-i", str(db_path),
-        "--inspect-file", str(inspect_path(db_path)),
-        "--metadata", str(metadata_path(db_path)),
-        "--plugins-dir", str(PLUGINS_DIR),
-        "-h", host, "-p", str(port),
+        "-i", str(db_file),
+        "--inspect-file", str(inspect_file),
+        "--metadata", str(metadata_file),
+        "--plugins-dir", str(plugins_dir),
         "--cors",
     ]
-    if TEMPLATES_DIR.is_dir():
-        cmd += ["--template-dir", str(TEMPLATES_DIR)]
-    for name, value in SETTINGS.items():
+    if template_dir:
+        cmd += ["--template-dir", str(template_dir)]
+    for name, value in settings.items():
         cmd += ["--setting", name, _setting_value(value)]
     return cmd
+
+
+def datasette_command(db_path, host="127.0.0.1", port=8001, uds=None, settings=SETTINGS):
+    """The `datasette serve` command line for the built database, on host:port or a Unix socket."""
+    db_path = Path(db_path)
+    template_dir = TEMPLATES_DIR if TEMPLATES_DIR.is_dir() else None
+    listen = ["--uds", str(uds)] if uds else ["-h", host, "-p", str(port)]
+    return [sys.executable, "-m", "datasette", "serve",
+            *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), PLUGINS_DIR, template_dir, settings),
+            *listen]
 
 
 def make_datasette(db_path):

@@ -1,22 +1,26 @@
-"""Load-test the real Datasette server on the built database, then again under a hostile SQL client; prints figures.
+"""Load-test the publication: Datasette direct, then the production layout (nginx cache in front) cold and warm, then hostile SQL floods; prints figures.
 
     python scripts/bench_load.py                      # wrk when installed, else the Python load generator
     python scripts/bench_load.py --duration 5         # shorter runs
-    python scripts/bench_load.py --loadgen python     # force the asyncio + httpx load generator
+    python scripts/bench_load.py --target "county map data=/287g/county_map.json?_size=max"
 
-Starts `datasette serve` exactly as `open287g serve` does (open287g.serve.datasette_command) on
-127.0.0.1 and a free port against build/287g.db (built first when missing), and always stops it.
+Starts, on 127.0.0.1 against build/287g.db (built first when missing), and always stops:
+  - "direct": one `datasette serve` exactly as `open287g serve` runs it (serve.datasette_command);
+  - "proxied": the production layout exactly as `open287g serve --prod` runs it (open287g.prod.Layout):
+    nginx caching in front of the pages Datasette, typed SQL in its own rate-limited Datasette.
 
-Phase 1, normal load: each target in turn for --duration seconds with --connections keep-alive
-connections; requests/s, p50/p95/p99 latency, non-2xx responses and socket errors (connect, read,
-write, time-out), and each target's throughput as a ratio to Datasette's own /-/versions.json.
-Phase 2, the same load while one hostile client sends expensive SQL through ?sql= back to back:
-every hostile query must be stopped by sql_time_limit_ms (an error status naming the time limit).
-Phase 3, flood: as many hostile clients as Datasette has SQL threads, on two targets.
-Phase 4, single-value probes: one huge value computed in one SQLite step, which the time limit
-(checked between steps) cannot stop. Finally the server must still answer /-/versions.json.
+Phase 1, each target with --connections keep-alive connections for --duration seconds:
+direct; proxied cold (every request carries a unique `_bust` parameter, so each is a cache miss
+and reaches Datasette through nginx); proxied warm (the same URL, answered from the cache, with
+--warm-connections). Requests/s, p50/p95/p99, non-2xx responses and socket errors, and each
+target's throughput as a ratio to the direct faceted agreements page.
+Phase 2, floods: 3 and then 10 hostile clients send expensive SQL through the proxy's ?sql= back
+to back while normal readers load the flood targets, cold and warm; each target is run calm and
+then flooded back to back, and the p95s compared. Every hostile query must be stopped, by the SQL
+process's time limit (an error naming it) or by the rate limit (429).
+Phase 3, single-value probes through the proxy: one huge value computed in one SQLite step.
 
-This is a benchmark, not a test; tests/test_hostile_sql.py holds the assertions.
+This is a benchmark, not a test; tests/test_prod.py and tests/test_hostile_sql.py hold the assertions.
 """
 import argparse
 import asyncio
@@ -27,7 +31,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,11 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from open287g import serve
+from open287g import prod, serve
 from open287g.hostile_sql import HOSTILE
+from open287g.prod import free_port  # also imported from here by other benchmark scripts
 
 DB = "287g"
-NUM_SQL_THREADS = 3  # Datasette's default; open287g.serve.SETTINGS leaves it unset
 
 # One value built inside a single SQLite step: the progress handler behind the time limit only runs
 # between steps, so these run to completion whatever sql_time_limit_ms says.
@@ -51,6 +54,16 @@ SINGLE_VALUE = {
     "printf 900 MB": "select length(printf('%.*c', 900000000, 'x'))",
 }
 STOPPED_RE = re.compile(r"took too long|interrupted", re.IGNORECASE)
+
+# Cache-busting requests for the cold runs: a unique, ignored `_bust` parameter on each request.
+WRK_BUST = r"""
+counter = 0
+request = function()
+  counter = counter + 1
+  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
+  return wrk.format(nil, wrk.path .. sep .. "_bust=" .. tostring(math.random(1e9)) .. "-" .. counter)
+end
+"""
 
 WRK_SCRIPT = r"""
 done = function(summary, latency, requests)
@@ -65,12 +78,6 @@ end
 
 
 # --- the server -----------------------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -135,7 +142,7 @@ class Server:
 
 def run_wrk(url, duration, connections, threads, script_path):
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "15s",
-           "-s", script_path, url]
+           "-s", script_path, url]  # the script adds _bust to each request when it is the cold one
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=duration + 60)
     m = re.search(r"^WRKJSON (\{.*\})$", out.stdout, re.MULTILINE)
     if not m:
@@ -159,8 +166,12 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-async def _python_load(url, duration, connections):
+async def _python_load(url, duration, connections, bust=False):
     import httpx
+    import itertools
+
+    serial = itertools.count()
+    sep = "&" if "?" in url else "?"
 
     latencies, counts = [], {"non2xx": 0, "socket": 0, "bytes": 0}
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -172,7 +183,7 @@ async def _python_load(url, duration, connections):
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
                 try:
-                    r = await client.get(url)
+                    r = await client.get(f"{url}{sep}_bust={os.getpid()}-{next(serial)}" if bust else url)
                 except httpx.HTTPError:
                     counts["socket"] += 1
                     continue
@@ -194,7 +205,7 @@ async def _python_load(url, duration, connections):
 
 
 def run_python(url, duration, connections, threads, script_path):
-    return asyncio.run(_python_load(url, duration, connections))
+    return asyncio.run(_python_load(url, duration, connections, bust=script_path.endswith("bust.lua")))
 
 
 # --- the hostile client ---------------------------------------------------------------------
@@ -226,7 +237,9 @@ class Hostile:
                 except httpx.HTTPError as e:
                     status, text = f"socket:{type(e).__name__}", ""
                 with self.lock:
-                    self.results.append((name, status, time.perf_counter() - t0, bool(STOPPED_RE.search(text))))
+                    self.results.append((name, status, time.perf_counter() - t0, stopped(status, text)))
+                if status == 429:
+                    time.sleep(0.1)  # an eager script: retries ten times a second while refused
 
     def start(self):
         for k in range(self.clients):
@@ -241,6 +254,11 @@ class Hostile:
             t.join(150)
 
 
+def stopped(status, text):
+    """Refused by the rate limit (429), or an error naming the time limit."""
+    return status == 429 or (status != 200 and bool(STOPPED_RE.search(text)))
+
+
 def probe(base, sql):
     import httpx
 
@@ -250,7 +268,7 @@ def probe(base, sql):
         status, text = r.status_code, r.text
     except httpx.HTTPError as e:
         status, text = f"socket:{type(e).__name__}", ""
-    return status, time.perf_counter() - t0, bool(STOPPED_RE.search(text)), text
+    return status, time.perf_counter() - t0, stopped(status, text), text
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -265,8 +283,8 @@ def table(headers, rows):
         print(line(r))
 
 
-def load_rows(results, baseline_name):
-    base_rps = results[baseline_name]["rps"] or 1
+def load_rows(results, base_rps):
+    base_rps = base_rps or 1
     ms = lambda r, k: f"{r[k]:.0f}" if r["requests"] else "none done"
     return [
         [name, f"{r['rps']:.1f}", ms(r, "p50"), ms(r, "p95"), ms(r, "p99"), r["non2xx"], r["socket"],
@@ -275,7 +293,7 @@ def load_rows(results, baseline_name):
     ]
 
 
-LOAD_HEADERS = ["target", "req/s", "p50 ms", "p95 ms", "p99 ms", "non-2xx", "sock err", "requests", "x versions"]
+LOAD_HEADERS = ["target", "req/s", "p50 ms", "p95 ms", "p99 ms", "non-2xx", "sock err", "requests", "x direct facets"]
 
 
 def hostile_rows(results, limit_s):
@@ -284,27 +302,33 @@ def hostile_rows(results, limit_s):
         mine = [r for r in results if r[0] == name]
         times = sorted(t for _, _, t, _ in mine)
         statuses = ",".join(f"{s}x{sum(1 for r in mine if r[1] == s)}" for s in sorted({r[1] for r in mine}, key=str))
-        stopped = sum(1 for _, s, _, msg in mine if s != 200 and msg)
+        limited = sum(1 for _, s, _, _ in mine if s == 429)
+        timed_out = sum(1 for _, s, _, ok in mine if ok and s != 429)
         in_time = sum(1 for *_, t, _ in mine if t <= 2 * limit_s)
         rows.append([name, len(mine), statuses, f"{times[0]:.2f}", f"{percentile(times, 50):.2f}", f"{times[-1]:.2f}",
-                     f"{stopped}/{len(mine)}", f"{in_time}/{len(mine)}"])
+                     limited, timed_out, f"{limited + timed_out}/{len(mine)}", f"{in_time}/{len(mine)}"])
     return rows
 
 
-# "time-limit error": an error status whose body names the time limit ("SQL query took too long");
-# "<= 2x limit": answered within twice sql_time_limit_ms, waiting for a free SQL thread included.
-HOSTILE_HEADERS = ["hostile query", "sent", "status x n", "min s", "median s", "max s", "time-limit error", "<= 2x limit"]
+# "rate limit": answered 429 by nginx; "time limit": an error status whose body names the time
+# limit ("SQL query took too long"); "<= 2x limit": answered within twice the time limit,
+# waiting for a free SQL thread included.
+HOSTILE_HEADERS = ["hostile query", "sent", "status x n", "min s", "median s", "max s", "rate limit", "time limit",
+                   "stopped", "<= 2x limit"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", type=Path, default=ROOT / "build" / "287g.db")
-    ap.add_argument("--duration", type=int, default=12, help="seconds per target per phase")
-    ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--threads", type=int, default=1, help="wrk threads (the server needs the other core)")
+    ap.add_argument("--duration", type=int, default=8, help="seconds per target per run")
+    ap.add_argument("--connections", type=int, default=4, help="direct and cold runs")
+    ap.add_argument("--warm-connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads (the servers need the other core)")
     ap.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    ap.add_argument("--flood-duration", type=int, default=12, help="seconds per target in phase 3 (0 to skip)")
-    ap.add_argument("--no-single-value", action="store_true", help="skip phase 4 (allocates ~1 GB in the server)")
+    ap.add_argument("--floods", default="3,10", help="hostile client counts for phase 2 ('' to skip)")
+    ap.add_argument("--target", action="append", default=[], metavar="NAME=PATH",
+                    help="add or replace a target (e.g. a page another branch adds)")
+    ap.add_argument("--no-single-value", action="store_true", help="skip phase 3")
     args = ap.parse_args()
 
     wrk = shutil.which("wrk")
@@ -322,26 +346,38 @@ def main():
     import sqlite3
 
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    agreement_id = conn.execute("select id from agreements order by seq limit 1").fetchone()[0]
+    agreement_id, agency_id = conn.execute("select id, agency_id from agreements order by seq limit 1").fetchone()
     sizes = {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in ("listings", "agreements", "agencies")}
     conn.close()
 
+    map_json = "?_size=max&_labels=on&_extra=count&_extra=next_url&_shape=objects"
+    facets = "agreements + 3 facets"
     targets = {
-        "/-/versions.json (baseline)": "/-/versions.json",
-        "agreements + 3 facets": f"/{DB}/agreements?_facet=state_code&_facet=model&_facet=status",
+        "/-/versions.json (no SQL)": "/-/versions.json",
+        "home page": "/",
+        facets: f"/{DB}/agreements?_facet=state_code&_facet=model&_facet=status",
         "agreement row page": f"/{DB}/agreements/{agreement_id}",
+        "agency page": f"/{DB}/agencies/{agency_id}",
+        "state page TX": f"/{DB}/states/TX",
+        "county map": "/county-map",  # issue 9's: the county map drawn server-side, its data inside
         "canned as_of 2026-03-27": f"/{DB}/as_of?date=2026-03-27",
-        "map JSON agreements_map": f"/{DB}/agreements_map.json?_size=max&_labels=on&_extra=count&_extra=next_url&_shape=objects",
-        "map JSON agencies_map": f"/{DB}/agencies_map.json?_size=max&_labels=on&_extra=count&_extra=next_url&_shape=objects",
+        "map JSON agreements_map": f"/{DB}/agreements_map.json{map_json}",
+        "map JSON agencies_map": f"/{DB}/agencies_map.json{map_json}",
         "CSV agreements stream": f"/{DB}/agreements.csv?_stream=on&_size=max",
     }
-    baseline = next(iter(targets))
-    limit_ms = serve.SETTINGS["sql_time_limit_ms"]
+    for spec in args.target:
+        name, _, path = spec.partition("=")
+        targets[name.strip()] = path.strip() or None
+    missing = [name for name, path in targets.items() if not path]
+    targets = {name: path for name, path in targets.items() if path}
+    flood_names = ["/-/versions.json (no SQL)", facets, "agreement row page", "map JSON agencies_map"]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_load_"))
-    script_path = str(tmp / "summary.lua")
-    Path(script_path).write_text(WRK_SCRIPT)
-    server = Server(db_path, free_port(), tmp / "server.log")
+    plain, bust = str(tmp / "summary.lua"), str(tmp / "bust.lua")
+    Path(plain).write_text(WRK_SCRIPT)
+    Path(bust).write_text(WRK_BUST + WRK_SCRIPT)
+    direct = Server(db_path, free_port(), tmp / "server.log")
+    layout = prod.Layout(db_path, tmp / "prod", port=free_port())
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
@@ -352,114 +388,145 @@ def main():
     try:
         import httpx
 
-        server.start()
+        direct.start()
         t0 = time.perf_counter()
-        server.wait_ready()
+        direct.wait_ready()
         ready_s = time.perf_counter() - t0
-        settings = httpx.get(server.base + "/-/settings.json").json()
-        versions = httpx.get(server.base + "/-/versions.json").json()
+        layout.start()
+        settings = httpx.get(direct.base + "/-/settings.json").json()
+        versions = httpx.get(direct.base + "/-/versions.json").json()
+        nginx_version = subprocess.run([prod.find_nginx(), "-v"], capture_output=True, text=True).stderr.strip()
         lg = (subprocess.run(["wrk", "--version"], check=False, capture_output=True, text=True).stdout.split("\n")[0].strip()
               if use_wrk else f"Python asyncio + httpx {httpx.__version__} load generator (wrk not used)")
+        sql_limit_ms = serve.SQL_SETTINGS["sql_time_limit_ms"]
         print(f"# bench_load  {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
         print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
               f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        print(f"server: datasette {versions['datasette']['version']}, sqlite {versions['sqlite']['version']}, "
-              f"python {versions['python']['version']} at {server.base} (ready in {ready_s:.1f} s)")
-        print(f"settings: sql_time_limit_ms={settings['sql_time_limit_ms']} max_returned_rows={settings['max_returned_rows']} "
-              f"facet_time_limit_ms={settings['facet_time_limit_ms']} num_sql_threads={settings['num_sql_threads']}")
+        print(f"direct: datasette {versions['datasette']['version']}, sqlite {versions['sqlite']['version']}, "
+              f"python {versions['python']['version']} at {direct.base} (ready in {ready_s:.1f} s); "
+              f"sql_time_limit_ms={settings['sql_time_limit_ms']} num_sql_threads={settings['num_sql_threads']} "
+              f"suggest_facets={settings['suggest_facets']}")
+        print(f"proxied: {nginx_version} at {layout.base}, cache keyed on the database sha256; typed SQL in its own "
+              f"Datasette (sql_time_limit_ms={sql_limit_ms}, num_sql_threads={serve.SQL_SETTINGS['num_sql_threads']}, "
+              f"started as {' '.join(prod.SQL_PRIORITY)}); nginx limits {prod.SQL_LIMITS}")
         print(f"database: {db_path} ({db_path.stat().st_size / 1e6:.1f} MB; listings {sizes['listings']:,}, "
               f"agreements {sizes['agreements']:,}, agencies {sizes['agencies']:,})")
-        print(f"load generator: {lg}; {args.connections} connections, {args.threads if use_wrk else 1} thread(s), "
-              f"{args.duration} s per target")
+        print(f"load generator: {lg}; {args.threads if use_wrk else 1} thread(s), {args.duration} s per target; "
+              f"direct and cold {args.connections} connections, warm {args.warm_connections}")
+        if missing:
+            print(f"targets not on this branch (slots left for them): {', '.join(missing)}")
         print()
 
-        print("## preflight (one request each)")
+        print("## preflight (one request each, direct and through the proxy twice: MISS then HIT)")
         pre = []
         for name, path in targets.items():
             t = time.perf_counter()
-            r = httpx.get(server.base + path, timeout=60)
+            r = httpx.get(direct.base + path, timeout=60)
             ms = (time.perf_counter() - t) * 1000
-            if r.status_code != 200:
-                raise RuntimeError(f"{name}: {path} answered {r.status_code}")
-            pre.append([name, r.status_code, f"{len(r.content) / 1000:.0f} kB", f"{ms:.0f}", path])
-        table(["target", "status", "size", "ms", "path"], pre)
+            cache = [httpx.get(layout.base + path, timeout=60) for _ in range(2)]
+            if r.status_code != 200 or any(c.status_code != 200 for c in cache):
+                raise RuntimeError(f"{name}: {path} answered {r.status_code} direct, {[c.status_code for c in cache]} proxied")
+            pre.append([name, r.status_code, f"{len(r.content) / 1000:.0f} kB", f"{ms:.0f}",
+                        "/".join(c.headers.get("x-cache-status", "-") for c in cache), path])
+        table(["target", "status", "size", "direct ms", "proxy cache", "path"], pre)
         print()
+
+        def run_all(base, connections, script, names=targets):
+            return {name: loadgen(base + targets[name], args.duration, connections, args.threads, script) for name in names}
 
         print("## phase 1: normal load, one target at a time")
-        normal = {}
-        for name, path in targets.items():
-            normal[name] = loadgen(server.base + path, args.duration, args.connections, args.threads, script_path)
-        table(LOAD_HEADERS, load_rows(normal, baseline))
-        rss, peak = server.memory()
-        print(f"server RSS {rss:.0f} MB, peak {peak:.0f} MB")
+        runs = {
+            "direct": run_all(direct.base, args.connections, plain),
+            "proxied cold": run_all(layout.base, args.connections, bust),
+            "proxied warm": run_all(layout.base, args.warm_connections, plain),
+        }
+        base_rps = runs["direct"][facets]["rps"]
+        for mode, results in runs.items():
+            conns = args.warm_connections if mode == "proxied warm" else args.connections
+            print(f"### {mode} ({conns} connections)")
+            table(LOAD_HEADERS, load_rows(results, base_rps))
+            print()
+        rss, peak = direct.memory()
+        print(f"direct server RSS {rss:.0f} MB, peak {peak:.0f} MB")
+        print()
+        warm = runs["proxied warm"]
+        pages = [n for n in targets if not n.startswith("/-/")]
+        print(f"warm cache vs direct faceted agreements page ({base_rps:.1f} req/s, p95 "
+              f"{runs['direct'][facets]['p95']:.0f} ms at {args.connections} connections):")
+        table(["target", "warm req/s", "x direct facets", "warm p95 ms", "p95 < 50 ms", ">= 50x"],
+              [[n, f"{warm[n]['rps']:.0f}", f"{warm[n]['rps'] / (base_rps or 1):.0f}", f"{warm[n]['p95']:.1f}",
+                "yes" if warm[n]["p95"] < 50 else "NO", "yes" if warm[n]["rps"] >= 50 * base_rps else "NO"] for n in pages])
         print()
 
-        print(f"## phase 2: the same load while 1 hostile client sends {len(HOSTILE)} queries through ?sql= back to back")
-        hostile = Hostile(server.base, HOSTILE, clients=1)
-        hostile.start()
-        attacked = {}
-        try:
-            for name, path in targets.items():
-                attacked[name] = loadgen(server.base + path, args.duration, args.connections, args.threads, script_path)
-        finally:
-            hostile.stop()
-        table(LOAD_HEADERS, load_rows(attacked, baseline))
-        print()
-        table(["target", "p95 normal ms", "p95 attacked ms", "x", "req/s normal", "req/s attacked"],
-              [[n, f"{normal[n]['p95']:.0f}", f"{attacked[n]['p95']:.0f}",
-                f"{attacked[n]['p95'] / max(normal[n]['p95'], 0.001):.1f}",
-                f"{normal[n]['rps']:.1f}", f"{attacked[n]['rps']:.1f}"] for n in targets])
-        print()
-        print(f"hostile queries (sql_time_limit_ms = {limit_ms}):")
-        table(HOSTILE_HEADERS, hostile_rows(hostile.results, limit_ms / 1000))
-        rss, peak = server.memory()
-        print(f"server RSS {rss:.0f} MB, peak {peak:.0f} MB; alive: {server.alive()}")
-        print()
-
-        if args.flood_duration:
-            n = settings.get("num_sql_threads", NUM_SQL_THREADS)
-            print(f"## phase 3: flood, {n} hostile clients (one per SQL thread) back to back")
-            flood_targets = {k: targets[k] for k in (baseline, "agreements + 3 facets", "agreement row page")}
-            hostile3 = Hostile(server.base, HOSTILE, clients=n)
-            hostile3.start()
-            flooded = {}
-            try:
-                for name, path in flood_targets.items():
-                    flooded[name] = loadgen(server.base + path, args.flood_duration, args.connections, args.threads,
-                                            script_path)
-            finally:
-                hostile3.stop()
-            table(LOAD_HEADERS, load_rows(flooded, baseline))
-            print("(requests: responses completed within the run; \"none done\": not one in the whole run)")
+        all_hostile = []
+        floods = [int(x) for x in args.floods.split(",") if x.strip()]
+        modes = (("proxied cold", args.connections, bust), ("proxied warm", args.warm_connections, plain))
+        for clients in floods:
+            print(f"## phase 2: flood, {clients} hostile clients through the proxy's ?sql= back to back, "
+                  f"while readers load {len(flood_names)} targets")
+            print("(each target is run calm and then under the flood, back to back, so the machine's other load "
+                  "falls on both alike)")
+            calm, flooded, results = {m: {} for m, *_ in modes}, {m: {} for m, *_ in modes}, []
+            for mode, conns, script in modes:
+                for n in flood_names:
+                    url = layout.base + targets[n]
+                    calm[mode][n] = loadgen(url, args.duration, conns, args.threads, script)
+                    hostile = Hostile(layout.base, HOSTILE, clients=clients)
+                    hostile.start()
+                    try:
+                        flooded[mode][n] = loadgen(url, args.duration, conns, args.threads, script)
+                    finally:
+                        hostile.stop()
+                    results += hostile.results
+            for mode, *_ in modes:
+                print(f"### {mode} under the flood")
+                table(LOAD_HEADERS, load_rows(flooded[mode], base_rps))
+                print()
+            rows = []
+            for mode, *_ in modes:
+                for n in flood_names:
+                    c, hit = calm[mode][n], flooded[mode][n]
+                    ratio = hit["p95"] / max(c["p95"], 0.001)
+                    errors = hit["non2xx"] + hit["socket"]
+                    rows.append([f"{mode}: {n}", f"{c['rps']:.1f}", f"{hit['rps']:.1f}", f"{c['p95']:.1f}",
+                                 f"{hit['p95']:.1f}", f"{ratio:.2f}", errors, "yes" if ratio <= 2 and not errors else "NO"])
+            table(["target", "req/s calm", "req/s flood", "p95 calm ms", "p95 flood ms", "x", "errors",
+                   "within 2x, 0 errors"], rows)
             print()
-            table(HOSTILE_HEADERS, hostile_rows(hostile3.results, limit_ms / 1000))
+            print(f"hostile queries (SQL process sql_time_limit_ms = {sql_limit_ms}):")
+            table(HOSTILE_HEADERS, hostile_rows(results, sql_limit_ms / 1000))
+            print(f"all processes alive: {not layout.dead()}")
             print()
+            all_hostile += results
 
         if not args.no_single_value:
-            print("## phase 4: single-value queries (one SQLite step), one at a time, no other load")
+            print("## phase 3: single-value queries (one SQLite step) through the proxy, one at a time, no other load")
+            time.sleep(3)  # a full rate-limit bucket
             rows = []
             for name, sql in SINGLE_VALUE.items():
-                status, seconds, _, _ = probe(server.base, sql)
-                stopped = status != 200 and seconds <= 2 * limit_ms / 1000
-                rows.append([name, status, f"{seconds:.2f}", "stopped" if stopped else "NOT STOPPED by the time limit"])
-            table(["query", "status", "seconds", "verdict"], rows)
-            rss, peak = server.memory()
-            print(f"server RSS {rss:.0f} MB, peak {peak:.0f} MB")
+                status, seconds, _, text = probe(layout.base, sql)
+                verdict = "refused" if status != 200 and seconds <= 2 * sql_limit_ms / 1000 else "NOT STOPPED"
+                error = ""
+                if text.startswith("{"):
+                    error = json.loads(text).get("error") or ""
+                rows.append([name, status, f"{seconds:.2f}", verdict, error[:60]])
+                time.sleep(1)
+            table(["query", "status", "seconds", "verdict", "error"], rows)
             print()
 
         print(f"## after (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
-        r = httpx.get(server.base + "/-/versions.json", timeout=10)
-        r2 = httpx.get(server.base + f"/{DB}.json", params={"sql": "select count(*) from agreements"}, timeout=10)
+        r = httpx.get(layout.base + "/-/versions.json", timeout=10)
+        time.sleep(2)
+        r2 = httpx.get(layout.base + f"/{DB}.json", params={"sql": "select count(*) from agreements"}, timeout=10)
         print(f"/-/versions.json -> {r.status_code}; select count(*) from agreements -> {r2.status_code} "
-              f"{r2.json().get('rows')}; server process alive: {server.alive()}")
-        all_hostile = hostile.results + (hostile3.results if args.flood_duration else [])
-        stopped = [x for x in all_hostile if x[1] != 200 and x[3]]
-        in_time = [x for x in hostile.results if x[1] != 200 and x[3] and x[2] <= 2 * limit_ms / 1000]
-        print(f"hostile queries in phases 2-3: {len(all_hostile)} sent, {len(stopped)} stopped with the time-limit "
-              f"error; phase 2 (one hostile client): {len(in_time)}/{len(hostile.results)} within 2x {limit_ms} ms")
-        return 0 if r.status_code == 200 and server.alive() else 1
+              f"{r2.json().get('rows') if r2.status_code == 200 else r2.text[:80]}; processes exited: {layout.dead() or 'none'}")
+        stopped_n = sum(1 for x in all_hostile if x[3])
+        print(f"hostile queries in phase 2: {len(all_hostile)} sent, {stopped_n} stopped (rate limit or time limit), "
+              f"{sum(1 for x in all_hostile if x[1] == 200)} answered 200")
+        return 0 if r.status_code == 200 and not layout.dead() else 1
     finally:
-        server.stop()
+        layout.stop()
+        direct.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -467,5 +534,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
-        print("\ninterrupted: server stopped", file=sys.stderr)
+        print("\ninterrupted: servers stopped", file=sys.stderr)
         sys.exit(130)

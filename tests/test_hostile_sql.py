@@ -65,3 +65,32 @@ async def test_single_step_oversized_value_is_refused(ds):
     elapsed = time.perf_counter() - started
     assert response.status_code == 400, f"a 300 MB value was computed in {elapsed:.2f} s and served"
     assert "too big" in response.text and elapsed < 1.0
+
+
+# printf('%.*c', n, 'x') loops once per character inside one step, under any length cap: the
+# plugin's printf/format refuse a width or precision over MAX_PRINTF_WIDTH and pass the rest to SQLite.
+# (Datasette turns on sqlite3's callback tracebacks, so each refusal is also logged.)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("sql", [
+    "select length(printf('%.*c', 900000000, 'x'))",
+    "select length(format('%.*c', '900000000', 'x'))",
+    "select length(printf('%900000000d', 1))",
+    "select length(printf('%s %*.*c', 'a', 5, -900000000, 'x'))",
+])
+async def test_printf_with_a_huge_width_is_refused(ds, sql):
+    response = await ds.client.get(f"/{DB}.json", params={"sql": sql})
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"] == "user-defined function raised exception"
+
+
+async def test_printf_still_formats(ds):
+    from open287g.plugins.limits import MAX_PRINTF_WIDTH
+
+    sql = (f"select printf('%s|%05.1f|%.3c|%d%%', state_code, 2.5, 'x', count(*)) as s, "
+           f"length(printf('%.*c', {MAX_PRINTF_WIDTH}, 'y')) as n, format('%-4s|', 'ab') as f, printf(null) as none "
+           "from agreements where state_code = 'TX' and status = 'active'")
+    response = await ds.client.get(f"/{DB}.json", params={"sql": sql, "_shape": "array"})
+    assert response.status_code == 200, response.text[:300]
+    (row,) = response.json()
+    active_tx = (await ds.client.get(f"/{DB}/agreements.json?state_code=TX&status=active&_size=0")).json()["filtered_table_rows_count"]
+    assert row == {"s": f"TX|002.5|xxx|{active_tx}%", "n": MAX_PRINTF_WIDTH, "f": "ab  |", "none": None}

@@ -1,22 +1,27 @@
 """open287g publish (the deployable bundle, offline) and the changes summary, on real builds of data/."""
+import configparser
 import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from conftest import DATA, copy_data, run_cli
-from open287g import serve
+from open287g import prod, serve
+from open287g.hostile_sql import ALWAYS_STOPPED
 from open287g.config import read_queries
 from open287g.publish import KIND_LABELS, SERVED_PACKAGES, commit_message, compare, diff_command
 
@@ -53,11 +58,16 @@ def instructions(dockerfile_text, name):
     return [line[len(name) + 1:].strip() for line in joined.splitlines() if line.startswith(name + " ")]
 
 
-def serve_args(dockerfile_text):
-    (cmd,) = instructions(dockerfile_text, "CMD")
-    words = shlex.split(cmd)
-    assert words[:3] == ["exec", "datasette", "serve"], cmd
-    return words[3:]
+def supervised(bundle):
+    """{program: (command words, environment)} from the bundle's supervisord.conf, which the image's CMD runs."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(bundle / "supervisord.conf")
+    programs = {}
+    for section in conf.sections():
+        if section.startswith("program:"):
+            env = dict(re.findall(r'(\w+)="([^"]*)"', conf[section].get("environment", "")))
+            programs[section.split(":", 1)[1]] = (shlex.split(conf[section]["command"].replace("%%", "%")), env)
+    return programs
 
 
 # --- the bundle ----------------------------------------------------------------------------
@@ -106,23 +116,36 @@ def test_dockerfile_pins_datasette_and_the_plugins(bundle, dockerfile):
     assert f"jinja2=={version('jinja2')}" in constraints  # dependencies are pinned too
 
 
-def test_dockerfile_inspects_at_build_time_and_serves_immutable_with_the_serve_settings(dockerfile):
+def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, dockerfile):
     runs = instructions(dockerfile, "RUN")
-    inspect = [r for r in runs if r.startswith("datasette inspect")]
-    assert inspect == ["datasette inspect 287g.db --inspect-file inspect-data.json"]
-    args = serve_args(dockerfile)
-    assert args[args.index("-i") + 1] == "287g.db"
-    assert args[args.index("--inspect-file") + 1] == "inspect-data.json"
-    assert args[args.index("--metadata") + 1] == "metadata.json"
-    assert args[args.index("--plugins-dir") + 1] == "plugins"
-    assert args[args.index("--host") + 1] == "0.0.0.0" and args[args.index("--port") + 1] == "$PORT"
-    settings = {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "--setting"}
-    expected = {k: {True: "on", False: "off"}.get(v, str(v)) for k, v in serve.SETTINGS.items()}
-    assert settings == expected
-    assert settings["sql_time_limit_ms"] == str(serve.SETTINGS["sql_time_limit_ms"])
-    # the same options `open287g serve` passes
-    local = serve.datasette_command(Path("x.db"))
-    assert {a for a in local if a.startswith("--")} - {"-h", "-p"} <= set(args)
+    assert [r for r in runs if r.startswith("datasette inspect")] == ["datasette inspect 287g.db --inspect-file inspect-data.json"]
+    assert any("apt-get install" in r and "nginx-light" in r.split() and "supervisor" in r.split() for r in runs)
+    assert instructions(dockerfile, "CMD") == ['["supervisord", "-c", "/app/supervisord.conf"]']
+    assert instructions(dockerfile, "USER") == ["nobody"]
+    copied = " ".join(instructions(dockerfile, "COPY"))
+    assert "nginx.conf" in copied and "supervisord.conf" in copied
+    programs = supervised(bundle)
+    assert set(programs) == {"pages", "sql", "nginx"}
+    for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
+        args, env = programs[name]
+        args = args[args.index("datasette"):]
+        assert args[:2] == ["datasette", "serve"] and env == {"OPEN287G_ROLE": name}
+        assert args[args.index("-i") + 1] == "287g.db"
+        assert args[args.index("--inspect-file") + 1] == "inspect-data.json"
+        assert args[args.index("--metadata") + 1] == "metadata.json"
+        assert args[args.index("--plugins-dir") + 1] == "plugins"
+        assert args[args.index("--uds") + 1] == f"/tmp/open287g/{name}.sock"
+        served = {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "--setting"}
+        assert served == {k: serve._setting_value(v) for k, v in settings.items()}
+        # the same options `open287g serve` passes
+        local = serve.datasette_command(Path("x.db"), settings=settings)
+        assert {a for a in local if a.startswith("--")} - {"-h", "-p"} <= set(args)
+    assert programs["sql"][0][:len(prod.SQL_PRIORITY)] == prod.SQL_PRIORITY
+    assert serve.SQL_SETTINGS["sql_time_limit_ms"] == 1000
+    # the image's nginx.conf is the one template, rendered for the image's paths, port and this database
+    nginx_args = programs["nginx"][0]
+    assert nginx_args[nginx_args.index("-c") + 1] == "/app/nginx.conf"
+    assert (bundle / "nginx.conf").read_text() == prod.render_nginx_conf("/tmp/open287g", "0.0.0.0:8080", sha256(bundle / "287g.db"))
 
 
 def _mounts(value):
@@ -146,29 +169,65 @@ def test_fly_toml_scales_one_immutable_image_without_volumes(bundle, dockerfile)
 
 
 def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site_db):
-    """Run the Dockerfile's own datasette steps (inspect, then the CMD with --get) in a copy of the bundle."""
-    app = tmp_path / "app"
+    """Run the Dockerfile's datasette step, then supervisord.conf's three programs, in a copy of the bundle.
+
+    Only what a container differs in is changed: the run directory (/tmp/open287g) moves under
+    tmp_path and nginx listens on 127.0.0.1 and a free port instead of 0.0.0.0:8080."""
+    nginx = prod.nginx_path()
+    if not nginx:
+        pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run does)")
+    app, run = tmp_path / "app", tmp_path / "run"
     shutil.copytree(bundle, app)
-    env = dict(os.environ, PORT="8080", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{Path(nginx).parent}{os.pathsep}{os.environ['PATH']}")
     for step in instructions(dockerfile, "RUN"):
         if step.startswith("datasette "):
             done = subprocess.run(step, shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stderr
-    (cmd,) = instructions(dockerfile, "CMD")
-
-    def get(path):
-        done = subprocess.run(f"{cmd} --get {shlex.quote(path)}", shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, (path, done.stdout[-500:], done.stderr[-2000:])
-        return json.loads(done.stdout)
-
-    (database,) = get("/-/databases.json")
-    assert database["name"] == "287g" and database["is_mutable"] is False and database["hash"] == sha256(site_db)
-    settings = get("/-/settings.json")
-    assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
-    names = {p["name"] for p in get("/-/plugins.json")}
-    assert {"markers.py", "row_links.py", "datasette-cluster-map", "datasette-atom", "datasette-vega"} <= names
-    rows = get("/287g/as_of.json?date=2026-03-27&_shape=array&_size=max")
-    assert len(rows) == 1560
+    (run / "tmp").mkdir(parents=True)
+    (run / "cache").mkdir()
+    port = prod.free_port()
+    conf = (app / "nginx.conf").read_text().replace("/tmp/open287g", str(run)).replace("0.0.0.0:8080", f"127.0.0.1:{port}")
+    (app / "nginx.conf").write_text(conf)
+    procs = []
+    try:
+        for name, (args, extra_env) in supervised(app).items():
+            args = [str(app / "nginx.conf") if a == "/app/nginx.conf" else a.replace("/tmp/open287g", str(run)) for a in args]
+            if name == "nginx" and os.geteuid() == 0:
+                args += ["-g", "user root;"]  # as root nginx's workers would become nobody, shut out of tmp_path
+            procs.append(subprocess.Popen(args, cwd=app, env={**env, **extra_env}, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/287g.json?sql=select+1", timeout=2).status_code == 200 \
+                        and httpx.get(base + "/-/versions.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the bundle's layout did not answer within 60 s"
+            time.sleep(0.2)
+        (database,) = httpx.get(base + "/-/databases.json").json()
+        assert database["name"] == "287g" and database["is_mutable"] is False and database["hash"] == sha256(site_db)
+        settings = httpx.get(base + "/-/settings.json").json()
+        assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
+        names = {p["name"] for p in httpx.get(base + "/-/plugins.json").json()}
+        assert {"markers.py", "row_links.py", "limits.py", "datasette-cluster-map", "datasette-atom", "datasette-vega"} <= names
+        answers = [httpx.get(base + "/287g/as_of.json?date=2026-03-27&_shape=array&_size=max", timeout=60) for _ in range(2)]
+        assert [len(a.json()) for a in answers] == [1560, 1560]
+        assert [a.headers["x-cache-status"] for a in answers] == ["MISS", "HIT"]
+        assert answers[0].headers["x-database-hash"] == sha256(site_db)[:12]
+        # typed SQL reaches the SQL process and its 1 s limit
+        slow = httpx.get(base + "/287g.json", params={"sql": ALWAYS_STOPPED["recursive CTE"]}, timeout=60)
+        assert slow.status_code == 400 and "took too long" in slow.json()["error"]
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for proc in procs:
+            proc.wait(20)
 
 
 def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, snapshot_data, tmp_path):
