@@ -3,9 +3,11 @@ PY ?= python3
 VENV = .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
+# axe-core (accessibility checks in the browser tests) and us-atlas, from the npm registry
+NODE_STAMP = node_modules/.installed
 PORT ?= 8001
 
-.PHONY: build serve test bench bench-load fetch publish clean
+.PHONY: build serve test bench bench-load bench-pages fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,13 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
 build: $(STAMP)
 	$(BIN)/open287g build
 
 serve: build
 	$(BIN)/open287g serve --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -28,6 +34,9 @@ bench: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python scripts/bench_load.py
+
+bench-pages: $(STAMP)
+	$(BIN)/python scripts/bench_pages.py
 
 fetch: $(STAMP)
 	$(BIN)/open287g fetch

@@ -8,6 +8,7 @@ Each .sql file opens with a header of comment lines, then the query:
     -- example: date=2026-03-27        (example parameters as a query string; empty when none)
     -- fragment: g.mark=line&...       (optional: a datasette-vega chart, opened from the link)
     -- hide_sql: true                  (optional)
+    -- counts_by_model: true           (optional: the page shows the result's rows counted by model)
 
 The query's name is the file name without .sql. Every named parameter (:date) must be given in
 the example, which the tests run and the query page links to.
@@ -25,13 +26,23 @@ DATABASE = "287g"
 METADATA = ROOT / "metadata.yml"
 QUERIES_DIR = ROOT / "canned_queries"
 
-FIELDS = {"title", "description", "example", "fragment", "hide_sql"}
+FIELDS = {"title", "description", "example", "fragment", "hide_sql", "counts_by_model"}
 REQUIRED = ("title", "description", "example")
 _FIELD = re.compile(r"^--\s?([a-z_]+):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 # :name, but not the minutes of a time inside a string literal or a ::cast
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+DATE_PARAMS = {"date", "start", "end", "since"}
+
+
+def param_kind(name):
+    """date, state or text: how the query page asks for a parameter and how it is checked."""
+    if name in DATE_PARAMS or name.endswith("_on"):
+        return "date"
+    return "state" if name == "state" else "text"
 
 
 class ConfigError(ValueError):
@@ -94,8 +105,9 @@ def parse_query_file(path):
     }
     if fields.get("fragment"):
         query["fragment"] = fields["fragment"]
-    if fields.get("hide_sql", "").lower() in ("true", "yes", "1"):
-        query["hide_sql"] = True
+    for flag in ("hide_sql", "counts_by_model"):
+        if fields.get(flag, "").lower() in ("true", "yes", "1"):
+            query[flag] = True
     return query
 
 
@@ -121,8 +133,11 @@ def _served_query(query, database):
     served["description_html"] = "<p>" + html.escape(query["description"]) + "</p>" + (
         "<p>" + " · ".join(links) + "</p>" if links else ""
     )
-    if query.get("hide_sql"):
-        served["hide_sql"] = True
+    for flag in ("hide_sql", "counts_by_model"):
+        if query.get(flag):
+            served[flag] = True
+    if query["params"]:
+        served["parameter_kinds"] = {name: param_kind(name) for name in query["params"]}
     return served
 
 

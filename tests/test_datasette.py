@@ -279,14 +279,16 @@ async def test_agreement_page_links_agency_listings_and_changes(ds, sql):
 async def test_map_pages_carry_the_map_and_marker_plugins(ds, path):
     page = (await ds.client.get(f"/{DB}/{path}")).text
     assert "datasette-cluster-map.js" in page
-    assert "window.OPEN287G_COLOURS" in page and "o287g-marker" in page
-    colours = json.loads(re.search(r"window.OPEN287G_COLOURS = (\{.*?\});", page).group(1))
-    assert len({colours[m] for m in ("JEM", "WSO", "TFM", "ended")}) == 4
+    assert "window.OPEN287G_MAP" in page and "o287g-marker" in page
+    settings = json.loads(re.search(r"window.OPEN287G_MAP = (\{.*?\});\n", page).group(1))
+    # the one palette (open287g/palette.py), Okabe-Ito blue, orange and reddish purple
+    assert [settings["colours"][m] for m in ("JEM", "WSO", "TFM")] == ["#0072B2", "#E69F00", "#CC79A7"]
+    assert settings["outlines"] == "/-/open287g/states-10m.json"
 
 
 async def test_pages_without_coordinates_have_no_map(ds):
     page = (await ds.client.get(f"/{DB}/changes")).text
-    assert "datasette-cluster-map.js" not in page and "OPEN287G_COLOURS" not in page
+    assert "datasette-cluster-map.js" not in page and "OPEN287G_MAP" not in page
 
 
 @pytest.mark.parametrize("view, count_sql", [

@@ -1,0 +1,151 @@
+"""Page weight of every page type of the site, as a browser transfers it; prints a Markdown table.
+
+    python scripts/bench_pages.py                          # serve build/287g.db from this tree and measure
+    python scripts/bench_pages.py --save build/weight.json # also keep the figures
+    python scripts/bench_pages.py --compare build/weight-before.json   # add a "before" column and ratios
+
+Starts `datasette serve` exactly as `open287g serve` does (open287g.serve.datasette_command) on
+127.0.0.1 and a free port, opens each page in Debian's chromium (/usr/bin/chromium, driven by
+Playwright) with an empty cache, waits until the network is idle, and adds up the bytes that
+crossed the wire for the page and everything it loaded (documents, scripts, styles, the maps'
+JSON), as Chrome's DevTools protocol counts them (encodedDataLength: compressed size plus
+headers). Map tiles from the internet are refused, as on an offline machine.
+
+This is a benchmark, not a test: the budget (600 KB a page) is printed beside each figure.
+"""
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from open287g import serve
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+BUDGET = 600_000
+
+# One page of each type a reader meets; {agency} is filled with a real agency id from the database.
+PAGES = {
+    "home": "/",
+    "database (queries, charts)": "/287g",
+    "table: agreements": "/287g/agreements",
+    "table: agencies": "/287g/agencies",
+    "table: changes": "/287g/changes",
+    "row: an agency": "/287g/agencies/{agency}",
+    "query: ICE's list as of 2026-01-08": "/287g/as_of?date=2026-01-08",
+    "query: agreements in a state (FL)": "/287g/agreements_in_state?state=FL",
+    "query: latest changes": "/287g/recent_changes",
+    "chart: growth by model": "/287g/growth_by_model",
+    "map: agencies": "/287g/agencies_map",
+    "map: agreements": "/287g/agreements_map",
+    "about": "/about",
+    "error: missing row (404)": "/287g/agencies/no-such-agency",
+    "custom SQL": "/287g?sql=select+state_code%2C+count(*)+from+agreements+group+by+state_code",
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_path):
+    serve.prepare(db_path)
+    port = free_port()
+    proc = subprocess.Popen(serve.datasette_command(db_path, "127.0.0.1", port), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
+            return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                sys.exit("bench_pages: datasette did not start")
+            time.sleep(0.2)
+
+
+def measure(base, pages):
+    """{label: (status, bytes transferred, requests)} for each page, each opened with an empty cache."""
+    from playwright.sync_api import sync_playwright
+
+    out = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        for label, path in pages.items():
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*tile.openstreetmap.org/**", lambda route: route.abort())
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+            sizes = {}
+            cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+            response = page.goto(base + path, wait_until="networkidle", timeout=60000)
+            page.wait_for_timeout(500)
+            out[label] = (response.status if response else 0, sum(sizes.values()), len(sizes))
+            context.close()
+        browser.close()
+    return out
+
+
+def kb(n):
+    return f"{n / 1000:,.0f} KB"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default=str(ROOT / "build" / "287g.db"))
+    parser.add_argument("--base-url", help="measure a server already running here instead of starting one")
+    parser.add_argument("--save", help="write the figures as JSON to this file")
+    parser.add_argument("--compare", help="figures saved by an earlier run (--save), shown as 'before'")
+    args = parser.parse_args()
+
+    proc = None
+    if args.base_url:
+        base = args.base_url.rstrip("/")
+    else:
+        if not Path(args.db).exists():
+            subprocess.run([sys.executable, "-m", "open287g.cli", "build"], cwd=ROOT, check=True)
+        proc, base = start_server(Path(args.db))
+    try:
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+        agency = conn.execute("select id from agencies where status = 'active' order by agreements_active desc, id limit 1").fetchone()[0]
+        conn.close()
+        pages = {label: path.format(agency=agency) for label, path in PAGES.items()}
+        figures = measure(base, pages)
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(10)
+
+    before = json.loads(Path(args.compare).read_text()) if args.compare else {}
+    head = "| page | status | requests | transferred |" + (" before | after/before |" if before else "") + " under 600 KB |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for label, (status, size, requests) in figures.items():
+        row = f"| {label} | {status} | {requests} | {kb(size)} |"
+        if before:
+            old = before.get(label)
+            row += f" {kb(old[1])} | {size / old[1]:.2f} |" if old else " – | – |"
+        row += " yes |" if size <= BUDGET else " **no** |"
+        print(row)
+    if args.save:
+        Path(args.save).write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()
