@@ -5,7 +5,8 @@ Each .sql file opens with a header of comment lines, then the query:
     -- title: ICE's participating list as of a date
     -- description: The list exactly as ICE printed it ... (required; a line that starts with
     --   "--" and two or more spaces continues the previous field)
-    -- example: date=2026-03-27        (example parameters as a query string; empty when none)
+    -- example: date=2026-03-27        (example parameters as a query string; empty when none;
+                                        a parameter given blank, "state=", may be left blank)
     -- fragment: g.mark=line&...       (optional: a datasette-vega chart, opened from the link)
     -- hide_sql: true                  (optional)
     -- counts_by_model: true           (optional: the page shows the result's rows counted by model)
@@ -54,7 +55,8 @@ def query_params(sql):
     body = "\n".join(line.split("--", 1)[0] for line in _STRING.sub("''", sql).splitlines())
     seen = []
     for name in _PARAM.findall(body):
-        if name not in seen:
+        # :_header_host and the like are Datasette's magic parameters, filled from the request
+        if name not in seen and not name.startswith("_"):
             seen.append(name)
     return seen
 
@@ -138,6 +140,8 @@ def _served_query(query, database):
             served[flag] = True
     if query["params"]:
         served["parameter_kinds"] = {name: param_kind(name) for name in query["params"]}
+        # a parameter whose example is blank may stay blank (for example: every state)
+        served["optional_parameters"] = [name for name in query["params"] if not query["example"][name]]
     return served
 
 

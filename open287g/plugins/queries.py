@@ -38,9 +38,12 @@ async def parameter_problems(datasette, query, args):
     """Plain sentences about parameters that cannot be used, and whether every parameter is blank."""
     problems = []
     names = query.get("parameter_kinds") or {}
-    blank = all(not (args.get(name) or "").strip() for name in names)
+    optional = set(query.get("optional_parameters") or ())
+    blank = all(not (args.get(name) or "").strip() for name in names if name not in optional)
     for name, kind in names.items():
         value = (args.get(name) or "").strip()
+        if not value and name in optional:
+            continue
         if not value:
             problems.append(f"Enter {'a date' if kind == 'date' else 'a value'} for “{name}”.")
         elif kind == "date":
@@ -102,6 +105,7 @@ def extra_template_vars(template, database, columns, request, datasette):
             "param_problems": [] if blank and problems else problems,
             "param_blank": blank and bool(problems),
             "parameter_kinds": query.get("parameter_kinds") or {},
+            "optional_parameters": query.get("optional_parameters") or [],
             "model_colours": MODEL_COLOURS,
             "model_names": MODEL_NAMES,
         })
