@@ -7,7 +7,7 @@ Each .sql file opens with a header of comment lines, then the query:
     --   "--" and two or more spaces continues the previous field)
     -- example: date=2026-03-27        (example parameters as a query string; empty when none;
                                         a parameter given blank, "state=", may be left blank)
-    -- fragment: g.mark=line&...       (optional: a datasette-vega chart, opened from the link)
+    -- fragment: g.mark=line&...       (optional: the chart drawn above the table, open287g/plugins/charts.py)
     -- hide_sql: true                  (optional)
     -- counts_by_model: true           (optional: the page shows the result's rows counted by model)
 
@@ -130,8 +130,7 @@ def _served_query(query, database):
     if query["params"]:
         links.append(f'Example: <a href="{html.escape(example_path(query, database))}">{html.escape(urlencode(query["example"]))}</a>')
     if query.get("fragment"):
-        served["fragment"] = query["fragment"]
-        links.append(f'<a href="#{html.escape(query["fragment"])}">Show as a chart</a>')
+        served["fragment"] = query["fragment"]  # the chart's settings (open287g/plugins/charts.py)
     served["description_html"] = "<p>" + html.escape(query["description"]) + "</p>" + (
         "<p>" + " · ".join(links) + "</p>" if links else ""
     )

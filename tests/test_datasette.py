@@ -322,7 +322,8 @@ async def test_chart_queries_carry_a_vega_fragment(ds, sql):
         assert "g.mark=" in fragment and "g.color_column=model" in fragment
         assert f"/{DB}/{name}#{fragment}".replace("&", "&amp;") in database_page
     page = (await ds.client.get(f"/{DB}/growth_by_model")).text
-    assert "/-/static-plugins/datasette_vega/" in page and "Show as a chart" in page
+    assert "window.OPEN287G_CHART" in page and 'id="o287g-chart"' in page and "datasette_vega" not in page
+    assert "window.OPEN287G_CHART" not in (await ds.client.get(f"/{DB}/as_of?date=2026-03-27")).text
     growth = (await ds.client.get(f"/{DB}/growth_by_model.json?_shape=objects")).json()["rows"]
     assert {r["model"] for r in growth} == {"JEM", "WSO", "TFM"}
     newest = [r for r in growth if r["month"] == "2026-03"]
