@@ -36,10 +36,17 @@ def label_controls(html):
 
 
 def map_first(html, has_map):
-    """Put an empty map container just before the filter form, so the map comes before the facets."""
-    if not has_map:
-        return html
-    return Markup(str(html).replace('<form class="filters"', '<div id="o287g-map" class="o287g-map-place"></div>\n<form class="filters"', 1))
+    """Fold the column descriptions away and, on a page with a map, put an empty map container just
+    before the filter form, so the map comes before the facets."""
+    html = str(html)
+    start = html.find('<dl class="column-descriptions">')
+    end = html.find("</dl>", start)
+    if start >= 0 and end >= 0:
+        html = (html[:start] + '<details class="column-help"><summary>What the columns mean</summary>\n'
+                + html[start:end] + "</dl></details>" + html[end + len("</dl>"):])
+    if has_map:
+        html = html.replace('<form class="filters"', '<div id="o287g-map" class="o287g-map-place"></div>\n<form class="filters"', 1)
+    return Markup(html)
 
 
 @hookimpl
