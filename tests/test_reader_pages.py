@@ -109,7 +109,7 @@ def test_map_opens_on_the_48_states_with_outlines_and_the_legend_below(page, ser
     assert map_box["y"] < page.locator("form.filters").bounding_box()["y"]
     assert page.locator(".o287g-legend").bounding_box()["y"] >= map_box["y"] + map_box["height"] - 1
     assert "Task Force Model" in page.inner_text(".o287g-legend")
-    page.locator(".leaflet-container").screenshot(path=str(SHOTS / "map.png"))
+    page.locator("#o287g-map").screenshot(path=str(SHOTS / "map_first_view.png"))
     page.click(".o287g-regions >> text=Alaska")
     page.wait_for_timeout(400)
     assert page.evaluate("window.open287g.maps[0].getBounds().contains([61.2, -149.9])")  # Anchorage
