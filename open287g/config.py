@@ -46,6 +46,18 @@ def param_kind(name):
     return "state" if name == "state" else "text"
 
 
+SITE_PLUGIN = "open287g-site"
+
+
+def site_settings(database=DATABASE):
+    """What the local plugins share, served in metadata.json (the deploy bundle ships plugins/, not
+    this package): the database name, the palette (open287g/palette.py) and the models' names."""
+    from .palette import COLOURS, MODEL_COLOURS
+    from .read import MODEL_NAMES
+
+    return {"database": database, "colours": COLOURS, "model_colours": MODEL_COLOURS, "model_names": MODEL_NAMES}
+
+
 class ConfigError(ValueError):
     """A canned query or metadata.yml that cannot be published as it is."""
 
@@ -153,6 +165,8 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
         raise ConfigError(f"{metadata_path}: missing")
     metadata = yaml.safe_load(metadata_path.read_text(encoding="utf-8")) or {}
     db_meta = metadata.setdefault("databases", {}).setdefault(database, {})
+    if SITE_PLUGIN in (metadata.get("plugins") or {}):
+        raise ConfigError(f"{metadata_path.name}: plugins.{SITE_PLUGIN} is written by the build from open287g/palette.py; remove it")
     if db_meta.get("queries"):
         raise ConfigError(f"{metadata_path.name}: canned queries belong in canned_queries/*.sql, not under databases.{database}.queries")
     queries = read_queries(queries_dir)
@@ -160,6 +174,7 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
     if clash:
         raise ConfigError(f"canned queries named like tables or views: {sorted(clash)}")
     db_meta["queries"] = {name: _served_query(q, database) for name, q in queries.items()}
+    metadata.setdefault("plugins", {})[SITE_PLUGIN] = site_settings(database)
     return metadata
 
 

@@ -166,7 +166,7 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
     settings = get("/-/settings.json")
     assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
     names = {p["name"] for p in get("/-/plugins.json")}
-    assert {"markers.py", "row_links.py", "datasette-cluster-map", "datasette-atom", "datasette-vega"} <= names
+    assert {"markers.py", "row_links.py", "queries.py", "errors.py", "downloads.py", "charts.py", "datasette-cluster-map", "datasette-atom", "datasette-gzip"} <= names
     rows = get("/287g/as_of.json?date=2026-03-27&_shape=array&_size=max")
     assert len(rows) == 1560
 

@@ -1,7 +1,8 @@
 """Datasette plugin: the chart of a chart query (growth by model, agreements by state, signings per month), drawn by static/charts.js.
 
 Reads the query's `fragment` header (canned_queries/*.sql: g.mark, g.x_column, g.x_type,
-g.y_column, g.color_column) and the palette (open287g/palette.py); writes the script, and its
+g.y_column, g.color_column) and the palette (open287g/palette.py, served by the build in
+metadata.json as the open287g-site plugin section); writes the script, and its
 settings, into that query's page only, so no other page loads chart code.
 """
 import json
@@ -10,14 +11,10 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 
-from open287g.config import DATABASE
-from open287g.palette import COLOURS
-from open287g.plugins.queries import MODEL_NAMES, canned_queries
-
 SCRIPT = Path(__file__).resolve().parent / "static" / "charts.js"
 
 
-def chart_settings(query):
+def chart_settings(query, shared):
     """The settings charts.js draws from, or None for a query without a chart."""
     fragment = dict(parse_qsl(query.get("fragment") or ""))
     if not fragment.get("g.mark"):
@@ -29,8 +26,8 @@ def chart_settings(query):
         "xType": x_type,
         "y": fragment["g.y_column"],
         "color": fragment.get("g.color_column", "model"),
-        "colours": COLOURS,
-        "names": MODEL_NAMES,
+        "colours": shared["colours"],
+        "names": shared["model_names"],
         "title": query["title"],
         "xLabel": "Month" if x_type == "temporal" else fragment["g.x_column"].replace("_", " ").capitalize(),
         "yLabel": fragment["g.y_column"].replace("_", " ").capitalize(),
@@ -39,10 +36,11 @@ def chart_settings(query):
 
 @hookimpl
 def extra_body_script(template, database, view_name, request, datasette):
-    if template != "query.html" or database != DATABASE or request is None:
+    shared = datasette.plugin_config("open287g-site") or {}
+    if template != "query.html" or database != shared.get("database") or request is None:
         return ""
-    query = canned_queries(datasette, database).get(request.url_vars.get("table") or "")
-    settings = chart_settings(query) if query else None
+    query = (datasette.metadata("queries", database=database) or {}).get(request.url_vars.get("table") or "")
+    settings = chart_settings(query, shared) if query else None
     if not settings:
         return ""
     return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))

@@ -12,19 +12,17 @@ from urllib.parse import parse_qsl
 
 from datasette import hookimpl
 
-from open287g.config import DATABASE
-
 _PATH = re.compile(r"^/(?P<parts>[^.]+)\.(?P<format>csv|json)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-def download_name(path, query_string):
+def download_name(path, query_string, database):
     """287g-agreements-model-TFM.csv, 287g-as_of-2026-01-08.csv, 287g-query.csv ... or None."""
     match = _PATH.match(path)
     if not match:
         return None
     parts = [p for p in match["parts"].split("/") if p]
-    if not parts or parts[0] != DATABASE or parts[:2] == [DATABASE, "-"]:
+    if not parts or parts[0] != database:
         return None
     args = parse_qsl(query_string, keep_blank_values=False)
     if len(parts) == 1:
@@ -35,12 +33,12 @@ def download_name(path, query_string):
     return f"{name[:150]}.{match['format']}"
 
 
-async def rows_in_query(datasette, args):
+async def rows_in_query(datasette, database, args):
     """How many rows a custom SQL query returns in full (None when SQLite cannot say in time)."""
     sql = args.get("sql")
     params = {k: v for k, v in args.items() if k != "sql" and not k.startswith("_")}
     try:
-        result = await datasette.get_database(DATABASE).execute(f"select count(*) from ({sql})", params)
+        result = await datasette.get_database(database).execute(f"select count(*) from ({sql})", params)
     except Exception:
         return None
     return result.first()[0]
@@ -53,11 +51,12 @@ def asgi_wrapper(datasette):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
             query_string = scope.get("query_string", b"").decode("utf-8", "replace")
-            name = download_name(scope.get("path", ""), query_string)
+            database = (datasette.plugin_config("open287g-site") or {}).get("database")
+            name = download_name(scope.get("path", ""), query_string, database)
             if not name:
                 return await app(scope, receive, send)
             args = dict(parse_qsl(query_string, keep_blank_values=True))
-            custom_csv = scope["path"] == f"/{DATABASE}.csv" and "sql" in args
+            custom_csv = scope["path"] == f"/{database}.csv" and "sql" in args
             held = {"start": None, "body": []}
 
             async def send_named(message):
@@ -75,7 +74,7 @@ def asgi_wrapper(datasette):
                 held["body"].append(message.get("body", b""))
                 if message.get("more_body"):
                     return
-                await finish_custom_csv(datasette, args, held, send)
+                await finish_custom_csv(datasette, database, args, held, send)
 
             return await app(scope, receive, send_named)
 
@@ -84,14 +83,14 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-async def finish_custom_csv(datasette, args, held, send):
+async def finish_custom_csv(datasette, database, args, held, send):
     """Send a held custom SQL CSV, with a closing line when the row limit cut it short."""
     body = b"".join(held["body"])
     start = held["start"]
     limit = datasette.setting("max_returned_rows")
     rows = sum(1 for _ in csv.reader(io.StringIO(body.decode("utf-8", "replace")))) - 1
     if rows >= limit:
-        total = await rows_in_query(datasette, args)
+        total = await rows_in_query(datasette, database, args)
         if total is None or total > limit:
             note = io.StringIO()
             left = "more rows" if total is None else f"{total - limit:,} more rows"

@@ -5,15 +5,13 @@ a script (static/markers.js) to pages that show a map: it wraps Leaflet's marker
 factories as they load, draws each marker as a pie of the models it holds (ended agreements grey),
 draws the state outlines of static/states-10m.json (served at /-/open287g/states-10m.json) instead
 of tiles, opens on the 48 contiguous states with buttons for Alaska, Hawaii and the territories,
-and puts the legend under the map. Colours come from open287g/palette.py.
+and puts the legend under the map. Colours come from open287g/palette.py, served by the build in
+metadata.json (plugin section open287g-site).
 """
 import json
 from pathlib import Path
 
 from datasette import Response, hookimpl
-
-from open287g.palette import COLOURS
-from open287g.plugins.queries import MODEL_NAMES
 
 STATIC = Path(__file__).resolve().parent / "static"
 SCRIPT = STATIC / "markers.js"
@@ -39,7 +37,8 @@ def extra_template_vars(template, database, table, columns, view_name, datasette
 def extra_body_script(database, table, columns, view_name, datasette):
     if view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
-    settings = {"colours": COLOURS, "modelNames": MODEL_NAMES, "outlines": OUTLINES_URL}
+    shared = datasette.plugin_config("open287g-site") or {}
+    settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL}
     return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))
 
 

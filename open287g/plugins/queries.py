@@ -15,21 +15,22 @@ from datasette import hookimpl
 from datasette.utils import path_with_replaced_args
 from markupsafe import Markup, escape
 
-from open287g.config import DATABASE, param_kind
-from open287g.palette import MODEL_COLOURS
-
 PAGE_SIZE = 100
 _QUERY_PATH = re.compile(r"^/(?P<database>[^/.]+)/(?P<name>[^/.]+)(?:\.(?P<format>\w+))?$")
-MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
 
 
-def canned_queries(datasette, database=DATABASE):
-    return (datasette.metadata("queries", database=database) or {}) if database == DATABASE else {}
+def site(datasette):
+    """The database name, palette and model names the build serves (open287g.config.site_settings)."""
+    return datasette.plugin_config("open287g-site") or {}
+
+
+def canned_queries(datasette, database):
+    return (datasette.metadata("queries", database=database) or {}) if database == site(datasette).get("database") else {}
 
 
 async def state_names(datasette):
     if not hasattr(datasette, "_open287g_states"):
-        rows = await datasette.get_database(DATABASE).execute("select code, name from states")
+        rows = await datasette.get_database(site(datasette)["database"]).execute("select code, name from states")
         datasette._open287g_states = {r["code"].upper() for r in rows} | {r["name"].lower() for r in rows}
     return datasette._open287g_states
 
@@ -60,7 +61,7 @@ def column_descriptions(datasette, columns):
     """{column: description} from the plugin's shared query columns, then the tables' columns."""
     config = datasette.plugin_config("open287g-queries") or {}
     shared = config.get("columns") or {}
-    tables = datasette.metadata("tables", database=DATABASE) or {}
+    tables = datasette.metadata("tables", database=site(datasette).get("database")) or {}
     out = {}
     for column in columns or ():
         if column in shared:
@@ -76,10 +77,10 @@ def column_descriptions(datasette, columns):
 
 async def counts_by_model(datasette, sql, args, params):
     """[(model, rows)] of a query's result, counted by SQLite over the same query."""
-    db = datasette.get_database(DATABASE)
+    db = datasette.get_database(site(datasette)["database"])
     values = {name: args.get(name, "") for name in params}
     rows = await db.execute(f"select model, count(*) as n from ({sql}) group by model order by model", values)
-    order = list(MODEL_NAMES)
+    order = list(site(datasette)["model_names"])
     return sorted(((r["model"], r["n"]) for r in rows), key=lambda mc: order.index(mc[0]) if mc[0] in order else 9)
 
 
@@ -106,8 +107,8 @@ def extra_template_vars(template, database, columns, request, datasette):
             "param_blank": blank and bool(problems),
             "parameter_kinds": query.get("parameter_kinds") or {},
             "optional_parameters": query.get("optional_parameters") or [],
-            "model_colours": MODEL_COLOURS,
-            "model_names": MODEL_NAMES,
+            "model_colours": site(datasette)["model_colours"],
+            "model_names": site(datasette)["model_names"],
         })
         if not problems and query.get("counts_by_model"):
             out["model_counts"] = await counts_by_model(datasette, query["sql"], request.args, query.get("parameter_kinds") or {})
@@ -128,7 +129,7 @@ ID_LINKS = {
 
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    if table is not None or database != DATABASE or value in (None, "") or column not in ID_LINKS:
+    if table is not None or value in (None, "") or column not in ID_LINKS or database != site(datasette).get("database"):
         return None
     href = ID_LINKS[column].format(db=database, value=escape(str(value)))
     return Markup(f'<a href="{href}">{escape(str(value))}</a>')
