@@ -37,7 +37,7 @@ def chart_settings(query, shared):
 @hookimpl
 def extra_body_script(template, database, view_name, request, datasette):
     shared = datasette.plugin_config("open287g-site") or {}
-    if template != "query.html" or database != shared.get("database") or request is None:
+    if not shared or template != "query.html" or database != shared.get("database") or request is None:
         return ""
     query = (datasette.metadata("queries", database=database) or {}).get(request.url_vars.get("table") or "")
     settings = chart_settings(query, shared) if query else None

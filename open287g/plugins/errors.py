@@ -5,11 +5,14 @@ column, a non-numeric _timelimit, a broken _through). Those are mistakes in the 
 hook answers them 400 with a plain sentence; 404s get the same page with "page not found".
 """
 import json
+import traceback
+from pathlib import Path
 
 from datasette import Response, hookimpl
 from datasette.utils.asgi import Base400
 from datasette.views.base import DatasetteError
 
+HERE = str(Path(__file__).resolve().parent)
 TITLES = {400: "This address asks for something the site cannot show", 403: "Not allowed", 404: "Page not found"}
 
 
@@ -21,7 +24,9 @@ def classify(exception, request):
         # Datasette raises these from the table view for unusable query-string arguments.
         status = exception.status if exception.status < 500 or request.query_string else 500
         return (400 if status >= 500 else status), exception.message
-    if request.query_string and isinstance(exception, (ValueError, TypeError, KeyError, json.JSONDecodeError)):
+    ours = any(frame.filename.startswith(HERE) for frame in traceback.extract_tb(exception.__traceback__))
+    if request.query_string and not ours and isinstance(exception, (ValueError, TypeError, KeyError, json.JSONDecodeError)):
+        # Datasette reading an argument it was given (int("abc") for _timelimit...); a bug of ours stays a 500
         names = sorted({k for k in request.args.keys() if k.startswith("_")})
         detail = f" (check {', '.join(names)})" if names else ""
         return 400, f"One of the address's parameters cannot be read{detail}."

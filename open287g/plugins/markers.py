@@ -35,9 +35,10 @@ def extra_template_vars(template, database, table, columns, view_name, datasette
 
 @hookimpl
 def extra_body_script(database, table, columns, view_name, datasette):
-    if view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
+    shared = datasette.plugin_config("open287g-site")
+    # without the build's metadata.json (a bare Datasette in the same process) the map stays as it was
+    if not shared or view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
-    shared = datasette.plugin_config("open287g-site") or {}
     settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL}
     return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))
 

@@ -92,6 +92,8 @@ def extra_template_vars(template, database, columns, request, datasette):
     query = canned_queries(datasette, database).get(name) if name else None
 
     async def inner():
+        if not site(datasette):
+            return {}
         out = {
             "chart_page": False,
             "column_descriptions": column_descriptions(datasette, columns),
