@@ -88,6 +88,14 @@ async def test_custom_sql_csv_says_it_was_cut(ds, sql):
     assert "the result was cut at the site&#39;s row limit" in page.text or "the result was cut at the site's row limit" in page.text
 
 
+async def test_query_results_page_by_100(ds):
+    last = (await ds.client.get("/287g/as_of?date=2026-01-08&_page=14")).text
+    assert "Rows 1,301–1,317 of 1,317." in last and 'rel="next"' not in last
+    assert last.count('<td class="col-agency">') == 17
+    past_the_end = (await ds.client.get("/287g/as_of?date=2026-01-08&_page=999")).text
+    assert "Rows 1,301–1,317 of 1,317." in past_the_end
+
+
 async def test_parameters_are_checked(ds):
     response = await ds.client.get("/287g/as_of.json?date=2026-13-01")
     assert response.status_code == 400
