@@ -137,7 +137,7 @@ async def test_settings_served(ds):
     assert settings["sql_time_limit_ms"] == serve.SETTINGS["sql_time_limit_ms"]
     assert settings["allow_download"] is True
     plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
-    assert {"datasette-cluster-map", "datasette-vega", "markers.py", "row_links.py"} <= plugins
+    assert {"datasette-cluster-map", "datasette-gzip", "markers.py", "row_links.py", "queries.py", "errors.py", "downloads.py", "charts.py"} <= plugins
     databases = (await ds.client.get("/-/databases.json")).json()
     assert databases[0]["is_mutable"] is False and databases[0]["hash"]
 
@@ -315,7 +315,7 @@ async def test_map_data_arrives_in_one_page_with_popups(ds, sql, view, count_sql
     assert etowah and all("signed" in p["description"] for p in etowah)
 
 
-async def test_chart_queries_carry_a_vega_fragment(ds, sql):
+async def test_chart_queries_carry_a_chart_fragment(ds, sql):
     database_page = (await ds.client.get(f"/{DB}")).text
     for name in ("growth_by_model", "agreements_by_state", "signings_by_month"):
         fragment = QUERIES[name]["fragment"]
