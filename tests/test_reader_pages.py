@@ -44,6 +44,7 @@ def test_as_of_shows_counts_by_model_above_a_paged_list(page, server, sql):
     assert counts == {"JEM": "147", "WSO": "448", "TFM": "722"}
     assert page.inner_text("table.counts-by-model tfoot td") == "1,317"
     assert "2026-01-08" in page.inner_text("table.counts-by-model caption")
+    page.screenshot(path=str(SHOTS / "as_of.png"))
     # the SQL is one click away, not on the page
     assert not page.is_visible("#sql-query")
     page.click("text=Show the SQL behind this page")
@@ -54,7 +55,6 @@ def test_as_of_shows_counts_by_model_above_a_paged_list(page, server, sql):
     # the list pages: 100 rows, then the next 100
     assert page.locator("table.rows-and-columns tbody tr").count() == 100
     assert "Rows 1–100 of 1,317." in page.inner_text("nav.paging")
-    page.screenshot(path=str(SHOTS / "as_of.png"))
     page.click("nav.paging >> text=Next 100")
     page.wait_for_url("**_page=2**")
     assert "Rows 101–200 of 1,317." in page.inner_text("nav.paging")
