@@ -7,7 +7,7 @@ STAMP = $(VENV)/.installed
 NODE_STAMP = node_modules/.installed
 PORT ?= 8001
 
-.PHONY: build serve test bench bench-load bench-pages fetch publish clean
+.PHONY: build serve test bench bench-load bench-weight fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,8 +35,8 @@ bench: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python scripts/bench_load.py
 
-bench-pages: $(STAMP)
-	$(BIN)/python scripts/bench_pages.py
+bench-weight: $(STAMP)
+	$(BIN)/python scripts/bench_weight.py
 
 fetch: $(STAMP)
 	$(BIN)/open287g fetch

@@ -1,8 +1,8 @@
 """Page weight of every page type of the site, as a browser transfers it; prints a Markdown table.
 
-    python scripts/bench_pages.py                          # serve build/287g.db from this tree and measure
-    python scripts/bench_pages.py --save build/weight.json # also keep the figures
-    python scripts/bench_pages.py --compare build/weight-before.json   # add a "before" column and ratios
+    python scripts/bench_weight.py                          # serve build/287g.db from this tree and measure
+    python scripts/bench_weight.py --save build/weight.json # also keep the figures
+    python scripts/bench_weight.py --compare build/weight-before.json   # add a "before" column and ratios
 
 Starts `datasette serve` exactly as `open287g serve` does (open287g.serve.datasette_command) on
 127.0.0.1 and a free port, opens each page in Debian's chromium (/usr/bin/chromium, driven by
