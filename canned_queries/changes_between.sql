@@ -1,6 +1,6 @@
 -- title: What changed between two dates
 -- description: The changelog ICE never published: every agreement added, ended, re-dated, renamed,
---   superseded, relisted or signed after being pending, from one publication to the next, for
+--   relabelled, moved to the right state, superseded, back after a gap, folded as a duplicate or signed after being pending, from one publication to the next, for
 --   publications dated from the start date up to and including the end date (ISO dates).
 -- example: start=2026-03-01&end=2026-03-27
 select

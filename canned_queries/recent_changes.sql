@@ -1,8 +1,8 @@
 -- title: Latest changes to ICE's 287(g) list
 -- description: The 200 most recent changes to agreements on ICE's participating list (added, ended,
---   re-dated, renamed, superseded, listed again), newest first, each linking to its agreement. Give
---   a state (postal code or name) for that state's changes only, or leave it blank for the whole
---   country. Follow them in a feed reader with the Atom feed link; dates are as ICE's lists show them.
+--   re-dated, renamed, relabelled, moved to the right state, superseded, back after a gap), newest
+--   first, each linking to its agreement. Give a state (postal code or name) for that state's
+--   changes only, or leave it blank for the whole country. Follow them in a feed reader with the Atom feed link; dates are as ICE's lists show them.
 -- example: state=
 with months(number, name) as (
   values (1, 'January'), (2, 'February'), (3, 'March'), (4, 'April'), (5, 'May'), (6, 'June'),
@@ -22,7 +22,7 @@ feed as (
   from changes
   left join agreements on agreements.id = changes.agreement_id
   left join states on states.code = changes.state_code
-  where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'superseded', 'relisted')
+  where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'relabelled', 'moved_state', 'superseded', 'gap')
     and (
       trim(:state) = ''
       or changes.state_code = upper(trim(:state))
@@ -49,10 +49,16 @@ select
     when 're-dated' then worded.who || ': ' || worded.model_name || ' agreement now dated ' || coalesce(worded.after_words, 'an unknown date') || ' instead of ' || coalesce(worded.before_words, 'an unknown date')
     when 'renamed' then worded.who || ': ' || worded.model_name || ' agreement now listed as ' || worded.after
     when 'superseded' then worded.who || ': ' || worded.model_name || ' agreement signed ' || coalesce(worded.before_words, 'an unknown date') || ' replaced by one signed ' || coalesce(worded.after_words, 'an unknown date')
-    when 'relisted' then worded.who || ': ' || worded.model_name || ' agreement listed again'
+    when 'relabelled' then worded.who || ': ' || worded.model_name || ' agreement, listed before under ' || coalesce(worded.before, 'another body')
+    when 'moved_state' then worded.who || ': ' || worded.model_name || ' agreement now listed in ' || coalesce(worded.after, 'another state') || ' instead of ' || coalesce(worded.before, 'another state')
+    when 'gap' then worded.who || ': ' || worded.model_name || ' agreement back on the list after a gap'
+    else worded.who || ': ' || worded.model_name || ' agreement ' || worded.kind
   end as atom_title,
   worded.changed_at || 'Z' as atom_updated,
-  'Seen in ICE''s participating list of ' || worded.changed_words || '.' || coalesce(' ' || upper(substr(worded.detail, 1, 1)) || substr(worded.detail, 2) || '.', '') as atom_content,
+  'Seen in ICE''s participating list of ' || worded.changed_words || '.' || case
+    when worded.kind in ('ended', 'gap') then coalesce(' ' || upper(substr(worded.detail, 1, 1)) || substr(worded.detail, 2) || '.', '')
+    else ''
+  end as atom_content,
   coalesce(nullif(:_header_x_forwarded_proto, ''), 'http') || '://' || :_header_host || '/287g/agreements/' || worded.agreement_id as atom_link,
   worded.changed_at,
   worded.kind,

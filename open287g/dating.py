@@ -1,9 +1,10 @@
 """Reads the parsed publications and decides each one's list, date and order: ICE's file names are checked against content, not trusted."""
 import bisect
 import datetime
-import functools
 import hashlib
 import re
+
+from .identity import norm_agency  # noqa: F401  (re-exported: read.py and seeds.py import it from here)
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx
 NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am|pm|mid)?", re.I)
@@ -14,18 +15,8 @@ SLOT_HOURS = {"am": 9, "mid": 12, "pm": 17, None: 12}
 DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much better (Jaccard) than the printed one
 RANGE_TOLERANCE = datetime.timedelta(days=30)
 FIT_NEIGHBOURS = 3  # publications on each side compared when checking a date against content
+FAR_FIT_MARGIN = 0.02  # an out-of-range name date is corrected only if another date fits the content better than this
 TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated publication
-
-
-@functools.lru_cache(maxsize=None)
-def norm_agency(name):
-    """Agency name -> identity text: case, apostrophes, punctuation, whitespace and common abbreviations folded."""
-    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    s = s.replace("'", "").replace("&", " and ")
-    s = re.sub(r"[^\w\s]", " ", s)
-    words = s.split()
-    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
-    return " ".join(abbreviations.get(w, w) for w in words)
 
 
 def fingerprint(rows):
@@ -159,8 +150,14 @@ def _fix_typed_dates(members):
                 best, best_fit = when, fit
         if best is None:
             continue
+        bound = _fetch_bound(p)
+        if out_of_range and best_fit <= current + FAR_FIT_MARGIN and not (bound and printed > bound):
+            # Far from its neighbours, but nothing says another date is right: a correctly named file
+            # after a long pause looks just like this. Keep the printed date and say so loudly.
+            p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications; no other date fits its content better{f' and it was fetched {bound:%Y-%m-%d %H:%M}' if bound else ''}; dated as printed"))
+            continue
         if out_of_range:
-            reason = f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications"
+            reason = f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications" + (f", after it was fetched ({bound:%Y-%m-%d})" if bound and printed > bound else "")
         elif best_fit - current >= DATE_FIX_MARGIN or (best_fit >= 0.95 and (1 - best_fit) * 4 < (1 - current)):
             reason = f"file name says {printed:%Y-%m-%d} but the content fits {best:%Y-%m-%d} far better"
         else:
@@ -168,6 +165,18 @@ def _fix_typed_dates(members):
         kind = "typo_year" if best.year != printed.year and best.month == printed.month else "typo_month"
         p["anomalies"].append((kind, None, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f}); date corrected to {best:%Y-%m-%d}"))
         p["published_at"], p["date_source"] = best, "ICE file name, date corrected from content"
+
+
+def _fetch_bound(p):
+    """The latest a file can have been published: when it was fetched or captured (MANIFEST.csv)."""
+    for field in ("fetched_utc", "capture_utc"):
+        value = p.get(field)
+        if value:
+            try:
+                return datetime.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+            except ValueError:
+                continue
+    return None
 
 
 def _place_undated(members):

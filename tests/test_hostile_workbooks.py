@@ -664,7 +664,7 @@ def generate(sources, seed=SEED):
         c = s.column("STATE")
         r = next(i for i in range(1, len(grid) - 1) if grid[i][1][c] == grid[i + 1][1][c])
         grid[r + 1][1][c] = None  # as Excel leaves the cells under a merge
-        f.add("merged state cells", s, zip_parts(f.rewrite(s, grid, merges=[f"{col_letter(c)}{grid[r][0]}:{col_letter(c)}{grid[r + 1][0]}"])), "built",
+        f.add("merged state cells", s, zip_parts(f.rewrite(s, grid, merges=[f"{col_letter(c)}{grid[r][0]}:{col_letter(c)}{grid[r + 1][0]}"])), "built", warning=True,
               anomalies=[("unknown_state", grid[r + 1][0])], listing={grid[r + 1][0]: {"state": "", "agency": grid[r + 1][1][s.column("LAW ENFORCEMENT AGENCY")]}})
     controls = ["\x07", "\x1b[31m", "\x00", "\x7f", "\x1f", "\u202e", "\u200b", "\ufeff", "\x0b", "\x08"]
     for k in range(20):
@@ -723,7 +723,8 @@ def generate(sources, seed=SEED):
         grid = grid[:at] + [(number, list(grid[0][1]))] + [(n + 1, v) for n, v in grid[at:]]
         links = {(r + (1 if r >= number else 0), c): url for (r, c), url in s.links.items()}
         dated = "SIGNED" in s.header
-        f.add("header repeated inside the list", s, zip_parts(f.rewrite(s, grid, links)), "built", rows_delta=1, warning=dated,
+        # a STATE cell reading "STATE" is an unknown state: a warning line names the row, dated list or not
+        f.add("header repeated inside the list", s, zip_parts(f.rewrite(s, grid, links)), "built", rows_delta=1, warning=True,
               anomalies=[("unknown_model", number), ("unknown_state", number)] + ([("unparseable_date", number)] if dated else []))
     for _ in range(5):
         s = f.pick(f.ice)

@@ -103,3 +103,22 @@ def test_script_regenerates_committed_csvs(tmp_path, monkeypatch):
     mod.main(["extract_seed_tables.py"])
     assert (tmp_path / "moa.csv").read_bytes() == (SEEDS / "historical_moa_2024.csv").read_bytes()
     assert (tmp_path / "meetings.csv").read_bytes() == (SEEDS / "steering_committee_meetings.csv").read_bytes()
+
+
+def test_meetings_are_linked_on_evidence_and_say_how(sql):
+    """Misspellings, abbreviations and bare county names are linked only when one candidate held the
+    meeting's model on ICE's list on the meeting's date; the way each was linked is recorded."""
+    linked = dict(((line, (name, state)) for line, name, state in sql(
+        "select m.source_line, a.name, a.state_code from steering_committee_meetings m join agencies a on a.id = m.agency_id")))
+    assert linked[257] == ("Frederick County Sheriff's Office", "MD")  # printed "Fredrick"
+    assert linked[186] == ("Wakulla County Sheriff's Office", "FL")  # printed "Wakula County"
+    assert linked[183] == ("Alaska Department of Corrections", "AK")  # printed "AKDOC"
+    assert linked[194] == ("Kodiak Police Department", "AK")  # printed "Kodiak PD"
+    assert linked[176] == ("Jefferson County Sheriff's Office", "FL")  # printed "Jefferson County"
+    (match, detail), = sql("select match, match_detail from steering_committee_meetings where source_line = 176")
+    assert match == "the only candidate holding the model on the meeting date"
+    assert "only Jefferson County Sheriff's Office (FL) held a WSO agreement on ICE's list on 2024-01-19" in detail
+    # every link made beyond the name says why; anything left unlinked says why too
+    for match, detail, agency in sql("select match, match_detail, agency_id from steering_committee_meetings"):
+        assert match.startswith(("one agency with this name", "the only candidate")) == (agency is not None)
+        assert detail or match.startswith("one agency with this name")

@@ -2,18 +2,11 @@
 
 Datasette 0.65 row pages list the rows of other tables that point at a row ("links from other
 tables") but print the row's own foreign keys as bare ids. This plugin gives templates/row.html
-the rows a row points to (an agreement's agency, state, publications...) with their labels, and,
-on an agency's page, its agreements as a table.
+the rows a row points to (an agreement's agency, state, publications...) with their labels.
+Agencies, states and counties have pages of their own (plugins/find.py).
 """
 from datasette import hookimpl
 from datasette.utils import escape_sqlite, urlsafe_components
-
-AGENCY_AGREEMENTS = """
-select id, model, support_type, signed_on, status, first_seen, last_seen, ended_seen, moa_url
-from agreements
-where agency_id = :agency_id
-order by status = 'active' desc, model, signed_on
-"""
 
 
 async def _outgoing(datasette, db, database, table, pk_column, pk_value):
@@ -56,12 +49,6 @@ def extra_template_vars(view_name, table, database, request, datasette):
         components = urlsafe_components(request.url_vars.get("pks", ""))
         if len(pks) != 1 or len(components) != 1:
             return {}
-        out = {"outgoing_links": await _outgoing(datasette, db, database, table, pks[0], components[0])}
-        if table == "agencies":
-            rows = (await db.execute(AGENCY_AGREEMENTS, {"agency_id": components[0]})).rows
-            name = (await db.execute("select name from agencies where id = :id", {"id": components[0]})).first()
-            out["agency_agreements"] = [dict(r) for r in rows]
-            out["agency_name"] = name[0] if name else components[0]
-        return out
+        return {"outgoing_links": await _outgoing(datasette, db, database, table, pks[0], components[0])}
 
     return row_vars

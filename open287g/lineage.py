@@ -1,0 +1,489 @@
+"""Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import identity
+from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
+from .ids import short_id, sortable
+from .read import MODEL_CODES
+
+MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
+MASS_ENDING_MIN = 10  # ... and at least this many agreements: on a short list a few endings are a large share
+WEAK_SCORE = 0.6  # candidates scoring below this rest on a weak name match: accepted only as a sole pair
+DATE_AGREES = 0.15  # an unchanged signing date outweighs a perfect name with a moved date
+DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
+
+
+@dataclass
+class Agreement:
+    id: str
+    state_code: str
+    agency: str
+    model: str
+    support_type: str
+    signed_on: str | None
+    signed_printed: str | None
+    level: str | None
+    county: str | None
+    moa_url: str | None
+    addendum_url: str | None
+    first_publication_id: str
+    first_seen: str
+    last_publication_id: str
+    last_seen: str
+    agency_key: tuple  # (state, normalised name) of its newest printed row
+    first_key: tuple  # the identity key of the first printed row: the id is made from it
+    keys: set = field(default_factory=set)  # every identity key printed for it
+    spellings: set = field(default_factory=set)
+    name_keys: set = field(default_factory=set)  # (state, name) pairs that are one body (renames, not relabels)
+    names_first_seen: dict = field(default_factory=dict)  # (state, name) -> when this agreement was first printed under it
+    status: str = "active"
+    ended_publication_id: str | None = None
+    ended_seen: str | None = None
+    superseded_by: str | None = None
+    follows: str | None = None
+    missing_since: dict | None = None  # first publication of the current absence
+    missing_count: int = 0
+    ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
+    row: dict | None = None
+    agency_id: str | None = None
+
+
+@dataclass
+class Merge:
+    agreement_id: str
+    merged_key: str
+    publication_id: str
+    rule: str
+    score: float
+    evidence: str
+    detail: str
+
+
+@dataclass
+class Change:
+    id: str
+    publication_id: str
+    changed_at: str
+    kind: str
+    agreement_id: str
+    state_code: str
+    agency: str
+    model: str
+    before: str | None = None
+    after: str | None = None
+    detail: str | None = None
+
+
+def row_key(row):
+    """The exact identity of a printed participating row: (state, normalised agency, model code, signing date)."""
+    return (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"])
+
+
+def key_text(key):
+    return " | ".join("" if x is None else str(x) for x in key)
+
+
+def publication_keys(pub):
+    return {row_key(r) for r in pub["rows"] if r["model"]}
+
+
+@dataclass
+class Candidate:
+    score: float
+    rule: str
+    evidence: str
+    detail: str
+
+
+class Lineage:
+    """Walks the participating list in order and keeps agreement identities across ICE's edits."""
+
+    def __init__(self, state_names=None):
+        self.agreements = {}  # id -> Agreement
+        self.by_key = {}  # identity key -> agreement id, for good: a key printed again is the same agreement
+        self.merges = []
+        self.changes = []
+        self.present = set()  # agreement ids in the last publication walked
+        self.walked = []
+        self.state_names = state_names or {}
+
+    # -- records
+    def change(self, pub, kind, agreement_id, before=None, after=None, detail=None):
+        a = self.agreements[agreement_id]
+        self.changes.append(Change(
+            id=short_id(pub["id"], kind, agreement_id, before, after),
+            publication_id=pub["id"], changed_at=pub["published_at"], kind=kind, agreement_id=agreement_id,
+            state_code=a.state_code, agency=a.agency, model=a.model, before=before, after=after, detail=detail,
+        ))
+
+    def merge(self, pub, agreement_id, key, cand):
+        self.merges.append(Merge(agreement_id, key_text(key), pub["id"], cand.rule, round(cand.score, 3), cand.evidence, cand.detail))
+
+    def _new(self, key, row, pub):
+        agreement_id = short_id(*key)
+        if agreement_id in self.agreements:  # cannot happen while by_key is permanent; kept unique regardless
+            agreement_id = short_id(*key, pub["id"])
+        self.agreements[agreement_id] = Agreement(
+            id=agreement_id, state_code=key[0], agency=row["agency"], model=key[2], support_type=row["model"],
+            signed_on=key[3], signed_printed=row["signed"], level=row["level_clean"], county=row["county"],
+            moa_url=row["moa_url"], addendum_url=row["addendum_url"], first_publication_id=pub["id"],
+            first_seen=pub["published_at"], last_publication_id=pub["id"], last_seen=pub["published_at"],
+            agency_key=(key[0], key[1]), first_key=key, name_keys={(key[0], key[1])},
+        )
+        return agreement_id
+
+    def _take(self, agreement_id, key, row, pub):
+        """The agreement is printed in this publication as `row`."""
+        a = self.agreements[agreement_id]
+        self.by_key[key] = agreement_id
+        a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+        if a.missing_since is not None:
+            since = a.missing_since
+            self.change(pub, "gap", agreement_id, before=since["published_at"][:10], after=pub["published_at"][:10],
+                        detail=f"missing from {a.missing_count} publication{'s' if a.missing_count != 1 else ''} from {since['file_name']}, then listed again")
+            a.missing_since, a.missing_count = None, 0
+        if a.row is row:  # rows are shared objects: the same object means nothing changed
+            return
+        a.row = row
+        name_key = (key[0], key[1])
+        if name_key not in a.name_keys and key in a.keys:
+            # Printed again under a name it had before a relabel (FWC -> FDEP -> FWC): that body holds it again.
+            a.name_keys = {name_key}
+        a.names_first_seen.setdefault(name_key, pub["published_at"])
+        a.keys.add(key)
+        a.spellings.add(row["agency"])
+        a.agency, a.signed_on, a.signed_printed = row["agency"], key[3], row["signed"]
+        a.state_code, a.agency_key = key[0], (key[0], key[1])
+        if row["moa_url"]:
+            a.ever_linked = True
+        for name, value in (("level", row["level_clean"]), ("county", row["county"]), ("moa_url", row["moa_url"]), ("addendum_url", row["addendum_url"])):
+            if value:
+                setattr(a, name, value)
+
+    # -- evidence
+    def _state(self, code):
+        return (self.state_names.get(code, ""), code or "")
+
+    def evidence(self, a, key, row, pub, gap_days=0):
+        """Score the claim that appeared row `row` (key) continues agreement `a`, or None."""
+        if a.model != key[2]:
+            return None
+        old = a.row
+        state = self._state(key[0])
+        same_county = identity.same_place(old["county"], row["county"], state)
+        shared_county = county_words(row["county"], state) if same_county else frozenset()
+        name = compare_names(old["agency"], row["agency"], state, shared_county)
+        via = "name"
+        if name is None and old["moa_url"] and old["moa_url"] == row["moa_url"]:
+            if not identity.names_conflict(old["agency"], row["agency"], state):
+                name, via = identity.NameMatch("renamed", 0.9), "the same MOA file"
+            elif a.signed_on == key[3]:
+                # Different bodies by name, one MOA file and one date: ICE re-attributed the row (FWC -> FDEP).
+                name, via = identity.NameMatch("relabelled", 0.7), "the same MOA file and date, another body's name"
+        if name is None:
+            # The new row's MOA file may still carry the old name (TennesseeStateConstable4thDistrictPolkCoTN_TFM_MOA…).
+            moa = set(moa_file_words(row["moa_url"]))
+            old_words = identity.distinctive(identity.words(old["agency"], state))
+            if old_words and old_words <= moa:
+                name, via = identity.NameMatch("relabelled", 0.75), "MOA file name carries the old name"
+            elif a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old["agency"], row["agency"], state):
+                name, via = identity.weak_name_match(old["agency"], row["agency"], state), "sole candidates, names alike"
+            else:
+                return None
+        evidence = [f"{name.relation} ({via})"]
+        score = name.score
+        if identity.known(old["county"]) and identity.known(row["county"]) and not same_county:
+            # Two counties printed: two bodies, unless both names and counties are a sole, alike pair (Freedom/Freeborn).
+            if not (name.score < WEAK_SCORE and identity.weak_name_match(old["county"], row["county"], state)):
+                return None
+        if same_county:
+            score += 0.05
+            evidence.append("same county")
+        moved = a.state_code != key[0]
+        redated = a.signed_on != key[3]
+        if moved:
+            # A state correction: the same name, model and date printed under another state, the old row gone.
+            if redated or name.relation not in ("same", "reworded", "renamed"):
+                return None
+            evidence.append(f"state {a.state_code} -> {key[0]}")
+            return Candidate(score, "moved_state", "; ".join(evidence), f"{a.state_code} -> {key[0]}")
+        if not redated:
+            score += DATE_AGREES
+            evidence.append("same signing date")
+            if name.relation == "same":
+                return None  # identical keys never reach here
+            rule = "relabelled" if name.relation == "relabelled" else "renamed"
+            return Candidate(score, rule, "; ".join(evidence), f"{a.agency!r} -> {row['agency']!r}")
+        if key[3] is None:
+            return None
+        if name.relation == "relabelled":
+            # Another body of the same place, with a later date, in the same transition: the body that signed a
+            # new MOA (University of Central Florida Board of Trustees -> its Police Department). Weak: sole pairs only.
+            if gap_days == 0 and a.signed_on and key[3] > a.signed_on:
+                evidence.append(f"new MOA {key[3]} after {a.signed_on}, signed by another body of the same place")
+                return Candidate(WEAK_SCORE - 0.15, "re-signed", "; ".join(evidence), f"new MOA signed {key[3]} by {row['agency']!r}; follows the one signed {a.signed_on} by {a.agency!r}")
+            return None
+        if a.signed_on is None:  # no date printed before: the first date printed is a correction
+            evidence.append(f"date printed as {key[3]}")
+            return Candidate(score, "re-dated", "; ".join(evidence), f"signing date (none) -> {key[3]}")
+        moa_date = moa_file_date(row["moa_url"])
+        if moa_date == key[3]:
+            score += 0.05
+            evidence.append(f"MOA file dated {moa_date}")
+        shift = days_between(a.signed_on, key[3])
+        first_listed = a.first_seen[:10]
+        if gap_days == 0 and (shift <= identity.REDATE_DAYS or key[3] <= first_listed or not a.ever_linked):
+            why = "small shift" if shift <= identity.REDATE_DAYS else "new date on or before the first listing" if key[3] <= first_listed else "old row never had an MOA link"
+            evidence.append(f"date {a.signed_on} -> {key[3]} ({why})")
+            return Candidate(score, "re-dated", "; ".join(evidence), f"signing date {a.signed_on} -> {key[3]}")
+        if key[3] > a.signed_on and gap_days <= identity.RESIGN_GAP_DAYS:
+            evidence.append(f"new MOA {key[3]} after {a.signed_on}" + (f", {gap_days} days after it left the list" if gap_days else ""))
+            return Candidate(score - 0.1, "re-signed", "; ".join(evidence), f"new MOA signed {key[3]}; follows the one signed {a.signed_on}")
+        return None
+
+    # -- the walk
+    def walk(self, pub):
+        rows = {}
+        for row in pub["rows"]:
+            if row["model"] and MODEL_CODES.get(row["model"]):
+                k = row_key(row)
+                if k in rows:
+                    continue  # the same row printed twice is one agreement (listings keep both copies)
+                rows[k] = row
+        taken, appeared = {}, {}
+        for k in sorted(rows, key=sortable):
+            agreement_id = self.by_key.get(k)
+            if agreement_id is None:
+                appeared[k] = rows[k]
+            else:
+                taken[k] = agreement_id
+        for k, agreement_id in sorted(taken.items(), key=lambda kv: sortable(kv[0])):
+            self._take(agreement_id, k, rows[k], pub)
+        now = set(taken.values())
+        vanished = sorted(self.present - now)
+        missing = sorted(i for i, a in self.agreements.items() if a.missing_since is not None and i not in now and i not in self.present)
+        self._assign(pub, appeared, vanished, missing, now)
+        self._fold_and_add(pub, appeared, now)
+        for agreement_id in sorted(self.present - now):
+            a = self.agreements[agreement_id]
+            if a.missing_since is None:
+                a.missing_since = pub
+        for agreement_id, a in self.agreements.items():
+            if a.missing_since is not None and agreement_id not in now:
+                a.missing_count += 1
+        self.present = now
+        self.walked.append(pub)
+
+    def _assign(self, pub, appeared, vanished, missing, now):
+        """One-to-one matching of appeared rows to agreements that left the list: best evidence first, ties by id."""
+        cands = []
+        for pool, recent in ((vanished, True), (missing, False)):
+            for agreement_id in pool:
+                a = self.agreements[agreement_id]
+                gap_days = 0 if recent else days_between(a.missing_since["published_at"][:10], pub["published_at"][:10])
+                if gap_days > identity.RESIGN_GAP_DAYS:
+                    continue
+                for k in appeared:
+                    c = self.evidence(a, k, appeared[k], pub, gap_days)
+                    if c is not None:
+                        cands.append((-c.score, agreement_id, sortable(k), k, c))
+        # A weak name match (score below 0.6) counts only when it is the one candidate of both its rows.
+        per_agreement, per_key = {}, {}
+        for _, agreement_id, sk, _, _ in cands:
+            per_agreement[agreement_id] = per_agreement.get(agreement_id, 0) + 1
+            per_key[sk] = per_key.get(sk, 0) + 1
+        cands = [t for t in cands if -t[0] >= WEAK_SCORE or (per_agreement[t[1]] == 1 and per_key[t[2]] == 1)]
+        cands.sort(key=lambda t: t[:3])
+        used = set()
+        for _, agreement_id, _, k, c in cands:
+            if agreement_id in used or k not in appeared:
+                continue
+            used.add(agreement_id)
+            row = appeared.pop(k)
+            a = self.agreements[agreement_id]
+            if c.rule == "re-signed":
+                new_id = self._new(k, row, pub)
+                self._take(new_id, k, row, pub)
+                self.agreements[new_id].follows = agreement_id
+                a.superseded_by = new_id
+                self.merge(pub, agreement_id, k, c)
+                self.change(pub, "added", new_id, after=k[3], detail=f"re-signed: follows agreement {agreement_id} signed {a.signed_on}")
+                now.add(new_id)
+                continue
+            before = {"moved_state": a.state_code, "re-dated": a.signed_on}.get(c.rule, a.agency)
+            after = {"moved_state": k[0], "re-dated": k[3]}.get(c.rule, row["agency"])
+            if c.rule in ("relabelled", "moved_state"):
+                # Now held by another body, or the same name in another state (where another agency may
+                # really carry the old name: Ellis County Sheriff's Office, TX and KS): the old name no longer names it.
+                a.name_keys = {(k[0], k[1])}
+            else:
+                a.name_keys.add((k[0], k[1]))
+            self.merge(pub, agreement_id, k, c)
+            self._take(agreement_id, k, row, pub)
+            self.change(pub, c.rule, agreement_id, before=before, after=after, detail=c.evidence)
+            now.add(agreement_id)
+
+    def _fold_and_add(self, pub, appeared, now):
+        """What is left is new, unless it is a second printing of an agreement in this same file."""
+        for k in sorted(appeared, key=sortable):
+            row = appeared[k]
+            twin, follows = None, None
+            state = self._state(k[0])
+            for agreement_id in sorted(now):
+                a = self.agreements[agreement_id]
+                if a.state_code != k[0] or a.model != k[2] or a.row is None:
+                    continue
+                name = compare_names(a.row["agency"], row["agency"], state)
+                if name is None and row["moa_url"] and a.row["moa_url"] == row["moa_url"] and not identity.names_conflict(a.row["agency"], row["agency"], state):
+                    name = identity.NameMatch("renamed", 0.9)  # one MOA file printed under two names
+                if name is None:
+                    continue
+                if name.relation != "relabelled" and a.signed_on and k[3] and days_between(a.signed_on, k[3]) <= DUPLICATE_DAYS:
+                    twin = (agreement_id, name)
+                    break
+                if a.signed_on and k[3] and k[3] > a.signed_on and follows is None:
+                    follows = agreement_id
+            if twin:
+                agreement_id, name = twin
+                a = self.agreements[agreement_id]
+                cand = Candidate(name.score, "duplicate", f"{name.relation}; printed beside {a.agency!r} ({a.signed_on}) in {pub['file_name']}", f"{row['agency']!r} ({k[3]}) is a second printing")
+                self.merge(pub, agreement_id, k, cand)
+                self.change(pub, "duplicate", agreement_id, before=a.agency, after=row["agency"], detail=cand.evidence)
+                self.by_key[k] = agreement_id
+                self.agreements[agreement_id].keys.add(k)
+                self.agreements[agreement_id].spellings.add(row["agency"])
+                self.agreements[agreement_id].name_keys.add((k[0], k[1]))
+                continue
+            agreement_id = self._new(k, row, pub)
+            self._take(agreement_id, k, row, pub)
+            if follows:
+                # A new MOA printed beside the old one: if the old row later goes, it was superseded, not ended.
+                self.agreements[agreement_id].follows = follows
+            self.change(pub, "added", agreement_id, after=k[3], detail=f"listed beside agreement {follows}, signed earlier" if follows else None)
+            now.add(agreement_id)
+
+    def seen_again(self, pub):
+        """An identical re-publication of the last list walked: everything on it was listed again."""
+        for agreement_id in sorted(self.present):
+            a = self.agreements[agreement_id]
+            a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+
+    def record_pending_signed(self, apps):
+        """A pending application that became an agreement is a change of that agreement, dated when it was first listed."""
+        for app in apps:
+            if not app["agreement_id"]:
+                continue
+            a = self.agreements[app["agreement_id"]]
+            self.changes.append(Change(
+                id=short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
+                before=app["first_seen"][:10], after=a.signed_on,
+                detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
+            ))
+
+    def finish(self):
+        """Statuses after the last publication walked: absent agreements ended at the first publication without them."""
+        for agreement_id in sorted(self.agreements):
+            a = self.agreements[agreement_id]
+            if agreement_id in self.present:
+                a.status = "active"
+                continue
+            since = a.missing_since
+            a.ended_publication_id, a.ended_seen = since["id"], since["published_at"]
+            # Re-signed: matched to a new MOA when it left, or a new MOA printed beside it before it left.
+            successor = a.superseded_by or next(
+                (i for i in sorted(self.agreements) if self.agreements[i].follows == agreement_id
+                 and self.agreements[i].first_seen <= since["published_at"]), None)
+            if successor:
+                a.status, a.superseded_by = "superseded", successor
+                s = self.agreements[successor]
+                self.changes.append(Change(
+                    id=short_id(since["id"], "superseded", agreement_id), publication_id=since["id"], changed_at=since["published_at"],
+                    kind="superseded", agreement_id=agreement_id, state_code=a.state_code, agency=a.agency, model=a.model,
+                    before=a.signed_on, after=s.signed_on, detail=f"no longer listed; the MOA signed {s.signed_on} (agreement {successor}) follows it"))
+            else:
+                a.status, a.superseded_by = "ended", None
+                self.change(since, "ended", agreement_id, before=a.signed_on, detail=f"no longer on ICE's participating list; last listed {a.last_seen[:10]}")
+
+
+def ending_share(previous_keys, keys):
+    """Share of the previous list's agreements that a publication no longer prints (exact keys)."""
+    if not previous_keys:
+        return 0.0
+    return len(previous_keys - keys) / len(previous_keys)
+
+
+def date_flags(lineage, first_publication_id):
+    """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
+    carries another date, or whose date lies years before it was first listed while its agency is new."""
+    flags = []
+    first_seen_of_agency = {}
+    for a in lineage.agreements.values():
+        first_seen_of_agency[a.agency_id] = min(first_seen_of_agency.get(a.agency_id, a.first_seen), a.first_seen)
+    for a in sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)):
+        moa_date = moa_file_date(a.moa_url)
+        if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
+            flags.append((a.first_publication_id, "signed_date_contradicted",
+                          f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
+        new_agency = a.first_publication_id != first_publication_id and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
+            flags.append((a.first_publication_id, "signed_long_before_listed",
+                          f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
+    return flags
+
+
+def load_confirmations(path):
+    """sha256 of publications a maintainer confirmed in data/confirmations.csv as really ending what they drop:
+    lines whose gate is "build" (the build's own gates), or any line of a file without a gate column."""
+    if not Path(path).exists():
+        return set()
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["sha256"].strip() for r in csv.DictReader(f)
+                if (r.get("sha256") or "").strip() and (r.get("gate") or "build").strip() == "build"}
+
+
+def walk_participating(participating, states, confirmed):
+    """Walk the participating list through lineage, holding back publications that would end too much at once.
+
+    A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
+    only when the next distinct publication confirms the drop. The newest such publication has no
+    confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
+    sha256 in data/confirmations.csv.
+    """
+    distinct, previous, repeats = [], None, {}
+    for p in participating:
+        # A truncated file, or one identical to the one before, says nothing about endings.
+        if p["truncated"]:
+            continue
+        if previous and p["fingerprint"] == previous["fingerprint"]:
+            repeats.setdefault(previous["id"], []).append(p)  # ... but it still lists what it prints: last_seen moves on
+            continue
+        distinct.append(p)
+        previous = p
+    lineage = Lineage(states)
+    walked_keys = None
+    for i, p in enumerate(distinct):
+        keys = publication_keys(p)
+        share = ending_share(walked_keys, keys) if walked_keys is not None else 0.0
+        dropped = len(walked_keys - keys) if walked_keys is not None else 0
+        if share > MASS_ENDING_SHARE and dropped >= MASS_ENDING_MIN and p["sha256"] not in confirmed:
+            gone = walked_keys - keys
+            nxt = distinct[i + 1] if i + 1 < len(distinct) else None
+            if nxt is None:
+                p["held"] = True
+                p["anomalies"].append(("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
+                continue
+            back = len(gone & publication_keys(nxt)) / len(gone)
+            if back > 0.5:
+                p["held"] = True
+                p["anomalies"].append(("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt['file_name']}: not used for endings"))
+                continue
+            p["anomalies"].append(("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt['file_name']}"))
+        lineage.walk(p)
+        for again in repeats.get(p["id"], ()):
+            lineage.seen_again(again)
+        walked_keys = keys
+    lineage.finish()
+    return lineage

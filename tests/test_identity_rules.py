@@ -1,0 +1,215 @@
+"""Each identity rule on a small made-up sequence of publications (docs/IDENTITY.md), through the real reader's row model."""
+import datetime
+
+import pytest
+
+from open287g import dating, identity
+from open287g.lineage import Lineage, walk_participating
+from open287g.read import _interpret, fingerprint
+
+COLUMNS = ("state", "agency", "county", "support_type", "signed", "moa")
+STATES = {"FL": "Florida", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
+
+
+def row(state, agency, model, signed, moa_url=None, county=None):
+    printed, _ = _interpret(COLUMNS, (state, agency, county, model, signed, "link" if moa_url else "link pending"), moa_url, None)
+    return printed
+
+
+def publications(*lists, start=datetime.date(2025, 3, 1)):
+    """One publication per list of rows, a day apart."""
+    pubs = []
+    for n, rows in enumerate(lists, start=1):
+        day = start + datetime.timedelta(days=n)
+        pubs.append({
+            "id": f"pub{n:03d}", "seq": n, "file_name": f"participatingAgencies{day:%m%d%Y}pm.xlsx",
+            "published_at": f"{day.isoformat()}T17:00:00", "rows": rows, "sheet_rows": list(range(2, len(rows) + 2)),
+            "fingerprint": fingerprint(rows), "truncated": False, "sha256": f"{n:064x}", "anomalies": [],
+        })
+    return pubs
+
+
+def walk(*lists):
+    return walk_participating(publications(*lists), STATES, set())
+
+
+def statuses(lineage):
+    return sorted((a.agency, a.model, a.status) for a in lineage.agreements.values())
+
+
+def rules(lineage):
+    return sorted(m.rule for m in lineage.merges)
+
+
+OTHER = [row("TEXAS", "Harris County Sheriff's Office", "Jail Enforcement Model", "2020-01-01")]
+
+
+def test_rename_with_an_abbreviation_is_one_agreement():
+    lin = walk(
+        OTHER + [row("FLORIDA", "Tampa PD", "Task Force Model", "2025-02-28")],
+        OTHER + [row("FLORIDA", "Tampa Police Department", "Task Force Model", "2025-02-28")],
+    )
+    assert statuses(lin) == [("Harris County Sheriff's Office", "JEM", "active"), ("Tampa Police Department", "TFM", "active")]
+    assert rules(lin) == ["renamed"]
+    (tampa,) = [a for a in lin.agreements.values() if a.model == "TFM"]
+    assert tampa.spellings == {"Tampa PD", "Tampa Police Department"}
+    assert tampa.id == lin.agreements[tampa.id].id and tampa.first_key[1] == "tampa pd"  # id from the first printed row
+
+
+def test_sheriffs_office_and_department_are_one_body():
+    lin = walk(
+        OTHER + [row("TEXAS", "Waukesha County Sheriff's Office", "Jail Enforcement Model", "2020-06-10")],
+        OTHER + [row("TEXAS", "Waukesha County Sheriff's Department", "Jail Enforcement Model", "2020-06-10")],
+    )
+    assert [a.status for a in lin.agreements.values()] == ["active", "active"]
+    assert rules(lin) == ["renamed"]
+
+
+def test_state_correction_keeps_the_agreement():
+    lin = walk(
+        OTHER + [row("MONTANA", "Cass County Sheriff's Office", "Task Force Model", "2025-02-28")],
+        OTHER + [row("MINNESOTA", "Cass County Sheriff's Office", "Task Force Model", "2025-02-28")],
+    )
+    assert rules(lin) == ["moved_state"]
+    cass = next(a for a in lin.agreements.values() if a.agency.startswith("Cass"))
+    assert (cass.state_code, cass.status) == ("MN", "active")
+
+
+def test_relabel_to_the_body_that_signed():
+    lin = walk(
+        OTHER + [row("FLORIDA", "Escambia County Sheriff's Office", "Warrant Service Officer", "2025-02-26", county="Escambia County")],
+        OTHER + [row("FLORIDA", "Escambia County Board of County Commissioners", "Warrant Service Officer", "2025-02-26", county="Escambia County")],
+    )
+    assert rules(lin) == ["relabelled"]
+    assert [c.kind for c in lin.changes if c.kind != "added"] == ["relabelled"]
+    wso = next(a for a in lin.agreements.values() if a.model == "WSO")
+    assert wso.status == "active" and wso.agency_key == ("FL", "escambia county board of county commissioners")
+
+
+def test_two_agencies_with_the_same_date_never_merge():
+    lin = walk(
+        OTHER + [row("FLORIDA", "Lake County Sheriff's Office", "Task Force Model", "2025-02-26")],
+        OTHER + [row("FLORIDA", "Bay County Sheriff's Office", "Task Force Model", "2025-02-26")],
+    )
+    assert rules(lin) == []
+    assert ("Lake County Sheriff's Office", "TFM", "ended") in statuses(lin)
+    assert ("Bay County Sheriff's Office", "TFM", "active") in statuses(lin)
+
+
+def test_date_correction_of_a_link_pending_row_is_re_dated():
+    lin = walk(
+        OTHER + [row("FLORIDA", "St. Lucie County Sheriff's Office", "Task Force Model", "2025-02-19")],
+        OTHER + [row("FLORIDA", "St. Lucie County Sheriff's Office", "Task Force Model", "2025-04-26",
+                     "https://www.ice.gov/doclib/287gMOA/StLucie_TFM_MOA_04262025.pdf")],
+    )
+    assert rules(lin) == ["re-dated"]
+    tfm = next(a for a in lin.agreements.values() if a.model == "TFM")
+    assert (tfm.signed_on, tfm.status) == ("2025-04-26", "active")
+
+
+def test_re_signing_after_a_gap_follows_the_old_agreement():
+    moa = "https://www.ice.gov/doclib/287gMOA/FortWaltonBeachPoliceDeptFL_TFM_MOA_02.27.2025.pdf"
+    lin = walk(
+        OTHER + [row("FLORIDA", "Fort Walton Beach Police Department", "Task Force Model", "2025-02-28", moa)],
+        OTHER,
+        OTHER + [row("FLORIDA", "Fort Walton Beach Police Department", "Task Force Model", "2025-08-04")],
+    )
+    assert rules(lin) == ["re-signed"]
+    old = next(a for a in lin.agreements.values() if a.signed_on == "2025-02-28")
+    new = next(a for a in lin.agreements.values() if a.signed_on == "2025-08-04")
+    assert (old.status, old.superseded_by, new.follows, new.status) == ("superseded", new.id, old.id, "active")
+    assert not [c for c in lin.changes if c.kind == "ended"]
+
+
+def test_one_file_gap_is_not_an_ending():
+    tfm = row("FLORIDA", "Nixon Police Department", "Task Force Model", "2025-02-28")
+    lin = walk(OTHER + [tfm], OTHER, OTHER + [tfm])
+    assert statuses(lin)[1] == ("Nixon Police Department", "TFM", "active")
+    gaps = [c for c in lin.changes if c.kind == "gap"]
+    assert len(gaps) == 1 and "missing from 1 publication" in gaps[0].detail
+    assert not [c for c in lin.changes if c.kind == "ended"]
+
+
+def test_duplicate_row_is_folded_and_its_drop_ends_nothing():
+    city = row("FLORIDA", "City of Zephyrhills Police Department", "Task Force Model", "2025-04-14")
+    plain = row("FLORIDA", "Zephyrhills Police Department", "Task Force Model", "2025-04-14")
+    lin = walk(OTHER + [city], OTHER + [city, plain], OTHER + [plain])
+    assert rules(lin) == ["duplicate"]
+    assert len(lin.agreements) == 2 and all(a.status == "active" for a in lin.agreements.values())
+
+
+def test_an_agreement_that_really_ends_is_dated_at_the_first_list_without_it():
+    gone = row("FLORIDA", "Wells Police Department", "Task Force Model", "2025-04-02")
+    lin = walk(OTHER + [gone], OTHER + [gone], OTHER, OTHER)
+    wells = next(a for a in lin.agreements.values() if a.agency.startswith("Wells"))
+    assert (wells.status, wells.ended_publication_id, wells.last_publication_id) == ("ended", "pub003", "pub002")
+
+
+def test_truncated_newest_list_is_held_and_ends_nothing():
+    full = [row("TEXAS", f"Town {n} Police Department", "Task Force Model", "2025-05-01") for n in range(40)]
+    pubs = publications(full, full, full[:4])
+    lin = walk_participating(pubs, STATES, set())
+    assert all(a.status == "active" for a in lin.agreements.values()) and len(lin.agreements) == 40
+    assert pubs[2].get("held") and pubs[2]["anomalies"][0][0] == "unconfirmed_mass_ending"
+    # A maintainer's confirmation (its sha256 in data/confirmations.csv) lets it end what it dropped.
+    confirmed = walk_participating(publications(full, full, full[:4]), STATES, {f"{3:064x}"})
+    assert sum(a.status == "ended" for a in confirmed.agreements.values()) == 36
+
+
+def test_truncated_list_in_the_middle_is_not_used_when_the_next_restores_the_rows():
+    full = [row("TEXAS", f"Town {n} Police Department", "Task Force Model", "2025-05-01") for n in range(40)]
+    pubs = publications(full, full[:4], full)
+    lin = walk_participating(pubs, STATES, set())
+    assert all(a.status == "active" for a in lin.agreements.values())
+    assert not [c for c in lin.changes if c.kind in ("ended", "gap")]
+    assert pubs[1]["anomalies"][0][0] == "mass_ending_not_confirmed"
+
+
+def test_results_do_not_depend_on_row_order():
+    rows = OTHER + [row("FLORIDA", n, "Task Force Model", "2025-02-26") for n in ("Lake County SO", "Bay County SO", "Polk County SO")]
+    renamed = OTHER + [row("FLORIDA", n, "Task Force Model", "2025-02-26") for n in ("Polk County Sheriff's Office", "Bay County Sheriff's Office", "Lake County Sheriff's Office")]
+    a, b = walk(rows, renamed), walk(list(reversed(rows)), list(reversed(renamed)))
+    assert sorted((m.agreement_id, m.merged_key) for m in a.merges) == sorted((m.agreement_id, m.merged_key) for m in b.merges)
+    assert len(a.merges) == 3 and sorted(a.agreements) == sorted(b.agreements)
+
+
+@pytest.mark.parametrize("a, b, relation", [
+    ("Tampa PD", "Tampa Police Department", "reworded"),
+    ("Wyoming Highway State Patrol", "Wyoming State Highway Patrol", "reworded"),
+    ("Office of Aggricultural Law Enforcement", "Office of Agricultural Law Enforcement", "renamed"),
+    ("Cattaraugus Counry Sheriff's Office", "Cattaraugus County Sheriff's Office", "renamed"),
+    ("Pinal County Sheriff's Office", "Pinal County Attorney's Office", "relabelled"),
+    ("Lake County Sheriff's Office", "Bay County Sheriff's Office", None),
+    ("Jackson County Sheriff's Office", "Jefferson County Sheriff's Office", None),
+])
+def test_name_comparison(a, b, relation):
+    found = identity.compare_names(a, b)
+    assert (found.relation if found else None) == relation
+
+
+def test_moa_file_dates():
+    assert identity.moa_file_date("https://www.ice.gov/doclib/287gMOA/OttawaCoSheriffsOfficeOK_TFM_MOA_02232026.pdf") == "2026-02-23"
+    assert identity.moa_file_date("https://www.ice.gov/doclib/287gMOA/HardeeCountyFL_5.8.25.pdf") == "2025-05-08"
+    assert identity.moa_file_date("https://www.ice.gov/doclib/287gMOA/stLucieCo_WSO_MOA_02.19.2025.pdf") == "2025-02-19"
+    assert identity.moa_file_date("https://www.ice.gov/doclib/287gMOA/StLucie_TFM_MOA.pdf") is None
+
+
+def test_a_file_long_after_its_neighbours_keeps_its_printed_date_with_a_warning():
+    full = [row("TEXAS", f"Town {n} Police Department", "Task Force Model", "2025-05-01") for n in range(20)]
+    pubs = []
+    for n, name in enumerate(["participatingAgencies05012025pm.xlsx", "participatingAgencies05052025pm.xlsx", "participatingAgencies06232025pm.xlsx"]):
+        pubs.append({"id": f"p{n}", "file_name": name, "original_name": name, "list": "participating", "rows": full,
+                     "keys": {r["key3"] for r in full}, "fingerprint": f"f{n}", "row_count": 20, "sha256": f"{n}",
+                     "anomalies": [], "capture_utc": None, "fetched_utc": None, "truncated": False, "duplicate_of": None})
+    dating.date_publications(pubs)
+    late = pubs[2]
+    assert late["published_at"] == datetime.datetime(2025, 6, 23, 17)
+    assert [k for k, _, _ in late["anomalies"]] == ["date_far_from_neighbours"]
+
+
+def test_lineage_alone_needs_no_state_names():
+    lin = Lineage()
+    for p in publications(OTHER):
+        lin.walk(p)
+    lin.finish()
+    assert [a.status for a in lin.agreements.values()] == ["active"]
