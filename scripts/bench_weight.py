@@ -15,18 +15,17 @@ This is a benchmark, not a test: the budget (600 KB a page) is printed beside ea
 """
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from open287g import serve
+from bench_load import Server, free_port  # noqa: E402  (the same server start and stop)
+from open287g import serve  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -47,33 +46,13 @@ PAGES = {
     "chart: growth by model": "/287g/growth_by_model",
     "map: agencies": "/287g/agencies_map",
     "map: agreements": "/287g/agreements_map",
+    "search: polk": "/search?q=polk",
+    "state page: Florida": "/287g/states/FL",
+    "county map": "/county-map",
     "about": "/about",
     "error: missing row (404)": "/287g/agencies/no-such-agency",
     "custom SQL": "/287g?sql=select+state_code%2C+count(*)+from+agreements+group+by+state_code",
 }
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db_path):
-    serve.prepare(db_path)
-    port = free_port()
-    proc = subprocess.Popen(serve.datasette_command(db_path, "127.0.0.1", port), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
-            return proc, base
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                sys.exit("bench_pages: datasette did not start")
-            time.sleep(0.2)
 
 
 def measure(base, pages):
@@ -112,13 +91,17 @@ def main():
     parser.add_argument("--compare", help="figures saved by an earlier run (--save), shown as 'before'")
     args = parser.parse_args()
 
-    proc = None
+    server = None
     if args.base_url:
         base = args.base_url.rstrip("/")
     else:
         if not Path(args.db).exists():
             subprocess.run([sys.executable, "-m", "open287g.cli", "build"], cwd=ROOT, check=True)
-        proc, base = start_server(Path(args.db))
+        serve.prepare(Path(args.db))
+        server = Server(Path(args.db), free_port(), Path(tempfile.gettempdir()) / "bench_weight_datasette.log")
+        server.start()
+        server.wait_ready()
+        base = server.base
     try:
         import sqlite3
 
@@ -128,9 +111,8 @@ def main():
         pages = {label: path.format(agency=agency) for label, path in PAGES.items()}
         figures = measure(base, pages)
     finally:
-        if proc:
-            proc.terminate()
-            proc.wait(10)
+        if server:
+            server.stop()
 
     before = json.loads(Path(args.compare).read_text()) if args.compare else {}
     head = "| page | status | requests | transferred |" + (" before | after/before |" if before else "") + " under 600 KB |"
