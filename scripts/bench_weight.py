@@ -25,11 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_load import Server, free_port  # noqa: E402  (the same server start and stop)
+from bench_pages import ARGS, CHROMIUM  # noqa: E402  (the same browser and flags)
 from open287g import serve  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
 BUDGET = 600_000
 
 # One page of each type a reader meets; {agency} is filled with a real agency id from the database.
