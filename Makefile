@@ -3,15 +3,21 @@ PY ?= python3
 VENV = .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
+# axe-core (accessibility checks in the browser tests) and us-atlas, from the npm registry
+NODE_STAMP = node_modules/.installed
 PORT ?= 8001
 
-.PHONY: build serve serve-prod test bench bench-load fetch publish clean
+.PHONY: build serve serve-prod test bench bench-load bench-weight fetch publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
 
 # Exit 1 from the build means "built; a file was rejected" (named on stderr, recorded in
 # build_anomalies): the database holds everything else, so serve, publish and the refresh go on.
@@ -26,7 +32,7 @@ serve: build
 serve-prod: build
 	$(BIN)/open287g serve --prod --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -37,6 +43,9 @@ bench: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python scripts/bench_requests.py
 	$(BIN)/python scripts/bench_load.py
+
+bench-weight: $(STAMP)
+	$(BIN)/python scripts/bench_weight.py
 
 fetch: $(STAMP)
 	$(BIN)/open287g fetch

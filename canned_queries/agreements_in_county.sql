@@ -2,6 +2,7 @@
 -- description: Every agreement of the agencies located in one county: give the state (postal code
 --   or name) and the county name without "County" (e.g. state=TX, county=Galveston). Municipal
 --   departments count toward the county their town lies in; state agencies are not in any county.
+-- counts_by_model: true
 -- example: state=TX&county=Galveston
 select
   agreements.id as agreement_id,

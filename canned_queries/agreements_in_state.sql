@@ -1,6 +1,7 @@
 -- title: Agreements in a state
 -- description: Every agreement ICE ever listed for agencies in one state (two-letter postal code
 --   such as FL, or the full name), active ones first, newest signing first.
+-- counts_by_model: true
 -- example: state=FL
 select
   agreements.id as agreement_id,

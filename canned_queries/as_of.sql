@@ -3,6 +3,7 @@
 --   publication on or before the end of the given day (ISO date, e.g. 2026-03-27), one row per
 --   printed row. Spelling, dates and order are ICE's; the last columns link each row to the
 --   agreement and agency it was resolved to, and name the file it comes from.
+-- counts_by_model: true
 -- example: date=2026-03-27
 with chosen as (
   select id, seq, file_name, published_at

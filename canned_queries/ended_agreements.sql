@@ -3,6 +3,7 @@
 --   publishes no cancellations: an agreement is ended when the publications after its last
 --   listing stop printing it (ended_seen is the first publication without it). Re-dated or renamed
 --   rows are merged into one agreement first, so a typo fix does not count as an ending.
+-- counts_by_model: true
 -- example:
 select
   agreements.id as agreement_id,

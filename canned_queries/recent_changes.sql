@@ -1,21 +1,72 @@
--- title: Latest changes (also an Atom feed)
+-- title: Latest changes to ICE's 287(g) list
 -- description: The 200 most recent changes to agreements on ICE's participating list (added, ended,
---   re-dated, renamed, relabelled, moved to the right state, superseded, back after a gap), newest first, each linking to its agreement. Subscribe
---   by adding .atom to this page's address; .json gives the same entries as JSON.
--- example:
+--   re-dated, renamed, relabelled, moved to the right state, superseded, back after a gap), newest
+--   first, each linking to its agreement. Give a state (postal code or name) for that state's
+--   changes only, or leave it blank for the whole country. Follow them in a feed reader with the Atom feed link; dates are as ICE's lists show them.
+-- example: state=
+with months(number, name) as (
+  values (1, 'January'), (2, 'February'), (3, 'March'), (4, 'April'), (5, 'May'), (6, 'June'),
+    (7, 'July'), (8, 'August'), (9, 'September'), (10, 'October'), (11, 'November'), (12, 'December')
+),
+feed as (
+  select
+    changes.*,
+    agreements.last_seen,
+    case changes.model
+      when 'JEM' then 'Jail Enforcement Model'
+      when 'WSO' then 'Warrant Service Officer'
+      when 'TFM' then 'Task Force Model'
+      else 'unknown model'
+    end as model_name,
+    changes.agency || ' (' || changes.state_code || ')' as who
+  from changes
+  left join agreements on agreements.id = changes.agreement_id
+  left join states on states.code = changes.state_code
+  where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'relabelled', 'moved_state', 'superseded', 'gap')
+    and (
+      trim(:state) = ''
+      or changes.state_code = upper(trim(:state))
+      or lower(states.name) = lower(trim(:state))
+    )
+  order by changes.changed_at desc, changes.id
+  limit 200
+),
+-- dates in words ("20 March 2026") for the feed's sentences
+worded as (
+  select
+    feed.*,
+    (select ltrim(substr(feed.after, 9, 2), '0') || ' ' || months.name || ' ' || substr(feed.after, 1, 4) from months where months.number = cast(substr(feed.after, 6, 2) as integer)) as after_words,
+    (select ltrim(substr(feed.before, 9, 2), '0') || ' ' || months.name || ' ' || substr(feed.before, 1, 4) from months where months.number = cast(substr(feed.before, 6, 2) as integer)) as before_words,
+    (select ltrim(substr(feed.last_seen, 9, 2), '0') || ' ' || months.name || ' ' || substr(feed.last_seen, 1, 4) from months where months.number = cast(substr(feed.last_seen, 6, 2) as integer)) as last_seen_words,
+    (select ltrim(substr(feed.changed_at, 9, 2), '0') || ' ' || months.name || ' ' || substr(feed.changed_at, 1, 4) from months where months.number = cast(substr(feed.changed_at, 6, 2) as integer)) as changed_words
+  from feed
+)
 select
-  changes.id as atom_id,
-  changes.kind || ': ' || changes.agency || ' (' || changes.state_code || ', ' || coalesce(changes.model, '?') || ')' as atom_title,
-  changes.changed_at || 'Z' as atom_updated,
-  trim(coalesce(changes.before, '') || ' -> ' || coalesce(changes.after, '') || ' ' || coalesce(changes.detail, '')) as atom_content,
-  '/287g/agreements/' || changes.agreement_id as atom_link,
-  changes.changed_at,
-  changes.kind,
-  changes.state_code,
-  changes.agency,
-  changes.model,
-  changes.agreement_id
-from changes
-where changes.kind in ('added', 'ended', 're-dated', 'renamed', 'relabelled', 'moved_state', 'superseded', 'gap')
-order by changes.changed_at desc, changes.id
-limit 200
+  'tag:' || substr(:_header_host, 1, instr(:_header_host || ':', ':') - 1) || ',' || substr(worded.changed_at, 1, 10) || ':287g/changes/' || worded.id as atom_id,
+  case worded.kind
+    when 'added' then worded.who || ': ' || worded.model_name || ' agreement added to the list; signed ' || coalesce(worded.after_words, 'an unknown date')
+    when 'ended' then worded.who || ': ' || worded.model_name || ' agreement no longer listed; last listed ' || coalesce(worded.last_seen_words, 'an unknown date')
+    when 're-dated' then worded.who || ': ' || worded.model_name || ' agreement now dated ' || coalesce(worded.after_words, 'an unknown date') || ' instead of ' || coalesce(worded.before_words, 'an unknown date')
+    when 'renamed' then worded.who || ': ' || worded.model_name || ' agreement now listed as ' || worded.after
+    when 'superseded' then worded.who || ': ' || worded.model_name || ' agreement signed ' || coalesce(worded.before_words, 'an unknown date') || ' replaced by one signed ' || coalesce(worded.after_words, 'an unknown date')
+    when 'relabelled' then worded.who || ': ' || worded.model_name || ' agreement, listed before under ' || coalesce(worded.before, 'another body')
+    when 'moved_state' then worded.who || ': ' || worded.model_name || ' agreement now listed in ' || coalesce(worded.after, 'another state') || ' instead of ' || coalesce(worded.before, 'another state')
+    when 'gap' then worded.who || ': ' || worded.model_name || ' agreement back on the list after a gap'
+    else worded.who || ': ' || worded.model_name || ' agreement ' || worded.kind
+  end as atom_title,
+  worded.changed_at || 'Z' as atom_updated,
+  'Seen in ICE''s participating list of ' || worded.changed_words || '.' || case
+    when worded.kind in ('ended', 'gap') then coalesce(' ' || upper(substr(worded.detail, 1, 1)) || substr(worded.detail, 2) || '.', '')
+    else ''
+  end as atom_content,
+  coalesce(nullif(:_header_x_forwarded_proto, ''), 'http') || '://' || :_header_host || '/287g/agreements/' || worded.agreement_id as atom_link,
+  worded.changed_at,
+  worded.kind,
+  worded.state_code,
+  worded.agency,
+  worded.model,
+  worded.before,
+  worded.after,
+  worded.agreement_id
+from worded
+order by worded.changed_at desc, worded.id

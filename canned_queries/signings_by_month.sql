@@ -1,5 +1,5 @@
 -- title: Agreements signed per month, by model
--- description: Agreements counted by the month of their signing date, for every agreement ever listed
+-- description: Agreements counted by the month of their signing date (one stacked bar a month, a colour a model), for every agreement ever listed
 --   (active, ended, or superseded by a later MOA: each was signed once). Dates are as corrected by the
 --   build: a date ICE later fixed is counted at the fixed date, and years ICE typed wrong (Ottawa County OK
 --   2025 for 2026) are fixed through data/corrections.csv; signed_printed keeps ICE's own value.

@@ -5,9 +5,11 @@ Each .sql file opens with a header of comment lines, then the query:
     -- title: ICE's participating list as of a date
     -- description: The list exactly as ICE printed it ... (required; a line that starts with
     --   "--" and two or more spaces continues the previous field)
-    -- example: date=2026-03-27        (example parameters as a query string; empty when none)
-    -- fragment: g.mark=line&...       (optional: a datasette-vega chart, opened from the link)
+    -- example: date=2026-03-27        (example parameters as a query string; empty when none;
+                                        a parameter given blank, "state=", may be left blank)
+    -- fragment: g.mark=line&...       (optional: the chart drawn above the table, open287g/plugins/charts.py)
     -- hide_sql: true                  (optional)
+    -- counts_by_model: true           (optional: the page shows the result's rows counted by model)
 
 The query's name is the file name without .sql. Every named parameter (:date) must be given in
 the example, which the tests run and the query page links to.
@@ -25,13 +27,35 @@ DATABASE = "287g"
 METADATA = ROOT / "metadata.yml"
 QUERIES_DIR = ROOT / "canned_queries"
 
-FIELDS = {"title", "description", "example", "fragment", "hide_sql"}
+FIELDS = {"title", "description", "example", "fragment", "hide_sql", "counts_by_model"}
 REQUIRED = ("title", "description", "example")
 _FIELD = re.compile(r"^--\s?([a-z_]+):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 # :name, but not the minutes of a time inside a string literal or a ::cast
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _STRING = re.compile(r"'(?:[^']|'')*'")
+
+
+DATE_PARAMS = {"date", "start", "end", "since"}
+
+
+def param_kind(name):
+    """date, state or text: how the query page asks for a parameter and how it is checked."""
+    if name in DATE_PARAMS or name.endswith("_on"):
+        return "date"
+    return "state" if name == "state" else "text"
+
+
+SITE_PLUGIN = "open287g-site"
+
+
+def site_settings(database=DATABASE):
+    """What the local plugins share, served in metadata.json (the deploy bundle ships plugins/, not
+    this package): the database name, the palette (open287g/palette.py) and the models' names."""
+    from .palette import COLOURS, MODEL_COLOURS
+    from .read import MODEL_NAMES
+
+    return {"database": database, "colours": COLOURS, "model_colours": MODEL_COLOURS, "model_names": MODEL_NAMES}
 
 
 class ConfigError(ValueError):
@@ -43,7 +67,8 @@ def query_params(sql):
     body = "\n".join(line.split("--", 1)[0] for line in _STRING.sub("''", sql).splitlines())
     seen = []
     for name in _PARAM.findall(body):
-        if name not in seen:
+        # :_header_host and the like are Datasette's magic parameters, filled from the request
+        if name not in seen and not name.startswith("_"):
             seen.append(name)
     return seen
 
@@ -94,8 +119,9 @@ def parse_query_file(path):
     }
     if fields.get("fragment"):
         query["fragment"] = fields["fragment"]
-    if fields.get("hide_sql", "").lower() in ("true", "yes", "1"):
-        query["hide_sql"] = True
+    for flag in ("hide_sql", "counts_by_model"):
+        if fields.get(flag, "").lower() in ("true", "yes", "1"):
+            query[flag] = True
     return query
 
 
@@ -116,13 +142,17 @@ def _served_query(query, database):
     if query["params"]:
         links.append(f'Example: <a href="{html.escape(example_path(query, database))}">{html.escape(urlencode(query["example"]))}</a>')
     if query.get("fragment"):
-        served["fragment"] = query["fragment"]
-        links.append(f'<a href="#{html.escape(query["fragment"])}">Show as a chart</a>')
+        served["fragment"] = query["fragment"]  # the chart's settings (open287g/plugins/charts.py)
     served["description_html"] = "<p>" + html.escape(query["description"]) + "</p>" + (
         "<p>" + " · ".join(links) + "</p>" if links else ""
     )
-    if query.get("hide_sql"):
-        served["hide_sql"] = True
+    for flag in ("hide_sql", "counts_by_model"):
+        if query.get(flag):
+            served[flag] = True
+    if query["params"]:
+        served["parameter_kinds"] = {name: param_kind(name) for name in query["params"]}
+        # a parameter whose example is blank may stay blank (for example: every state)
+        served["optional_parameters"] = [name for name in query["params"] if not query["example"][name]]
     return served
 
 
@@ -135,6 +165,8 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
         raise ConfigError(f"{metadata_path}: missing")
     metadata = yaml.safe_load(metadata_path.read_text(encoding="utf-8")) or {}
     db_meta = metadata.setdefault("databases", {}).setdefault(database, {})
+    if SITE_PLUGIN in (metadata.get("plugins") or {}):
+        raise ConfigError(f"{metadata_path.name}: plugins.{SITE_PLUGIN} is written by the build from open287g/palette.py; remove it")
     if db_meta.get("queries"):
         raise ConfigError(f"{metadata_path.name}: canned queries belong in canned_queries/*.sql, not under databases.{database}.queries")
     queries = read_queries(queries_dir)
@@ -142,6 +174,7 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
     if clash:
         raise ConfigError(f"canned queries named like tables or views: {sorted(clash)}")
     db_meta["queries"] = {name: _served_query(q, database) for name, q in queries.items()}
+    metadata.setdefault("plugins", {})[SITE_PLUGIN] = site_settings(database)
     return metadata
 
 

@@ -43,7 +43,7 @@ GENERATOR = "open287g publish"
 # What the container installs: Datasette and the plugins the publication uses, at the versions
 # installed here (the versions the tests ran against). Their dependencies are pinned in
 # constraints.txt the same way. Datasette is held to 0.65.x (see docs/PUBLICATION.md).
-SERVED_PACKAGES = ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-vega")
+SERVED_PACKAGES = ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-gzip")
 DATASETTE_SERIES = "0.65."
 _NOT_PINNED = {"pip"}  # the image's own pip installs the rest; pinning it would make pip replace itself
 

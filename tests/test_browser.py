@@ -153,16 +153,36 @@ def test_agency_page_agreement_row_and_facet_link(page, server, sql):
     page.screenshot(path=str(SHOTS / "facets.png"))
 
 
-def test_growth_chart_renders(page, server):
+def test_charts_read_at_a_glance(page, server, sql):
+    """The three chart queries: a large SVG chart with labelled axes, the palette's colours, and
+    stacked bars that never cover one another."""
+    from open287g.palette import MODEL_COLOURS
+
     page.goto(server + "/287g")
     page.click("text=Growth of agreements by model, month by month")
-    page.wait_for_selector(".vega-embed canvas, .vega-embed svg")
-    page.wait_for_timeout(500)
-    chart = page.locator(".vega-embed").first
-    box = chart.bounding_box()
-    assert box["width"] > 200 and box["height"] > 100
-    chart.screenshot(path=str(SHOTS / "chart.png"))
-    page.goto(server + "/287g/agreements_by_state#" + "g.mark=bar&g.x_column=state&g.x_type=ordinal&g.y_column=agreements&g.y_type=quantitative&g.color_column=model")
-    page.wait_for_selector(".vega-embed canvas, .vega-embed svg")
-    page.wait_for_timeout(500)
-    page.locator(".vega-embed").first.screenshot(path=str(SHOTS / "chart_states.png"))
+    page.wait_for_selector("#o287g-chart svg .o287g-line")
+    box = page.locator("#o287g-chart svg").bounding_box()
+    assert box["width"] >= 800 and box["height"] >= 400
+    texts = page.eval_on_selector_all("#o287g-chart svg text", "els => els.map(e => e.textContent)")
+    assert "Month" in texts and "Agreements" in texts and "2025" in texts
+    strokes = page.eval_on_selector_all(".o287g-line", "els => els.map(e => e.getAttribute('stroke'))")
+    assert sorted(strokes) == sorted(MODEL_COLOURS.values())
+    page.locator("#o287g-chart").screenshot(path=str(SHOTS / "chart.png"))
+    for name, slots_sql in (
+        ("agreements_by_state", "select count(distinct state_code) from agreements where status = 'active'"),
+        ("signings_by_month", None),
+    ):
+        page.goto(server + f"/287g/{name}")
+        page.wait_for_selector("#o287g-chart svg .o287g-bar")
+        bars = page.eval_on_selector_all(".o287g-bar", """els => els.map(e => ({x: +e.getAttribute('x'), y: +e.getAttribute('y'),
+            w: +e.getAttribute('width'), h: +e.getAttribute('height'), fill: e.getAttribute('fill')}))""")
+        assert {b["fill"] for b in bars} <= set(MODEL_COLOURS.values())
+        # no two bars share any area: side by side, or stacked one on top of the other
+        for i, a in enumerate(bars):
+            for b in bars[i + 1:]:
+                overlap_x = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+                overlap_y = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+                assert overlap_x <= 0.01 or overlap_y <= 0.01, (a, b)
+        if slots_sql:
+            assert len({b["x"] for b in bars}) == sql(slots_sql)[0][0]
+        page.locator("#o287g-chart").screenshot(path=str(SHOTS / f"chart_{name}.png"))

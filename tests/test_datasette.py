@@ -137,7 +137,7 @@ async def test_settings_served(ds):
     assert settings["sql_time_limit_ms"] == serve.SETTINGS["sql_time_limit_ms"]
     assert settings["allow_download"] is True
     plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
-    assert {"datasette-cluster-map", "datasette-vega", "markers.py", "row_links.py"} <= plugins
+    assert {"datasette-cluster-map", "datasette-gzip", "markers.py", "row_links.py", "queries.py", "errors.py", "downloads.py", "charts.py"} <= plugins
     databases = (await ds.client.get("/-/databases.json")).json()
     assert databases[0]["is_mutable"] is False and databases[0]["hash"]
 
@@ -185,7 +185,9 @@ async def test_paging_returns_every_row_once(ds, sql, table):
 @pytest.mark.parametrize("name", sorted(QUERIES))
 async def test_canned_query_html_json_csv(ds, sql, name):
     query = QUERIES[name]
-    expected = sql(query["sql"], query["example"])
+    # Datasette's magic parameters, as the in-process client's request fills them
+    magic = {"_header_host": "localhost", "_header_x_forwarded_proto": ""}
+    expected = sql(query["sql"], {**query["example"], **{k: v for k, v in magic.items() if f":{k}" in query["sql"]}})
     assert expected, f"{name} returns nothing for its example {query['example']}"
     html = await ds.client.get(config.example_path(query))
     assert html.status_code == 200
@@ -279,14 +281,16 @@ async def test_agreement_page_links_agency_listings_and_changes(ds, sql):
 async def test_map_pages_carry_the_map_and_marker_plugins(ds, path):
     page = (await ds.client.get(f"/{DB}/{path}")).text
     assert "datasette-cluster-map.js" in page
-    assert "window.OPEN287G_COLOURS" in page and "o287g-marker" in page
-    colours = json.loads(re.search(r"window.OPEN287G_COLOURS = (\{.*?\});", page).group(1))
-    assert len({colours[m] for m in ("JEM", "WSO", "TFM", "ended")}) == 4
+    assert "window.OPEN287G_MAP" in page and "o287g-marker" in page
+    settings = json.loads(re.search(r"window.OPEN287G_MAP = (\{.*?\});\n", page).group(1))
+    # the one palette (open287g/palette.py), Okabe-Ito blue, orange and reddish purple
+    assert [settings["colours"][m] for m in ("JEM", "WSO", "TFM")] == ["#0072B2", "#E69F00", "#CC79A7"]
+    assert settings["outlines"] == "/-/open287g/states-10m.json"
 
 
 async def test_pages_without_coordinates_have_no_map(ds):
     page = (await ds.client.get(f"/{DB}/changes")).text
-    assert "datasette-cluster-map.js" not in page and "OPEN287G_COLOURS" not in page
+    assert "datasette-cluster-map.js" not in page and "OPEN287G_MAP" not in page
 
 
 @pytest.mark.parametrize("view, count_sql", [
@@ -311,14 +315,15 @@ async def test_map_data_arrives_in_one_page_with_popups(ds, sql, view, count_sql
     assert etowah and all("signed" in p["description"] for p in etowah)
 
 
-async def test_chart_queries_carry_a_vega_fragment(ds, sql):
+async def test_chart_queries_carry_a_chart_fragment(ds, sql):
     database_page = (await ds.client.get(f"/{DB}")).text
     for name in ("growth_by_model", "agreements_by_state", "signings_by_month"):
         fragment = QUERIES[name]["fragment"]
         assert "g.mark=" in fragment and "g.color_column=model" in fragment
         assert f"/{DB}/{name}#{fragment}".replace("&", "&amp;") in database_page
     page = (await ds.client.get(f"/{DB}/growth_by_model")).text
-    assert "/-/static-plugins/datasette_vega/" in page and "Show as a chart" in page
+    assert "window.OPEN287G_CHART" in page and 'id="o287g-chart"' in page and "datasette_vega" not in page
+    assert "window.OPEN287G_CHART" not in (await ds.client.get(f"/{DB}/as_of?date=2026-03-27")).text
     growth = (await ds.client.get(f"/{DB}/growth_by_model.json?_shape=objects")).json()["rows"]
     assert {r["model"] for r in growth} == {"JEM", "WSO", "TFM"}
     newest = [r for r in growth if r["month"] == "2026-03"]

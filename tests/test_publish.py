@@ -212,7 +212,7 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
         settings = httpx.get(base + "/-/settings.json").json()
         assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
         names = {p["name"] for p in httpx.get(base + "/-/plugins.json").json()}
-        assert {"markers.py", "row_links.py", "limits.py", "datasette-cluster-map", "datasette-atom", "datasette-vega"} <= names
+        assert {"markers.py", "row_links.py", "limits.py", "queries.py", "errors.py", "downloads.py", "charts.py", "datasette-cluster-map", "datasette-atom", "datasette-gzip"} <= names
         answers = [httpx.get(base + "/287g/as_of.json?date=2026-03-27&_shape=array&_size=max", timeout=60) for _ in range(2)]
         assert [len(a.json()) for a in answers] == [1560, 1560]
         assert [a.headers["x-cache-status"] for a in answers] == ["MISS", "HIT"]

@@ -1,30 +1,56 @@
-"""Colours datasette-cluster-map markers by 287(g) model and shows ended agreements in grey.
+"""Datasette plugin: the maps: markers coloured by 287(g) model, state outlines shipped with the site, a first view of the 48 states.
 
-datasette-cluster-map draws every row as the same blue pin. This plugin adds a small script to
-pages that show a map: it wraps Leaflet's marker and cluster-group factories as they load, reads
-each marker's model(s) and status from its popup (a `popup` column's description, e.g.
-"JEM, TFM · active · ...", or the row's `model`/`models_active` and `status` fields), and draws
-markers as pies of model colours, clusters as pies of the models inside them, plus a legend.
-Colours come from the `open287g-markers` plugin configuration in metadata.yml.
+datasette-cluster-map draws every row as the same blue pin on third-party tiles. This plugin adds
+a script (static/markers.js) to pages that show a map: it wraps Leaflet's marker and cluster-group
+factories as they load, draws each marker as a pie of the models it holds (ended agreements grey),
+draws the state outlines of static/states-10m.json (served at /-/open287g/states-10m.json) instead
+of tiles, opens on the 48 contiguous states with buttons for Alaska, Hawaii and the territories,
+and puts the legend under the map. Colours come from open287g/palette.py, served by the build in
+metadata.json (plugin section open287g-site).
 """
 import json
 from pathlib import Path
 
-from datasette import hookimpl
+from datasette import Response, hookimpl
 
-SCRIPT = Path(__file__).resolve().parent / "static" / "markers.js"
-DEFAULT_COLOURS = {"JEM": "#1f77b4", "WSO": "#2ca02c", "TFM": "#d62728", "ended": "#8a8a8a"}
+STATIC = Path(__file__).resolve().parent / "static"
+SCRIPT = STATIC / "markers.js"
+OUTLINES_URL = "/-/open287g/states-10m.json"
 
 
-def _has_map(columns):
+def has_map(datasette, database, table, columns):
+    """Whether datasette-cluster-map draws a map for these columns (a table may switch it off in metadata.yml)."""
     lowered = {c.lower() for c in columns or ()}
-    return "latitude" in lowered and "longitude" in lowered
+    config = datasette.plugin_config("datasette-cluster-map", database=database, table=table) or {}
+    lat, lon = config.get("latitude_column", "latitude"), config.get("longitude_column", "longitude")
+    return lat.lower() in lowered and lon.lower() in lowered
+
+
+@hookimpl
+def extra_template_vars(template, database, table, columns, view_name, datasette):
+    if view_name != "table":
+        return {}
+    return {"has_map_columns": has_map(datasette, database, table, columns)}
 
 
 @hookimpl
 def extra_body_script(database, table, columns, view_name, datasette):
-    if view_name not in ("table", "database") or not _has_map(columns):
+    shared = datasette.plugin_config("open287g-site")
+    # without the build's metadata.json (a bare Datasette in the same process) the map stays as it was
+    if not shared or view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
-    config = datasette.plugin_config("open287g-markers", database=database, table=table) or {}
-    colours = dict(DEFAULT_COLOURS, **(config.get("colours") or {}))
-    return "window.OPEN287G_COLOURS = {};\n{}".format(json.dumps(colours), SCRIPT.read_text(encoding="utf-8"))
+    settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL}
+    return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))
+
+
+async def outlines(request):
+    return Response(
+        (STATIC / "states-10m.json").read_text(encoding="utf-8"),
+        content_type="application/json; charset=utf-8",
+        headers={"cache-control": "max-age=86400"},
+    )
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/open287g/states-10m\.json$", outlines)]

@@ -1,4 +1,5 @@
-// 287(g) Open Data: colour datasette-cluster-map markers by model, grey out ended agreements.
+// 287(g) Open Data: colour datasette-cluster-map markers by model, grey out ended agreements, draw
+// the state outlines shipped with the site, open on the 48 contiguous states.
 // Loaded inline before the page's DOMContentLoaded, so it can wrap Leaflet (window.L) and
 // Leaflet.markercluster (L.markerClusterGroup) the moment datasette-cluster-map loads them.
 (function () {
@@ -6,9 +7,20 @@
   if (window.__open287gMarkers) return;
   window.__open287gMarkers = true;
 
-  var COLOURS = window.OPEN287G_COLOURS || { JEM: "#1f77b4", WSO: "#2ca02c", TFM: "#d62728", ended: "#8a8a8a" };
+  // colours, model names and the outlines' address come from open287g/plugins/markers.py (palette.py)
+  var SETTINGS = window.OPEN287G_MAP;
+  var COLOURS = SETTINGS.colours;
   var MODELS = ["JEM", "WSO", "TFM"];
-  var MODEL_NAMES = { JEM: "Jail Enforcement Model", WSO: "Warrant Service Officer", TFM: "Task Force Model" };
+  var MODEL_NAMES = SETTINGS.modelNames;
+  // [[south, west], [north, east]]
+  var CONTIGUOUS = [[24.4, -124.8], [49.4, -66.9]];
+  var REGIONS = [
+    ["48 states", CONTIGUOUS],
+    ["Alaska", [[51.2, -179.5], [71.5, -129.9]]],
+    ["Hawaii", [[18.8, -160.3], [22.3, -154.7]]],
+    ["Puerto Rico and Virgin Islands", [[17.6, -67.4], [18.6, -64.5]]],
+    ["Guam and Northern Mariana Islands", [[13.2, 144.6], [20.6, 146.1]]]
+  ];
   var ONLY_MODELS = /^(JEM|WSO|TFM)(\s*[,+]\s*(JEM|WSO|TFM))*$/;
   var STATUS = /^(active|ended|superseded|pending)/i;
 
@@ -23,8 +35,10 @@
     "  box-shadow: 0 0 3px rgba(0,0,0,.6); display: flex; align-items: center; justify-content: center; }",
     ".marker-cluster.o287g-cluster span { display: block; background: #fff; border-radius: 50%; line-height: normal;",
     "  width: 58%; height: 58%; display: flex; align-items: center; justify-content: center; font: bold 11px sans-serif; color: #222; }",
-    ".o287g-legend { background: rgba(255,255,255,.92); padding: 6px 8px; border-radius: 4px; font: 12px/1.5 sans-serif;",
-    "  box-shadow: 0 1px 4px rgba(0,0,0,.4); }",
+    ".o287g-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; padding: 6px 0; font: 14px/1.5 sans-serif; color: #222; }",
+    ".o287g-regions { background: #fff; padding: 4px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.4); }",
+    ".o287g-regions button { display: block; width: 100%; margin: 2px 0; font: 12px sans-serif; text-align: left; background: #fff; color: #1d4e6e; border: 1px solid #1d4e6e; border-radius: 3px; padding: 2px 6px; cursor: pointer; }",
+    ".leaflet-container { background: #dfe9f0; }",
     ".o287g-legend i { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 5px; vertical-align: -2px; box-sizing: border-box; }"
   ].join("\n");
 
@@ -123,23 +137,90 @@
     });
   }
 
-  function addLegend(L, map) {
-    if (!map || map.__open287gLegend) return;
-    map.__open287gLegend = true;
+  // TopoJSON (us-atlas) to GeoJSON: arcs are delta-encoded and quantized.
+  function topoFeatures(topo, name) {
+    var t = topo.transform;
+    var arcs = topo.arcs.map(function (arc) {
+      var x = 0, y = 0;
+      return arc.map(function (p) { x += p[0]; y += p[1]; return [x * t.scale[0] + t.translate[0], y * t.scale[1] + t.translate[1]]; });
+    });
+    function ring(indexes) {
+      var points = [];
+      indexes.forEach(function (i, k) {
+        var arc = i < 0 ? arcs[~i].slice().reverse() : arcs[i];
+        points = points.concat(k ? arc.slice(1) : arc);
+      });
+      return points;
+    }
+    return topo.objects[name].geometries.map(function (g) {
+      var coordinates = g.type === "Polygon" ? g.arcs.map(ring) : g.arcs.map(function (polygon) { return polygon.map(ring); });
+      return { type: "Feature", properties: g.properties || {}, geometry: { type: g.type, coordinates: coordinates } };
+    });
+  }
+
+  function setUpMap(L, map, group) {
+    if (!map || map.__open287g) return;
+    map.__open287g = true;
     window.open287g = window.open287g || { maps: [] };
     window.open287g.maps.push(map);
-    var legend = L.control({ position: "bottomright" });
-    legend.onAdd = function () {
-      var div = L.DomUtil.create("div", "o287g-legend");
-      div.innerHTML = MODELS.map(function (m) {
-        return '<div><i style="background:' + COLOURS[m] + '"></i>' + m + " · " + MODEL_NAMES[m] + "</div>";
-      }).join("") +
-        '<div><i style="border:3px solid ' + COLOURS.ended + '"></i>ended</div>' +
-        '<div><i style="border:2px dashed #555"></i>pending only</div>' +
-        "<div><small>clusters: share of models inside</small></div>";
+    var container = map.getContainer();
+    container.setAttribute("role", "region");
+    container.setAttribute("aria-label", "Map: " + (document.querySelector("h1") || { textContent: "agencies" }).textContent.trim());
+
+    // Outlines shipped with the site instead of third-party tiles; the tiles stay one click away.
+    map.setMaxZoom(18);
+    var tiles = [];
+    map.eachLayer(function (layer) { if (layer instanceof L.TileLayer) tiles.push(layer); });
+    tiles.forEach(function (layer) { map.removeLayer(layer); });
+    var outlines = L.layerGroup().addTo(map);
+    var overlays = { "State outlines": outlines };
+    if (tiles.length) overlays["Street map (OpenStreetMap, needs the internet)"] = tiles[0];
+    L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
+    fetch(SETTINGS.outlines).then(function (r) { return r.json(); }).then(function (topo) {
+      L.geoJSON({ type: "FeatureCollection", features: topoFeatures(topo, "states") }, {
+        interactive: false,
+        style: { color: "#6b6b6b", weight: 1, fillColor: "#fbfbf8", fillOpacity: 1 }
+      }).addTo(outlines);
+      outlines.eachLayer(function (layer) { if (layer.bringToBack) layer.bringToBack(); });
+    });
+
+    // First view: the 48 contiguous states whenever the markers reach beyond them (Alaska, Hawaii,
+    // Guam...), which the region buttons then show; a map filtered to one place fits its markers.
+    var fitBounds = map.fitBounds;
+    map.fitBounds = function (bounds, options) {
+      map.invalidateSize(false);  // the map was made before its element joined the page: its size was 0
+      var box = L.latLngBounds(CONTIGUOUS);
+      bounds = L.latLngBounds(bounds);
+      options = L.extend({ animate: false }, options);
+      if (bounds.isValid() && bounds.intersects(box) && !box.contains(bounds)) return fitBounds.call(map, CONTIGUOUS, options);
+      return fitBounds.call(map, bounds, options);
+    };
+    // The group joins the map only once datasette-cluster-map's first fitBounds gave it a view: fit again.
+    setTimeout(function () { if (group.getLayers().length) map.fitBounds(group.getBounds()); }, 0);
+    var regions = L.control({ position: "topleft" });
+    regions.onAdd = function () {
+      var div = L.DomUtil.create("div", "o287g-regions");
+      L.DomEvent.disableClickPropagation(div);
+      REGIONS.forEach(function (region) {
+        var button = L.DomUtil.create("button", "", div);
+        button.type = "button";
+        button.textContent = region[0];
+        button.addEventListener("click", function () { map.fitBounds(region[1]); });
+      });
       return div;
     };
-    legend.addTo(map);
+    regions.addTo(map);
+
+    // The legend sits under the map, where it hides no marker.
+    var legend = document.createElement("div");
+    legend.className = "o287g-legend";
+    legend.innerHTML = MODELS.map(function (m) {
+        return '<span><i style="background:' + COLOURS[m] + '"></i>' + m + " · " + MODEL_NAMES[m] + "</span>";
+      }).join("") +
+      '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>ended</span>' +
+      '<span><i style="border:2px dashed #555"></i>pending only</span>' +
+      "<span>Circles with a number: groups of agencies, coloured by the share of each model</span>";
+    container.parentNode.insertBefore(legend, container.nextSibling);
   }
 
   function patch(L) {
@@ -155,6 +236,7 @@
           var info = classify(content);
           if (info.models.length || info.status) {
             m.options.open287g = info;
+            m.options.title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
             m.setIcon(markerIcon(L, info));
           }
         }
@@ -167,7 +249,7 @@
       if (!factory) return factory;
       return function (options) {
         var group = factory(Object.assign({ iconCreateFunction: clusterIcon }, options || {}));
-        group.on("add", function () { addLegend(L, group._map); });
+        group.on("add", function () { setUpMap(L, group._map, group); });
         return group;
       };
     }

@@ -1,0 +1,46 @@
+"""Datasette plugin: the chart of a chart query (growth by model, agreements by state, signings per month), drawn by static/charts.js.
+
+Reads the query's `fragment` header (canned_queries/*.sql: g.mark, g.x_column, g.x_type,
+g.y_column, g.color_column) and the palette (open287g/palette.py, served by the build in
+metadata.json as the open287g-site plugin section); writes the script, and its
+settings, into that query's page only, so no other page loads chart code.
+"""
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from datasette import hookimpl
+
+SCRIPT = Path(__file__).resolve().parent / "static" / "charts.js"
+
+
+def chart_settings(query, shared):
+    """The settings charts.js draws from, or None for a query without a chart."""
+    fragment = dict(parse_qsl(query.get("fragment") or ""))
+    if not fragment.get("g.mark"):
+        return None
+    x_type = fragment.get("g.x_type", "ordinal")
+    return {
+        "mark": fragment["g.mark"],
+        "x": fragment["g.x_column"],
+        "xType": x_type,
+        "y": fragment["g.y_column"],
+        "color": fragment.get("g.color_column", "model"),
+        "colours": shared["colours"],
+        "names": shared["model_names"],
+        "title": query["title"],
+        "xLabel": "Month" if x_type == "temporal" else fragment["g.x_column"].replace("_", " ").capitalize(),
+        "yLabel": fragment["g.y_column"].replace("_", " ").capitalize(),
+    }
+
+
+@hookimpl
+def extra_body_script(template, database, view_name, request, datasette):
+    shared = datasette.plugin_config("open287g-site") or {}
+    if not shared or template != "query.html" or database != shared.get("database") or request is None:
+        return ""
+    query = (datasette.metadata("queries", database=database) or {}).get(request.url_vars.get("table") or "")
+    settings = chart_settings(query, shared) if query else None
+    if not settings:
+        return ""
+    return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))

@@ -1,0 +1,175 @@
+"""Datasette plugin: canned-query pages for readers: checked parameters, described columns, id links, counts by model, paging.
+
+Reads the served canned queries (metadata.json, assembled from canned_queries/*.sql by
+open287g.config), their parameter kinds, and the column descriptions of metadata.yml (the plugin
+section `open287g-queries`, then the tables' own columns). Writes template variables for
+templates/query.html and, for a parameter that cannot be used (a date that is not a date, a state
+that does not exist), a 400 answer: the page says what is wrong, JSON and CSV get one line.
+"""
+import datetime
+import json
+import re
+from urllib.parse import parse_qsl
+
+from datasette import hookimpl
+from datasette.utils import path_with_replaced_args
+from markupsafe import Markup, escape
+
+PAGE_SIZE = 100
+_QUERY_PATH = re.compile(r"^/(?P<database>[^/.]+)/(?P<name>[^/.]+)(?:\.(?P<format>\w+))?$")
+
+
+def site(datasette):
+    """The database name, palette and model names the build serves (open287g.config.site_settings)."""
+    return datasette.plugin_config("open287g-site") or {}
+
+
+def canned_queries(datasette, database):
+    return (datasette.metadata("queries", database=database) or {}) if database == site(datasette).get("database") else {}
+
+
+async def state_names(datasette):
+    if not hasattr(datasette, "_open287g_states"):
+        rows = await datasette.get_database(site(datasette)["database"]).execute("select code, name from states")
+        datasette._open287g_states = {r["code"].upper() for r in rows} | {r["name"].lower() for r in rows}
+    return datasette._open287g_states
+
+
+async def parameter_problems(datasette, query, args):
+    """Plain sentences about parameters that cannot be used, and whether every parameter is blank."""
+    problems = []
+    names = query.get("parameter_kinds") or {}
+    optional = set(query.get("optional_parameters") or ())
+    blank = all(not (args.get(name) or "").strip() for name in names if name not in optional)
+    for name, kind in names.items():
+        value = (args.get(name) or "").strip()
+        if not value and name in optional:
+            continue
+        if not value:
+            problems.append(f"Enter {'a date' if kind == 'date' else 'a value'} for “{name}”.")
+        elif kind == "date":
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                problems.append(f"“{value}” is not a date: enter {name} as year-month-day, for example 2026-01-08.")
+        elif kind == "state" and value.upper() not in await state_names(datasette) and value.lower() not in await state_names(datasette):
+            problems.append(f"“{value}” is not a state or territory: enter a postal code such as FL or a name such as Florida.")
+    return problems, blank
+
+
+def column_descriptions(datasette, columns):
+    """{column: description} from the plugin's shared query columns, then the tables' columns."""
+    config = datasette.plugin_config("open287g-queries") or {}
+    shared = config.get("columns") or {}
+    tables = datasette.metadata("tables", database=site(datasette).get("database")) or {}
+    out = {}
+    for column in columns or ():
+        if column in shared:
+            out[column] = shared[column]
+            continue
+        for table in ("agreements", "agencies", "changes", "listings", "steering_committee_meetings", "pending_applications"):
+            described = (tables.get(table) or {}).get("columns") or {}
+            if column in described:
+                out[column] = described[column]
+                break
+    return out
+
+
+async def counts_by_model(datasette, sql, args, params):
+    """[(model, rows)] of a query's result, counted by SQLite over the same query."""
+    db = datasette.get_database(site(datasette)["database"])
+    values = {name: args.get(name, "") for name in params}
+    rows = await db.execute(f"select model, count(*) as n from ({sql}) group by model order by model", values)
+    order = list(site(datasette)["model_names"])
+    return sorted(((r["model"], r["n"]) for r in rows), key=lambda mc: order.index(mc[0]) if mc[0] in order else 9)
+
+
+@hookimpl
+def extra_template_vars(template, database, columns, request, datasette):
+    if template != "query.html" or request is None:
+        return {}
+    name = request.url_vars.get("table")
+    query = canned_queries(datasette, database).get(name) if name else None
+
+    async def inner():
+        if not site(datasette):
+            return {}
+        out = {
+            "chart_page": False,
+            "column_descriptions": column_descriptions(datasette, columns),
+            "page_size": PAGE_SIZE,
+            "page_url": lambda n: path_with_replaced_args(request, {"_page": n}),
+        }
+        if not query:
+            return out
+        problems, blank = await parameter_problems(datasette, query, request.args)
+        out.update({
+            "chart_page": bool(query.get("fragment")),
+            "param_problems": [] if blank and problems else problems,
+            "param_blank": blank and bool(problems),
+            "parameter_kinds": query.get("parameter_kinds") or {},
+            "optional_parameters": query.get("optional_parameters") or [],
+            "model_colours": site(datasette)["model_colours"],
+            "model_names": site(datasette)["model_names"],
+        })
+        if not problems and query.get("counts_by_model"):
+            out["model_counts"] = await counts_by_model(datasette, query["sql"], request.args, query.get("parameter_kinds") or {})
+        return out
+
+    return inner
+
+
+# Ids in query results link to the row they name (tables already link their foreign keys).
+ID_LINKS = {
+    "agreement_id": "/{db}/agreements/{value}",
+    "agency_id": "/{db}/agencies/{value}",
+    "superseded_by": "/{db}/agreements/{value}",
+    "state_code": "/{db}/states/{value}",
+    "county_fips": "/{db}/agencies?county_fips={value}",
+}
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if table is not None or value in (None, "") or column not in ID_LINKS or database != site(datasette).get("database"):
+        return None
+    href = ID_LINKS[column].format(db=database, value=escape(str(value)))
+    return Markup(f'<a href="{href}">{escape(str(value))}</a>')
+
+
+def _plain_response(status, message, fmt):
+    if fmt == "json":
+        return "application/json; charset=utf-8", json.dumps({"ok": False, "error": message, "status": status}).encode()
+    return "text/plain; charset=utf-8", (message + "\n").encode()
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def checked(scope, receive, send):
+            match = _QUERY_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+            query = canned_queries(datasette, match["database"]).get(match["name"]) if match else None
+            if not query or not query.get("parameter_kinds"):
+                return await app(scope, receive, send)
+            args = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True))
+            problems, blank = await parameter_problems(datasette, query, args)
+            if not problems:
+                return await app(scope, receive, send)
+            fmt = match["format"]
+            if fmt in ("json", "csv", "atom"):
+                content_type, body = _plain_response(400, f"{match['name']}: " + " ".join(problems), fmt)
+                await send({"type": "http.response.start", "status": 400, "headers": [[b"content-type", content_type.encode()]]})
+                return await send({"type": "http.response.body", "body": body})
+            if blank:
+                return await app(scope, receive, send)  # an empty form to fill in, not a mistake
+
+            async def send_400(message):
+                if message["type"] == "http.response.start" and message["status"] == 200:
+                    message = dict(message, status=400)
+                await send(message)
+
+            return await app(scope, receive, send_400)
+
+        return checked
+
+    return wrap

@@ -1,0 +1,55 @@
+"""Datasette plugin: template filters that repair Datasette's own markup for screen readers and place the map.
+
+Datasette 0.65's table page has filter and sort controls with no label (axe-core: "select-name",
+"label", both critical). templates/table.html and row.html pass the default page through `label_controls`,
+which names each control after what it does, and `map_first`, which opens a place for the map
+(datasette-cluster-map's `container`) above the filters and facets.
+"""
+import re
+
+from datasette import hookimpl
+from markupsafe import Markup
+
+# name attribute of a control -> its accessible name
+CONTROL_NAMES = [
+    (re.compile(r"^_filter_column(_\d+)?$"), "Column to filter on"),
+    (re.compile(r"^_filter_op(_\d+)?$"), "How to compare"),
+    (re.compile(r"^_filter_value(_\d+)?$"), "Value to compare with"),
+    (re.compile(r"^_sort$"), "Sort by"),
+]
+_CONTROL = re.compile(r"<(select|input)\b([^>]*?)\bname=\"([^\"]+)\"([^>]*)>")
+
+
+def label_controls(html):
+    def name(match):
+        tag, before, control, after = match.groups()
+        if "aria-label" in before + after or " id=" in before + after and control == "_search":
+            return match.group(0)
+        for pattern, label in CONTROL_NAMES:
+            if pattern.match(control):
+                return f'<{tag}{before}name="{control}" aria-label="{label}"{after}>'
+        return match.group(0)
+
+    # a table that scrolls sideways must take keyboard focus (axe-core: scrollable-region-focusable)
+    html = str(html).replace('<div class="table-wrapper">', '<div class="table-wrapper" tabindex="0">')
+    return Markup(_CONTROL.sub(name, html))
+
+
+def map_first(html, has_map):
+    """Fold the column descriptions away and, on a page with a map, put an empty map container just
+    before the filter form, so the map comes before the facets."""
+    html = str(html)
+    start = html.find('<dl class="column-descriptions">')
+    end = html.find("</dl>", start)
+    if start >= 0 and end >= 0:
+        html = (html[:start] + '<details class="column-help"><summary>What the columns mean</summary>\n'
+                + html[start:end] + "</dl></details>" + html[end + len("</dl>"):])
+    if has_map:
+        html = html.replace('<form class="filters"', '<div id="o287g-map" class="o287g-map-place"></div>\n<form class="filters"', 1)
+    return Markup(html)
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["label_controls"] = label_controls
+    env.filters["map_first"] = map_first
