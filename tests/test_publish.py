@@ -124,6 +124,10 @@ def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, d
     assert instructions(dockerfile, "USER") == ["nobody"]
     copied = " ".join(instructions(dockerfile, "COPY"))
     assert "nginx.conf" in copied and "supervisord.conf" in copied
+    # the find plugin imports open287g: the image carries the package and its request-time needs
+    assert "open287g/ open287g/" in copied and "PYTHONPATH=/app" in dockerfile
+    assert (bundle / "open287g" / "search.py").exists() and (bundle / "open287g" / "palette.py").exists()
+    assert re.search(r"\bus==\S+", " ".join(runs)) and "sqlite-utils==" in " ".join(runs)
     programs = supervised(bundle)
     assert set(programs) == {"pages", "sql", "nginx"}
     for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
