@@ -1,8 +1,8 @@
 -- title: Endings since a date, with the search for a successor
 -- description: Every agreement that ICE stopped listing on or after the date you choose, with what the build
 --   searched before calling it ended. The build first tries to continue each vanished row as a rename,
---   a relabel, a state or date correction, a re-signing or a short gap (docs/IDENTITY.md); what is left
---   is here. For each ending you see the first file without it, how many later participating lists were
+--   a relabel, a state or date correction, a re-signing or a short gap (the rules are on the "How the database is built" page);
+--   what is left is here. For each ending you see the first file without it, how many later participating lists were
 --   searched and still do not print it, and every agreement of the same state and model first listed from
 --   a week before it was last listed to 60 days after: check those by hand if you doubt an ending.
 -- example: since=2025-01-01
@@ -22,6 +22,8 @@ select
       and later.status != 'held'
       and later.seq >= ended.seq
   ) as lists_searched,
+  agreements.spellings as names_printed,
+  agreements.agency_id,
   (
     select group_concat(nearby.agency || ' (signed ' || coalesce(nearby.signed_on, '?') || ', ' || nearby.status || ')', '; ')
     from agreements as nearby
@@ -29,9 +31,7 @@ select
       and nearby.model = agreements.model
       and nearby.id != agreements.id
       and nearby.first_seen between date(agreements.last_seen, '-7 days') and date(agreements.ended_seen, '+60 days')
-  ) as listed_nearby,
-  agreements.spellings as names_printed,
-  agreements.agency_id
+  ) as listed_nearby
 from agreements
 join publications as ended on ended.id = agreements.ended_publication_id
 where agreements.status = 'ended'
