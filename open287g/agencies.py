@@ -1,7 +1,10 @@
 """Reads the agreements and pending applications and writes agencies: one per body, joined through renames, with an id from its first printed row, a place and the aliases of ids that moved."""
+import re
+
 from . import places
 from .identity import norm_agency
 from .ids import short_id, sortable
+from .lineage import agreement_id_of
 
 
 def build_agencies(lineage, apps, locate=places.locate):
@@ -39,13 +42,14 @@ def build_agencies(lineage, apps, locate=places.locate):
     groups = {}
     for k in sorted(parent, key=sortable):
         groups.setdefault(find(k), []).append(k)
-    agencies, aliases = {}, []
+    agencies, aliases, empty = {}, [], []
     for root in sorted(groups, key=sortable):
         keys = groups[root]
         agreements = members_of.get(root, [])
         applications = apps_of.get(root, [])
         if not agreements and not applications:
-            continue  # a name an agreement was relabelled away from, held by nothing now
+            empty.append(keys)  # a name an agreement was relabelled away from, held by nothing now
+            continue
         # The first row ICE printed for this body names it for good.
         # The first name of this body ICE printed (not a name an agreement carried before it was relabelled here).
         group = set(keys)
@@ -92,9 +96,26 @@ def build_agencies(lineage, apps, locate=places.locate):
             a.agency_id = agency_id
         for x in applications:
             x["agency_id"] = agency_id
+    # A name no body holds any more (Gulf County BOCC, relabelled to the Sheriff's Office; Cass County MT,
+    # moved to MN) leads to the agency that now holds the agreement printed under it.
+    holder = {}
+    for a in agreements_sorted:
+        for k in sorted({(k[0], k[1]) for k in a.keys}, key=sortable):
+            holder.setdefault(k, a.agency_id)
+    taken = set(agencies) | {x["alias"] for x in aliases}
+    for keys in empty:
+        for k in keys:
+            legacy = short_id(*k)
+            if k in holder and legacy not in taken:
+                taken.add(legacy)
+                aliases.append({"alias": legacy, "table_name": "agencies", "id": holder[k], "reason": "an id made from a name ICE later corrected (moved to another state or body)"})
     ids = set(lineage.agreements)
     for a in agreements_sorted:
-        for legacy in sorted({short_id(*k) for k in a.keys} - ids):
+        keys = set(a.keys)
+        # A signing date fixed through data/corrections.csv: the id the printed date gave it.
+        if a.signed_printed and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(a.signed_printed)[:10]):
+            keys |= {(k[0], k[1], k[2], str(a.signed_printed)[:10]) for k in a.keys}
+        for legacy in sorted({agreement_id_of(k) for k in keys} - ids):
             aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
     return agencies, aliases
 

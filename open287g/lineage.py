@@ -6,7 +6,7 @@ from pathlib import Path
 from . import identity
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
 from .ids import short_id, sortable
-from .read import MODEL_CODES
+from .read import MODEL_CODES, MODEL_NAMES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
 MASS_ENDING_MIN = 10  # ... and at least this many agreements: on a short list a few endings are a large share
@@ -81,6 +81,12 @@ def row_key(row):
     return (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"])
 
 
+def agreement_id_of(key):
+    """An agreement's id: the hash of its first printed row's key, with the model as ICE spells it
+    (the scheme every earlier build used, so ids of unchanged agreements never moved)."""
+    return short_id(key[0], key[1], MODEL_NAMES.get(key[2], key[2]), key[3])
+
+
 def key_text(key):
     return " | ".join("" if x is None else str(x) for x in key)
 
@@ -122,7 +128,7 @@ class Lineage:
         self.merges.append(Merge(agreement_id, key_text(key), pub["id"], cand.rule, round(cand.score, 3), cand.evidence, cand.detail))
 
     def _new(self, key, row, pub):
-        agreement_id = short_id(*key)
+        agreement_id = agreement_id_of(key)
         if agreement_id in self.agreements:  # cannot happen while by_key is permanent; kept unique regardless
             agreement_id = short_id(*key, pub["id"])
         self.agreements[agreement_id] = Agreement(

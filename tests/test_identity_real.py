@@ -1,11 +1,12 @@
 """Identity and lineage on the real workbooks: ICE's corrections continue agreements, real endings stay, ids hold, builds repeat byte for byte."""
+import csv
 import os
 import sqlite3
 
 import openpyxl
 import pytest
 
-from conftest import DATA, copy_data, run_cli
+from conftest import DATA, ROOT, copy_data, run_cli
 from open287g import serve
 
 # Agreements the earlier build called ended although ICE kept listing them under a corrected row
@@ -191,3 +192,14 @@ def test_a_correction_naming_no_state_is_refused(tmp_path, cache_dir):
     result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
     assert result.returncode == 2 and "'ATLANTIS' is not a US state or territory" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "287g.db").exists()
+
+
+def test_every_id_an_earlier_build_published_still_leads_somewhere(db):
+    # Every agreement and agency id of the build before the identity rewrite (commit 2fdce17, same snapshot).
+    with open(ROOT / "tests" / "ids_2fdce17.csv", newline="") as f:
+        old = [(r["table_name"], r["id"]) for r in csv.DictReader(f)]
+    assert len(old) == 1690 + 1444
+    lost = [(t, i) for t, i in old
+            if not db.execute(f"select 1 from [{t}] where id = ?", (i,)).fetchone()
+            and not db.execute("select 1 from id_aliases where alias = ? and table_name = ?", (i, t)).fetchone()]
+    assert lost == []
