@@ -4,7 +4,6 @@ import datetime
 import hashlib
 import re
 
-from .identity import norm_agency  # noqa: F401  (re-exported: read.py and seeds.py import it from here)
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx
 NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am|pm|mid)?", re.I)

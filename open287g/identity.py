@@ -5,10 +5,11 @@ import functools
 import re
 from dataclasses import dataclass
 
-# ICE's abbreviations, expanded so "Tampa PD" and "Tampa Police Department" read alike.
+# Abbreviations folded in the exact key (norm_agency). Changing them changes agreement ids.
+KEY_ABBREVIATIONS = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
+# ICE's abbreviations, expanded only when comparing names, so "Tampa PD" and "Tampa Police Department" read alike.
 EXPANSIONS = {
-    "co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint",
-    "ofc": "office", "pd": "police department", "so": "sheriffs office", "dps": "department of public safety",
+    **KEY_ABBREVIATIONS, "pd": "police department", "so": "sheriffs office", "dps": "department of public safety",
     "bocc": "board of county commissioners", "twp": "township", "doc": "department of corrections",
     "hwy": "highway", "univ": "university", "mt": "mount", "ft": "fort",
 }
@@ -41,9 +42,7 @@ def norm_agency(name):
     s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     s = s.replace("'", "").replace("&", " and ")
     s = re.sub(r"[^\w\s]", " ", s)
-    words = s.split()
-    abbreviations = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
-    return " ".join(abbreviations.get(w, w) for w in words)
+    return " ".join(KEY_ABBREVIATIONS.get(w, w) for w in s.split())
 
 
 @functools.lru_cache(maxsize=None)

@@ -194,10 +194,11 @@ class Lineage:
             old_words = identity.distinctive(identity.words(old["agency"], state))
             if old_words and old_words <= moa:
                 name, via = identity.NameMatch("relabelled", 0.75), "MOA file name carries the old name"
-            elif a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old["agency"], row["agency"], state):
-                name, via = identity.weak_name_match(old["agency"], row["agency"], state), "sole candidates, names alike"
             else:
-                return None
+                weak = a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old["agency"], row["agency"], state)
+                if not weak:
+                    return None
+                name, via = weak, "sole candidates, names alike"
         evidence = [f"{name.relation} ({via})"]
         score = name.score
         if identity.known(old["county"]) and identity.known(row["county"]) and not same_county:
@@ -391,6 +392,10 @@ class Lineage:
 
     def finish(self):
         """Statuses after the last publication walked: absent agreements ended at the first publication without them."""
+        followers = {}
+        for i in sorted(self.agreements):
+            if self.agreements[i].follows:
+                followers.setdefault(self.agreements[i].follows, []).append(i)
         for agreement_id in sorted(self.agreements):
             a = self.agreements[agreement_id]
             if agreement_id in self.present:
@@ -400,8 +405,7 @@ class Lineage:
             a.ended_publication_id, a.ended_seen = since["id"], since["published_at"]
             # Re-signed: matched to a new MOA when it left, or a new MOA printed beside it before it left.
             successor = a.superseded_by or next(
-                (i for i in sorted(self.agreements) if self.agreements[i].follows == agreement_id
-                 and self.agreements[i].first_seen <= since["published_at"]), None)
+                (i for i in followers.get(agreement_id, ()) if self.agreements[i].first_seen <= since["published_at"]), None)
             if successor:
                 a.status, a.superseded_by = "superseded", successor
                 s = self.agreements[successor]
@@ -412,13 +416,6 @@ class Lineage:
             else:
                 a.status, a.superseded_by = "ended", None
                 self.change(since, "ended", agreement_id, before=a.signed_on, detail=f"no longer on ICE's participating list; last listed {a.last_seen[:10]}")
-
-
-def ending_share(previous_keys, keys):
-    """Share of the previous list's agreements that a publication no longer prints (exact keys)."""
-    if not previous_keys:
-        return 0.0
-    return len(previous_keys - keys) / len(previous_keys)
 
 
 def date_flags(lineage, first_publication_id):
@@ -472,10 +469,9 @@ def walk_participating(participating, states, confirmed):
     walked_keys = None
     for i, p in enumerate(distinct):
         keys = publication_keys(p)
-        share = ending_share(walked_keys, keys) if walked_keys is not None else 0.0
-        dropped = len(walked_keys - keys) if walked_keys is not None else 0
-        if share > MASS_ENDING_SHARE and dropped >= MASS_ENDING_MIN and p["sha256"] not in confirmed:
-            gone = walked_keys - keys
+        gone = walked_keys - keys if walked_keys else set()
+        share = len(gone) / len(walked_keys) if walked_keys else 0.0
+        if share > MASS_ENDING_SHARE and len(gone) >= MASS_ENDING_MIN and p["sha256"] not in confirmed:
             nxt = distinct[i + 1] if i + 1 < len(distinct) else None
             if nxt is None:
                 p["held"] = True

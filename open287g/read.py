@@ -9,7 +9,8 @@ import re
 import urllib.parse
 from pathlib import Path
 
-from .dating import fingerprint, norm_agency
+from .dating import fingerprint
+from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
@@ -221,7 +222,7 @@ def _interpret(columns, raw, moa_link, addendum_link):
     if not row["model"]:
         anomalies.append(("unknown_model", f"SUPPORT TYPE {row['support_type']!r} is not a known model"))
     row["level_clean"] = level_of(row["level"]) if row["level"] else None
-    # Identity parts, computed once per distinct row: see dating.norm_agency and places.state_postal.
+    # Identity parts, computed once per distinct row: see identity.norm_agency and places.state_postal.
     # Not fuzzy: a misspelt state is fixed by a reviewable line in data/corrections.csv.
     row["state_code"] = state_postal(row["state"], fuzzy=False)
     row["agency_norm"] = norm_agency(row["agency"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import places, search
-from .dating import norm_agency
+from .identity import norm_agency
 from .read import MODEL_CODES, model_of, parse_date
 
 SOURCE = "ICE 287(g) page as of May 2024 (data/seeds/ice_287g_page_2024-05.txt)"

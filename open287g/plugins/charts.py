@@ -5,6 +5,7 @@ g.y_column, g.color_column) and the palette (open287g/palette.py, served by the 
 metadata.json as the open287g-site plugin section); writes the script, and its
 settings, into that query's page only, so no other page loads chart code.
 """
+import functools
 import json
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -43,4 +44,9 @@ def extra_body_script(template, database, view_name, request, datasette):
     settings = chart_settings(query, shared) if query else None
     if not settings:
         return ""
-    return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))
+    return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), _script())
+
+
+@functools.lru_cache(maxsize=None)
+def _script():
+    return SCRIPT.read_text(encoding="utf-8")  # read once per process

@@ -8,13 +8,13 @@ of tiles, opens on the 48 contiguous states with buttons for Alaska, Hawaii and 
 and puts the legend under the map. Colours come from open287g/palette.py, served by the build in
 metadata.json (plugin section open287g-site).
 """
+import functools
 import json
 from pathlib import Path
 
 from datasette import Response, hookimpl
 
 STATIC = Path(__file__).resolve().parent / "static"
-SCRIPT = STATIC / "markers.js"
 OUTLINES_URL = "/-/open287g/states-10m.json"
 
 
@@ -40,15 +40,21 @@ def extra_body_script(database, table, columns, view_name, datasette):
     if not shared or view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
     settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL}
-    return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), SCRIPT.read_text(encoding="utf-8"))
+    return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), _static("markers.js"))
 
 
 async def outlines(request):
     return Response(
-        (STATIC / "states-10m.json").read_text(encoding="utf-8"),
+        _static("states-10m.json"),
         content_type="application/json; charset=utf-8",
         headers={"cache-control": "max-age=86400"},
     )
+
+
+@functools.lru_cache(maxsize=None)
+def _static(name):
+    # read once per process: the files never change while the site runs
+    return (STATIC / name).read_text(encoding="utf-8")
 
 
 @hookimpl
