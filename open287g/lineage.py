@@ -270,16 +270,16 @@ class Lineage:
             self._take(agreement_id, k, rows[k], pub)
         now = set(taken.values())
         vanished = sorted(self.present - now)
-        missing = sorted(i for i, a in self.agreements.items() if a.missing_since is not None and i not in now and i not in self.present)
+        # every agreement was listed once, so one not on the last list walked is missing since some list
+        missing = sorted(set(self.agreements) - self.present - now)
         self._assign(pub, appeared, vanished, missing, now)
         self._fold_and_add(pub, appeared, now)
         for agreement_id in sorted(self.present - now):
             a = self.agreements[agreement_id]
             if a.missing_since is None:
                 a.missing_since = pub
-        for agreement_id, a in self.agreements.items():
-            if a.missing_since is not None and agreement_id not in now:
-                a.missing_count += 1
+        for agreement_id in set(self.agreements) - now:
+            self.agreements[agreement_id].missing_count += 1
         self.present = now
         self.walked.append(pub)
 
