@@ -566,16 +566,6 @@ async def county_map_view(datasette, request):
     })
 
 
-def without_chart_assets(urls):
-    """datasette-vega adds ~1 MB of script to every page; these pages draw no chart, so they leave it out."""
-    return [u for u in urls or [] if "/datasette_vega/" not in (u["url"] if isinstance(u, dict) else u)]
-
-
-@hookimpl
-def prepare_jinja2_environment(env):
-    env.filters["without_chart_assets"] = without_chart_assets
-
-
 @hookimpl
 def register_routes():
     return [
