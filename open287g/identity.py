@@ -68,6 +68,7 @@ def is_boilerplate(word):
     return word in BOILERPLATE or (len(word) >= 5 and any(_same_word(word, b) for b in sorted(BOILERPLATE) if len(b) >= 5))
 
 
+@functools.lru_cache(maxsize=None)
 def distinctive(ws):
     return frozenset(w for w in ws if not is_boilerplate(w))
 
@@ -85,9 +86,15 @@ def _same_word(a, b):
         return True
     if len(a) >= 4 and len(b) >= 4 and a.rstrip("s") == b.rstrip("s"):
         return True
-    if len(a) >= 5 and len(b) >= 5 and (edits(a, b) <= (2 if min(len(a), len(b)) >= 8 else 1)):
+    if len(a) < 5 or len(b) < 5:
+        return False
+    # Cheap bounds first (same answers): an edit distance is at least the length difference, and
+    # difflib's quick ratios are upper bounds of its ratio.
+    limit = 2 if min(len(a), len(b)) >= 8 else 1
+    if abs(len(a) - len(b)) <= limit and edits(a, b) <= limit:
         return True
-    return len(a) >= 5 and len(b) >= 5 and difflib.SequenceMatcher(None, a, b).ratio() >= TYPO_RATIO
+    m = difflib.SequenceMatcher(None, a, b)
+    return m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO
 
 
 def edits(a, b):
@@ -154,6 +161,7 @@ class NameMatch:
     score: float
 
 
+@functools.lru_cache(maxsize=None)  # the same pairs meet in publication after publication
 def compare_names(a, b, state=("", ""), county_words=frozenset()):
     """How two printed names of one state relate, or None when their distinctive words disagree.
 
