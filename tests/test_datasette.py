@@ -360,3 +360,45 @@ async def test_about_page_and_atom_feed(ds, sql):
     assert about.status_code == 200 and "How the database is built" in about.text
     feed = await ds.client.get(f"/{DB}/recent_changes.atom")
     assert feed.status_code == 200 and feed.text.count("<entry>") == 200
+
+
+def test_rows_html_writes_the_cells_datasette_would():
+    from markupsafe import Markup
+
+    from open287g.plugins.templating import rows_html
+
+    rows = [[{"column": "id", "value_type": "pk", "value": Markup('<a href="/db/t/1">1</a>')},
+             {"column": "agency", "value_type": "str", "value": "O'Brien <County>"},
+             {"column": "ended_seen", "value_type": "none", "value": Markup("&nbsp;")},
+             {"column": "two words", "value_type": "float", "value": "2.5"}]]
+    html = str(rows_html(rows))
+    assert html.startswith('<tr><td class="col-id type-pk"><a href="/db/t/1">1</a></td>')
+    assert '<td class="col-agency type-str">O&#39;Brien &lt;County&gt;</td>' in html
+    assert '<td class="col-ended_seen type-none">&nbsp;</td>' in html
+    # a column name that is not a CSS class gets Datasette's own hashed class
+    assert '<td class="col-two-words-573eb8 type-float">2.5<' in html and html.endswith("</td></tr>\n")
+
+
+async def test_table_page_cells_link_their_foreign_keys(ds, sql):
+    (agreement_id, agency_id, agency, state) = sql(
+        "select agreements.id, agency_id, agencies.name, agreements.state_code from agreements "
+        "join agencies on agencies.id = agency_id where agencies.name = ? and model = 'JEM'",
+        ("Etowah County Sheriff's Office",))[0]
+    page = (await ds.client.get(f"/{DB}/agreements?agency_id={agency_id}&model=JEM")).text
+    assert page.count("<tr><td ") == 1, "one body row, written by templates/_table.html's rows_html"
+    assert f'<td class="col-id type-pk"><a href="/287g/agreements/{agreement_id}">{agreement_id}</a></td>' in page
+    assert (f'<td class="col-agency_id type-str"><a href="/287g/agencies/{agency_id}">'
+            f'Etowah County Sheriff&#39;s Office</a>&nbsp;<em>{agency_id}</em></td>') in page
+    assert f'<td class="col-state_code type-str"><a href="/287g/states/{state}">Alabama</a>' in page
+
+
+def test_id_link_links_only_named_id_columns():
+    from markupsafe import Markup
+
+    from open287g.plugins.queries import id_link
+
+    assert str(id_link("abc123", "agency_id", "287g")) == '<a href="/287g/agencies/abc123">abc123</a>'
+    assert id_link("abc123", "agency", "287g") == "abc123"
+    nbsp = Markup("&nbsp;")
+    assert id_link(nbsp, "agency_id", "287g") is nbsp, "an empty cell stays empty"
+    assert str(id_link("a<b", "agreement_id", "287g")) == '<a href="/287g/agreements/a&lt;b">a&lt;b</a>'

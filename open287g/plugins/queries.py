@@ -129,12 +129,19 @@ ID_LINKS = {
 }
 
 
+def id_link(display, column, database):
+    """A query page's cell as a link to the row its id names. A template filter on the rows a page
+    shows, not a render_cell hook: Datasette calls that hook for every cell of every page, tables
+    included, and for all 5,000 rows a query may return, not the 100 shown."""
+    if column not in ID_LINKS or isinstance(display, Markup) or display in (None, ""):
+        return display
+    href = ID_LINKS[column].format(db=database, value=escape(str(display)))
+    return Markup(f'<a href="{href}">{escape(str(display))}</a>')
+
+
 @hookimpl
-def render_cell(row, value, column, table, database, datasette):
-    if table is not None or value in (None, "") or column not in ID_LINKS or database != site(datasette).get("database"):
-        return None
-    href = ID_LINKS[column].format(db=database, value=escape(str(value)))
-    return Markup(f'<a href="{href}">{escape(str(value))}</a>')
+def prepare_jinja2_environment(env):
+    env.filters["id_link"] = id_link
 
 
 def _plain_response(status, message, fmt):
