@@ -66,6 +66,25 @@ def test_a_repeated_page_is_answered_from_the_cache(client, site_db):
     assert third.headers["x-cache-status"] == "HIT" and third.text == first.text
 
 
+def test_each_encoding_is_cached_apart(layout, site_db):
+    """A browser (gzip) fills the cache first; a script that asked for no gzip still gets plain CSV."""
+    path = f"/{DB}/agreements.csv?_stream=on&_size=max&_t={uuid.uuid4().hex}"
+    with httpx.Client(base_url=layout.base, timeout=60) as browser:
+        gz = browser.get(path, headers={"accept-encoding": "gzip"})
+        gz_again = browser.get(path, headers={"accept-encoding": "gzip, deflate, br"})
+    assert gz.headers["content-encoding"] == "gzip" and gz.headers["x-cache-status"] == "MISS"
+    assert gz_again.headers["x-cache-status"] == "HIT" and gz_again.headers["content-encoding"] == "gzip"
+    # urllib asks for no encoding and does not undo one: it must get the CSV itself
+    import urllib.request
+    for attempt in ("MISS", "HIT"):
+        with urllib.request.urlopen(layout.base + path, timeout=60) as r:
+            body = r.read()
+            assert r.headers["x-cache-status"] == attempt and r.headers.get("content-encoding") is None
+    lines = body.decode("utf-8").splitlines()
+    assert lines[0].startswith("id,seq,agency_id") and len(lines) == 1 + served_tables(site_db)["agreements"]
+    assert body.decode("utf-8") == gz.text
+
+
 def test_a_new_database_is_never_answered_from_the_old_cache(site_db, tmp_path):
     """Two builds served in turn from one run directory (one cache): the second's pages are fresh."""
     served = tmp_path / "site"
