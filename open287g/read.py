@@ -14,7 +14,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 8  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 9  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -153,8 +153,21 @@ def _column_letter(index):
     return letters
 
 
+# A title or a note ICE might print above the header: rows searched for the header before giving up.
+HEADER_SEARCH_ROWS = 10
+
+
 def _header(rows):
-    """Find the header row (the first non-blank row) and map our column names to indexes."""
+    """Find the header row and map our column names to indexes.
+
+    The header is the first of the first HEADER_SEARCH_ROWS non-blank rows that carries the required
+    columns; anything above it is counted and reported (`rows_above_header`). Rule `unknown_column`:
+    a header cell the reader does not know is left unread, and reported, when the header carries
+    every known column, so it cannot be one of them renamed (ICE has added columns five times);
+    with a known column absent the file is refused, since the new name may be the absent column's.
+    Returns (position, header sheet row, {column: index}, header texts, unknown texts, rows above).
+    """
+    first, seen = None, 0
     for position, (number, values) in enumerate(rows):
         texts = [clean_text(v).upper() for v in values]
         if not any(texts):
@@ -168,13 +181,23 @@ def _header(rows):
             else:
                 unknown.append(t)
         missing = [c for c in REQUIRED if COLUMNS[c] not in columns]
+        if first is None:
+            first = (number, texts, missing)
         if missing:
-            raise PublicationError(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
-        if unknown:
-            raise PublicationError(f"unknown column {', '.join(repr(u) for u in unknown)} in header row {number}")
+            seen += 1
+            if seen >= HEADER_SEARCH_ROWS:
+                break
+            continue
+        absent = [text for text, name in COLUMNS.items() if name not in columns]
+        if unknown and absent:
+            raise PublicationError(f"unknown column {', '.join(repr(u) for u in unknown)} in header row {number}, "
+                                   f"with {', '.join(absent)} absent: it may be {'one of them' if len(absent) > 1 else 'that column'} renamed")
         header = [t for t in texts if t]
-        return position, number, columns, header
-    raise PublicationError("empty sheet: no header row")
+        return position, number, columns, header, unknown, seen
+    if first is None:
+        raise PublicationError("empty sheet: no header row")
+    number, texts, missing = first
+    raise PublicationError(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
 
 
 @functools.lru_cache(maxsize=None)
@@ -261,7 +284,7 @@ def extract(path):
         sheet_rows, links = read_sheet(path)
     except WorkbookError as e:
         raise PublicationError(str(e)) from None
-    position, header_row, columns, header = _header(sheet_rows)
+    position, header_row, columns, header, unknown, above = _header(sheet_rows)
     names = tuple(columns)
     indexes = tuple(columns.values())
     width = max(indexes) + 1
@@ -285,7 +308,8 @@ def extract(path):
         moa_url, moa_safe = moa_links.get(number, none)
         add_url, add_safe = add_links.get(number, none)
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
-    return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells}
+    return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells,
+            "unknown_columns": tuple(unknown), "rows_above_header": above}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur across hundreds of files
@@ -305,6 +329,11 @@ def interpret(extracted):
     """
     names = extracted["names"]
     anomalies, rows, sheet_rows = [], [], []
+    header_row = extracted["header_row"]
+    for column in extracted.get("unknown_columns", ()):
+        anomalies.append(("unknown_column", header_row, f"column {column!r} is not one the reader knows: left unread"))
+    if extracted.get("rows_above_header"):
+        anomalies.append(("rows_above_header", header_row, f"{extracted['rows_above_header']} non-blank row(s) above the header row {header_row} left unread"))
     blank = 0
     memo = _MEMO
     for number, *cells in extracted["cells"]:

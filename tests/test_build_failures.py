@@ -147,3 +147,41 @@ def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_dat
     assert again.returncode == 0
     assert again.stdout.startswith("up to date")
     assert "agreements: 1649 (1560 active" in again.stdout
+
+
+# --- header rules on small made-up sheets (docs/OPERATIONS.md) ---------------------------------------
+FULL = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED", "MOA", "ADDENDUM"]
+ROW = ["TX", "Example County Sheriff's Office", "County", "Example County", "Jail Enforcement Model", "2025-02-03", "link", ""]
+
+
+def test_a_new_column_beside_every_known_one_is_left_unread_and_reported(tmp_path):
+    from open287g.read import read_workbook
+
+    _workbook(tmp_path / "new.xlsx", [FULL + ["REGION"], ROW + ["South"], ROW[:1] + ["Other PD"] + ROW[2:] + ["West"]])
+    r = read_workbook(tmp_path / "new.xlsx")
+    assert [row["agency"] for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
+    assert r["header"] == "|".join(FULL + ["REGION"])
+    assert r["anomalies"] == [("unknown_column", 1, "column 'REGION' is not one the reader knows: left unread")]
+
+
+def test_a_new_column_with_a_known_one_absent_is_refused(tmp_path):
+    from open287g.read import PublicationError, read_workbook
+
+    # SIGNED renamed: reading on would lose every signing date without a word
+    header = [c if c != "SIGNED" else "DATE SIGNED" for c in FULL]
+    _workbook(tmp_path / "renamed.xlsx", [header, ROW])
+    with pytest.raises(PublicationError, match=r"^unknown column 'DATE SIGNED' in header row 1, with SIGNED absent: it may be that column renamed$"):
+        read_workbook(tmp_path / "renamed.xlsx")
+
+
+def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
+    from open287g.read import PublicationError, read_workbook
+
+    _workbook(tmp_path / "title.xlsx", [["287(g) Participating Agencies"], [], ["As of 2026-04-01"], FULL, ROW])
+    r = read_workbook(tmp_path / "title.xlsx")
+    assert r["header_row"] == 4 and len(r["rows"]) == 1 and r["sheet_rows"] == [5]
+    assert r["anomalies"] == [("rows_above_header", 4, "2 non-blank row(s) above the header row 4 left unread")]
+    # no header in the first ten non-blank rows: refused, naming the first row as before
+    _workbook(tmp_path / "none.xlsx", [[f"note {i}"] for i in range(10)] + [FULL, ROW])
+    with pytest.raises(PublicationError, match=r"^missing required column STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE \(header row 1: NOTE 0\)$"):
+        read_workbook(tmp_path / "none.xlsx")

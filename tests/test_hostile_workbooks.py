@@ -540,7 +540,23 @@ def generate(sources, seed=SEED):
         else:
             new = rng.choice(["NOTES", "COMMENTS", "FY"])
             grid = [(n, v + [new if n == grid[0][0] else "x"]) for n, v in grid]
-        f.add("unknown column", s, zip_parts(f.rewrite(s, grid, links={})), "rejected", reason=rf"^unknown column '{re.escape(new)}'")
+        f.add("unknown column", s, zip_parts(f.rewrite(s, grid, links={})), "rejected",
+              reason=rf"^unknown column '{re.escape(new)}' in header row 1, with [A-Z, ]+ absent: it may be")
+    # rule unknown_column: a column added to a list that carries every known column is left unread
+    for s in f.ice:
+        # ICE's current layout, every column the reader knows: the source's, with COUNTY and ADDENDUM
+        # left empty where it lacks them (its rows read the same), then the new column
+        head = s.rows[0][0]
+        missing = [c for c in ("COUNTY", "ADDENDUM") if c not in s.header]
+        new = rng.choice(["NOTES", "COMMENTS", "FY", "REGION"])
+        grid = [(n, v + [(c if n == head else None) for c in missing] + [new if n == head else "x"]) for n, v in s.grid()]
+        assert len(grid[0][1]) == 9 and all(str(c) in grid[0][1] for c in ("STATE", "COUNTY", "SIGNED", "MOA", "ADDENDUM"))
+        f.add("new column in the current layout", s, zip_parts(f.rewrite(s, grid)), "built",
+              anomalies=[("unknown_column", head)], warning=True)
+        title = [(1, ["287(g) participating agencies"]), (2, ["Updated " + s.name])]
+        f.add("title rows above the header", s, zip_parts(f.rewrite(s, title + [(n + 3, v) for n, v in s.grid()],
+                                                                             links={(n + 3, c): u for (n, c), u in s.links.items()})),
+              "built", anomalies=[("rows_above_header", s.rows[0][0] + 3)], warning=True)
 
     # --- huge strings ---------------------------------------------------------------------------------
     for size in (1 << 20, 100_000, 32_768, 40_000):

@@ -115,8 +115,11 @@ def plan(by_date, ice, known):
             add(Day(f"{chunks[i - 1][-1]}+1", {f"participatingAgencies{stamp}am7.xlsx": real(previous)}, [], "unchanged",
                     "yesterday's bytes under a new name", date=chunks[i - 1][-1]))
             rows = real_rows(ice / (participating or files)[0])
-            served[f"participatingAgencies{stamp}pm8.xlsx"] = made(f"newcolumn-{stamp}.xlsx", [rows[0] + ["NOTES"]] + [r + ["x"] for r in rows[1:]])
-            day.note, extra_new = "workbook with a new column: rejected by the build, recorded", True
+            # SIGNED renamed: a column the reader does not know, with a known one absent (rule unknown_column)
+            renamed = [("DATE SIGNED" if c == "SIGNED" else c) for c in rows[0]]
+            assert renamed != rows[0], "the day's list prints SIGNED"
+            served[f"participatingAgencies{stamp}pm8.xlsx"] = made(f"renamedcolumn-{stamp}.xlsx", [renamed] + rows[1:])
+            day.note, extra_new = "workbook with a column renamed: rejected by the build, recorded", True
         if any(re.search(r"Agencies0\d{3}2025", rel) and date >= "2026" for rel in files):
             day.note = (day.note + "; " if day.note else "") + "ICE's own wrong year in the name (2025 for 2026)"
         add(day, extra_new)
@@ -356,9 +359,10 @@ def test_replay_bad_days_say_why(replay):
     html = by_note("HTML")
     assert html.outcome["fetch"] == 1 and "an HTML page, not a workbook" in html.outcome["refused"][0]
     assert published_or_dated_ahead(html) and len(html.outcome["files"]) == len(html.good)
-    newcol = by_note("workbook with a new column")
+    newcol = by_note("workbook with a column renamed")
     (line,) = newcol.outcome["rejected"]
-    assert line.startswith("error: participating/participatingAgencies") and "unknown column 'NOTES'" in line
+    assert line.startswith("error: participating/participatingAgencies") and "unknown column 'DATE SIGNED'" in line
+    assert "with SIGNED absent: it may be that column renamed" in line
     assert published_or_dated_ahead(newcol)
     later = [d for d in days[days.index(newcol) + 1:] if d.outcome["files"]]
     assert later and all(not d.outcome["rejected"] for d in later)  # rejected once, never blocking again
