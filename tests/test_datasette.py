@@ -418,3 +418,20 @@ def test_id_link_links_only_named_id_columns():
     nbsp = Markup("&nbsp;")
     assert id_link(nbsp, "agency_id", "287g") is nbsp, "an empty cell stays empty"
     assert str(id_link("a<b", "agreement_id", "287g")) == '<a href="/287g/agreements/a&lt;b">a&lt;b</a>'
+
+
+def test_repeated_facet_arguments_are_dropped():
+    from open287g.plugins.facets import without_repeated_facets
+
+    assert without_repeated_facets("_facet=model&state_code=TX&_facet=county", ["model", "status"]) == "state_code=TX&_facet=county"
+    assert without_repeated_facets("_facet=county&_facet=county&_sort=seq", []) == "_facet=county&_sort=seq"
+    assert without_repeated_facets("_facet=county&agency=O%27Brien+PD", ["model"]) is None, "nothing repeated: left as given"
+
+
+async def test_a_url_naming_a_shown_facet_gets_it_once(ds, sql):
+    page = (await ds.client.get(f"/{DB}/agreements?_facet=state_code&_facet=model&_facet=status&_facet=county")).text
+    boxes = re.findall(r'class="facet-info[^"]*"[^>]*data-column="([^"]+)"', page)
+    assert sorted(boxes) == ["county", "level", "model", "state_code", "status"]
+    data = (await ds.client.get(f"/{DB}/agreements.json?_facet=model&model=JEM&_size=0")).json()
+    assert set(data["facet_results"]) == {"state_code", "model", "status", "level"}
+    assert data["filtered_table_rows_count"] == sql("select count(*) from agreements where model = 'JEM'")[0][0]
