@@ -14,7 +14,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 9  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 10  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -136,8 +136,29 @@ def unwrap_url(url):
     return url
 
 
+_MODEL_WORDS = re.compile(r"[^a-z]+")
+MODEL_BY_CODE = {"jem": "Jail Enforcement Model", "wso": "Warrant Service Officer", "tfm": "Task Force Model"}
+
+
 def model_of(text):
-    return MODELS.get(clean_text(text).lower())
+    """ICE's SUPPORT TYPE -> the canonical model name, or None.
+
+    Rule model_spelling: the spellings seen in the files (MODELS), then the same text without
+    punctuation, a "287(g)" prefix or a code in brackets ("Task Force Model (TFM)"), then a code
+    alone ("JEM"), then text holding exactly one model's name. Every reading that is not the
+    canonical name is recorded as a model_spelling anomaly.
+    """
+    key = clean_text(text).lower()
+    if key in MODELS:
+        return MODELS[key]
+    words = _MODEL_WORDS.sub(" ", key.replace("287(g)", " ")).split()
+    code = None
+    if len(words) > 1 and words[-1] in MODEL_BY_CODE:
+        code = MODEL_BY_CODE[words.pop()]  # "Task Force Model (TFM)": the code after the name
+    plain = " ".join(words)
+    named = {model for spelling, model in MODELS.items() if f" {spelling} " in f" {plain} "}
+    model = MODELS.get(plain) or MODEL_BY_CODE.get(plain) or (named.pop() if len(named) == 1 else None)
+    return model if code in (None, model) else None
 
 
 def level_of(text):

@@ -185,3 +185,17 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
     _workbook(tmp_path / "none.xlsx", [[f"note {i}"] for i in range(10)] + [FULL, ROW])
     with pytest.raises(PublicationError, match=r"^missing required column STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE \(header row 1: NOTE 0\)$"):
         read_workbook(tmp_path / "none.xlsx")
+
+
+def test_model_spellings_are_read_only_when_one_model_is_meant():
+    from open287g.read import model_of
+
+    read = {t: model_of(t) for t in ["Task Force Model", "Jail Enforcment Model", "Task Force Model (TFM)", "287(g) Jail Enforcement Model",
+                                     "WSO", "Warrant Service Officer (WSO) program", "task-force model"]}
+    assert read == {"Task Force Model": "Task Force Model", "Jail Enforcment Model": "Jail Enforcement Model",
+                    "Task Force Model (TFM)": "Task Force Model", "287(g) Jail Enforcement Model": "Jail Enforcement Model",
+                    "WSO": "Warrant Service Officer", "Warrant Service Officer (WSO) program": "Warrant Service Officer",
+                    "task-force model": "Task Force Model"}
+    # two models, a code that contradicts the name, or nothing known: not read (an unknown_model anomaly)
+    for text in ["Jail Enforcement Model / Task Force Model", "Task Force Model (JEM)", "Task Force", "", "Pending"]:
+        assert model_of(text) is None, text
