@@ -5,8 +5,12 @@ import hashlib
 import re
 
 
-# participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx
-NAME_DATE = re.compile(r"(participating|pending)Agencies(\d{2})(\d{2})(\d{4})(am|pm|mid)?", re.I)
+# participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx; also
+# separators ICE has not used yet (participating_agencies_04-15-2026_am.xlsx), so that a new habit
+# of naming keeps its date instead of falling back to dating by content.
+NAME_DATE = re.compile(r"(participating|pending)[ _-]?Agencies[ _-]?(\d{2})[-_.]?(\d{2})[-_.]?(\d{4})[ _-]?(am|pm|mid)?", re.I)
+# participatingAgencies-2026-04-15.xlsx: an ISO date (year first, separated, so never a capture time)
+NAME_ISO_DATE = re.compile(r"(participating|pending)[ _-]?Agencies[ _-]?(\d{4})-(\d{2})-(\d{2})[ _-]?(am|pm|mid)?", re.I)
 # participatingAgencies-20250224183354.xlsx, ParticipatingEntities-20210113002027.xlsx: archive capture times
 CAPTURE_NAME = re.compile(r"-(\d{14})(?:__[0-9a-f]{8})?\.xlsx$", re.I)
 # am/mid/pm are half-days, not times; these nominal hours only order files of the same day.
@@ -57,8 +61,12 @@ def name_date(file_name):
         except ValueError:
             pass  # not a real time: fall through to the other patterns, then to dating by content
     m = NAME_DATE.search(file_name)
-    if m:
-        _, mm, dd, yyyy, slot = m.groups()
+    iso = None if m else NAME_ISO_DATE.search(file_name)
+    if m or iso:
+        if m:
+            _, mm, dd, yyyy, slot = m.groups()
+        else:
+            _, yyyy, mm, dd, slot = iso.groups()
         slot = slot.lower() if slot else None
         try:
             day = datetime.date(int(yyyy), int(mm), int(dd))

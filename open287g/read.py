@@ -14,7 +14,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet
 
-READER_VERSION = 10  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 11  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -101,7 +101,17 @@ def parse_date(value):
     if m:
         mo, d, y = map(int, m.groups())
         return datetime.date(y, mo, d).isoformat(), True
+    # Month names, not yet printed by ICE but common in hand-kept sheets: "March 27, 2026", "27-Mar-2026".
+    for form in MONTH_NAME_FORMS:
+        try:
+            return datetime.datetime.strptime(text.replace("Sept ", "Sep "), form).date().isoformat(), False
+        except ValueError:
+            continue
     raise ValueError(f"{text!r} is not a date")
+
+
+MONTH_NAME_FORMS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d-%b-%Y", "%d-%b-%y", "%d %B %Y", "%d %b %Y",
+                    "%b. %d, %Y")
 
 
 _SAFELINK = re.compile(r"^https?://[\w.-]*safelinks\.protection\.outlook\.com/.*?[?&]url=([^&]+)", re.I)

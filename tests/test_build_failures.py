@@ -199,3 +199,29 @@ def test_model_spellings_are_read_only_when_one_model_is_meant():
     # two models, a code that contradicts the name, or nothing known: not read (an unknown_model anomaly)
     for text in ["Jail Enforcement Model / Task Force Model", "Task Force Model (JEM)", "Task Force", "", "Pending"]:
         assert model_of(text) is None, text
+
+
+def test_dates_in_file_names_ice_has_not_used_yet_are_read():
+    import datetime
+
+    from open287g.dating import name_date
+
+    am = datetime.datetime(2026, 4, 15, 9)
+    for name in ["participatingAgencies04152026am.xlsx", "participating_agencies_04-15-2026_am.xlsx",
+                 "Participating Agencies 04.15.2026 AM.xlsx", "participatingAgencies-2026-04-15-am.xlsx"]:
+        assert name_date(name) == (am, "ICE file name", "am"), name
+    assert name_date("pendingAgencies04152026.xlsx")[0] == datetime.datetime(2026, 4, 15, 12)
+    # an archive capture time is still read as one, and a name without a date gives none
+    assert name_date("participatingAgencies-20250224183354.xlsx")[1] == "archive capture time in file name"
+    assert name_date("participatingAgencies.xlsx") == (None, None, None)
+    assert name_date("participatingAgencies13402026.xlsx") == (None, None, None), "month 13 is not a date"
+
+
+def test_signing_dates_with_month_names_are_read():
+    from open287g.read import parse_date
+
+    for text in ["March 27, 2026", "Mar 27, 2026", "27-Mar-2026", "27-Mar-26", "27 March 2026", "Mar. 27, 2026"]:
+        assert parse_date(text) == ("2026-03-27", False), text
+    assert parse_date("Sept 3, 2025") == ("2025-09-03", False)
+    with pytest.raises(ValueError, match="is not a date"):
+        parse_date("Marchember 27, 2026")
