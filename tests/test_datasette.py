@@ -435,3 +435,23 @@ async def test_a_url_naming_a_shown_facet_gets_it_once(ds, sql):
     data = (await ds.client.get(f"/{DB}/agreements.json?_facet=model&model=JEM&_size=0")).json()
     assert set(data["facet_results"]) == {"state_code", "model", "status", "level"}
     assert data["filtered_table_rows_count"] == sql("select count(*) from agreements where model = 'JEM'")[0][0]
+
+
+async def test_table_permission_rules_are_read_once_and_still_hold(tmp_path):
+    """plugins/permissions.py keeps each table's rules; a denial in the metadata still denies."""
+    from datasette.app import Datasette
+
+    path = tmp_path / "t.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("create table open_rows (id integer primary key); create table closed_rows (id integer primary key);")
+    conn.close()
+    made = Datasette([str(path)], metadata={"databases": {"t": {"tables": {"closed_rows": {"allow": False}}}}},
+                     plugins_dir=str(serve.PLUGINS_DIR))
+    computed = []
+    original = made._table_permission_allows
+    made._table_permission_allows = lambda database, table: computed.append(table) or original(database, table)
+    await made.invoke_startup()
+    for _ in range(3):
+        assert (await made.client.get("/t/open_rows.json")).status_code == 200
+        assert (await made.client.get("/t/closed_rows.json")).status_code == 403
+    assert sorted(computed) == ["closed_rows", "open_rows"], "each table's rules computed once"
