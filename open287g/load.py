@@ -82,6 +82,7 @@ def _publication_row(p):
         "fingerprint": p.get("fingerprint"),
         "duplicate_of": p.get("duplicate_of"),
         "capture_utc": p["capture_utc"],
+        "saved_at": p.get("saved_at"),
         "archived_by": p["archived_by"],
         "error": p.get("error"),
         "anomalies": len(p["anomalies"]),

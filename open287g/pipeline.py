@@ -61,7 +61,8 @@ def _absorb(p, result):
         p["error"] = result["error"]
         return
     r = interpret(result["ok"])
-    p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"])
+    p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"],
+             saved_at=r["saved_at"])
     p["anomalies"].extend(r["anomalies"])
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from .dating import fingerprint
 from .identity import norm_agency
 from .places import state_postal
-from .xlsx import WorkbookError, read_sheet
+from .xlsx import WorkbookError, read_sheet, saved_at
 
-READER_VERSION = 11  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 12  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -340,7 +340,7 @@ def extract(path):
         add_url, add_safe = add_links.get(number, none)
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
     return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells,
-            "unknown_columns": tuple(unknown), "rows_above_header": above}
+            "unknown_columns": tuple(unknown), "rows_above_header": above, "saved_at": saved_at(path)}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur across hundreds of files
@@ -383,6 +383,7 @@ def interpret(extracted):
     return {
         "header": extracted["header"],
         "header_row": extracted["header_row"],
+        "saved_at": extracted.get("saved_at"),
         "rows": rows,
         "sheet_rows": sheet_rows,
         "blank_rows": blank,

@@ -194,3 +194,23 @@ def read_sheet(path):
     # calamine gives "" for an empty cell and date/datetime for date-formatted cells;
     # the read stage interprets values column by column.
     return list(enumerate(grid, start=1)), links
+
+
+_MODIFIED = re.compile(rb"<dcterms:modified[^>]*>\s*(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")
+
+
+def saved_at(path):
+    """When the workbook was last saved ("2026-01-05T20:22:43", UTC), from docProps/core.xml; None when absent or unreadable.
+
+    Excel writes it on every save. ICE's files were saved 0-7 days before the date in their names
+    (431 of 439), except where the name's date is mistyped: participatingAgencies01052025pm.xlsx
+    was saved on 2026-01-05.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = _read_part(zf, "docProps/core.xml")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zlib.error, WorkbookError):
+        return None
+    m = _MODIFIED.search(data or b"")
+    return m.group(1).decode() if m else None
+

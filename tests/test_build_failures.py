@@ -225,3 +225,37 @@ def test_signing_dates_with_month_names_are_read():
     assert parse_date("Sept 3, 2025") == ("2025-09-03", False)
     with pytest.raises(ValueError, match="is not a date"):
         parse_date("Marchember 27, 2026")
+
+
+def _pub(name, saved=None, keys=frozenset({"a", "b"})):
+    from open287g.dating import name_date
+
+    when, source, slot = name_date(name)
+    return {"file_name": name, "published_at": when, "date_source": source, "slot": slot, "keys": set(keys),
+            "anomalies": [], "saved_at": saved, "capture_utc": None}
+
+
+def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
+    """Rule saved_time on made-up publications: ICE's January habit, participatingAgencies01052025pm saved in 2026."""
+    from open287g.dating import _fix_typed_dates
+
+    list_ = [_pub("participatingAgencies12152025am.xlsx", "2025-12-14T10:00:00"),
+             _pub("participatingAgencies12302025am.xlsx", "2025-12-29T10:00:00")]
+    typo = _pub("participatingAgencies01052025pm.xlsx", "2026-01-05T20:22:43")
+    late_save = _pub("participatingAgencies12202025am.xlsx", "2025-12-21T19:28:12")  # saved 1.4 days after its name date
+    unexplained = _pub("participatingAgencies06102025am.xlsx", "2025-12-01T08:00:00")  # no one-year or one-month slip fits
+    _fix_typed_dates(list_ + [typo, late_save, unexplained])
+    assert str(typo["published_at"]) == "2026-01-05 17:00:00"
+    assert typo["date_source"] == "ICE file name, date corrected from its save time"
+    assert typo["anomalies"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
+    assert str(late_save["published_at"]) == "2025-12-20 09:00:00" and late_save["date_source"] == "ICE file name"
+    assert str(unexplained["published_at"]) == "2025-06-10 09:00:00"
+    assert unexplained["anomalies"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["anomalies"][0][2]
+
+
+def test_the_save_time_is_read_from_the_workbook(tmp_path):
+    from open287g.xlsx import saved_at
+
+    assert saved_at(DATA / "ice" / "participating" / "participatingAgencies01052025pm.xlsx") == "2026-01-05T20:22:43"
+    (tmp_path / "not.xlsx").write_bytes(b"<html>")
+    assert saved_at(tmp_path / "not.xlsx") is None
