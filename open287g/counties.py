@@ -1,5 +1,6 @@
 """Reads data/census/ (Census Bureau population estimates) and data/geo/ (us-atlas outlines); writes the counties, county_shapes and state_shapes tables and state populations."""
 import csv
+import functools
 import json
 from pathlib import Path
 
@@ -106,14 +107,20 @@ def _tenths(n):
     return sign + (str(whole) if whole else ("" if tenth else "0")) + (f".{tenth}" if tenth else "")
 
 
+@functools.lru_cache(maxsize=2)
+def _topology(path, mtime_ns):
+    """The parsed topology and its decoded arcs, once per file version: the build reads two layers of it."""
+    topology = json.loads(Path(path).read_text(encoding="utf-8"))
+    return topology, _decode_arcs(topology)
+
+
 def read_shapes(data_dir, layer="counties"):
     """Outlines of a us-atlas layer (counties or states) as {fips: {name, path, x0, y0, x1, y1}}, projected (Albers USA)."""
     path = Path(data_dir) / SHAPES_FILE
     if not path.exists():
         raise CensusError(f"{path}: missing")
     try:
-        topology = json.loads(path.read_text(encoding="utf-8"))
-        arcs = _decode_arcs(topology)
+        topology, arcs = _topology(str(path), path.stat().st_mtime_ns)
         geometries = topology["objects"][layer]["geometries"]
     except (ValueError, KeyError, TypeError) as e:
         raise CensusError(f"{path}: not the us-atlas county topology ({e})") from None

@@ -61,7 +61,7 @@ def _qa_checks(db, built):
     return checks
 
 
-def finish(path, built):
+def finish(path, built, metadata=None):
     db = sqlite_utils.Database(path)
     for table, index_list in INDEXES.items():
         if table in db.table_names():
@@ -71,7 +71,7 @@ def finish(path, built):
     db["agreements"].enable_fts(["agency", "spellings", "county"], create_triggers=False)
     for sql_file in sorted(VIEWS_DIR.glob("*.sql")):
         db.create_view(sql_file.stem, sql_file.read_text(), replace=True)
-    materialise(db.conn)
+    materialise(db.conn, metadata=metadata)  # the build's assembled metadata: read once a build
     checks = _qa_checks(db, built)
     insert(db, "qa_checks", ({"id": i, **c} for i, c in enumerate(checks, start=1)), pk="id")
     anomaly_rows = db["build_anomalies"].count

@@ -332,7 +332,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         tmp.unlink(missing_ok=True)
         return 2
     stage("load")
-    qa = finish.finish(tmp, built)
+    qa = finish.finish(tmp, built, metadata)
     stage("finish")
     if qa["broken"]:
         # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
