@@ -161,21 +161,15 @@ def _fix_typed_dates(members):
         printed = p["published_at"]
         fetched = _fetch_bound(p)
         shifts = [w for w in (_shift(printed, y, m) for y, m in ((-1, 0), (1, 0), (0, -1), (0, 1))) if w is not None]
-        if fetched and not _near_fetch(printed, fetched):
-            near = [w for w in shifts if _near_fetch(w, fetched)]
-            if len(near) == 1:
-                _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was fetched on {fetched:%Y-%m-%d}")
-            else:
-                p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was fetched on {fetched:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
-            continue
         saved = _saved_time(p)
-        if saved and printed < saved - SAVED_SLACK:
-            near = [w for w in shifts if saved - SAVED_SLACK <= w <= saved + SAVED_WINDOW]
+        ruled_out = _ruled_out_by_own_time(printed, fetched, saved)
+        if ruled_out:
+            verb, when, fits, source = ruled_out
+            near = [w for w in shifts if fits(w)]
             if len(near) == 1:
-                _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was saved on {saved:%Y-%m-%d}",
-                         "ICE file name, date corrected from its save time")
+                _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d}", source)
             else:
-                p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was saved on {saved:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
+                p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
             continue
         current = _fit(p, others, printed)
         out_of_range = not (low <= printed <= high)
@@ -207,6 +201,15 @@ def _fix_typed_dates(members):
         _correct(p, printed, best, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f})")
 
 
+def _ruled_out_by_own_time(printed, fetched, saved):
+    """(verb, time, fits(date), date_source) when the file's fetch or save time rules the printed date out, else None."""
+    if fetched and not _near_fetch(printed, fetched):
+        return "fetched", fetched, lambda w: _near_fetch(w, fetched), "ICE file name, date corrected from content"
+    if saved and printed < saved - SAVED_SLACK:
+        return "saved", saved, lambda w: saved - SAVED_SLACK <= w <= saved + SAVED_WINDOW, "ICE file name, date corrected from its save time"
+    return None
+
+
 def _near_fetch(when, fetched):
     return fetched - FETCH_BEFORE <= when <= fetched + FETCH_AFTER
 
@@ -217,25 +220,22 @@ def _correct(p, printed, best, reason, source="ICE file name, date corrected fro
     p["published_at"], p["date_source"] = best, source
 
 
-def _saved_time(p):
-    """When Excel last saved the file (read.extract, from docProps/core.xml), or None."""
-    value = p.get("saved_at")
+def _timestamp(value):
+    """An ISO date-time from MANIFEST.csv or a workbook ("2026-01-05T20:22:43", maybe with a Z), or None."""
     try:
-        return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S") if value else None
+        return datetime.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S") if value else None
     except ValueError:
         return None
 
 
+def _saved_time(p):
+    """When Excel last saved the file (read.extract, from docProps/core.xml), or None."""
+    return _timestamp(p.get("saved_at"))
+
+
 def _fetch_bound(p):
     """The latest a file can have been published: when it was fetched or captured (MANIFEST.csv)."""
-    for field in ("fetched_utc", "capture_utc"):
-        value = p.get(field)
-        if value:
-            try:
-                return datetime.datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
-            except ValueError:
-                continue
-    return None
+    return next((t for t in (_timestamp(p.get(field)) for field in ("fetched_utc", "capture_utc")) if t), None)
 
 
 def _place_undated(members):

@@ -147,7 +147,7 @@ def unwrap_url(url):
 
 
 _MODEL_WORDS = re.compile(r"[^a-z]+")
-MODEL_BY_CODE = {"jem": "Jail Enforcement Model", "wso": "Warrant Service Officer", "tfm": "Task Force Model"}
+MODEL_BY_CODE = {code.lower(): name for code, name in MODEL_NAMES.items()}
 
 
 def model_of(text):
