@@ -48,8 +48,8 @@ async def rows_in_query(datasette, database, args):
 def asgi_wrapper(datasette):
     def wrap(app):
         async def named(scope, receive, send):
-            if scope["type"] != "http":
-                return await app(scope, receive, send)
+            if scope["type"] != "http" or not _PATH.match(scope.get("path", "")):
+                return await app(scope, receive, send)  # only CSV and JSON answers get a name: pages pass at once
             query_string = scope.get("query_string", b"").decode("utf-8", "replace")
             database = (datasette.plugin_config("open287g-site") or {}).get("database")
             name = download_name(scope.get("path", ""), query_string, database)

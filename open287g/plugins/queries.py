@@ -152,11 +152,20 @@ def _plain_response(status, message, fmt):
 
 @hookimpl
 def asgi_wrapper(datasette):
+    served = {}  # the canned queries with checked parameters, read at the first request: the served metadata never changes while a process runs
+
+    def checked_query(database, name):
+        if not served:
+            served["database"] = site(datasette).get("database")
+            served["queries"] = {n: q for n, q in canned_queries(datasette, served["database"]).items() if q.get("parameter_kinds")}
+        return served["queries"].get(name) if database == served["database"] else None
+
     def wrap(app):
         async def checked(scope, receive, send):
+            # every table URL has this shape too: it costs a dictionary lookup, not a metadata read
             match = _QUERY_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
-            query = canned_queries(datasette, match["database"]).get(match["name"]) if match else None
-            if not query or not query.get("parameter_kinds"):
+            query = checked_query(match["database"], match["name"]) if match else None
+            if not query:
                 return await app(scope, receive, send)
             args = dict(parse_qsl(scope.get("query_string", b"").decode("utf-8", "replace"), keep_blank_values=True))
             problems, blank = await parameter_problems(datasette, query, args)
