@@ -227,3 +227,10 @@ def test_bad_census_or_boundary_file_is_one_line(tmp_path, cache_dir, build_resu
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr
     assert "Traceback" not in result.stderr and not list(tmp_path.glob("287g.db*"))
+
+
+def test_find_plugin_model_names_are_the_readers():
+    from open287g.plugins.find import MODEL_NAMES
+    from open287g.read import MODEL_NAMES as READ
+
+    assert MODEL_NAMES == READ and list(MODEL_NAMES) == list(READ)

@@ -6,8 +6,9 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, search
+from open287g.config import DATABASE as DB
 
-DB = "287g"
+# read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
 MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
 MODELS = tuple(MODEL_NAMES)
 
