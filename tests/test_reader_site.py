@@ -47,7 +47,7 @@ async def test_no_reader_address_answers_500(ds, path):
     assert 400 <= response.status_code < 500, (path, response.status_code)
     if not path.endswith((".csv", ".json")) and ".csv?" not in path and ".json?" not in path:
         # the site's header, its search box and a way home
-        assert 'action="/"' in response.text and 'name="q"' in response.text and 'href="/"' in response.text
+        assert 'action="/search"' in response.text and 'name="q"' in response.text and 'href="/"' in response.text
 
 
 async def test_error_page_says_what_went_wrong(ds):
@@ -139,3 +139,12 @@ async def test_palette_is_the_only_source_of_model_colours(ds):
         assert colour in page
     for old in ("#1f77b4", "#2ca02c", "#d62728"):
         assert old not in page
+
+
+async def test_the_header_search_box_searches(ds):
+    """Every page's header box sends its words to /search (it once sent them to the home page, which ignored them)."""
+    page = (await ds.client.get("/287g/agreements")).text
+    form = page[page.index('<form class="site-search"'):]
+    assert form.startswith('<form class="site-search" action="/search"')
+    results = await ds.client.get("/search?q=tampa")
+    assert results.status_code == 200 and "Tampa Police Department" in results.text
