@@ -234,3 +234,12 @@ def test_find_plugin_model_names_are_the_readers():
     from open287g.read import MODEL_NAMES as READ
 
     assert MODEL_NAMES == READ and list(MODEL_NAMES) == list(READ)
+
+
+def test_a_county_map_defines_each_stripe_pattern_once():
+    from open287g.plugins.find import county_map
+
+    shape = {"x0": 0, "y0": 0, "x1": 1, "y1": 1, "name": "X", "state_code": "TX", "agreements_active": 3, "models_active": "JEM, WSO, TFM"}
+    m = county_map([dict(shape, fips="1", map_fill="JEM+WSO+TFM"), dict(shape, fips="2", map_fill="JEM+TFM")])
+    ids = [p["id"] for p in m["patterns"] + m["all_patterns"]]
+    assert sorted(ids) == ["fill-JEM-TFM", "fill-JEM-WSO-TFM"]

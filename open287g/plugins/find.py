@@ -364,12 +364,13 @@ def _fill_colour(fill):
 
 
 def county_map(shapes, highlight=None, pad=4, borders=()):
-    """Context for templates/_county_map.html: paths with fills, the viewBox around them, the patterns used."""
+    """Context for the county_map macro (templates/_find.html): paths with fills, the viewBox around them, the patterns used."""
     if not shapes:
         return None
     x0, y0 = min(s["x0"] for s in shapes) - pad, min(s["y0"] for s in shapes) - pad
     x1, y1 = max(s["x1"] for s in shapes) + pad, max(s["y1"] for s in shapes) + pad
-    patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]})
+    # the three-model stripes are always drawn for the legend (all_patterns): an id may appear once a page
+    patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]} - {"+".join(MODELS)})
     for s in shapes:
         s["colour"] = _fill_colour(s["map_fill"])
         s["highlight"] = s["fips"] == highlight
