@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, finish, fixes, gazetteer, load, places, resolve, search
+from . import ROOT, config, counties, dating, finish, fixes, gazetteer, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
@@ -299,7 +299,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             p["anomalies"].append(("rejected", None, p["error"]))
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
-    except fixes.CorrectionsError as e:
+        areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
+    except (fixes.CorrectionsError, reach.AreasError) as e:
         _log(f"error: {e}")
         return 2
     correction_report = fixes.apply_corrections(pubs, corrections)
@@ -326,9 +327,10 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
         counties.write(tmp, data_dir)
         gazetteer.write(tmp)
+        reach.write(tmp, areas)
         search.write_index(tmp)
         link_meetings(tmp)
-    except counties.CensusError as e:
+    except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
         return 2

@@ -431,6 +431,8 @@ _KNOWN_AGENCIES = {
         ("new college of florida", "town", "Sarasota"),
         ("northwest florida state college", "town", "Niceville"),
         ("sarasota manatee airport authority", "town", "Sarasota"),
+        ("district board of trustees of pensacola state college", "town", "Pensacola"),
+        ("distict board of trustees of pensacola state college", "town", "Pensacola"),  # as misspelt by ICE
         ("springfield police", "county", "Bay County"),  # Springfield, Bay County, has no ZIP of its own
     ],
     "PA": [
@@ -456,6 +458,7 @@ _KNOWN_AGENCIES = {
     "VA": [
         ("rappahannock shenandoah warren regional jail", "town", "Front Royal"),
         ("rappahannok shenandoah warren regional jail", "town", "Front Royal"),  # as misspelt by ICE
+        ("southwest virginia regional jail", "town", "Abingdon"),  # the authority's seat; jails in four counties
     ],
 }
 _KNOWN_TOKENS = {st: sorted(((tuple(_tokens(name)), kind, value) for name, kind, value in entries),
@@ -502,6 +505,11 @@ _STATE_PHRASES = [tuple(p.split()) for p in (
 )]
 _NA = {"", "na", "n a", "none", "null", "tbd", "unknown", "statewide", "multiple"}
 _NEAR_KM = 30.0  # a town this close to ICE's county centre is accepted across a county line
+
+
+def level_kind(level):
+    """ICE's TYPE column as "state", "county" or "municipal" (None when blank or unknown)."""
+    return _level_kind(level)
 
 
 def _level_kind(level):
@@ -782,7 +790,11 @@ class _Locator:
     def run(self):
         given = (lambda method: self.given and self.county(self.given, method + self.given_note))
         if self.kind == "state":
-            return self.state("state agency (ICE type)")
+            # ICE prints some campuses and city police "State" ("City of Miami Police Department"):
+            # a campus of the hand-checked table, or a town's police that is no state police, sits at its town.
+            return ((self.known() if not self.statewide(strict=True) else None)
+                    or (self.has(_MUNICIPAL_WORDS) and not self.statewide(strict=True) and self.town())
+                    or self.state("state agency (ICE type)"))
         if self.kind == "county":
             return (self.county_in_name()
                     or (self.has(_MUNICIPAL_WORDS) and not self.has({"sheriff", "sheriffs"}) and self.town())

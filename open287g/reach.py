@@ -1,0 +1,137 @@
+"""Reads an agency's name, ICE's printed level, its placement and data/agency_areas.csv; says whose residents it can act on (its town, its county, a region of counties, a campus, or the whole state) and where that contradicts ICE's level."""
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import places
+
+REACHES = ("town", "county", "regional", "campus", "statewide", "unplaced")
+# ICE's TYPE column read as a reach: a campus or a region is no contradiction of "County" or "Municipality".
+PRINTED = {"state": {"statewide"}, "county": {"county", "regional", "campus"},
+           "municipal": {"town", "regional", "campus"}}
+
+CAMPUS_WORDS = {"university", "college", "school", "schools", "isd", "campus"}
+# A body serving several jurisdictions or one facility: "regional jail authority", "airport police".
+REGIONAL_PHRASES = [tuple(p.split()) for p in (
+    "regional", "authority", "task force", "judicial", "circuit", "airport", "district jail", "metro police authority",
+)]
+COUNTY_WORDS = {"sheriff", "sheriffs", "county", "parish"}
+
+
+class AreasError(ValueError):
+    """data/agency_areas.csv cannot be read."""
+
+
+@dataclass(frozen=True)
+class Area:
+    """One line of data/agency_areas.csv: a body's reach and the counties it covers, with why."""
+    state: str
+    agency: str
+    reach: str
+    counties: tuple
+    reason: str
+    source: str
+
+    @property
+    def key(self):
+        return tuple(places.words(self.agency))
+
+
+def load_areas(path):
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for n, r in enumerate(rows, start=2):
+        missing = [c for c in ("state", "agency", "reach", "counties", "reason", "source") if not (r.get(c) or "").strip()]
+        if missing or r["reach"] not in REACHES:
+            why = f"missing {', '.join(missing)}" if missing else f"reach {r['reach']!r} is not one of {', '.join(REACHES)}"
+            raise AreasError(f"{path.name} line {n}: {why}")
+        out.append(Area(r["state"].strip(), r["agency"].strip(), r["reach"],
+                        tuple(c.strip() for c in r["counties"].split(";") if c.strip()), r["reason"], r["source"]))
+    return out
+
+
+def _has_phrase(tokens, phrases):
+    return any(tuple(tokens[i:i + len(p)]) == p for p in phrases for i in range(len(tokens) - len(p) + 1))
+
+
+def classify(agency, areas=(), idx=None):
+    """{'reach', 'reach_counties': [fips], 'reach_rule'} for one agency row (name, state_code, level,
+    county_fips, precision, location_method)."""
+    tokens = places.words(agency["name"])
+    here = [agency["county_fips"]] if agency.get("county_fips") else []
+    for area in areas:
+        if area.state == agency["state_code"] and tuple(tokens[:len(area.key)]) == area.key:
+            idx = idx or places.index()
+            fips = []
+            for name in area.counties:
+                hit = idx.find_county(area.state, name, fuzzy=False)
+                if hit is None:
+                    raise AreasError(f"agency_areas.csv: {name!r} is not a county of {area.state} ({area.agency})")
+                fips.append(hit["fips"])
+            return {"reach": area.reach, "reach_counties": fips,
+                    "reach_rule": f"agency_areas: {area.reason} ({area.source})"}
+    if CAMPUS_WORDS & set(tokens):
+        return {"reach": "campus", "reach_counties": here, "reach_rule": "campus: a university, college or school police"}
+    if _has_phrase(tokens, REGIONAL_PHRASES) and not {"sheriff", "sheriffs"} & set(tokens):
+        return {"reach": "regional", "reach_counties": here,
+                "reach_rule": "regional: a jail authority, task force, judicial district or airport"}
+    if agency.get("precision") == "state":
+        if (agency.get("location_method") or "").startswith("state agency"):
+            return {"reach": "statewide", "reach_counties": [], "reach_rule": "statewide: a state agency"}
+        return {"reach": "unplaced", "reach_counties": [], "reach_rule": "unplaced: neither town nor county found"}
+    if COUNTY_WORDS & set(tokens) and agency.get("precision") == "county":
+        return {"reach": "county", "reach_counties": here, "reach_rule": "county: a sheriff or county body"}
+    if agency.get("precision") == "county" and places.level_kind(agency.get("level")) != "municipal":
+        return {"reach": "county", "reach_counties": here, "reach_rule": "county: placed at its county"}
+    return {"reach": "town", "reach_counties": here, "reach_rule": "town: a town's own police, marshal or constable"}
+
+
+def contradiction(agency, reach):
+    """A level_corrections row when ICE's printed level says otherwise than the reach, else None."""
+    printed = places.level_kind(agency.get("level"))
+    if printed is None or reach["reach"] in PRINTED[printed] or reach["reach"] == "unplaced":
+        return None
+    return {"agency_id": agency["id"], "name": agency["name"], "state_code": agency["state_code"],
+            "level_printed": agency["level"], "reach": reach["reach"], "rule": reach["reach_rule"],
+            "evidence": agency.get("location_method")}
+
+
+def write(db_path, areas):
+    """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
+    level_corrections, in the database the build is finishing."""
+    import json
+
+    import sqlite_utils
+
+    from .load import insert
+
+    db = sqlite_utils.Database(db_path)
+    agencies = [dict(r) for r in db.query(
+        "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
+    idx = places.index()
+    updates, covers, corrections = [], [], []
+    for a in agencies:
+        r = classify(a, areas, idx)
+        updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], a["id"]))
+        covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"]]
+        c = contradiction(a, r)
+        if c:
+            corrections.append(c)
+    for column in ("reach", "reach_counties", "reach_rule"):
+        db["agencies"].add_column(column, str)
+    db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ? where id = ?", updates)
+    known = {f for (f,) in db.execute("select fips from counties")} if db["counties"].exists() else None
+    insert(db, "agency_reach", [c for c in covers if known is None or c["county_fips"] in known],
+           pk=("agency_id", "county_fips"),
+           foreign_keys=[("agency_id", "agencies", "id"), ("county_fips", "counties", "fips")],
+           columns={"agency_id": str, "county_fips": str, "reach": str})
+    insert(db, "level_corrections", corrections, pk="agency_id", foreign_keys=[("agency_id", "agencies", "id")],
+           columns={"agency_id": str, "name": str, "state_code": str, "level_printed": str, "reach": str,
+                    "rule": str, "evidence": str})
+    db["agency_reach"].create_index(["county_fips"])
+    db.conn.commit()
+    return {"level_corrections": len(corrections)}
