@@ -16,8 +16,9 @@ def slug(name):
     return "-".join(places.words(name, aliases=False))
 
 
-def place_id(state_code, name):
-    return f"{state_code.lower()}/{slug(name)}"
+def lookup_key(text):
+    """ "St. Louis", "saint louis", "St Louis" -> "saintlouis": what a typed town is matched on."""
+    return "".join(places.words(text))
 
 
 def _collect(idx, known_fips):
@@ -64,6 +65,7 @@ def rows(idx, counties):
         out.append({
             "id": f"{st.lower()}/{key}",
             "name": name,
+            "key": lookup_key(name),
             "state_code": st,
             "state_name": state_names.get(st),
             "county_fips": fips[0] if fips else None,
@@ -96,6 +98,7 @@ def write(db_path):
            foreign_keys=[("place_id", "places", "id"), ("state_code", "states", "code"),
                          ("county_fips", "counties", "fips")])
     db["places"].create_index(["state_code"])
+    db["places"].create_index(["key"])
     db["zip_codes"].create_index(["place_id"])
     db.conn.commit()
     return {"places": len(place_rows), "zip_codes": len(zip_rows)}

@@ -300,7 +300,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
         areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
-    except (fixes.CorrectionsError, reach.AreasError) as e:
+        abbreviations = search.read_abbreviations(Path(data_dir) / "abbreviations.csv")
+    except (fixes.CorrectionsError, reach.AreasError, search.AbbreviationsError) as e:
         _log(f"error: {e}")
         return 2
     correction_report = fixes.apply_corrections(pubs, corrections)
@@ -328,7 +329,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         counties.write(tmp, data_dir)
         gazetteer.write(tmp)
         reach.write(tmp, areas)
-        search.write_index(tmp)
+        search.write_index(tmp, abbreviations)
         link_meetings(tmp)
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")

@@ -6,7 +6,9 @@ sharing any three-letter piece of the typed words, ranked by FTS5's bm25, which 
 "mecklenberg" still finds Mecklenburg. Python only reads the query (a trailing state, "co" for
 county) and orders the hits: exact and whole-word matches, then active agencies, first.
 """
+import csv
 import json
+from pathlib import Path
 
 import sqlite_utils
 
@@ -45,9 +47,20 @@ select
   null,
   null
 from states s
+union all
+select
+  'place',
+  p.id,
+  p.state_code,
+  p.name || ', ' || p.state_name,
+  null,
+  null,
+  null,
+  null
+from places p
 """
 
-KIND_ORDER = {"state": 0, "county": 1, "agency": 2}
+KIND_ORDER = {"state": 0, "county": 1, "place": 2, "agency": 3}
 # A trailing "co" is "county" ("harris co"), never Colorado; type "colorado" for the state.
 NOT_A_STATE = {"co"}
 
@@ -56,10 +69,31 @@ def _text(*parts):
     return " ".join(w for part in parts if part for w in places.words(part))
 
 
-def write_index(db_path):
-    """search_entries, one row per agency, county and state with its words as places.words() spells them,
-    and search_entries_fts, their FTS5 trigram index."""
+def read_abbreviations(path):
+    """data/abbreviations.csv: agency abbreviations people type ("FHP", "NYPD"), each with the words it
+    stands for, the state it implies (blank: any state) and where it comes from."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for n, r in enumerate(rows, start=2):
+        if not (r.get("abbreviation") or "").strip() or not (r.get("means") or "").strip():
+            raise AbbreviationsError(f"{path.name} line {n}: an abbreviation and what it means are both needed")
+    return [{"abbreviation": r["abbreviation"].strip().lower(), "state_code": (r.get("state") or "").strip() or None,
+             "means": r["means"].strip(), "source": (r.get("source") or "").strip()} for r in rows]
+
+
+class AbbreviationsError(ValueError):
+    """data/abbreviations.csv cannot be read."""
+
+
+def write_index(db_path, abbreviations=()):
+    """search_entries, one row per agency, county, place and state with its words as places.words() spells
+    them; search_entries_fts, their FTS5 trigram index; search_abbreviations."""
     db = sqlite_utils.Database(db_path)
+    db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
+                                          foreign_keys=[("state_code", "states", "code")])
     rows = []
     for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):
         names = [label] + (json.loads(spellings) if spellings else [])
@@ -75,9 +109,22 @@ def write_index(db_path):
     return len(rows)
 
 
-def parse(query):
-    """A typed query as {'terms': words to find, 'state': postal code it ends with, 'state_only': postal code it is}."""
+def parse(query, abbreviations=None):
+    """A typed query as {'terms': words to find, 'state': postal code it ends with, 'state_only': postal code it is,
+    'expanded': the abbreviations read, 'county': whether it ends with "county", "co" or "parish"}."""
     raw = places.words(query or "", aliases=False)
+    expanded, implied = [], None
+    if abbreviations:
+        out = []
+        for w in raw:
+            a = abbreviations.get(w)
+            if a:
+                out += places.words(a["means"], aliases=False)
+                expanded.append(a)
+                implied = implied or a["state_code"]
+            else:
+                out.append(w)
+        raw = out
     state = state_only = None
     if raw and places.state_postal(" ".join(raw), fuzzy=False) and " ".join(raw) not in NOT_A_STATE:
         state_only = places.state_postal(" ".join(raw), fuzzy=False)
@@ -90,7 +137,12 @@ def parse(query):
                     state, raw = found, raw[:-n]
                     break
     terms = list(dict.fromkeys(places.words(" ".join(raw))))
-    return {"terms": terms, "state": state, "state_only": state_only}
+    implied_state = None
+    if implied and not state and not state_only:
+        state = implied_state = implied
+    county = bool(raw) and raw[-1] in ("county", "co", "parish", "cnty")
+    return {"terms": terms, "state": state, "state_only": state_only, "expanded": expanded, "county": county,
+            "implied_state": implied_state}
 
 
 def expression(terms):

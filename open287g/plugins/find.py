@@ -1,12 +1,15 @@
 """Reads the built database and feeds the pages that answer "does my agency, county or state work with ICE?": the home page, /search, agency, state and county pages, /states and /county-map."""
 import datetime
+import difflib
 import json
+import re
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from open287g import palette, search
+from open287g import palette, places, search
 from open287g.config import DATABASE as DB
+from open287g.gazetteer import lookup_key
 
 # read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
 MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
@@ -22,6 +25,106 @@ from publications
 where status = 'used'
   and list in ('participating', 'pending')
 order by published_at desc
+"""
+
+PLACES_BY_KEY = """
+select
+  *
+from places
+where key = :key
+  and (:state = '' or state_code = :state)
+order by zip_count desc, id
+limit 40
+"""
+
+PLACE = """
+select
+  *
+from places
+where id = :id
+"""
+
+PLACES_BY_ID = """
+select
+  *
+from places
+where id in (select value from json_each(:ids))
+"""
+
+ZIP_CODE = """
+select
+  z.zip,
+  z.town,
+  z.state_code,
+  z.county_fips,
+  z.place_id,
+  c.name as county_name
+from zip_codes z
+left join counties c
+  on c.fips = z.county_fips
+where z.zip = :zip
+"""
+
+ABBREVIATIONS = """
+select
+  abbreviation,
+  state_code,
+  means,
+  source
+from search_abbreviations
+"""
+
+# Every agency that can act in the given counties (its town's, the county's, a region's or a campus's),
+# and every statewide agency of the state.
+REACHING = """
+select
+  a.id,
+  a.name,
+  a.state_code,
+  a.level,
+  a.reach,
+  a.place_name,
+  a.county_name,
+  a.county_fips,
+  a.models_active,
+  a.models_ever,
+  a.status,
+  a.agreements_active,
+  r.county_fips as covers
+from agency_reach r
+join agencies a
+  on a.id = r.agency_id
+where r.county_fips in (select value from json_each(:counties))
+union all
+select
+  a.id,
+  a.name,
+  a.state_code,
+  a.level,
+  a.reach,
+  a.place_name,
+  a.county_name,
+  a.county_fips,
+  a.models_active,
+  a.models_ever,
+  a.status,
+  a.agreements_active,
+  null
+from agencies a
+where a.state_code = :state
+  and a.reach = 'statewide'
+"""
+
+ACTIVE_SINCE = """
+select
+  agency_id,
+  model,
+  min(signed_on) as since
+from agreements
+where status = 'active'
+  and agency_id in (select value from json_each(:ids))
+group by agency_id, model
+order by agency_id, model
 """
 
 HEADLINE = """
@@ -373,7 +476,7 @@ def county_map(shapes, highlight=None, pad=4, borders=()):
     patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]} - {"+".join(MODELS)})
     for s in shapes:
         s["colour"] = _fill_colour(s["map_fill"])
-        s["highlight"] = s["fips"] == highlight
+        s["highlight"] = s["fips"] in highlight if isinstance(highlight, (set, frozenset)) else s["fips"] == highlight
         s["title"] = f"{s['name']}, {s['state_code']}: " + (
             f"{plural(s['agreements_active'], 'active agreement')} ({s['models_active']})" if s["agreements_active"]
             else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list, never signed"
@@ -409,12 +512,111 @@ async def home(db):
     }
 
 
+GROUPS = ("town", "county", "regional", "statewide")
+# Words after a town's name in its police's name ("Savannah Police Department", "Lake Park Marshal's Office").
+_OWN_WORDS = {"police", "marshal", "marshals", "department", "public", "safety", "constable", "constables", "town", "city",
+              "village", "borough", "township", "metropolitan"}
+
+
+def _own_police(agency, town_words):
+    """Whether a town-reach agency is this town's own: placed at it, or named for it ("Cadiz Police Department")."""
+    if agency["place_name"]:
+        return places.words(agency["place_name"]) == town_words
+    words = places.words(agency["name"])
+    for prefix in (["city", "of"], ["town", "of"], ["village", "of"], ["borough", "of"]):
+        if words[:2] == prefix:
+            words = words[2:]
+    n = len(town_words)
+    return words[:n] == town_words and len(words) > n and words[n] in _OWN_WORDS
+
+
+async def answer(db, state_code, counties, town=None):
+    """Who can act as ICE in a town (or a county): {'groups': {town, county, regional, statewide: [agency]},
+    'others': other towns' police in the same counties, 'active': {group: count}}. Each agency carries
+    'since' ([(model, first signing date)]) for its active agreements."""
+    fips = [c["fips"] for c in counties]
+    rows = await _rows(db, REACHING, {"counties": json.dumps(fips), "state": state_code})
+    seen, agencies = set(), []
+    for r in rows:
+        if r["id"] not in seen:
+            seen.add(r["id"])
+            agencies.append(r)
+    since = {}
+    for r in await _rows(db, ACTIVE_SINCE, {"ids": json.dumps([a["id"] for a in agencies])}):
+        since.setdefault(r["agency_id"], []).append({"model": r["model"], "since": r["since"]})
+    town_words = places.words(town) if town else None
+    groups = {g: [] for g in GROUPS}
+    others = []
+    for a in agencies:
+        a["since"] = since.get(a["id"], [])
+        if a["reach"] == "town":
+            (groups["town"] if town_words and _own_police(a, town_words) else others).append(a)
+        elif a["reach"] in ("regional", "campus"):
+            groups["regional"].append(a)
+        elif a["reach"] in groups:
+            groups[a["reach"]].append(a)
+    order = lambda a: (a["status"] != "active", a["status"] != "ended", a["name"])
+    for g in groups.values():
+        g.sort(key=order)
+    others.sort(key=order)
+    active = {g: sum(a["status"] == "active" for a in groups[g]) for g in GROUPS}
+    return {"town": town, "counties": counties, "groups": groups, "others": others, "active": active,
+            "others_active": sum(a["status"] == "active" for a in others)}
+
+
+def place_counties(place):
+    return json.loads(place["counties"] or "[]")
+
+
+async def place_page(db, place_id, zip_code=None):
+    place = await _one(db, PLACE, {"id": place_id})
+    if place is None:
+        return {}
+    counties = place_counties(place)
+    shapes = await _rows(db, SHAPES, {"state": place["state_code"]})
+    return {
+        "place": place,
+        "zip": zip_code,
+        "answer": await answer(db, place["state_code"], counties, place["name"]),
+        "map": county_map(shapes, {c["fips"] for c in counties}),
+    }
+
+
+_ABBREVIATIONS = {}
+ZIP_TYPED = re.compile(r"\d{5}(-\d{4})?")
+
+
+async def abbreviations(db):
+    """search_abbreviations, read once per process (the database is immutable)."""
+    if db.name not in _ABBREVIATIONS:
+        _ABBREVIATIONS[db.name] = {r["abbreviation"]: r for r in await _rows(db, ABBREVIATIONS)}
+    return _ABBREVIATIONS[db.name]
+
+
+async def find_places(db, parsed, hits):
+    """The places a query names: exact names (the named state's, else every state's, most ZIP codes first);
+    failing that, the closest spelling among the forgiving search's place hits, labelled as such."""
+    key = "".join(parsed["terms"])
+    if not key or parsed["county"]:
+        return [], False
+    state = parsed["state"] or parsed["state_only"] or ""
+    exact = await _rows(db, PLACES_BY_KEY, {"key": key, "state": state})
+    if exact:
+        return exact, False
+    ids = [h["ref"] for h in hits if h["kind"] == "place"]
+    candidates = await _rows(db, PLACES_BY_ID, {"ids": json.dumps(ids)}) if ids else []
+    scored = sorted(((difflib.SequenceMatcher(None, key, c["key"]).ratio(), c["zip_count"], c["id"], c)
+                     for c in candidates), key=lambda t: (-t[0], -t[1], t[2]))
+    close = [c for ratio, _, _, c in scored if ratio >= 0.8]
+    return close[:8], bool(close)
+
+
 async def find(db, q):
     """Everything /search shows for a typed query."""
-    parsed = search.parse(q)
+    parsed = search.parse(q, await abbreviations(db))
     terms, state = parsed["terms"], parsed["state"] or ""
     out = {"q": q, "parsed": parsed, "forgiving": False, "counties": [], "agencies": [], "states": [],
-           "verdict": None, "elsewhere": None}
+           "verdict": None, "elsewhere": None, "place": None, "places": [], "lookalike": False}
     hits = []
     strict = search.expression(terms)
     if strict:
@@ -430,17 +632,38 @@ async def find(db, q):
             hits = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state}))
             out["forgiving"] = bool(hits)
     ranked = search.rank(hits, terms)
-    state_codes = [s for s in (parsed["state_only"], parsed["state"]) if s]
+    if not parsed["state_only"]:
+        found, lookalike = await find_places(db, parsed, hits if out["forgiving"] else [])
+        if not found and not out["forgiving"] and terms and not parsed["county"]:
+            # "knoxvile": no exact place and the strict search found other things; ask the forgiving index for places
+            loose = search.forgiving_expression(terms)
+            more = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state})) if loose else []
+            found, lookalike = await find_places(db, parsed, more)
+        if found:
+            out["place"], out["places"], out["lookalike"] = found[0], found[1:], lookalike
+            out["place"]["answer"] = await answer(db, found[0]["state_code"], place_counties(found[0]), found[0]["name"])
+            for p in out["places"]:
+                p["county_list"] = place_counties(p)
+    state_codes = [s for s in (parsed["state_only"], parsed["state"]) if s and s != parsed["implied_state"]]
     if state_codes:
         out["states"] = await state_figures(db, state_codes[0])
     county_refs = [h["ref"] for h in ranked if h["kind"] == "county"][:8]
     counties = {c["fips"]: c for c in await _rows(db, COUNTIES_BY_FIPS, {"ids": json.dumps(county_refs)})}
     out["counties"] = [counties[f] for f in county_refs if f in counties]
     named = search.named_counties(out["counties"], terms) if not out["forgiving"] else []
+    if out["place"] and not parsed["county"]:
+        # "Raleigh": the town answers; Raleigh County, West Virginia is listed below it, not announced above it
+        named = []
     out["named"] = named
     out["verdict"] = search.verdict(named)
     for c in named[:4]:
         c["agency_list"] = await _rows(db, COUNTY_AGENCIES, {"fips": c["fips"]})
+    shown = {p["id"] for p in ([out["place"]] if out["place"] else []) + out["places"]}
+    place_refs = [h["ref"] for h in ranked if h["kind"] == "place" and h["ref"] not in shown][:10]
+    by_id = {p["id"]: p for p in await _rows(db, PLACES_BY_ID, {"ids": json.dumps(place_refs)})} if place_refs else {}
+    out["place_hits"] = [by_id[i] for i in place_refs if i in by_id]
+    for p in out["place_hits"]:
+        p["county_list"] = place_counties(p)
     agency_refs = [h["ref"] for h in ranked if h["kind"] == "agency"][:40]
     agencies = {a["id"]: a for a in await _rows(db, AGENCIES_BY_ID, {"ids": json.dumps(agency_refs)})}
     out["agencies"] = [agencies[i] for i in agency_refs if i in agencies]
@@ -518,6 +741,7 @@ async def county_page(db, fips):
     shapes = await _rows(db, SHAPES, {"state": county["state_code"]})
     return {
         "county": county,
+        "answer": await answer(db, county["state_code"], [{"fips": county["fips"], "name": county["name"]}]),
         "agency_list": await _rows(db, COUNTY_AGENCIES, {"fips": fips}),
         "map": county_map(shapes, fips),
     }
@@ -552,7 +776,25 @@ async def _render(datasette, request, template, context):
 async def search_view(datasette, request):
     q = (request.args.get("q") or "").strip()[:200]
     db = datasette.get_database(DB)
+    if ZIP_TYPED.fullmatch(q):
+        # A ZIP code answers with its town's page, the ZIP's county named there.
+        z = await _one(db, ZIP_CODE, {"zip": q[:5]})
+        if z and z["place_id"]:
+            return Response.redirect(f"/places/{z['place_id']}?zip={z['zip']}")
+        return await _render(datasette, request, "search.html", {"result": None, "q": q, "unknown_zip": q[:5]})
     return await _render(datasette, request, "search.html", {"result": await find(db, q) if q else None, "q": q})
+
+
+async def place_view(datasette, request):
+    db = datasette.get_database(DB)
+    place_id = f"{request.url_vars['state']}/{request.url_vars['town']}"
+    zip_code = request.args.get("zip") or ""
+    z = await _one(db, ZIP_CODE, {"zip": zip_code}) if ZIP_TYPED.fullmatch(zip_code) else None
+    page = await place_page(db, place_id, z if z and z["place_id"] == place_id else None)
+    response = await _render(datasette, request, "place.html", {"page": page})
+    if not page:
+        response.status = 404
+    return response
 
 
 async def states_view(datasette, request):
@@ -572,6 +814,7 @@ async def county_map_view(datasette, request):
 def register_routes():
     return [
         (r"^/search$", search_view),
+        (r"^/places/(?P<state>[a-z]{2})/(?P<town>[a-z0-9-]+)$", place_view),
         (r"^/states$", states_view),
         (r"^/county-map$", county_map_view),
     ]
