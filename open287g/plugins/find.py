@@ -3,6 +3,7 @@ import datetime
 import difflib
 import json
 import re
+from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
@@ -633,12 +634,8 @@ async def find(db, q):
             out["forgiving"] = bool(hits)
     ranked = search.rank(hits, terms)
     if not parsed["state_only"]:
+        # "knoxvile": nothing contains it, so the forgiving search ran; its closest town answers, labelled
         found, lookalike = await find_places(db, parsed, hits if out["forgiving"] else [])
-        if not found and not out["forgiving"] and terms and not parsed["county"]:
-            # "knoxvile": no exact place and the strict search found other things; ask the forgiving index for places
-            loose = search.forgiving_expression(terms)
-            more = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state})) if loose else []
-            found, lookalike = await find_places(db, parsed, more)
         if found:
             out["place"], out["places"], out["lookalike"] = found[0], found[1:], lookalike
             out["place"]["answer"] = await answer(db, found[0]["state_code"], place_counties(found[0]), found[0]["name"])
@@ -797,6 +794,41 @@ async def place_view(datasette, request):
     return response
 
 
+COUNTY_PATHS = """
+select
+  s.fips,
+  coalesce(c.name, s.name) as name,
+  s.path,
+  s.x0,
+  s.y0,
+  s.x1,
+  s.y1
+from county_shapes s
+left join counties c
+  on c.fips = s.fips
+order by s.fips
+"""
+LOCATE_JS = Path(__file__).resolve().parent / "static" / "locate.js"
+_ONCE = {}
+
+
+async def county_shapes_view(datasette, request):
+    """Every county outline with its box, for "use my location" (matched in the browser)."""
+    if "shapes" not in _ONCE:
+        rows = await _rows(datasette.get_database(DB), COUNTY_PATHS)
+        _ONCE["shapes"] = json.dumps([{"fips": r["fips"], "name": r["name"], "path": r["path"],
+                                       "b": [r["x0"], r["y0"], r["x1"], r["y1"]]} for r in rows], separators=(",", ":"))
+    return Response(_ONCE["shapes"], content_type="application/json; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def locate_js_view(datasette, request):
+    if "js" not in _ONCE:
+        _ONCE["js"] = LOCATE_JS.read_text(encoding="utf-8")
+    return Response(_ONCE["js"], content_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
 async def states_view(datasette, request):
     db = datasette.get_database(DB)
     return await _render(datasette, request, "states.html", {"states": await state_figures(db)})
@@ -816,5 +848,7 @@ def register_routes():
         (r"^/search$", search_view),
         (r"^/places/(?P<state>[a-z]{2})/(?P<town>[a-z0-9-]+)$", place_view),
         (r"^/states$", states_view),
+        (r"^/county-shapes\.json$", county_shapes_view),
+        (r"^/locate\.js$", locate_js_view),
         (r"^/county-map$", county_map_view),
     ]

@@ -1,0 +1,102 @@
+"""Where I live: the places and ZIP codes the search knows, each agency's reach, and the answer for a town,
+checked on the real build (and the rules on small made-up cases)."""
+import json
+
+import pytest
+
+from open287g import gazetteer, reach, search
+from test_find import ds, text_of  # noqa: F401  (the in-process Datasette of the real build)
+
+
+def test_every_postal_town_and_civilian_zip_is_a_place(sql):
+    [(places,)], [(zips,)], [(unlinked,)] = sql("select count(*) from places"), sql("select count(*) from zip_codes"), \
+        sql("select count(*) from zip_codes where place_id is null")
+    assert places > 39_000 and zips > 41_000 and unlinked == 0
+    # Kansas City, Missouri: ZIP codes in Jackson, Clay and Platte counties
+    counties = {c["name"] for c in json.loads(sql("select counties from places where id = 'mo/kansas-city'")[0][0])}
+    assert {"Jackson County", "Clay County", "Platte County"} <= counties
+    assert sql("select place_id, county_fips from zip_codes where zip = '31401'") == [("ga/savannah", "13051")]
+
+
+def test_town_names_are_matched_however_typed():
+    assert gazetteer.slug("St. Louis") == "st-louis"
+    assert gazetteer.lookup_key("St. Louis") == gazetteer.lookup_key("saint louis") == "saintlouis"
+    assert gazetteer.lookup_key("Ft Myers") == gazetteer.lookup_key("Fort Myers")
+
+
+def agency(name, level=None, precision="place", method="town named in agency name", state="FL", fips="12057"):
+    return {"id": "x", "name": name, "state_code": state, "level": level, "county_fips": fips,
+            "precision": precision, "location_method": method}
+
+
+@pytest.mark.parametrize("row, expected", [
+    (agency("Springfield Police Department", "Municipality"), "town"),
+    (agency("Lake County Sheriff's Office", "County", "county"), "county"),
+    (agency("Florida Highway Patrol", "State", "state", "state agency (ICE type)", fips=None), "statewide"),
+    (agency("North Central University Police Department", "State"), "campus"),
+    (agency("Tri-County Regional Jail Authority", "County", "county"), "regional"),
+    (agency("Walker County Constable Precinct 9", "Municipality", "county"), "county"),
+    (agency("Pending Nowhere Police Department", None, "state", "fallback to state centre: ...", fips=None), "unplaced"),
+])
+def test_reach_rules_on_made_up_agencies(row, expected):
+    assert reach.classify(row)["reach"] == expected
+
+
+def test_a_printed_level_contradicted_by_the_reach_is_a_correction():
+    city = agency("City of Springfield Police Department", "State")
+    got = reach.classify(city)
+    assert got["reach"] == "town"
+    assert reach.contradiction(city, got)["level_printed"] == "State"
+    sheriff = agency("Lake County Sheriff's Office", "County", "county")
+    assert reach.contradiction(sheriff, reach.classify(sheriff)) is None
+
+
+def test_agency_areas_lines_are_checked(tmp_path):
+    bad = tmp_path / "agency_areas.csv"
+    bad.write_text("state,agency,reach,counties,reason,source\nFL,Some Jail,everywhere,Lee County,why,where\n")
+    with pytest.raises(reach.AreasError, match="line 2: reach 'everywhere'"):
+        reach.load_areas(bad)
+
+
+def test_abbreviations_expand_into_words_and_a_state():
+    table = {"fhp": {"abbreviation": "fhp", "state_code": "FL", "means": "highway patrol", "source": "Florida Highway Patrol"}}
+    parsed = search.parse("FHP", table)
+    assert parsed["terms"] == ["highway", "patrol"] and parsed["state"] == "FL" and parsed["implied_state"] == "FL"
+    assert search.parse("fhp ga", table)["state"] == "GA"
+
+
+def test_level_corrections_on_the_real_build(sql):
+    rows = dict(sql("select name, reach from level_corrections where state_code = 'FL'"))
+    assert rows["City of Miami Police Department"] == "town"  # printed "State" by ICE
+    assert rows["Florida Gulf Coast University Police Department"] == "campus"
+    assert sql("select place_name, county_name from agencies where name = 'City of Miami Police Department'") == [("Miami", "Miami-Dade County")]
+    assert sql("select reach from agencies where name = 'Indiana State Police Department'") == [("statewide",)]
+
+
+async def test_savannah_has_no_agency_of_its_own_and_georgias_statewide_ones(ds):
+    page = text_of((await ds.client.get("/places/ga/savannah")).text)
+    assert "Savannah is in Chatham County." in page
+    assert "No police or sheriff's office of Savannah or Chatham County has a 287(g) agreement." in page
+    statewide = page[page.index("Statewide agencies of Georgia"):]
+    assert "Georgia Department of Public Safety active: Task Force Model (TFM) since 10 Mar 2025" in statewide
+    assert "Georgia Department of Corrections active: Jail Enforcement Model (JEM) since 9 Jun 2020" in statewide
+
+
+async def test_a_zip_code_opens_its_town(ds):
+    response = await ds.client.get("/search?q=31401")
+    assert response.status_code == 302 and response.headers["location"] == "/places/ga/savannah?zip=31401"
+    page = text_of((await ds.client.get("/places/ga/savannah?zip=31401")).text)
+    assert "ZIP code 31401 is in Savannah, Chatham County." in page
+    assert "No ZIP code 00000 is known here" in text_of((await ds.client.get("/search?q=00000")).text)
+
+
+async def test_raleigh_answers_for_north_carolinas_capital_before_any_namesake(ds):
+    page = text_of((await ds.client.get("/search?q=raleigh")).text)
+    assert page.index("Raleigh, North Carolina") < page.index("Raleigh County, West Virginia")
+    assert "No agency in Raleigh County" not in page  # no banner about another state's county
+    assert "Raleigh is in Wake County." in page
+
+
+async def test_an_unknown_place_page_is_a_404(ds):
+    response = await ds.client.get("/places/zz/nowhere")
+    assert response.status_code == 404 and "No such place" in response.text
