@@ -127,7 +127,7 @@ def test_missing_page_has_the_header_search_and_a_way_home(page, server):
     response = page.goto(server + "/287g/agencies/no-such-agency")
     assert response.status == 404
     assert page.title().startswith("Page not found")
-    assert page.get_by_label("Search agencies, counties and states").count() == 1
+    assert page.get_by_label("Search a town, ZIP code, county, agency or state").count() == 1
     page.screenshot(path=str(SHOTS / "error_404.png"))
     page.click("a.home-link")
     page.wait_for_url(server + "/")
