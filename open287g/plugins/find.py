@@ -649,8 +649,9 @@ async def find(db, q):
     out["counties"] = [counties[f] for f in county_refs if f in counties]
     named = search.named_counties(out["counties"], terms) if not out["forgiving"] else []
     if out["place"] and not parsed["county"]:
-        # "Raleigh": the town answers; Raleigh County, West Virginia is listed below it, not announced above it
-        named = []
+        # "Raleigh": the town answers; Raleigh County, West Virginia is listed below it, not announced above it.
+        # A county of the name in the town's own state ("Maricopa", Arizona) still answers beside the town.
+        named = [c for c in named if c["state_code"] == out["place"]["state_code"]]
     out["named"] = named
     out["verdict"] = search.verdict(named)
     for c in named[:4]:
