@@ -38,7 +38,8 @@ def built_db_for_params():
     names += ["states", "publications", "agencies", "agreements", "listings", "changes", "agreement_merges",
               "pending_applications", "build_anomalies", "corrections", "historical_moa_2024",
               "steering_committee_meetings", "qa_checks", "counties", "county_shapes", "state_shapes",
-              "search_entries", "id_aliases"]
+              "search_entries", "id_aliases", "moa_documents", "moa_pages", "moa_signatories", "moa_contacts",
+              "moa_refused", "agreement_documents"]
     if path.exists():
         names = [n for n, _ in served_tables(path)]
     return sorted(set(names))
