@@ -66,9 +66,8 @@ def open_pdf(path, data):
         if "password" in reason.lower():
             raise Refused(f"encrypted: {reason}") from None
         raise Refused(f"damaged PDF: {reason}") from None
-    if raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1:
-        pdf.close()
-        raise Refused("encrypted: the PDF carries an /Encrypt dictionary")
+    # An /Encrypt dictionary with an empty user password (permissions only) opens like any PDF and is
+    # read; one that needs a password never gets here (pdfium refuses it above).
     if len(pdf) > MAX_PAGES:
         n = len(pdf)
         pdf.close()
