@@ -5,8 +5,7 @@ from pathlib import Path
 import sqlite_utils
 
 from .load import insert
-from .moa import DOCUMENTS, file_name_of, read_jsonl_gz
-from .read import unwrap_url
+from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
 
 # every printed link of a participating row, with the agreement it belongs to
 LINKS = """
@@ -79,7 +78,7 @@ def link(db, records):
             continue
         seen.add(key)
         rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
-                     "url_unwrapped": unwrap_url(printed), "file_name": name, "match": how if sha else "no document on file"})
+                     "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file"})
     return rows
 
 

@@ -2,6 +2,7 @@
 import gzip
 import io
 import json
+import re
 import shutil
 import sqlite3
 import sys
@@ -18,9 +19,15 @@ DOCUMENTS = "documents.jsonl.gz"
 RECORD_VERSION = 1
 
 
+def document_url(url):
+    """ICE's URL of a document: Outlook safelinks and archive wrappers removed, 'https:/www' given its second slash."""
+    url = unwrap_url(url)
+    return re.sub(r"^(https?):/+", r"\1://", url, flags=re.I) if url else None
+
+
 def file_name_of(url):
     """The document's file name at the end of its link: the key between a workbook row and a document."""
-    url = unwrap_url(url)
+    url = document_url(url)
     if not url:
         return None
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]).strip()
@@ -43,7 +50,7 @@ def known_urls(db_path):
     for (url,) in rows:
         name = file_name_of(url)
         if name:
-            out.setdefault(name, unwrap_url(url))
+            out.setdefault(name, document_url(url))
     return out
 
 

@@ -36,7 +36,7 @@ RANK = re.compile(r"^((?:(?:City|Chief|Asst\.?|Assistant|Deputy|Public Informati
 def _unshift(word):
     """A word of the shifted font ('6KHULII' is 'Sheriff'); plain words, even all capitals, stay."""
     shifted = "".join(chr(ord(c) + 29) for c in word)
-    if len(word) >= 3 and shifted.isalpha() and re.search(r"[0-9&($\\']", word):
+    if len(word) >= 3 and re.fullmatch(r"[A-Za-z][a-z]+", shifted) and re.search(r"[0-9&($\\']", word):
         return shifted
     return word
 
@@ -323,7 +323,8 @@ def read_block(segments):
     if title and not TITLE_WORDS.search(title) and len(title) < 4:
         title = None
     result.update(name=name, title=title)
-    if not result["signed_on"] and (date_line or name or title):
+    digitally = re.search(r"D[il1]g[il1]ta[il1][il1]y", " ".join(l.text for l in lines), re.I)
+    if not result["signed_on"] and (date_line or name or title) and not digitally:
         result["date_handwritten"] = 1  # the block is there and its date is not typed: left empty, never guessed
     methods = [l.method() for l in lines if l.text.strip()]
     used = [l for l in (date_line, name_line, title_line) if l]
