@@ -47,8 +47,9 @@ def decipher(text):
         text = text.replace(code, plain + ":")
     if re.fullmatch(r"B+", text.strip()):
         return "____"  # the shifted font's underscores
+    text = re.sub(r"(?<=_)B+\b", "", re.sub(r"B{4,}", " ____ ", text))
     text = " ".join(_unshift(w) for w in text.split(" "))
-    return re.sub(r"[\x00-\x1f]", "", re.sub(r"B{4,}|\bB{2,3}\b", "____", text))
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f]", "", re.sub(r"\bB{2,3}\b", "____", text))).strip()
 
 
 class Line:
@@ -152,12 +153,12 @@ def _iso(groups, kind):
 # --- the document as a whole ----------------------------------------------------------------
 
 def model_of(pages, file_name):
-    head = " ".join(p["text"] for p in pages[:1])
+    head = re.sub(r"\s+", " ", " ".join(p["text"] for p in pages[:1])).lower()
     for words, model in MODELS.items():
-        if words.lower() in head.lower():
+        if words.lower() in head:
             return model, "text" if pages[0]["source"] == "text" else "ocr"
     for model in ("WSO", "JEM", "TFM"):
-        if re.search(rf"(?<![A-Za-z]){model}(?![a-z])", file_name):
+        if re.search(rf"(?<![A-Z]){model}(?![A-Z])", file_name):
             return model, "file name"
     return None, None
 
@@ -237,8 +238,10 @@ ICE_WORDS = re.compile(r"For ICE|Immigration|Customs|Removal Operations|Homeland
 
 
 def _signature_region(pages):
-    """(segments, page numbers) below 'By signing this MOA ...', spilling onto the next page when the block does."""
-    for p in reversed(pages):
+    """(segments, page numbers) below 'By signing this MOA ...', spilling onto the next page when the block does.
+
+    The first such block is the MOA's own; an embedded addendum repeats it later."""
+    for p in pages:
         lines = page_lines(p)
         start = next((i for i, l in enumerate(lines) if re.search(r"By signing this MOA|fully authori[sz]ed to enter", l.text)), None)
         if start is None:
@@ -301,6 +304,7 @@ def _digital(lines):
 def read_block(segments):
     """One party's block: name, title, date typed or handwritten, and how each was read."""
     lines = [l for l in lines_of(segments) if not re.fullmatch(r"[\W_]*", l.text)]
+    lines = [l for l in lines if not re.search(r"\bRev(?:ised|\.)?\s*:?\s*\d", l.text)]  # the footer's revision date
     result = {"name": None, "title": None, "signed_on": None, "date_handwritten": 0, "method": None}
     date_line, date_value = _labelled(lines, "Date")
     typed = [(l, parse_date(l.text)) for l in lines if parse_date(l.text) and l.confidence() >= 80]
