@@ -1,4 +1,4 @@
-"""The open287g command: build, serve, fetch, gates and publish, each a thin wrapper over a stage module."""
+"""The open287g command: build, serve, fetch, extract-moa, gates and publish, each a thin wrapper over a stage module."""
 import sys
 
 import click
@@ -57,6 +57,7 @@ def _lazy(module, name):
 
 
 _lazy("fetch", "fetch_command")
+_lazy("moa", "extract_command")
 _lazy("publish", "publish_command")
 _lazy("publish", "diff_command")
 _lazy("gates", "gates_command")

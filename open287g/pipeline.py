@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, finish, fixes, gazetteer, load, places, reach, resolve, search
+from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
@@ -331,6 +331,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         reach.write(tmp, areas)
         search.write_index(tmp, abbreviations)
         link_meetings(tmp)
+        built["documents"] = documents.write(tmp, data_dir)  # the MOA documents' committed extraction (issue 17)
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
@@ -359,6 +360,13 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     return exit_code
 
 
+def _documents_line(d):
+    if not d or not (d["documents"] or d["refused"]):
+        return "MOA documents: none on file (data/moa/documents.jsonl.gz)"
+    return (f"MOA documents: {d['documents']} on file ({d['ocr_documents']} needed OCR, {d['refused']} refused); "
+            f"agreements linked to a document: {d['agreements_linked']}, not linked: {d['agreements_not_linked']}")
+
+
 def summary(built, qa, parsed, elapsed, db_path):
     pubs = built["publications"]
     agreements = built["lineage"].agreements.values()
@@ -378,6 +386,7 @@ def summary(built, qa, parsed, elapsed, db_path):
         f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
         f"listings: {len(built['listings'])} distinct rows from {sum(p.get('row_count', 0) for p in pubs)} published rows",
         f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
+        _documents_line(built.get("documents")),
         f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
     for p in pubs:

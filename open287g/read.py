@@ -14,7 +14,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet, saved_at
 
-READER_VERSION = 12  # bump to invalidate build/cache when this module's output changes
+READER_VERSION = 13  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -143,7 +143,8 @@ def unwrap_url(url):
             url = f"{m.group(1)}://{m.group(2)}"
             continue
         break
-    return url
+    # ICE's workbooks print some links as "https:/www.ice.gov/...": a browser adds the slash, so do we
+    return re.sub(r"^(https?):/(?=[^/])", r"\1://", url, flags=re.I)
 
 
 _MODEL_WORDS = re.compile(r"[^a-z]+")

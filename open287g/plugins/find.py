@@ -402,6 +402,59 @@ order by meeting_on
 """
 
 
+AGENCY_DOCUMENTS = """
+select
+  ad.agreement_id,
+  ad.role,
+  ad.url,
+  d.sha256,
+  d.file_name,
+  d.pages,
+  d.ocr_pages,
+  d.template,
+  d.field_office,
+  d.field_office_page,
+  d.agency_named,
+  d.addendum_embedded
+from agreement_documents ad
+join moa_documents d
+  on d.sha256 = ad.sha256
+where ad.agreement_id in (select id from agreements where agency_id = :id)
+order by ad.agreement_id, ad.role desc, d.file_name
+"""
+
+DOCUMENT_SIGNATORIES = """
+select
+  sha256,
+  party,
+  name,
+  title,
+  signed_on,
+  date_handwritten,
+  page,
+  method
+from moa_signatories
+where sha256 in (select value from json_each(:shas))
+order by sha256, party = 'agency' desc
+"""
+
+DOCUMENT_CONTACTS = """
+select
+  sha256,
+  party,
+  section,
+  name,
+  title,
+  phone,
+  email,
+  page,
+  method
+from moa_contacts
+where sha256 in (select value from json_each(:shas))
+order by sha256, party = 'agency' desc, id
+"""
+
+
 def day(value):
     """ "2025-02-26..." -> "26 Feb 2025"."""
     if not value:
@@ -699,6 +752,19 @@ def timeline(changes, pending):
     return sorted(events, key=lambda e: e["on"] or "")
 
 
+async def attach_documents(db, agency_id, agreements):
+    """Each agreement's documents on file (MOA, addendum), with who signed and the points of contact."""
+    docs = await _rows(db, AGENCY_DOCUMENTS, {"id": agency_id})
+    shas = json.dumps(sorted({d["sha256"] for d in docs}))
+    signatories = await _rows(db, DOCUMENT_SIGNATORIES, {"shas": shas})
+    contacts = await _rows(db, DOCUMENT_CONTACTS, {"shas": shas})
+    for d in docs:
+        d["signatories"] = [s for s in signatories if s["sha256"] == d["sha256"]]
+        d["contacts"] = [c for c in contacts if c["sha256"] == d["sha256"]]
+    for a in agreements:
+        a["documents"] = [d for d in docs if d["agreement_id"] == a["id"]]
+
+
 async def agency_page(db, agency_id):
     agency = await _one(db, AGENCY, {"id": agency_id})
     if agency is None:
@@ -709,11 +775,13 @@ async def agency_page(db, agency_id):
     shapes = await _rows(db, SHAPES, {"state": agency["state_code"]})
     for a in agreements:  # "since when" is plain only when ICE's re-datings are shown beside the date
         a["redated"] = [c for c in changes if c["agreement_id"] == a["id"] and c["kind"] == "re-dated"]
+    await attach_documents(db, agency_id, agreements)
     return {
         "agency": agency,
         "headline": headline(agency, agreements),
         "agreements": agreements,
         "timeline": timeline(changes, pending),
+        "documents_on_file": sum(1 for a in agreements if a["documents"]),
         "meetings": await _rows(db, AGENCY_MEETINGS, {"id": agency_id}),
         "spellings": json.loads(agency["spellings"] or "[]"),
         "map": county_map(shapes, agency["county_fips"]),

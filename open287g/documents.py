@@ -1,0 +1,134 @@
+"""Reads data/moa/documents.jsonl.gz into the new database: moa_documents, moa_pages (+ FTS), moa_signatories, moa_contacts, moa_refused, agreement_documents."""
+import json
+from pathlib import Path
+
+import sqlite_utils
+
+from .load import insert
+from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
+
+# every printed link of a participating row, with the agreement it belongs to
+LINKS = """
+select distinct
+  agreement_id,
+  'moa' as role,
+  moa_url as url
+from listings
+where agreement_id is not null
+  and moa_url is not null
+union
+select distinct
+  agreement_id,
+  'addendum' as role,
+  addendum_url as url
+from listings
+where agreement_id is not null
+  and addendum_url is not null
+"""
+
+
+def load_records(data_dir):
+    path = Path(data_dir) / "moa" / DOCUMENTS
+    return read_jsonl_gz(path) if path.exists() else []
+
+
+def _document_row(r):
+    fo = r.get("field_office") or {}
+    return {
+        "sha256": r["sha256"],
+        "file_name": r["file_name"],
+        "also_named": json.dumps(r["also_named"]) if r.get("also_named") else None,
+        "url": r.get("url"),
+        "bytes": r.get("bytes"),
+        "pages": r["pages"],
+        "text_pages": r["text_pages"],
+        "ocr_pages": len(r["ocr_pages"]),
+        "ocr_page_list": ", ".join(map(str, r["ocr_pages"])) or None,
+        "model": r.get("model"),
+        "model_method": r.get("model_method"),
+        "template": r.get("template"),
+        "revision": r.get("revision"),
+        "revision_page": r.get("revision_page"),
+        "agency_named": r.get("agency_named"),
+        "agency_method": r.get("agency_method"),
+        "field_office": fo.get("value"),
+        "field_office_page": fo.get("page"),
+        "field_office_method": fo.get("method"),
+        "addendum_embedded": int(bool(r.get("addendum_page"))),
+        "addendum_page": r.get("addendum_page"),
+        "agreements": 0,
+    }
+
+
+def link(db, records):
+    """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file."""
+    by_name = {}
+    for r in records:
+        for name in [r["file_name"], *(r.get("also_named") or [])]:
+            by_name.setdefault(name, r["sha256"])
+            by_name.setdefault(name.lower(), r["sha256"])
+    rows, seen = [], set()
+    for agreement_id, role, printed in db.execute(LINKS).fetchall():
+        name = file_name_of(printed)
+        sha, how = by_name.get(name), "file name"
+        if sha is None and name:
+            sha, how = by_name.get(name.lower()), "file name, ignoring case"
+        key = (agreement_id, role, sha or printed)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
+                     "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file"})
+    return rows
+
+
+def write(path, data_dir):
+    """Load the committed extraction; returns counts for the build summary."""
+    records = load_records(data_dir)
+    good = [r for r in records if "refused" not in r]
+    refused = [r for r in records if "refused" in r]
+    db = sqlite_utils.Database(path)
+    links = link(db.conn, good)
+    linked = {l["sha256"] for l in links if l["sha256"]}
+    docs = [_document_row(r) for r in good]
+    for d in docs:
+        d["agreements"] = len({l["agreement_id"] for l in links if l["sha256"] == d["sha256"]})
+        if not d["url"]:
+            d["url"] = next((l["url_unwrapped"] for l in links if l["sha256"] == d["sha256"]), None)
+    insert(db, "moa_documents", docs, pk="sha256", columns={"sha256": str, "file_name": str, "url": str, "model": str, "template": str,
+                                                          "field_office": str, "agency_named": str})
+    insert(db, "moa_pages", ({"sha256": r["sha256"], "page": p["page"], "text": p["text"], "source": p["source"]}
+                             for r in good for p in r["page_text"]),
+           pk=("sha256", "page"), foreign_keys=[("sha256", "moa_documents", "sha256")],
+           columns={"sha256": str, "page": int, "text": str, "source": str})
+    insert(db, "moa_signatories", ({"id": i, "sha256": sha, **s} for i, (sha, s) in
+                                   enumerate(((r["sha256"], s) for r in good for s in r["signatories"]), start=1)),
+           pk="id", foreign_keys=[("sha256", "moa_documents", "sha256")],
+           columns={"id": int, "sha256": str, "party": str, "name": str, "title": str, "signed_on": str,
+                    "date_handwritten": int, "page": int, "method": str})
+    insert(db, "moa_contacts", ({"id": i, "sha256": sha, **c} for i, (sha, c) in
+                                enumerate(((r["sha256"], c) for r in good for c in r["contacts"]), start=1)),
+           pk="id", foreign_keys=[("sha256", "moa_documents", "sha256")],
+           columns={"id": int, "sha256": str, "party": str, "section": str, "name": str, "title": str, "phone": str,
+                    "email": str, "page": int, "method": str})
+    insert(db, "moa_refused", ({"sha256": r["sha256"], "file_name": r["file_name"], "bytes": r.get("bytes"), "reason": r["refused"]}
+                               for r in refused), pk="sha256", columns={"sha256": str, "file_name": str, "bytes": int, "reason": str})
+    insert(db, "agreement_documents", ({"id": i, **l} for i, l in enumerate(links, start=1)), pk="id",
+           foreign_keys=[("agreement_id", "agreements", "id"), ("sha256", "moa_documents", "sha256")],
+           columns={"id": int, "agreement_id": str, "sha256": str, "role": str, "url": str, "url_unwrapped": str,
+                    "file_name": str, "match": str})
+    for table, column in (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("agreement_documents", "agreement_id"),
+                          ("agreement_documents", "sha256"), ("moa_signatories", "name")):
+        db[table].create_index([column], if_not_exists=True)
+    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
+    db.conn.commit()
+    agreements_with_link = {l["agreement_id"] for l in links}
+    agreements_linked = {l["agreement_id"] for l in links if l["sha256"]}
+    return {
+        "documents": len(good),
+        "refused": len(refused),
+        "ocr_documents": sum(1 for r in good if r["ocr_pages"]),
+        "documents_linked": len(linked),
+        "agreements_linked": len(agreements_linked),
+        "agreements_not_linked": len(agreements_with_link - agreements_linked),
+    }

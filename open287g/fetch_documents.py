@@ -1,0 +1,95 @@
+"""Reads the MOA and ADDENDUM links of the participating workbooks under data/ice, downloads each linked PDF once (by sha256) into a folder outside git, and appends its MANIFEST.csv."""
+import csv
+import datetime
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from .fetch import FetchError, atomic_write, download
+from .moa import document_url, file_name_of
+from .pdfpages import MAX_BYTES, Refused, check_bytes
+from .read import extract_cached, file_sha256, interpret
+
+MANIFEST = "MANIFEST.csv"
+HEADER = ("file", "url", "sha256", "bytes", "fetched_at", "workbook", "sheet_row")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()'-]")
+
+
+def document_links(data_dir, cache_dir=None):
+    """{ICE's URL: (workbook, sheet row)} for every MOA/ADDENDUM link the participating workbooks print, first seen first."""
+    links = {}
+    for path in sorted((Path(data_dir) / "ice" / "participating").glob("*.xlsx")):
+        result = extract_cached(path, file_sha256(path), cache_dir)
+        if "ok" not in result:
+            continue  # the build reports a workbook it cannot read; its links wait for a readable one
+        read = interpret(result["ok"])
+        for row, sheet_row in zip(read["rows"], read["sheet_rows"]):
+            for column in ("moa_url", "addendum_url"):
+                url = document_url(row.get(column))
+                if url and file_name_of(url) and url.lower().startswith("http"):
+                    links.setdefault(url, (path.name, sheet_row))
+    return links
+
+
+def read_manifest(folder):
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_manifest(folder, rows):
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(Path(folder) / MANIFEST, out.getvalue().encode("utf-8"))
+
+
+def store_name(folder, name, sha256, taken):
+    """ICE's file name, made safe; <stem>__<sha8>.pdf when another document already holds that name."""
+    name = _UNSAFE.sub("_", name).lstrip(".") or "document.pdf"
+    stem, dot, ext = name.rpartition(".")
+    for candidate in (name, f"{stem}__{sha256[:8]}.{ext}" if dot else f"{name}__{sha256[:8]}"):
+        if candidate not in taken and not (Path(folder) / candidate).exists():
+            return candidate
+    raise FetchError(f"no free file name for {name}")
+
+
+def fetch_documents(client, data_dir, folder, cache_dir=None, retries=3, backoff=2.0, say=lambda line: None):
+    """Download every linked document not yet in the folder's manifest; returns (new, refused) lines."""
+    folder = Path(folder)
+    rows = read_manifest(folder)
+    known_urls = {r["url"] for r in rows}
+    by_sha = {r["sha256"]: r["file"] for r in rows}
+    taken = {r["file"] for r in rows}
+    new, refused = [], []
+    for url, (workbook, sheet_row) in document_links(data_dir, cache_dir).items():
+        if url in known_urls:
+            continue  # fetched once already: ICE's documents do not change under the same link
+        try:
+            data, _final, _type = download(client, url, MAX_BYTES, retries, backoff)
+            check_bytes(data)
+        except (FetchError, Refused) as e:
+            refused.append(f"refused document {url}: {e}")
+            say(refused[-1])
+            continue
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 in by_sha:
+            stored = by_sha[sha256]  # the same bytes under another link: one file, one more manifest line
+        else:
+            stored = store_name(folder, file_name_of(url), sha256, taken)
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / stored, data)
+            by_sha[sha256] = stored
+            taken.add(stored)
+            new.append(f"new document {stored} ({len(data):,} bytes)")
+            say(new[-1])
+        rows.append({"file": stored, "url": url, "sha256": sha256, "bytes": len(data),
+                     "fetched_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "workbook": workbook, "sheet_row": sheet_row})
+        known_urls.add(url)
+        write_manifest(folder, rows)  # after each document: an interrupted fetch keeps what it stored
+    return new, refused

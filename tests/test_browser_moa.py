@@ -1,0 +1,41 @@
+"""The agreement documents in a real browser (Debian's chromium via Playwright, the served site as in
+test_browser.py): an agency page shows who signed its MOA and the points of contact; /documents finds a name."""
+from test_browser import SHOTS, page, server  # noqa: F401  (the same browser and datasette fixtures)
+
+FRANKLIN_WSO = "FranklinCountyAL_WSO_MOA_030625.pdf"
+
+
+def agency_of(sql, file_name):
+    return sql("select g.agency_id from agreement_documents ad join agreements g on g.id = ad.agreement_id "
+               "join moa_documents d on d.sha256 = ad.sha256 where d.file_name = ?", (file_name,))[0][0]
+
+
+def test_agency_page_shows_the_signers_and_contacts(page, server, sql):
+    page.goto(f"{server}/287g/agencies/{agency_of(sql, FRANKLIN_WSO)}")
+    on_file = page.inner_text("#documents-on-file")
+    # ICE listed four agreements (WSO, JEM, a TFM ended and a TFM re-signed); the corpus holds the WSO and the first TFM MOA
+    assert on_file.startswith("Document on file for 2 of 4 agreements."), on_file
+    wso = page.locator("section.moa-document[data-model='WSO']")
+    text = wso.inner_text()
+    assert "Shannon Oliver" in text and "Sheriff" in text
+    ice = wso.locator("tr[data-party='ice']").inner_text()
+    assert "Todd M. Lyons" in ice and "Acting Director" in ice and "26 Mar 2025" in ice
+    assert "handwritten, not read" in wso.locator("tr[data-party='agency']").inner_text()
+    assert "New Orleans" in wso.locator(".field-office").inner_text()
+    assert "Justin Trulove, Chief Deputy, 256-332-8824" in wso.locator(".contacts").inner_text()
+    assert wso.locator("a", has_text="ICE's document").get_attribute("href").endswith(FRANKLIN_WSO)
+    wso.screenshot(path=str(SHOTS / "agency_moa.png"))
+    assert not page.errors, page.errors
+
+
+def test_documents_search_finds_a_name_with_page_and_agency(page, server):
+    page.goto(server + "/documents")
+    page.fill("#documents-q", "Trulove")
+    page.press("#documents-q", "Enter")
+    page.wait_for_url("**/documents?q=*")
+    hit = page.locator("#document-hits li", has_text=FRANKLIN_WSO)
+    assert "page 10" in hit.inner_text() and "Franklin County" in hit.inner_text()
+    assert "Trulove" in hit.locator("mark").first.inner_text()
+    hit.locator("strong a").first.click()
+    page.wait_for_url("**/287g/agencies/*")
+    assert "Franklin County" in page.inner_text("h1")

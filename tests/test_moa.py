@@ -1,0 +1,204 @@
+"""MOA documents: real PDFs from the corpus (tests/moa/) read into their signers, contacts and field office;
+one scanned page through tesseract; bad files refused one by one; links unwrapped; the built tables."""
+import shutil
+import sqlite3
+import zlib
+from pathlib import Path
+
+import pytest
+
+from open287g import documents, moa, moa_fields, pdfpages
+
+FIXTURES = Path(__file__).parent / "moa"
+FRANKLIN = FIXTURES / "FranklinCountyAL_WSO_MOA_030625.pdf"  # 2025 JEM/WSO, text layer
+ARCADIA = FIXTURES / "ArcadiaPDFL_TFM_MOA_030425.pdf"  # 2025 TFM, values typed into form fields
+ALASKA = FIXTURES / "287gWSO_DeptOfCorrectionsAK_07-24-2020.pdf"  # 2019-2020, a scanner's OCR layer
+RUSK_SCAN = FIXTURES / "RuskCoSOTX_WSO_MOA_030425_page1.pdf"  # page 1 of a scan with no text layer
+
+
+def read(path, tmp_path):
+    record, _seconds = moa.extract_one(path, tmp_path / "ocr")
+    assert "refused" not in record, record.get("refused")
+    return record
+
+
+def signer(record, party):
+    return next(s for s in record["signatories"] if s["party"] == party)
+
+
+def test_franklin_2025_wso_signers_field_office_and_contacts(tmp_path):
+    r = read(FRANKLIN, tmp_path)
+    assert (r["model"], r["template"], r["revision"]) == ("WSO", "2025 JEM/WSO", "2025-02-15")
+    assert r["agency_named"] == "Franklin County Sheriff's Office, Alabama"
+    ice, agency = signer(r, "ice"), signer(r, "agency")
+    assert (ice["name"], ice["title"], ice["signed_on"], ice["page"]) == ("Todd M. Lyons", "Acting Director", "2025-03-26", 7)
+    # the sheriff dated his signature by hand: left empty, flagged
+    assert (agency["name"], agency["title"], agency["signed_on"], agency["date_handwritten"]) == ("Shannon Oliver", "Sheriff", None, 1)
+    assert r["field_office"] == {"value": "New Orleans", "page": 6, "method": "text"}
+    trulove = next(c for c in r["contacts"] if c["name"] == "Justin Trulove")
+    assert (trulove["title"], trulove["phone"], trulove["section"], trulove["page"]) == ("Chief Deputy", "256-332-8824", "appendix C", 10)
+    assert r["ocr_pages"] == [] and r["pages"] == 10
+
+
+def test_arcadia_2025_tfm_reads_form_fields(tmp_path):
+    r = read(ARCADIA, tmp_path)
+    assert (r["model"], r["template"], r["revision"]) == ("TFM", "2025 TFM", "2025-02-12")
+    assert r["agency_named"] == "Arcadia Police Dept"
+    ice, agency = signer(r, "ice"), signer(r, "agency")
+    assert (agency["signed_on"], agency["title"], agency["method"]) == ("2025-02-28", "Acting Director", "form")
+    assert (ice["signed_on"], ice["title"], ice["name"]) == ("2025-03-05", "Acting Director", None)  # ICE typed no name
+    poc = [(c["title"], c["name"]) for c in r["contacts"] if c["section"] == "appendix A" and c["party"] == "agency"]
+    assert poc == [("City Marshal", "Quinn Jones"), ("Asst. Marshal", "Gary Evans"), ("Capt.", "Kevin Joens"),
+                   ("Lt.", "Troy Carrillo"), ("Ssgt.", "Danielle Rios")]
+    assert r["field_office"] is None  # 2025 TFM documents name no ERO field office
+
+
+def test_alaska_2020_wso_signers_and_public_information_contact(tmp_path):
+    r = read(ALASKA, tmp_path)
+    assert (r["model"], r["template"]) == ("WSO", "2019-2020 WSO/JEM")
+    ice, agency = signer(r, "ice"), signer(r, "agency")
+    assert (ice["name"], ice["title"]) == ("Enrique M. Lucero", "Executive Associate Director")
+    assert ice["date_handwritten"] == 0  # signed digitally, not by hand
+    assert (agency["name"], agency["title"], agency["signed_on"]) == ("Jacob Wycoff", "Deputy Commissioner of Institutions", "2020-07-16")
+    assert r["field_office"]["value"] == "Seattle"
+    gallagher = next(c for c in r["contacts"] if c["name"] == "Sarah Gallagher")
+    assert (gallagher["title"], gallagher["phone"]) == ("Public Information Officer", "907-269-5037")
+
+
+@pytest.mark.skipif(not shutil.which("tesseract"), reason="needs Debian's tesseract-ocr (.ci/run installs it)")
+def test_scanned_page_is_read_by_ocr_and_cached(tmp_path):
+    r = read(RUSK_SCAN, tmp_path)
+    assert r["ocr_pages"] == [1] and r["text_pages"] == 0
+    text = r["page_text"][0]["text"]
+    assert r["page_text"][0]["source"] == "ocr"
+    assert "Warrant Service Officer" in text and "Rusk County" in text
+    assert r["model"] == "WSO"
+    assert list((tmp_path / "ocr").glob("*.ocr.v*.json")), "tesseract's lines are cached by sha256"
+
+
+# --- links ------------------------------------------------------------------------------------
+
+def test_safelinks_unwrapped_and_single_slash_fixed():
+    wrapped = ("https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwww.ice.gov%2Fdoclib%2F287gMOA%2F"
+               "FranklinCountyAL_WSO_MOA_030625.pdf&data=05%7C02%7C%7Cabc&sdata=xyz&reserved=0")
+    assert moa.document_url(wrapped) == "https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf"
+    assert moa.file_name_of(wrapped) == "FranklinCountyAL_WSO_MOA_030625.pdf"
+    assert moa.document_url("https:/www.ice.gov/doclib/287gMOA/x.pdf") == "https://www.ice.gov/doclib/287gMOA/x.pdf"
+    assert moa.file_name_of("https://www.ice.gov/doclib/287gMOA/Lee%20Co_JEM.pdf") == "Lee Co_JEM.pdf"
+
+
+# --- bad documents ------------------------------------------------------------------------------
+
+def pdf_bytes(pages=1, content=b"", filter_=False, trailer_extra=b""):
+    """A small valid PDF made by hand: `pages` empty letter pages, one content stream, exact xref offsets."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    kids = " ".join(f"{4 + i} 0 R" for i in range(pages)).encode()
+    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages)
+    stream = zlib.compress(content) if filter_ else content
+    objects.append(b"<< /Length %d%s >>\nstream\n" % (len(stream), b" /Filter /FlateDecode" if filter_ else b"") + stream + b"\nendstream")
+    for _ in range(pages):
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer_extra, xref)
+    return out
+
+
+ENCRYPT = (b" /Encrypt << /Filter /Standard /V 1 /R 2 /O <" + b"41" * 32 + b"> /U <" + b"42" * 32 + b"> /P -4 >>"
+           b" /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>]")
+
+
+BAD = {
+    "not_a_pdf.pdf": (b"<!DOCTYPE html><html><body>Page not found</body></html>", "not a PDF"),
+    "truncated.pdf": (FRANKLIN.read_bytes()[:200_000], "truncated"),
+    "encrypted.pdf": (pdf_bytes(trailer_extra=ENCRYPT), "encrypted"),
+    "many_pages.pdf": (pdf_bytes(pages=pdfpages.MAX_PAGES + 1), "page-count bomb"),
+    "inflates.pdf": (pdf_bytes(content=b"0" * (pdfpages.MAX_INFLATED + 1024), filter_=True), "decompression bomb"),
+}
+
+
+def test_a_small_hand_made_pdf_is_read():
+    """The maker of the bad files makes good ones too: what is refused below is refused for its fault alone."""
+    data = pdf_bytes(pages=2)
+    pdfpages.check_bytes(data)
+    pdf = pdfpages.open_pdf("ok.pdf", data)
+    assert len(pdf) == 2
+    pdf.close()
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_document_refused_with_one_line_reason(tmp_path, name):
+    data, reason = BAD[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    record, _ = moa.extract_one(path, None)
+    assert record["refused"].startswith(reason), record["refused"]
+    assert "\n" not in record["refused"]
+
+
+def test_bad_documents_cost_no_other_and_reach_the_database(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(FRANKLIN, source)
+    for name, (data, _reason) in BAD.items():
+        (source / name).write_bytes(data)
+    lines = []
+    records = moa.extract_folder(source, tmp_path / "out", None, None, echo=lines.append)
+    assert sorted(r["file_name"] for r in records if "refused" in r) == sorted(BAD)
+    assert [r["file_name"] for r in records if "refused" not in r] == [FRANKLIN.name]
+    assert any(line.startswith("refused truncated.pdf: truncated") for line in lines), lines
+    # the build loads what was read and records what was refused
+    db_path = tmp_path / "t.db"
+    conn = sqlite3.connect(db_path)
+    conn.executescript("""
+        create table agreements (id text primary key);
+        create table listings (id integer primary key, agreement_id text, moa_url text, addendum_url text);
+        insert into agreements values ('a1'), ('a2');
+        insert into listings values (1, 'a1', 'https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwww.ice.gov%2Fdoclib%2F287gMOA%2FFranklinCountyAL_WSO_MOA_030625.pdf&data=1', null);
+        insert into listings values (2, 'a2', 'https:/www.ice.gov/doclib/287gMOA/NotHeld_WSO_MOA.pdf', null);
+    """)
+    conn.commit()
+    conn.close()
+    (tmp_path / "data" / "moa").mkdir(parents=True)
+    shutil.copy(tmp_path / "out" / moa.DOCUMENTS, tmp_path / "data" / "moa")
+    counts = documents.write(db_path, tmp_path / "data")
+    assert counts == {"documents": 1, "refused": 5, "ocr_documents": 0, "documents_linked": 1,
+                      "agreements_linked": 1, "agreements_not_linked": 1}
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("select reason from moa_refused where file_name = 'many_pages.pdf'").fetchone()[0].startswith("page-count bomb")
+    assert conn.execute("select agreement_id, match from agreement_documents where sha256 is not null").fetchall() == [("a1", "file name")]
+    assert conn.execute("select url_unwrapped from agreement_documents where agreement_id = 'a2'").fetchone()[0] == \
+        "https://www.ice.gov/doclib/287gMOA/NotHeld_WSO_MOA.pdf"
+    hit = conn.execute("select page from moa_pages_fts join moa_pages p on p.rowid = moa_pages_fts.rowid "
+                       "where moa_pages_fts match 'Trulove'").fetchall()
+    assert hit == [(10,)]
+    conn.close()
+
+
+# --- the built database (the committed extraction of the corpus) -----------------------------------
+
+def test_built_tables_answer(sql):
+    assert sql("select count(*) from moa_documents")[0][0] == 198
+    assert sql("select count(*) from moa_refused")[0][0] == 0
+    lyons = sql("select count(*) from moa_signatories where party = 'ice' and name = 'Todd M. Lyons'")[0][0]
+    assert lyons >= 10
+    franklin = sql("select s.name, s.title from moa_signatories s join moa_documents d on d.sha256 = s.sha256 "
+                   "where d.file_name = ? and s.party = 'agency'", (FRANKLIN.name,))
+    assert franklin == [("Shannon Oliver", "Sheriff")]
+    pages = sql("select d.file_name, p.page from moa_pages_fts join moa_pages p on p.rowid = moa_pages_fts.rowid "
+                "join moa_documents d on d.sha256 = p.sha256 where moa_pages_fts match '\"Justin Trulove\"'")
+    assert (FRANKLIN.name, 10) in pages
+    linked = sql("select count(distinct agreement_id) from agreement_documents where sha256 is not null")[0][0]
+    assert linked >= 150
+    assert sql("select count(*) from moa_documents where ocr_pages > 0")[0][0] >= 20
+
+
+def test_unlabelled_block_reads_name_then_title():
+    lines = moa_fields.lines_of([["Date:", 80, 200, 100, 210, "text"], ["C.M. Cronen", 80, 240, 140, 250, "text"],
+                                 ["Assistant Director, Enforcement", 80, 252, 220, 262, "text"]])
+    block = moa_fields.read_block([s for line in lines for s in line.parts])
+    assert (block["name"], block["title"], block["date_handwritten"]) == ("C.M. Cronen", "Assistant Director, Enforcement", 1)
