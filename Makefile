@@ -48,7 +48,7 @@ bench-weight: $(STAMP)
 	$(BIN)/python scripts/bench_weight.py
 
 fetch: $(STAMP)
-	$(BIN)/open287g fetch
+	$(BIN)/open287g fetch --documents raw/moa
 
 publish: build
 	$(BIN)/open287g publish
