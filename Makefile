@@ -48,7 +48,7 @@ bench-weight: $(STAMP)
 	$(BIN)/python scripts/bench_weight.py
 
 fetch: $(STAMP)
-	$(BIN)/open287g fetch --documents raw/moa
+	$(BIN)/open287g fetch
 
 publish: build
 	$(BIN)/open287g publish

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import click
 import httpx
 
-from . import BUILD, DATA
+from . import BUILD, DATA, ROOT
 from .read import file_sha256
 
 DEFAULT_PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
@@ -523,10 +523,11 @@ def report_line(entry, served_as=None, ignored=False):
               help="Seconds before the first retry; doubles each time.")
 @click.option("--max-bytes", type=click.IntRange(1), default=DEFAULT_MAX_BYTES, show_default=True,
               help="Largest workbook accepted.")
-@click.option("--documents", "documents_dir", envvar="OPEN287G_DOCUMENTS", type=click.Path(file_okay=False), default=None,
-              help="Also download every MOA and addendum the workbooks link into this folder, outside git "
-                   "(env OPEN287G_DOCUMENTS; `make fetch` gives raw/moa; docs/OPERATIONS.md).")
-def fetch_command(page_url, data_dir, user_agent, timeout, retries, backoff, max_bytes, documents_dir):
+@click.option("--documents", "documents_dir", envvar="OPEN287G_DOCUMENTS", type=click.Path(file_okay=False),
+              default=str(ROOT / "raw" / "moa"), show_default=True,
+              help="Where the MOA PDFs the workbooks link are kept, outside git (env OPEN287G_DOCUMENTS; docs/OPERATIONS.md).")
+@click.option("--no-documents", is_flag=True, help="Fetch the workbooks only.")
+def fetch_command(page_url, data_dir, user_agent, timeout, retries, backoff, max_bytes, documents_dir, no_documents):
     """Download ICE's current workbooks and store the ones whose bytes are new; then every MOA and addendum they link."""
 
     def echo(line):
@@ -534,7 +535,7 @@ def fetch_command(page_url, data_dir, user_agent, timeout, retries, backoff, max
 
     result = fetch(page_url, data_dir, user_agent=user_agent, timeout=timeout, retries=retries,
                    max_bytes=max_bytes, backoff=backoff, echo=echo)
-    if documents_dir:  # opt-in: a replay or a test of the lists must not reach for ICE's 1,700 PDFs
+    if not no_documents:
         from .fetch_documents import fetch_documents
 
         # a document ICE no longer serves is reported, but does not fail the refresh of the lists
