@@ -1,9 +1,11 @@
 """Reads the MOA and ADDENDUM links of the participating workbooks under data/ice, downloads each linked PDF once (by sha256) into a folder outside git, and appends its MANIFEST.csv."""
+import collections
 import csv
 import datetime
 import hashlib
 import io
 import re
+import urllib.parse
 from pathlib import Path
 
 from .fetch import FetchError, atomic_write, download
@@ -66,15 +68,23 @@ def fetch_documents(client, data_dir, folder, cache_dir=None, retries=3, backoff
     by_sha = {r["sha256"]: r["file"] for r in rows}
     taken = {r["file"] for r in rows}
     new, refused = [], []
+    unreachable, skipped = set(), collections.Counter()
     for url, (workbook, sheet_row) in document_links(data_dir, cache_dir).items():
         if url in known_urls:
             continue  # fetched once already: ICE's documents do not change under the same link
+        host = urllib.parse.urlsplit(url).hostname
+        if host in unreachable:
+            skipped[host] += 1
+            continue
         try:
             data, _final, _type = download(client, url, MAX_BYTES, retries, backoff)
             check_bytes(data)
         except (FetchError, Refused) as e:
             refused.append(f"refused document {url}: {e}")
             say(refused[-1])
+            if str(e).startswith("connection failed"):
+                # a host that cannot be reached after the retries is not tried again this run
+                unreachable.add(host)
             continue
         sha256 = hashlib.sha256(data).hexdigest()
         if sha256 in by_sha:
@@ -92,4 +102,7 @@ def fetch_documents(client, data_dir, folder, cache_dir=None, retries=3, backoff
                      "workbook": workbook, "sheet_row": sheet_row})
         known_urls.add(url)
         write_manifest(folder, rows)  # after each document: an interrupted fetch keeps what it stored
+    for host, n in sorted(skipped.items()):
+        refused.append(f"refused documents: {host} could not be reached; {n:,} more of its links left for the next fetch")
+        say(refused[-1])
     return new, refused
