@@ -39,7 +39,8 @@ def built_db_for_params():
               "pending_applications", "build_anomalies", "corrections", "historical_moa_2024",
               "steering_committee_meetings", "qa_checks", "counties", "county_shapes", "state_shapes",
               "search_entries", "id_aliases", "moa_documents", "moa_pages", "moa_signatories", "moa_contacts",
-              "moa_refused", "agreement_documents"]
+              "moa_refused", "agreement_documents", "places", "zip_codes", "agency_reach", "level_corrections",
+              "search_abbreviations"]
     if path.exists():
         names = [n for n, _ in served_tables(path)]
     return sorted(set(names))
