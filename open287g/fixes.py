@@ -31,13 +31,19 @@ class CorrectionsError(Exception):
     pass
 
 
-def load_corrections(path):
+def data_rows(path):
+    """[(line number, row)] of a hand-kept CSV in data/ (corrections, agency areas, abbreviations); [] when absent."""
     path = Path(path)
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for n, r in enumerate(rows, start=2):
+        return list(enumerate(csv.DictReader(f), start=2))
+
+
+def load_corrections(path):
+    numbered = data_rows(path)
+    rows = [r for _, r in numbered]
+    for n, r in numbered:
         if r.get("column") not in DERIVED or not r.get("wrong") or not r.get("right") or not r.get("reason"):
             raise CorrectionsError(f"{path}: line {n}: needs column (one of {', '.join(DERIVED)}), wrong, right and reason")
         if r["column"] == "state" and places.state_postal(r["right"]) is None:

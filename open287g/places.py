@@ -509,10 +509,6 @@ _NEAR_KM = 30.0  # a town this close to ICE's county centre is accepted across a
 
 def level_kind(level):
     """ICE's TYPE column as "state", "county" or "municipal" (None when blank or unknown)."""
-    return _level_kind(level)
-
-
-def _level_kind(level):
     t = _tokens(level)
     if not t:
         return None
@@ -623,7 +619,7 @@ class _Locator:
     def __init__(self, idx, st, agency, level, county_text):
         self.idx, self.st = idx, st
         self.tokens = _tokens(agency)
-        self.kind = _level_kind(level)
+        self.kind = level_kind(level)
         if county_text and " ".join(_tokens(county_text, aliases=False)) in _NA:
             county_text = None  # "#NA", "N/A": no county given
         self.county_text = county_text

@@ -1,9 +1,13 @@
 """Reads an agency's name, ICE's printed level, its placement and data/agency_areas.csv; says whose residents it can act on (its town, its county, a region of counties, a campus, or the whole state) and where that contradicts ICE's level."""
-import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlite_utils
+
 from . import places
+from .fixes import data_rows
+from .load import insert
 
 REACHES = ("town", "county", "regional", "campus", "statewide", "unplaced")
 # ICE's TYPE column read as a reach: a campus or a region is no contradiction of "County" or "Municipality".
@@ -38,17 +42,12 @@ class Area:
 
 
 def load_areas(path):
-    path = Path(path)
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
     out = []
-    for n, r in enumerate(rows, start=2):
+    for n, r in data_rows(path):
         missing = [c for c in ("state", "agency", "reach", "counties", "reason", "source") if not (r.get(c) or "").strip()]
         if missing or r["reach"] not in REACHES:
             why = f"missing {', '.join(missing)}" if missing else f"reach {r['reach']!r} is not one of {', '.join(REACHES)}"
-            raise AreasError(f"{path.name} line {n}: {why}")
+            raise AreasError(f"{Path(path).name} line {n}: {why}")
         out.append(Area(r["state"].strip(), r["agency"].strip(), r["reach"],
                         tuple(c.strip() for c in r["counties"].split(";") if c.strip()), r["reason"], r["source"]))
     return out
@@ -103,12 +102,6 @@ def contradiction(agency, reach):
 def write(db_path, areas):
     """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
     level_corrections, in the database the build is finishing."""
-    import json
-
-    import sqlite_utils
-
-    from .load import insert
-
     db = sqlite_utils.Database(db_path)
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
@@ -124,8 +117,8 @@ def write(db_path, areas):
     for column in ("reach", "reach_counties", "reach_rule"):
         db["agencies"].add_column(column, str)
     db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ? where id = ?", updates)
-    known = {f for (f,) in db.execute("select fips from counties")} if db["counties"].exists() else None
-    insert(db, "agency_reach", [c for c in covers if known is None or c["county_fips"] in known],
+    known = {f for (f,) in db.execute("select fips from counties")}
+    insert(db, "agency_reach", [c for c in covers if c["county_fips"] in known],
            pk=("agency_id", "county_fips"),
            foreign_keys=[("agency_id", "agencies", "id"), ("county_fips", "counties", "fips")],
            columns={"agency_id": str, "county_fips": str, "reach": str})

@@ -6,13 +6,13 @@ sharing any three-letter piece of the typed words, ranked by FTS5's bm25, which 
 "mecklenberg" still finds Mecklenburg. Python only reads the query (a trailing state, "co" for
 county) and orders the hits: exact and whole-word matches, then active agencies, first.
 """
-import csv
 import json
 from pathlib import Path
 
 import sqlite_utils
 
 from . import places
+from .fixes import data_rows
 
 INDEX_ROWS = """
 select
@@ -72,14 +72,11 @@ def _text(*parts):
 def read_abbreviations(path):
     """data/abbreviations.csv: agency abbreviations people type ("FHP", "NYPD"), each with the words it
     stands for, the state it implies (blank: any state) and where it comes from."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for n, r in enumerate(rows, start=2):
+    numbered = data_rows(path)
+    rows = [r for _, r in numbered]
+    for n, r in numbered:
         if not (r.get("abbreviation") or "").strip() or not (r.get("means") or "").strip():
-            raise AbbreviationsError(f"{path.name} line {n}: an abbreviation and what it means are both needed")
+            raise AbbreviationsError(f"{Path(path).name} line {n}: an abbreviation and what it means are both needed")
     return [{"abbreviation": r["abbreviation"].strip().lower(), "state_code": (r.get("state") or "").strip() or None,
              "means": r["means"].strip(), "source": (r.get("source") or "").strip()} for r in rows]
 

@@ -78,6 +78,20 @@ from search_abbreviations
 # Every agency that can act in the given counties (its town's, the county's, a region's or a campus's),
 # and every statewide agency of the state.
 REACHING = """
+with reaching as (
+  select
+    agency_id as id,
+    county_fips as covers
+  from agency_reach
+  where county_fips in (select value from json_each(:counties))
+  union all
+  select
+    id,
+    null
+  from agencies
+  where state_code = :state
+    and reach = 'statewide'
+)
 select
   a.id,
   a.name,
@@ -91,29 +105,10 @@ select
   a.models_ever,
   a.status,
   a.agreements_active,
-  r.county_fips as covers
-from agency_reach r
+  r.covers
+from reaching r
 join agencies a
-  on a.id = r.agency_id
-where r.county_fips in (select value from json_each(:counties))
-union all
-select
-  a.id,
-  a.name,
-  a.state_code,
-  a.level,
-  a.reach,
-  a.place_name,
-  a.county_name,
-  a.county_fips,
-  a.models_active,
-  a.models_ever,
-  a.status,
-  a.agreements_active,
-  null
-from agencies a
-where a.state_code = :state
-  and a.reach = 'statewide'
+  on a.id = r.id
 """
 
 ACTIVE_SINCE = """
