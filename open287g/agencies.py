@@ -53,9 +53,11 @@ def build_agencies(lineage, apps, locate=places.locate):
         # The first row ICE printed for this body names it for good.
         # The first name of this body ICE printed (not a name an agreement carried before it was relabelled here).
         group = set(keys)
-        firsts = [(seen, sortable(k)) for a in agreements for k, seen in a.names_first_seen.items() if k in group]
-        firsts += [(x["first_seen"], sortable(x["agency_key"])) for x in applications]
-        first_key = min(firsts)[1]
+        # A name ICE's files of 2021 on printed comes before one only the 2011-2017 roster printed (rule history_ids).
+        roster_only = lambda seen: bool(lineage.files_from) and seen < lineage.files_from  # noqa: E731
+        firsts = [(roster_only(seen), seen, sortable(k)) for a in agreements for k, seen in a.names_first_seen.items() if k in group]
+        firsts += [(False, x["first_seen"], sortable(x["agency_key"])) for x in applications]
+        first_key = min(firsts)[2]
         agency_id = short_id(*first_key)
         n = 0
         while agency_id in agencies:  # cannot happen while every name belongs to one group; kept unique regardless

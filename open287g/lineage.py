@@ -48,6 +48,9 @@ class Agreement:
     ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
     row: dict | None = None
     agency_id: str | None = None
+    file_key: tuple | None = None  # the first key printed in ICE's files of 2021 on (not the 2011-2017 roster)
+    file_first_seen: str | None = None  # ... when, and whether those files ever printed an MOA link for it
+    file_linked: bool = False
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Change:
     before: str | None = None
     after: str | None = None
     detail: str | None = None
+    parts: tuple = ()  # what the id is made from (it names the agreement)
 
 
 def row_key(row):
@@ -114,12 +118,14 @@ class Lineage:
         self.present = set()  # agreement ids in the last publication walked
         self.walked = []
         self.state_names = state_names or {}
+        self.files_from = None  # when the first of ICE's files of 2021 on was published (after the 2011-2017 roster)
 
     # -- records
     def change(self, pub, kind, agreement_id, before=None, after=None, detail=None):
         a = self.agreements[agreement_id]
+        parts = (pub["id"], kind, agreement_id, before, after)
         self.changes.append(Change(
-            id=short_id(pub["id"], kind, agreement_id, before, after),
+            id=short_id(*parts), parts=parts,
             publication_id=pub["id"], changed_at=pub["published_at"], kind=kind, agreement_id=agreement_id,
             state_code=a.state_code, agency=a.agency, model=a.model, before=before, after=after, detail=detail,
         ))
@@ -162,7 +168,11 @@ class Lineage:
         a.spellings.add(row["agency"])
         a.agency, a.signed_on, a.signed_printed = row["agency"], key[3], row["signed"]
         a.state_code, a.agency_key = key[0], (key[0], key[1])
-        if row["moa_url"]:
+        if pub["source_kind"] != "roster":
+            if a.file_key is None:
+                a.file_key, a.file_first_seen = key, pub["published_at"]
+            a.file_linked = a.file_linked or bool(row["moa_url"])
+        if row["moa_url"] or (pub["source_kind"] == "roster" and row["moa"]):  # the roster names the signed MOA's file
             a.ever_linked = True
         for name, value in (("level", row["level_clean"]), ("county", row["county"]), ("moa_url", row["moa_url"]), ("addendum_url", row["addendum_url"])):
             if value:
@@ -240,8 +250,11 @@ class Lineage:
             score += 0.05
             evidence.append(f"MOA file dated {moa_date}")
         shift = days_between(a.signed_on, key[3])
-        first_listed = a.first_seen[:10]
-        if gap_days == 0 and (shift <= identity.REDATE_DAYS or key[3] <= first_listed or not a.ever_linked):
+        # Rule history_files_decide: once ICE's files of 2021 on print an agreement, only they date and link it,
+        # so the roster never changes a decision those files alone made.
+        first_listed, linked = (a.file_first_seen, a.file_linked) if a.file_key else (a.first_seen, a.ever_linked)
+        first_listed = first_listed[:10]
+        if gap_days == 0 and (shift <= identity.REDATE_DAYS or key[3] <= first_listed or not linked):
             why = "small shift" if shift <= identity.REDATE_DAYS else "new date on or before the first listing" if key[3] <= first_listed else "old row never had an MOA link"
             evidence.append(f"date {a.signed_on} -> {key[3]} ({why})")
             return Candidate(score, "re-dated", "; ".join(evidence), f"signing date {a.signed_on} -> {key[3]}")
@@ -252,6 +265,8 @@ class Lineage:
 
     # -- the walk
     def walk(self, pub):
+        if self.files_from is None and pub["source_kind"] != "roster":
+            self.files_from = pub["published_at"]
         rows = {}
         for row in pub["rows"]:
             if row["model"] and MODEL_CODES.get(row["model"]):
@@ -410,15 +425,41 @@ class Lineage:
                 a.status, a.superseded_by = "superseded", successor
                 s = self.agreements[successor]
                 self.changes.append(Change(
-                    id=short_id(since["id"], "superseded", agreement_id), publication_id=since["id"], changed_at=since["published_at"],
+                    id=short_id(since["id"], "superseded", agreement_id), parts=(since["id"], "superseded", agreement_id), publication_id=since["id"], changed_at=since["published_at"],
                     kind="superseded", agreement_id=agreement_id, state_code=a.state_code, agency=a.agency, model=a.model,
                     before=a.signed_on, after=s.signed_on, detail=f"no longer listed; the MOA signed {s.signed_on} (agreement {successor}) follows it"))
             else:
                 a.status, a.superseded_by = "ended", None
                 self.change(since, "ended", agreement_id, before=a.signed_on, detail=f"no longer on ICE's participating list; last listed {a.last_seen[:10]}")
 
+    def rekey(self):
+        """An agreement ICE's 2011-2017 roster printed first and its files of 2021 on still print takes its id from
+        the first of those files' rows, the id every build before the roster gave it (rule history_ids)."""
+        renamed = {}
+        for old in sorted(self.agreements):
+            a = self.agreements[old]
+            if a.file_key is not None and a.file_key != a.first_key:
+                new = agreement_id_of(a.file_key)
+                if new != old and new not in self.agreements:
+                    renamed[old] = new
+        if not renamed:
+            return
+        swap = lambda x: renamed.get(x, x)  # noqa: E731
+        self.agreements = {swap(i): a for i, a in self.agreements.items()}
+        for i, a in self.agreements.items():
+            a.id, a.follows, a.superseded_by = i, swap(a.follows), swap(a.superseded_by)
+        self.by_key = {k: swap(v) for k, v in self.by_key.items()}
+        self.present = {swap(i) for i in self.present}
+        for m in self.merges:
+            m.agreement_id = swap(m.agreement_id)
+        for c in self.changes:
+            if c.agreement_id in renamed:
+                c.agreement_id = renamed[c.agreement_id]
+                c.parts = tuple(swap(x) for x in c.parts)
+                c.id = short_id(*c.parts)
 
-def date_flags(lineage, first_publication_id):
+
+def date_flags(lineage, first_publication_ids):
     """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
     carries another date, or whose date lies years before it was first listed while its agency is new."""
     flags = []
@@ -430,7 +471,7 @@ def date_flags(lineage, first_publication_id):
         if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
             flags.append((a.first_publication_id, "signed_date_contradicted",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
-        new_agency = a.first_publication_id != first_publication_id and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(a.agency_id) == a.first_seen
         if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
             flags.append((a.first_publication_id, "signed_long_before_listed",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
@@ -488,4 +529,5 @@ def walk_participating(participating, states, confirmed):
             lineage.seen_again(again)
         walked_keys = keys
     lineage.finish()
+    lineage.rekey()
     return lineage

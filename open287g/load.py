@@ -4,6 +4,8 @@ from dataclasses import asdict
 
 import sqlite_utils
 
+from .history import era_of
+
 
 # What the build did about each kind of anomaly, stored beside it.
 ACTIONS = {
@@ -66,6 +68,9 @@ def _publication_row(p):
         "id": p["id"],
         "list": p.get("list"),
         "source_kind": p["source_kind"],
+        "era": era_of(p),
+        "caption": p.get("caption"),
+        "caption_date": p.get("caption_date"),
         "file": p["file"],
         "file_name": p["file_name"],
         "original_name": p["original_name"],
@@ -241,7 +246,7 @@ def write(path, built, seeds):
     )
     insert(db, "changes", 
         # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        (dict(asdict(c), seq=n, agency_id=lineage.agreements[c.agreement_id].agency_id)
+        ({**{k: v for k, v in asdict(c).items() if k != "parts"}, "seq": n, "agency_id": lineage.agreements[c.agreement_id].agency_id}
          for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],

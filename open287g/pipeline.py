@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, load, places, reach, resolve, search
+from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
@@ -174,10 +174,15 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
         p["list"] = dating.assign_list(p, p["header"])
         p["duplicate_of"] = None
         p["truncated"] = False
-    dating.date_publications(good)
+    roster = [p for p in good if p.get("era") == history.ROSTER_ERA]
+    dating.date_publications([p for p in good if p.get("era") != history.ROSTER_ERA])
+    history.order_roster(roster)
     for p in good:
         p["published_at"] = p["published_at"].isoformat(timespec="seconds")
-    participating = sorted((p for p in good if p["list"] == "participating"), key=lambda p: p["seq"])
+    # ICE's roster of 2011-2017 comes first on the participating list, then the files of 2021 on, numbered anew.
+    participating = roster + sorted((p for p in good if p["list"] == "participating" and p.get("era") != history.ROSTER_ERA), key=lambda p: p["seq"])
+    for seq, p in enumerate(participating, start=1):
+        p["seq"] = seq
     pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
     listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
     states = {s["postal"]: s["name"] for s in (states or [])}
@@ -186,7 +191,9 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     lineage.record_pending_signed(apps)
     agencies, aliases = build_agencies(lineage, apps, locate)
     by_id = {p["id"]: p for p in good}
-    for publication_id, kind, detail in date_flags(lineage, participating[0]["id"] if participating else None):
+    # The first list of each era starts the record: its old signing dates are no news.
+    firsts = {next((p["id"] for p in participating if (p.get("era") == history.ROSTER_ERA) == roster_era), None) for roster_era in (True, False)}
+    for publication_id, kind, detail in date_flags(lineage, firsts):
         by_id[publication_id]["anomalies"].append((kind, None, detail))
     return {
         "publications": pubs,
@@ -292,6 +299,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         return 2
     stage = _Stages()
     parsed = read_all(pubs, cache_dir, jobs, progress)
+    pubs += history.roster_publications(data_dir)
     stage("read")
     for p in pubs:
         if "error" in p:
@@ -332,6 +340,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         search.write_index(tmp, abbreviations)
         link_meetings(tmp)
         built["documents"] = documents.write(tmp, data_dir)  # the MOA documents' committed extraction (issue 17)
+        built["evidence"] = history.write(tmp, data_dir, {s["postal"]: s["name"] for s in built["states"]}, places.state_postal)  # issue 18
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)

@@ -29,8 +29,10 @@ CONTINUING = [
 
 
 def _agreement(db, state, name, model):
+    # Agreements ICE's files of 2021 on printed: the 2011-2017 roster's earlier MOAs of an agency are its predecessors.
     return db.execute(
-        "select a.* from agreements a, json_each(a.spellings) s where a.state_code = ? and s.value = ? and a.model = ?",
+        "select a.* from agreements a, json_each(a.spellings) s where a.state_code = ? and s.value = ? and a.model = ? "
+        "and a.last_seen >= '2021-01-13'",
         (state, name, model),
     ).fetchall()
 

@@ -1,0 +1,219 @@
+"""ICE's list before 2021 (data/history/): the roster table of ICE's web page as the Internet Archive captured it,
+2011-2017, read as publications of the participating list; the other sources are evidence about agreements, never
+ICE's list on a date. Provenance and faults of each file: data/history/README.md; the rules: docs/IDENTITY.md."""
+import csv
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+from . import dating, identity
+from .read import interpret
+
+ROSTER = "history/pre2018-roster-long.csv"
+ROSTER_ERA = "roster"
+# ICE's roster printed "Jail Enforcement" and "Task Force"; read.MODELS reads them as today's JEM and TFM.
+ROSTER_COLUMNS = ("state", "agency", "support_type", "signed", "moa")
+ROSTER_HEADER = "STATE|LAW ENFORCEMENT AGENCY|SUPPORT TYPE|SIGNED|MOA"
+ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook"}
+
+
+class HistoryError(Exception):
+    pass
+
+
+def _numbered(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(enumerate(csv.DictReader(f), start=2))
+
+
+def roster_publications(data_dir):
+    """One participating publication per Internet Archive capture of ICE's roster table, each row keeping its CSV line.
+
+    Dated by the capture: ICE's page was live with these rows at that moment. The caption's "as of" date is kept as
+    printed (caption_date); it is not the publication date, because ICE changed the rows without changing it
+    (the captures of 20 October 2011 and 20 January 2012 print 69 and 68 rows under one caption).
+    """
+    path = Path(data_dir) / ROSTER
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    captures = {}
+    for line, r in _numbered(path):
+        captures.setdefault(r["snapshot_ts"], []).append((line, r))
+    pubs = []
+    for ts in sorted(captures):
+        lines = captures[ts]
+        first = lines[0][1]
+        extracted = {
+            "header": ROSTER_HEADER, "header_row": 1, "names": ROSTER_COLUMNS, "saved_at": None,
+            "cells": [(line, tuple(r[c] for c in ("state", "agency", "support_type", "date_signed", "moa_file")), None, None, False) for line, r in lines],
+        }
+        r = interpret(extracted)
+        captured = datetime.datetime.strptime(ts, "%Y%m%d%H%M%S")
+        caption = first["caption"] or None
+        anomalies = list(r["anomalies"])
+        if first["caption_n"] and int(first["caption_n"]) != len(lines):
+            anomalies.append(("caption_count_differs", None, f"caption says {first['caption_n']} agreements; the table has {len(lines)} rows"))
+        pub_id = hashlib.sha256(f"{digest}\0{ts}".encode()).hexdigest()[:12]
+        pubs.append({
+            "path": path, "file": ROSTER, "file_name": f"ICE 287(g) roster, Internet Archive capture {ts}",
+            "original_name": caption or "(no caption)", "folder": "history", "source_kind": "roster", "era": ROSTER_ERA,
+            "bytes": len(raw), "capture_utc": captured.strftime("%Y-%m-%dT%H:%M:%SZ"), "fetched_utc": None,
+            "archived_by": "Internet Archive (Wayback Machine)", "manifest_sha256": None, "manifest_rows": None,
+            "anomalies": anomalies, "sha256": digest, "id": pub_id, "caption": caption,
+            "caption_date": _caption_date(caption),
+            "header": r["header"], "rows": r["rows"], "sheet_rows": r["sheet_rows"], "blank_rows": 0,
+            "row_count": len(r["rows"]), "fingerprint": r["fingerprint"], "keys": r["keys"], "saved_at": None,
+            "published_at": captured, "date_source": "Internet Archive capture time of ICE's page", "slot": None,
+        })
+    return pubs
+
+
+def _caption_date(caption):
+    words = (caption or "").split()
+    if words and "/" in words[-1]:
+        return datetime.datetime.strptime(words[-1], "%m/%d/%Y").date().isoformat()
+    return None
+
+
+def order_roster(roster):
+    """Roster captures in capture order; a capture that repeats an earlier one's rows is marked as its duplicate."""
+    roster.sort(key=lambda p: p["published_at"])
+    dating._mark_duplicates(roster)
+    for p in roster:
+        p["list"], p["truncated"] = "participating", False
+
+
+def era_of(pub):
+    return pub.get("era") or ERAS.get(pub["source_kind"], pub["source_kind"])
+
+
+# Evidence: the other files of data/history/. Each row keeps its file and line; a "Hybrid" is two agreements.
+EVIDENCE_MODELS = {"jail enforcement": ("JEM",), "jeo": ("JEM",), "task force": ("TFM",), "tfo": ("TFM",),
+                   "hybrid": ("JEM", "TFM"), "jeo/tfo": ("JEM", "TFM")}
+EVIDENCE_FILE_MODEL = (("JEM", "JEM"), ("WSO", "WSO"), ("TFM", "TFM"), ("TFO", "TFM"))
+
+
+def _us_date(text):
+    try:
+        return datetime.datetime.strptime(text.strip(), "%m/%d/%Y").date().isoformat()
+    except ValueError:
+        return None
+
+
+def _models(printed):
+    return EVIDENCE_MODELS.get((printed or "").strip().lower(), (None,))
+
+
+def evidence_rows(data_dir):
+    """Every row of the evidence files as {file, line, source, as_of, state, agency, model_printed, model, signed_on, date_kind, note}."""
+    d = Path(data_dir) / "history"
+    out = []
+
+    def add(file, line, source, as_of, state, agency, model_printed, signed_on, date_kind, note=None, models=None):
+        for model in models or _models(model_printed):
+            out.append({"file": f"history/{file}", "line": line, "source": source, "as_of": as_of or None, "state": state,
+                        "agency": agency.strip(), "model_printed": model_printed or None, "model": model,
+                        "signed_on": signed_on or None, "date_kind": date_kind if signed_on else None, "note": note})
+
+    if (d / "historical-oig-2009.csv").exists():
+        for line, r in _numbered(d / "historical-oig-2009.csv"):
+            add("historical-oig-2009.csv", line, r["source"], r["as_of"], r["state"], r["agency"], r["model"],
+                r["date_signed_original"], "original signing", None if r["status"] == "signed" else r["status"])
+    if (d / "historical-ice-lists.csv").exists():
+        for line, r in _numbered(d / "historical-ice-lists.csv"):
+            add("historical-ice-lists.csv", line, r["source"], r["as_of"], r["state"], r["agency"], None, None, None)
+    if (d / "pre2018-secondary-rosters-long.csv").exists():
+        for line, r in _numbered(d / "pre2018-secondary-rosters-long.csv"):
+            note = "the parser flagged this row for review" if r["needs_review"] == "TRUE" else None
+            add("pre2018-secondary-rosters-long.csv", line, r["source"], r["as_of"], r["state"], r["agency"], r["model"],
+                r["date_signed"], "as printed", note)
+    if (d / "primary_source_chart_2010-05-08.csv").exists():
+        for line, r in _numbered(d / "primary_source_chart_2010-05-08.csv"):
+            new = r["signed_new_moa"].strip()
+            add("primary_source_chart_2010-05-08.csv", line, "Third-party chart of 8 May 2010", "2010-05-08", r["state"], r["agency"],
+                r["type"], _us_date(r["signed_former_moa"]), "original signing",
+                f"standard MOA of 2009: {new}" if new else None)
+    if (d / "historical-ice-archive-index.csv").exists():
+        for line, r in _numbered(d / "historical-ice-archive-index.csv"):
+            name = r["moa_file"]
+            models = tuple(m for code, m in EVIDENCE_FILE_MODEL if f"287g{code}" in name or f"_{code}" in name)[:1] or (None,)
+            add("historical-ice-archive-index.csv", line, r["source"], None, r["state"], r["agency"], None, r["date_signed"],
+                "as printed", f"document {name}", models)
+    if (d / "MyAttorneyUSA_roster_2017-08-01.tsv").exists():
+        with open(d / "MyAttorneyUSA_roster_2017-08-01.tsv", encoding="utf-8") as f:
+            for line, text in enumerate(f, start=1):
+                parts = text.rstrip("\n").split("\t")
+                if len(parts) == 3:
+                    add("MyAttorneyUSA_roster_2017-08-01.tsv", line, "MyAttorneyUSA copy of ICE's table (1 Aug 2017)", "2017-08-01",
+                        parts[0], parts[1], None, parts[2], "as printed")
+    return out
+
+
+def match_evidence(rows, agreements, state_names, state_postal):
+    """Each evidence row with the agreement it speaks of (same state, a name the agreement was printed under or
+    close to it, the model when the row has one) and its finding. Sorted before picking: the agreement with the
+    same signing date, else the earliest listed."""
+    by_state = {}
+    for a in agreements:
+        by_state.setdefault(a["state_code"], []).append(a)
+    for v in by_state.values():
+        v.sort(key=lambda a: (a["first_seen"], a["id"]))
+    for r in rows:
+        code = state_postal(r["state"])
+        r["state_code"] = code
+        state = (state_names.get(code, ""), code or "")
+        named = [a for a in by_state.get(code, ()) if any(identity.compare_names(s, r["agency"], state) for s in a["spellings"])]
+        same_model = [a for a in named if r["model"] in (None, a["model"])]
+        pick = next((a for a in same_model if r["signed_on"] and a["signed_on"] == r["signed_on"]), None) or (same_model[0] if same_model else None)
+        r["agreement_id"] = pick["id"] if pick else None
+        r["agency_id"] = pick["agency_id"] if pick else (named[0]["agency_id"] if named else None)
+        if pick is None:
+            r["finding"] = ("another model of a listed agency: ICE's roster never printed it" if named
+                            else "no agreement on a readable ICE list")
+        elif not r["signed_on"]:
+            r["finding"] = "names the agency"
+        elif r["signed_on"] == pick["signed_on"]:
+            r["finding"] = "confirms the signing date"
+        elif r["signed_on"] < pick["signed_on"]:
+            r["finding"] = "an earlier signing than ICE's list printed"
+        else:
+            r["finding"] = "a later signing than ICE's list printed"
+    return rows
+
+
+def write(path, data_dir, state_names, state_postal):
+    """history_evidence, and each agency's earliest signing with its source."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    agreements = [dict(a, spellings=json.loads(a["spellings"])) for a in db.execute(
+        "select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id")]
+    rows = match_evidence(evidence_rows(data_dir), agreements, state_names, state_postal)
+    db.execute("""create table history_evidence (id integer primary key, file text, line integer, source text, as_of text,
+        state text, state_code text references states(code), agency text, model_printed text, model text, signed_on text, date_kind text,
+        note text, agreement_id text references agreements(id), agency_id text references agencies(id), finding text)""")
+    columns = ("file", "line", "source", "as_of", "state", "state_code", "agency", "model_printed", "model", "signed_on",
+               "date_kind", "note", "agreement_id", "agency_id", "finding")
+    db.executemany(f"insert into history_evidence ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+                   [tuple(r[c] for c in columns) for r in rows])
+    db.execute("alter table agencies add column earliest_signed_on text")
+    db.execute("alter table agencies add column earliest_signed_source text")
+    # The earliest date ICE printed for any of the agency's agreements, or an earlier one the evidence gives.
+    db.execute("""with dates as (
+        select agency_id, signed_on, 'ICE''s list' as source from agreements where signed_on is not null
+        union all
+        select agency_id, signed_on, source from history_evidence where agency_id is not null and signed_on is not null
+      ), ranked as (
+        select agency_id, signed_on, source, row_number() over (partition by agency_id order by signed_on, source) as n from dates
+      )
+      update agencies set earliest_signed_on = ranked.signed_on, earliest_signed_source = ranked.source
+      from ranked where ranked.agency_id = agencies.id and ranked.n = 1""")
+    db.execute("create index history_evidence_agency on history_evidence(agency_id)")
+    db.execute("create index history_evidence_agreement on history_evidence(agreement_id)")
+    db.commit()
+    db.close()
+    return len(rows)
