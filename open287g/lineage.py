@@ -168,11 +168,11 @@ class Lineage:
         a.spellings.add(row["agency"])
         a.agency, a.signed_on, a.signed_printed = row["agency"], key[3], row["signed"]
         a.state_code, a.agency_key = key[0], (key[0], key[1])
-        if pub["source_kind"] != "roster":
+        if pub.get("source_kind") != "roster":
             if a.file_key is None:
                 a.file_key, a.file_first_seen = key, pub["published_at"]
             a.file_linked = a.file_linked or bool(row["moa_url"])
-        if row["moa_url"] or (pub["source_kind"] == "roster" and row["moa"]):  # the roster names the signed MOA's file
+        if row["moa_url"] or (pub.get("source_kind") == "roster" and row["moa"]):  # the roster names the signed MOA's file
             a.ever_linked = True
         for name, value in (("level", row["level_clean"]), ("county", row["county"]), ("moa_url", row["moa_url"]), ("addendum_url", row["addendum_url"])):
             if value:
@@ -265,7 +265,7 @@ class Lineage:
 
     # -- the walk
     def walk(self, pub):
-        if self.files_from is None and pub["source_kind"] != "roster":
+        if self.files_from is None and pub.get("source_kind") != "roster":
             self.files_from = pub["published_at"]
         rows = {}
         for row in pub["rows"]:

@@ -387,9 +387,10 @@ def summary(built, qa, parsed, elapsed, db_path):
         by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
     anomalies = qa["anomaly_rows"]
     latest = built["latest"]
+    roster = sum(1 for p in pubs if p.get("era") == history.ROSTER_ERA)
     lines = [
-        f"built {db_path} in {elapsed:.1f}s ({parsed} workbook{'s' if parsed != 1 else ''} parsed, {len(pubs) - parsed} from cache)",
-        f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))})",
+        f"built {db_path} in {elapsed:.1f}s ({parsed} workbook{'s' if parsed != 1 else ''} parsed, {len(pubs) - roster - parsed} from cache)",
+        f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))}; {roster} of them captures of ICE's 2011-2017 roster)",
         f"latest participating list: {latest['file_name']} ({latest['published_at'][:10]}, {latest['row_count']} rows)" if latest else "no participating list",
         f"agreements: {sum(status.values())} ({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
         f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
