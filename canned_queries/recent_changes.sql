@@ -12,6 +12,7 @@ feed as (
   select
     changes.*,
     agreements.last_seen,
+    agreements.ended_in_gap,
     case changes.model
       when 'JEM' then 'Jail Enforcement Model'
       when 'WSO' then 'Warrant Service Officer'
@@ -45,7 +46,7 @@ select
   'tag:' || substr(:_header_host, 1, instr(:_header_host || ':', ':') - 1) || ',' || substr(worded.changed_at, 1, 10) || ':287g/changes/' || worded.id as atom_id,
   case worded.kind
     when 'added' then worded.who || ': ' || worded.model_name || ' agreement added to the list; signed ' || coalesce(worded.after_words, 'an unknown date')
-    when 'ended' then worded.who || ': ' || worded.model_name || ' agreement no longer listed; last listed ' || coalesce(worded.last_seen_words, 'an unknown date')
+    when 'ended' then worded.who || ': ' || worded.model_name || ' agreement ended between ' || coalesce(worded.last_seen_words, 'an unknown date') || ' and ' || worded.changed_words || case when worded.ended_in_gap then ', when no list of ICE''s is readable' else '' end
     when 're-dated' then worded.who || ': ' || worded.model_name || ' agreement now dated ' || coalesce(worded.after_words, 'an unknown date') || ' instead of ' || coalesce(worded.before_words, 'an unknown date')
     when 'renamed' then worded.who || ': ' || worded.model_name || ' agreement now listed as ' || worded.after
     when 'superseded' then worded.who || ': ' || worded.model_name || ' agreement signed ' || coalesce(worded.before_words, 'an unknown date') || ' replaced by one signed ' || coalesce(worded.after_words, 'an unknown date')

@@ -44,7 +44,7 @@ async def test_atom_feed_is_valid_and_real(ds, db):
         title = entry.find(f"{ATOM}title").text
         assert title.startswith(f"{row['agency']} ({row['state_code']}): {MODEL_NAMES[row['model']]} agreement ")
         if row["kind"] == "ended":
-            assert title.endswith(f"no longer listed; last listed {long_date(row['last_seen'])}")
+            assert title.endswith(f"ended between {long_date(row['last_seen'])} and {long_date(row['changed_at'])}")
         if row["kind"] == "added":
             assert title.endswith(f"added to the list; signed {long_date(row['after'])}")
         assert "->" not in title and "->" not in entry.find(f"{ATOM}content").text

@@ -345,6 +345,7 @@ select
   first_seen,
   last_seen,
   ended_seen,
+  ended_in_gap,
   moa_url,
   addendum_url
 from agreements
@@ -354,17 +355,38 @@ order by status = 'active' desc, signed_on
 
 AGENCY_CHANGES = """
 select
-  changed_at,
-  kind,
-  model,
-  agreement_id,
-  before,
-  after,
-  detail,
-  publication_id
+  changes.changed_at,
+  changes.kind,
+  changes.model,
+  changes.agreement_id,
+  changes.before,
+  changes.after,
+  changes.detail,
+  changes.publication_id,
+  agreements.last_seen,
+  agreements.ended_in_gap
 from changes
+join agreements on agreements.id = changes.agreement_id
+where changes.agency_id = :id
+order by changes.changed_at, changes.seq
+"""
+
+AGENCY_EVIDENCE = """
+select
+  file,
+  line,
+  source,
+  as_of,
+  agency,
+  model_printed,
+  model,
+  signed_on,
+  date_kind,
+  note,
+  finding
+from history_evidence
 where agency_id = :id
-order by changed_at, seq
+order by coalesce(as_of, signed_on), source, line
 """
 
 AGENCY_PENDING = """
@@ -740,7 +762,7 @@ TIMELINE_WORDS = {
 def timeline(changes, pending):
     events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
-               "agreement_id": c["agreement_id"]} for c in changes]
+               "agreement_id": c["agreement_id"], "last_seen": c["last_seen"], "in_gap": c["ended_in_gap"]} for c in changes]
     events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
                 "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
                 else "still on the newest pending list", "agreement_id": None} for p in pending]
@@ -778,6 +800,8 @@ async def agency_page(db, agency_id):
         "timeline": timeline(changes, pending),
         "documents_on_file": sum(1 for a in agreements if a["documents"]),
         "meetings": await _rows(db, AGENCY_MEETINGS, {"id": agency_id}),
+        "evidence": await _rows(db, AGENCY_EVIDENCE, {"id": agency_id}),
+        "before_2021": any((e["on"] or "") < "2021" for e in timeline(changes, [])),
         "spellings": json.loads(agency["spellings"] or "[]"),
         "map": county_map(shapes, agency["county_fips"]),
     }
