@@ -2,9 +2,18 @@
 import re
 
 from . import places
-from .identity import norm_agency
+from .identity import compare_names, norm_agency, same_body
 from .ids import short_id, sortable
 from .lineage import agreement_id_of
+
+
+def _one_body(before, after, lineage):
+    """A re-signed MOA (not one printed beside the old) under the same body's name, no typo allowed."""
+    if before.state_code != after.state_code or not after.re_signed:
+        return False
+    state = lineage._state(after.state_code)
+    name = compare_names(before.agency, after.agency, state)
+    return name is not None and name.relation != "relabelled" and same_body(before.agency, after.agency, state)
 
 
 def build_agencies(lineage, apps, locate=places.locate):
@@ -32,6 +41,10 @@ def build_agencies(lineage, apps, locate=places.locate):
         keys = sorted(a.name_keys | {a.agency_key}, key=sortable)
         for k in keys[1:]:
             union(keys[0], k)
+        before = lineage.agreements.get(a.follows) if a.follows else None
+        if before and _one_body(before, a, lineage):
+            # A re-signed MOA of the same body under a corrected name (City of Mesa PD -> Mesa PD): one agency.
+            union(before.agency_key, a.agency_key)
     for app in apps:
         find(app["agency_key"])
     members_of, apps_of = {}, {}

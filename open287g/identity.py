@@ -186,6 +186,28 @@ def compare_names(a, b, state=("", ""), county_words=frozenset()):
     return NameMatch("renamed", 0.9)
 
 
+_ADDENDUM = re.compile(r"\s*\(?\s*addendum\s*\)?\s*$", re.I)
+
+
+def addendum_of(name):
+    """ "Monmouth County Sheriff's Office (Addendum)" -> "Monmouth County Sheriff's Office"; None for any other name."""
+    base = _ADDENDUM.sub("", name or "")
+    return base if base != (name or "") and base else None
+
+
+PLACE_WORDS = frozenset(("county", "parish", "city", "town", "township", "borough", "village", "district"))
+
+
+def same_level(a, b):
+    """Two names of one place that name the same kind of place: "Town of Palm Beach" and "Palm Beach County" do not."""
+    return {w for w in norm_agency(a).split() if w in PLACE_WORDS} == {w for w in norm_agency(b).split() if w in PLACE_WORDS}
+
+
+def same_body(a, b, state=("", "")):
+    """Two names with the very same distinctive words (no typo allowed): used where both rows are printed at once."""
+    return distinctive(words(a, state)) == distinctive(words(b, state))
+
+
 def county_words(county, state=("", "")):
     if not known(county):
         return frozenset()

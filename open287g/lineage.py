@@ -12,6 +12,7 @@ MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is
 MASS_ENDING_MIN = 10  # ... and at least this many agreements: on a short list a few endings are a large share
 WEAK_SCORE = 0.6  # candidates scoring below this rest on a weak name match: accepted only as a sole pair
 DATE_AGREES = 0.15  # an unchanged signing date outweighs a perfect name with a moved date
+MISREAD_PRINTINGS = 2  # a name printed in this few publications, in a listed agreement's place, is a misreading of it
 DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
 
 
@@ -51,6 +52,8 @@ class Agreement:
     file_key: tuple | None = None  # the first key printed in ICE's files of 2021 on (not the 2011-2017 roster)
     file_first_seen: str | None = None  # ... when, and whether those files ever printed an MOA link for it
     file_linked: bool = False
+    printings: int = 0  # publications walked that printed it (repeats included)
+    re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
 
 
 @dataclass
@@ -151,6 +154,7 @@ class Lineage:
         a = self.agreements[agreement_id]
         self.by_key[key] = agreement_id
         a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+        a.printings += 1
         if a.missing_since is not None:
             since = a.missing_since
             self.change(pub, "gap", agreement_id, before=since["published_at"][:10], after=pub["published_at"][:10],
@@ -274,6 +278,7 @@ class Lineage:
                 if k in rows:
                     continue  # the same row printed twice is one agreement (listings keep both copies)
                 rows[k] = row
+        addenda = {k: rows.pop(k) for k in sorted(rows, key=sortable) if identity.addendum_of(rows[k]["agency"])}
         taken, appeared = {}, {}
         for k in sorted(rows, key=sortable):
             agreement_id = self.by_key.get(k)
@@ -284,6 +289,8 @@ class Lineage:
         for k, agreement_id in sorted(taken.items(), key=lambda kv: sortable(kv[0])):
             self._take(agreement_id, k, rows[k], pub)
         now = set(taken.values())
+        for k, row in addenda.items():
+            self._addendum(pub, k, row, now, appeared)
         vanished = sorted(self.present - now)
         # every agreement was listed once, so one not on the last list walked is missing since some list
         missing = sorted(set(self.agreements) - self.present - now)
@@ -297,6 +304,27 @@ class Lineage:
             self.agreements[agreement_id].missing_count += 1
         self.present = now
         self.walked.append(pub)
+
+    def _addendum(self, pub, k, row, now, appeared):
+        """Rule addendum: a row named "<agency> (Addendum)" prints an addendum of that agency's agreement of the same
+        model, listed now or on the list before; it is not an agreement. With no such agreement it is read as one."""
+        agreement_id = self.by_key.get(k)
+        if agreement_id is None:
+            base = identity.norm_agency(identity.addendum_of(row["agency"]))
+            agreement_id = next((i for i in sorted(now | self.present) if self.agreements[i].state_code == k[0]
+                                 and self.agreements[i].model == k[2] and identity.norm_agency(self.agreements[i].agency) == base), None)
+            if agreement_id is None:
+                appeared[k] = row
+                return
+            a = self.agreements[agreement_id]
+            self.by_key[k] = agreement_id
+            a.keys.add(k)  # the id this row had when it was read as an agreement leads to this one
+            self.merge(pub, agreement_id, k, Candidate(1.0, "addendum", f"{row['agency']!r} names {a.agency!r}, same state and model",
+                                                       f"an addendum signed {k[3]} of the agreement signed {a.signed_on}"))
+        if agreement_id not in now:
+            a = self.agreements[agreement_id]
+            self._take(agreement_id, row_key(a.row), a.row, pub)  # listed through its addendum: nothing about it changes
+            now.add(agreement_id)
 
     def _assign(self, pub, appeared, vanished, missing, now):
         """One-to-one matching of appeared rows to agreements that left the list: best evidence first, ties by id."""
@@ -329,6 +357,7 @@ class Lineage:
                 new_id = self._new(k, row, pub)
                 self._take(new_id, k, row, pub)
                 self.agreements[new_id].follows = agreement_id
+                self.agreements[new_id].re_signed = True
                 a.superseded_by = new_id
                 self.merge(pub, agreement_id, k, c)
                 self.change(pub, "added", new_id, after=k[3], detail=f"re-signed: follows agreement {agreement_id} signed {a.signed_on}")
@@ -365,7 +394,12 @@ class Lineage:
                 if name.relation != "relabelled" and a.signed_on and k[3] and days_between(a.signed_on, k[3]) <= DUPLICATE_DAYS:
                     twin = (agreement_id, name)
                     break
-                if a.signed_on and k[3] and k[3] > a.signed_on and follows is None:
+                # Rule follows_same_body: a row printed beside an earlier MOA follows it under the same name, or as another
+                # body of the same institution (UCF's Board of Trustees, then its Police Department). A town's police beside
+                # its county's sheriff, or a name a letter away (Walker and Waller County, TX; Florida State University and
+                # University of Florida), printed at the same time, is another body with an agreement of its own.
+                beside = name.relation in ("same", "reworded") or (name.relation == "relabelled" and identity.same_level(a.row["agency"], row["agency"]))
+                if beside and a.signed_on and k[3] and k[3] > a.signed_on and follows is None:
                     follows = agreement_id
             if twin:
                 agreement_id, name = twin
@@ -391,6 +425,33 @@ class Lineage:
         for agreement_id in sorted(self.present):
             a = self.agreements[agreement_id]
             a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+            a.printings += 1
+
+    def fold_misreadings(self):
+        """Rule misread: an ended agreement printed in at most MISREAD_PRINTINGS publications, exactly while a listed
+        agreement of the same state, model and signing date was missing, is that agreement's row misread (the
+        archived web page garbled "Walton" as "Waria-labelon" in two captures of December 2024): folded into it,
+        the gap and the ending undone, the merge kept with its evidence."""
+        gaps = sorted((c for c in self.changes if c.kind == "gap"), key=lambda c: c.id)
+        for aid in sorted(self.agreements):
+            a = self.agreements[aid]
+            if a.status != "ended" or a.printings > MISREAD_PRINTINGS:
+                continue
+            hit = next((g for g in gaps if g.agreement_id != aid and g.publication_id == a.ended_publication_id
+                        and g.before == a.first_seen[:10] and g.agreement_id in self.agreements
+                        and (lambda b: (b.state_code, b.model, b.signed_on) == (a.state_code, a.model, a.signed_on))(self.agreements[g.agreement_id])), None)
+            if hit is None:
+                continue
+            b = self.agreements[hit.agreement_id]
+            self.merges.append(Merge(b.id, key_text(a.first_key), a.first_publication_id, "misread", 0.5,
+                                     f"{a.agency!r} printed in {a.printings} publications ({a.first_seen[:10]} to {a.last_seen[:10]}) "
+                                     f"exactly while {b.agency!r} was missing; same state, model and signing date {a.signed_on}",
+                                     f"{a.agency!r} is {b.agency!r} misread"))
+            self.changes = [c for c in self.changes if c is not hit and c.agreement_id != aid]
+            for k in a.keys:
+                self.by_key[k] = b.id
+            b.keys |= a.keys
+            del self.agreements[aid]
 
     def record_pending_signed(self, apps):
         """A pending application that became an agreement is a change of that agreement, dated when it was first listed."""
@@ -529,5 +590,6 @@ def walk_participating(participating, states, confirmed):
             lineage.seen_again(again)
         walked_keys = keys
     lineage.finish()
+    lineage.fold_misreadings()
     lineage.rekey()
     return lineage
