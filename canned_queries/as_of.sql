@@ -2,11 +2,14 @@
 -- description: The participating-agencies list exactly as ICE printed it in the most recent
 --   publication on or before the end of the given day (ISO date, e.g. 2026-03-27), one row per
 --   printed row. Spelling, dates and order are ICE's; the last columns link each row to the
---   agreement and agency it was resolved to, and name the file it comes from.
+--   agreement and agency it was resolved to, and name the file it comes from. From 20 February 2011 to
+--   1 August 2017 the list is ICE's roster table as the Internet Archive captured it (the capture on or
+--   before the date). ICE's list between 1 August 2017 and 13 January 2021, and before 20 February
+--   2011, is not readable: a date there gives no rows, and the page says so.
 -- counts_by_model: true
 -- example: date=2026-03-27
 with chosen as (
-  select id, seq, file_name, published_at
+  select id, seq, file_name, published_at, era
   from publications
   where list = 'participating'
     and seq is not null
@@ -14,6 +17,21 @@ with chosen as (
     and published_at < date(:date, '+1 day')
   order by published_at desc, seq desc
   limit 1
+),
+-- after the last roster capture, until ICE's next list, ICE's list is unknown
+known as (
+  select chosen.*
+  from chosen
+  where not (
+    chosen.era = 'roster'
+    and date(:date) > date(chosen.published_at)
+    and not exists (
+      select 1
+      from publications
+      where era = 'roster'
+        and published_at > chosen.published_at
+    )
+  )
 )
 select
   listings.state,
@@ -28,9 +46,9 @@ select
   listings.model,
   listings.agreement_id,
   listings.agency_id,
-  chosen.file_name as publication,
-  chosen.published_at
+  known.file_name as publication,
+  known.published_at
 from listings
-join chosen on listings.list = 'participating'
-  and chosen.seq between listings.first_seq and listings.last_seq
+join known on listings.list = 'participating'
+  and known.seq between listings.first_seq and listings.last_seq
 order by listings.state, listings.agency, listings.model

@@ -354,7 +354,10 @@ async def test_chart_queries_carry_a_chart_fragment(ds, sql):
     assert "window.OPEN287G_CHART" in page and 'id="o287g-chart"' in page and "datasette_vega" not in page
     assert "window.OPEN287G_CHART" not in (await ds.client.get(f"/{DB}/as_of?date=2026-03-27")).text
     growth = (await ds.client.get(f"/{DB}/growth_by_model.json?_shape=objects")).json()["rows"]
-    assert {r["model"] for r in growth} == {"JEM", "WSO", "TFM"}
+    assert {r["model"] for r in growth} == {"JEM", "WSO", "TFM", "names"}
+    # From 2007: ICE's name list of 19 September 2007 (28 agencies), the OIG's 61 signed (hybrids once per model)
+    assert [(r["month"], r["agreements"]) for r in growth if r["model"] == "names"] == [("2007-09", 28), ("2008-03", 41)]
+    assert {r["month"] for r in growth if "2017-09" <= r["month"] < "2021-01"} == set()
     newest = [r for r in growth if r["month"] == "2026-03"]
     assert {r["publication"] for r in newest} == {"participatingAgencies03272026am.xlsx"}
     assert sum(r["agreements"] for r in newest) == sql(

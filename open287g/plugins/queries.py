@@ -75,6 +75,30 @@ def column_descriptions(datasette, columns):
     return out
 
 
+LIST_UNKNOWN = """
+select
+  (select max(published_at) from publications where list = 'participating' and era = 'roster') as roster_last,
+  (select min(published_at) from publications where list = 'participating' and era = 'roster') as roster_first,
+  (select min(published_at) from publications where list = 'participating' and era != 'roster') as files_first
+"""
+
+
+async def list_unknown(datasette, day):
+    """{"from", "until"} when ICE's list on `day` is not readable (before the first roster capture, or between
+    the last one and ICE's first list of 2021), else None. The as_of query answers no rows then."""
+    if not day:
+        return None
+    db = datasette.get_database(site(datasette)["database"])
+    r = (await db.execute(LIST_UNKNOWN)).first()
+    if not r or not r["roster_last"] or not r["files_first"]:
+        return None
+    if day < r["roster_first"][:10]:
+        return {"from": None, "until": r["roster_first"]}
+    if r["roster_last"][:10] < day < r["files_first"][:10]:
+        return {"from": r["roster_last"], "until": r["files_first"]}
+    return None
+
+
 async def counts_by_model(datasette, sql, args, params):
     """[(model, rows)] of a query's result, counted by SQLite over the same query."""
     db = datasette.get_database(site(datasette)["database"])
@@ -112,6 +136,8 @@ def extra_template_vars(template, database, columns, request, datasette):
             "model_colours": site(datasette)["model_colours"],
             "model_names": site(datasette)["model_names"],
         })
+        if not problems and name == "as_of":
+            out["list_unknown"] = await list_unknown(datasette, request.args.get("date", "").strip())
         if not problems and query.get("counts_by_model"):
             out["model_counts"] = await counts_by_model(datasette, query["sql"], request.args, query.get("parameter_kinds") or {})
         return out

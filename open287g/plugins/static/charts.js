@@ -97,10 +97,29 @@
         });
       });
     } else {
+      // More than a year without any figure is a gap in the record (no ICE list readable): shaded, not bridged.
+      var GAP = 12, last = null;
+      slots.forEach(function (x, i) {
+        if (!values[x]) return;
+        if (last !== null && i - last > GAP) {
+          el("rect", { x: xAt(last) + band, y: 0, width: xAt(i) - xAt(last) - 2 * band, height: h, fill: "#f1f1f1", "class": "o287g-gap" }, plot);
+          el("text", { x: (xAt(last) + xAt(i)) / 2, y: 16, "text-anchor": "middle", "font-size": 12, fill: "#444", "class": "o287g-gap-label" }, plot, "no list readable");
+        }
+        last = i;
+      });
       series.forEach(function (s) {
-        var points = [];
-        slots.forEach(function (x, i) { if (values[x] && values[x][s] !== undefined) points.push([xAt(i), yAt(values[x][s]), x, values[x][s]]); });
-        el("polyline", { points: points.map(function (p) { return p[0] + "," + p[1]; }).join(" "), fill: "none", stroke: spec.colours[s] || "#999", "stroke-width": 3, "class": "o287g-line" }, plot);
+        var points = [], runs = [[]], prev = null;
+        slots.forEach(function (x, i) {
+          if (!(values[x] && values[x][s] !== undefined)) return;
+          if (prev !== null && i - prev > GAP) runs.push([]);
+          var p = [xAt(i), yAt(values[x][s]), x, values[x][s]];
+          points.push(p);
+          runs[runs.length - 1].push(p);
+          prev = i;
+        });
+        runs.forEach(function (run) {
+          el("polyline", { points: run.map(function (p) { return p[0] + "," + p[1]; }).join(" "), fill: "none", stroke: spec.colours[s] || "#999", "stroke-width": 3, "class": "o287g-line" }, plot);
+        });
         points.forEach(function (p) {
           var dot = el("circle", { cx: p[0], cy: p[1], r: 3, fill: spec.colours[s] || "#999" }, plot);
           el("title", {}, dot, p[2] + " · " + s + ": " + p[3].toLocaleString("en-US"));
