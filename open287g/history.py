@@ -208,7 +208,7 @@ def write(path, data_dir, state_names, state_postal):
         union all
         select agency_id, signed_on, source from history_evidence where agency_id is not null and signed_on is not null
       ), ranked as (
-        select agency_id, signed_on, source, row_number() over (partition by agency_id order by signed_on, source) as n from dates
+        select agency_id, signed_on, source, row_number() over (partition by agency_id order by signed_on, source != 'ICE''s list', source) as n from dates
       )
       update agencies set earliest_signed_on = ranked.signed_on, earliest_signed_source = ranked.source
       from ranked where ranked.agency_id = agencies.id and ranked.n = 1""")

@@ -286,7 +286,7 @@ async def test_agency_page_lists_its_agreements(ds, sql):
     page = (await ds.client.get(f"/{DB}/agencies/{agency_id}")).text
     assert "Etowah County Sheriff&#39;s Office" in page or "Etowah County Sheriff's Office" in page
     agreements = sql("select id, model from agreements where agency_id = ?", (agency_id,))
-    assert len(agreements) == 2
+    assert len(agreements) == 4  # JEM 2008 and 2013 on ICE's roster (superseded), JEM 2016 (re-dated 2020), TFM 2025
     assert f'href="/287g/agreements?agency_id={agency_id}"' in page
     for agreement_id, _ in agreements:
         assert f'/287g/agreements/{agreement_id}"' in page, "the agency page lists each agreement"
@@ -414,9 +414,9 @@ def test_rows_html_writes_the_cells_datasette_would():
 async def test_table_page_cells_link_their_foreign_keys(ds, sql):
     (agreement_id, agency_id, agency, state) = sql(
         "select agreements.id, agency_id, agencies.name, agreements.state_code from agreements "
-        "join agencies on agencies.id = agency_id where agencies.name = ? and model = 'JEM'",
+        "join agencies on agencies.id = agency_id where agencies.name = ? and model = 'JEM' and agreements.status = 'active'",
         ("Etowah County Sheriff's Office",))[0]
-    page = (await ds.client.get(f"/{DB}/agreements?agency_id={agency_id}&model=JEM")).text
+    page = (await ds.client.get(f"/{DB}/agreements?agency_id={agency_id}&model=JEM&status=active")).text
     assert page.count("<tr><td ") == 1, "one body row, written by templates/_table.html's rows_html"
     assert f'<td class="col-id type-pk"><a href="/287g/agreements/{agreement_id}">{agreement_id}</a></td>' in page
     assert (f'<td class="col-agency_id type-str"><a href="/287g/agencies/{agency_id}">'

@@ -87,7 +87,7 @@ def test_endings_since_2025(db):
 def test_merges_record_rule_score_and_evidence(db):
     rows = db.execute("select rule, count(*), min(score), sum(evidence is null or evidence = '') from agreement_merges group by rule").fetchall()
     by_rule = {r[0]: r[1] for r in rows}
-    assert set(by_rule) == {"renamed", "relabelled", "moved_state", "re-dated", "re-signed", "duplicate"}
+    assert set(by_rule) == {"renamed", "relabelled", "moved_state", "re-dated", "re-signed", "duplicate", "addendum", "misread"}
     assert all(r[3] == 0 and r[2] > 0 for r in rows)
     assert by_rule["moved_state"] == 5
 
@@ -182,7 +182,7 @@ def test_an_unknown_state_in_a_new_file_ends_nothing_and_says_so(tmp_path, cache
     statuses = dict(conn.execute("select status, count(*) from agreements group by status").fetchall())
     moved = conn.execute("select detail from agreement_merges where rule = 'moved_state' and detail = 'AL -> None'").fetchall()
     conn.close()
-    assert statuses["active"] == 1560 and statuses["ended"] == 84 and len(moved) == 1
+    assert statuses["active"] == 1560 and statuses["ended"] == 143 and len(moved) == 1
 
 
 def test_a_correction_naming_no_state_is_refused(tmp_path, cache_dir):
