@@ -5,7 +5,7 @@ import pytest
 from open287g.serve import make_datasette
 
 DB = "287g"
-WAKE = "4de2bf302567"  # Wake County Sheriff's Office NC, JEM 2016-06-08: on the roster of August 2017, not in January 2021
+WAKE = "1d6b614507f1"  # Wake County Sheriff's Office NC, JEM 2016-06-08: on the roster of August 2017, not in January 2021
 ETOWAH_2016 = "81d6a8499247"  # Etowah County Sheriff's Office AL, JEM 2016-06-08: the id every build gave it since 2021
 
 
@@ -40,10 +40,10 @@ async def test_as_of_answers_each_roster_capture_exactly(ds, sql, day, capture, 
 async def test_as_of_says_when_ices_list_is_unknown(ds):
     assert await as_of(ds, "2019-06-01") == [] and await as_of(ds, "2017-08-02") == []
     page = (await ds.client.get(f"/{DB}/as_of?date=2019-06-01")).text
-    assert "ICE&#39;s list on this date is not known" in page and "2017-08-01" in page and "2021-01-13" in page
+    assert "ICE's list on this date is not known" in page and "2017-08-01" in page and "2021-01-13" in page
     assert await as_of(ds, "2009-10-28") == []  # the OIG's table is evidence, not ICE's list
     page = (await ds.client.get(f"/{DB}/as_of?date=2009-10-28")).text
-    assert "ICE&#39;s list on this date is not known" in page and "2011-02-20" in page
+    assert "ICE's list on this date is not known" in page and "2011-02-20" in page
     assert len(await as_of(ds, "2021-01-13")) == 150  # ParticipatingEntities-20210113002027.xlsx, 150 rows, as before
     page = (await ds.client.get(f"/{DB}/as_of?date=2021-01-13")).text
     assert "not known" not in page
@@ -60,7 +60,7 @@ async def test_an_ending_in_the_gap_says_so(ds, db):
         "Wake County Sheriff's Office", "ended", "2017-08-01", "2021-01-13", 1)
     assert db.execute("select count(*) from agreements where ended_in_gap = 1 and status = 'ended'").fetchone()[0] == 12
     page = (await ds.client.get(f"/{DB}/agencies/{wake['agency_id']}")).text
-    assert "ended between 1 Aug 2017 and 13 Jan 2021, when no list of ICE&#39;s is readable" in page
+    assert "ended between 1 Aug 2017 and 13 Jan 2021, when no list of ICE's is readable" in page
     feed = (await ds.client.get(f"/{DB}/recent_changes.json?state=NC&_shape=objects&_size=max")).json()["rows"]
     (entry,) = [r for r in feed if r["agreement_id"] == WAKE and r["kind"] == "ended"]
     assert entry["atom_title"] == ("Wake County Sheriff's Office (NC): Jail Enforcement Model agreement ended between "
@@ -86,15 +86,17 @@ def test_a_hybrid_is_two_agreements(db):
 async def test_a_re_signing_at_a_standard_moa_date_links_the_chain(ds, db):
     chain = db.execute("select id, signed_on, status, follows, superseded_by from agreements where agency_id = "
                        "(select agency_id from agreements where id = ?) and model = 'JEM' order by first_seen", (ETOWAH_2016,)).fetchall()
-    assert [(r["signed_on"], r["status"]) for r in chain] == [("2008-07-08", "superseded"), ("2013-06-28", "superseded"), ("2016-06-08", "active")]
+    assert [(r["signed_on"], r["status"]) for r in chain] == [("2008-07-08", "superseded"), ("2013-06-28", "superseded"), ("2020-06-09", "active")]
     assert chain[1]["follows"] == chain[0]["id"] and chain[0]["superseded_by"] == chain[1]["id"] and chain[2]["follows"] == chain[1]["id"]
     assert chain[2]["id"] == ETOWAH_2016
     merge = db.execute("select rule, evidence from agreement_merges where agreement_id = ? and publication_id = "
                        "(select first_publication_id from agreements where id = ?)", (chain[1]["id"], ETOWAH_2016)).fetchone()
     assert merge["rule"] == "re-signed" and "new MOA 2016-06-08 after 2013-06-28" in merge["evidence"]
+    # ICE's files printed the 2016 MOA's date until they re-dated it to 2020-06-09 (a correction, as without the roster)
+    assert db.execute("select before, after from changes where agreement_id = ? and kind = 're-dated'", (ETOWAH_2016,)).fetchone()[:] == ("2016-06-08", "2020-06-09")
     page = (await ds.client.get(f"/{DB}/agencies/{db.execute('select agency_id from agreements where id = ?', (ETOWAH_2016,)).fetchone()[0]}")).text
     assert "Earliest signing known: <time datetime=\"2008-07-08\">8 Jul 2008</time> <span class=\"meta\">(ICE&#39;s list)</span>" in page
-    assert "Before 2021 the list is ICE&#39;s web page as the Internet Archive captured it" in page
+    assert "Before 2021 the list is ICE's web page as the Internet Archive captured it" in page
 
 
 def test_the_misread_name_of_december_2024_is_walton(db):
