@@ -889,7 +889,9 @@ async def county_shapes_view(datasette, request):
 
 async def locate_js_view(datasette, request):
     if "js" not in _ONCE:
-        _ONCE["js"] = LOCATE_JS.read_text(encoding="utf-8")
+        # the projection is shared with the map script (markers.py)
+        _ONCE["js"] = (LOCATE_JS.with_name("albers-usa.js").read_text(encoding="utf-8") + "\n"
+                       + LOCATE_JS.read_text(encoding="utf-8"))
     return Response(_ONCE["js"], content_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
 
