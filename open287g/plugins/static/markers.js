@@ -225,7 +225,7 @@
       candidates.forEach(function (c) {
         var p = map.latLngToContainerPoint(c.at), w = c.text.length * (c.cls === "o287g-label-state" ? 7.5 : 6.5) + 6, h = 16;
         var box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
-        if (box[2] < 0 || box[3] < 0 || box[0] > size.x || box[1] > size.y) return;
+        if (box[0] < 0 || box[1] < 0 || box[2] > size.x || box[3] > size.y) return;  // whole names only
         for (var i = 0; i < taken.length; i++) {
           var t = taken[i];
           if (box[0] < t[2] && box[2] > t[0] && box[1] < t[3] && box[3] > t[1]) return;
@@ -237,9 +237,11 @@
 
     var towns = [];
     function draw() {
-      if (!on) { names.clearLayers(); map.removeLayer(lines); return; }
-      var z = map.getZoom(), view = map.getBounds(), candidates = [];
-      if (z >= LABELS.counties) { lines.addTo(map); loadCounties(); } else map.removeLayer(lines);
+      var z = map.getZoom(), view = map.getBounds(), candidates = [], drawLines = on && z >= LABELS.counties;
+      // the canvas stays in its pane once made: hide the pane
+      map.getPane("o287g-lines").style.display = drawLines ? "" : "none";
+      if (!on) { names.clearLayers(); return; }
+      if (drawLines) { lines.addTo(map); loadCounties(); }
       if (z >= LABELS.towns) towns.forEach(function (t) { if (view.contains(t.at)) candidates.push(t); });
       if (z >= LABELS.countyNames && counties) counties.forEach(function (c) {
         if (view.contains(c.at)) candidates.push({ text: c.name, at: c.at, cls: "o287g-label-county" });
