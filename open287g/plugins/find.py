@@ -717,20 +717,12 @@ def headline(agency, agreements):
     return f"{where}: no agreement; on ICE's pending list only"
 
 
-TIMELINE_WORDS = {
-    "added": "listed", "ended": "ended (no longer on ICE's list)", "re-dated": "re-dated by ICE",
-    "renamed": "renamed", "relisted": "back on the list after a gap", "superseded": "superseded",
-    "pending->signed": "pending → signed",
-}
-
-
 def timeline(changes, pending):
-    events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
+    events = [{"on": c["changed_at"], "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
-                else "still on the newest pending list", "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "kind": "pending", "model": p["model"], "before": None, "after": None,
+                "detail": None, "until": p["removed_at"], "outcome": p["outcome"], "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
