@@ -129,7 +129,7 @@ def test_texas_changes_since_a_date_are_one_click_away(page, server, sql):
     "/287g/recent_changes", "/287g/as_of?date=2026-03-27", "/documents?q=sheriff", "/search?q=polk",
 ])
 def test_pages_fit_a_phone(phone, server, path):
-    phone.goto(server + path, wait_until="networkidle")
+    assert phone.goto(server + path, wait_until="networkidle").status == 200
     height = phone.evaluate("document.documentElement.scrollHeight")
     assert height <= MAX_PHONE_HEIGHT, f"{path} is {height} px tall at 390 px"
     if path == "/287g/states/TX":
