@@ -9,6 +9,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
+from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
 
@@ -20,6 +21,7 @@ NEWEST_LIST = """
 select
   id,
   list,
+  file,
   file_name,
   published_at
 from publications
@@ -451,21 +453,6 @@ order by sha256, party = 'agency' desc, id
 """
 
 
-def day(value):
-    """ "2025-02-26..." -> "26 Feb 2025"."""
-    if not value:
-        return ""
-    try:
-        d = datetime.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{d.day} {d:%b %Y}"
-
-
-def plural(n, word, words=None):
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
-
-
 async def _rows(db, sql, params=None):
     return [dict(r) for r in (await db.execute(sql, params or {})).rows]
 
@@ -731,20 +718,12 @@ def headline(agency, agreements):
     return f"{where}: no agreement; on ICE's pending list only"
 
 
-TIMELINE_WORDS = {
-    "added": "listed", "ended": "ended (no longer on ICE's list)", "re-dated": "re-dated by ICE",
-    "renamed": "renamed", "relisted": "back on the list after a gap", "superseded": "superseded",
-    "pending->signed": "pending → signed",
-}
-
-
 def timeline(changes, pending):
-    events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
+    events = [{"on": c["changed_at"], "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
-                else "still on the newest pending list", "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "kind": "pending", "model": p["model"], "before": None, "after": None,
+                "detail": None, "until": p["removed_at"], "outcome": p["outcome"], "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
@@ -788,8 +767,13 @@ async def state_page(db, code):
     figures = await state_figures(db, code)
     if not figures:
         return {}
+    newest = next((r["published_at"] for r in await _rows(db, NEWEST_LIST) if r["list"] == "participating"), "")
+    since = str(datetime.date.fromisoformat(newest[:10]) - datetime.timedelta(days=365)) if newest else ""
     return {
         "state": figures[0],
+        # the state's research links: its changes over the year to ICE's newest list
+        "changes_from": since,
+        "changes_to": newest[:10],
         "county_list": await _rows(db, STATE_COUNTY_LIST, {"state": code}),
         "agency_list": await _rows(db, STATE_AGENCY_LIST, {"state": code}),
         "map": county_map(await _rows(db, SHAPES, {"state": code})),
