@@ -169,7 +169,8 @@
   // (the states table's centre points) when the whole country shows, county lines from
   // /county-shapes.json (Albers USA outlines turned back into latitude and longitude), the largest
   // towns in view (the places table, most ZIP codes first) and county names as one zooms in.
-  var LABELS = { states: [0, 6], counties: 6, countyNames: 8, towns: 6 };
+  // the zoom levels: state names up to, county lines, town and county names from
+  var LABELS = { statesUpTo: 6, counties: 6, towns: 6, countyNames: 8 };
   var TOWNS_IN_VIEW = 40;
 
   function rings(path) {
@@ -246,7 +247,7 @@
       if (z >= LABELS.countyNames && counties) counties.forEach(function (c) {
         if (view.contains(c.at)) candidates.push({ text: c.name, at: c.at, cls: "o287g-label-county" });
       });
-      if (z <= LABELS.states[1] && states) states.forEach(function (s) { candidates.unshift(s); });
+      if (z <= LABELS.statesUpTo && states) states.forEach(function (s) { candidates.unshift(s); });
       place(candidates);
     }
 
