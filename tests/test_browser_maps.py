@@ -154,3 +154,25 @@ def test_agency_page_map_is_out_of_the_tab_order(page, server, sql):
         assert page.evaluate("document.activeElement.textContent") == "JSON"
     finally:
         page.set_viewport_size(DESKTOP)
+
+
+def test_state_page_map_caption_opens_its_counties(page, server, sql):
+    on_phone(page)
+    try:
+        page.goto(server + "/287g/states/TX")
+        assert page.locator("svg.county-map a").count() == 254
+        assert page.eval_on_selector_all("svg.county-map a", "links => links.every(a => a.getAttribute('tabindex') === '-1')")
+        assert not page.locator("#state-counties").is_visible()  # folded on a phone
+        page.click("figure.county-map-figure a.map-list-link")
+        page.wait_for_timeout(300)
+        assert page.locator("#state-counties").is_visible()
+        listed = sql("select count(*) from counties where state_code = 'TX' and agencies > 0")[0][0]
+        assert page.locator("#state-counties tbody tr").count() == listed
+    finally:
+        page.set_viewport_size(DESKTOP)
+
+
+def test_map_table_is_open_on_a_wide_screen(page, server):
+    page.goto(server + "/287g/agreements_map")
+    assert page.locator("details.folded-rows").get_attribute("open") is not None
+    assert page.locator("details.folded-rows table.rows-and-columns tbody tr").count() == 20
