@@ -13,6 +13,7 @@ from datasette.utils.asgi import Base400
 from datasette.views.base import DatasetteError
 
 HERE = str(Path(__file__).resolve().parent)
+NOT_FOUND = (("address", "Database not found"), ("table", "Table not found"), ("row", "Record not found"))
 TITLES = {400: "This address asks for something the site cannot show", 403: "Not allowed", 404: "Page not found"}
 
 
@@ -39,9 +40,13 @@ def handle_exception(datasette, request, exception):
         status, message = classify(exception, request)
         if request.path.split("?")[0].endswith(".json"):
             return Response.json({"ok": False, "error": message, "status": status}, status=status)
+        # Datasette's own 404 messages ("Database not found", "Table not found: x") name its
+        # internals; the page says what is missing in a reader's words instead (templates/error.html)
+        missing = next((kind for kind, prefix in NOT_FOUND if message.startswith(prefix)), None) if status == 404 else None
         html = await datasette.render_template(
             ["error.html"],
-            {"status": status, "error": message, "title": TITLES.get(status, f"Error {status}")},
+            {"status": status, "error": message, "missing": missing,
+             "missing_path": request.path, "title": TITLES.get(status, f"Error {status}")},
             request=request,
         )
         return Response.html(html, status=status)

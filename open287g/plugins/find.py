@@ -9,6 +9,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
+from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
 
@@ -20,6 +21,7 @@ NEWEST_LIST = """
 select
   id,
   list,
+  file,
   file_name,
   published_at
 from publications
@@ -273,6 +275,7 @@ select
   s.y1,
   coalesce(c.name, s.name) as name,
   st.code as state_code,
+  st.name as state_name,
   coalesce(c.map_fill, 'none') as map_fill,
   coalesce(c.agencies_active, 0) as agencies_active,
   coalesce(c.agreements_active, 0) as agreements_active,
@@ -470,21 +473,6 @@ from moa_contacts
 where sha256 in (select value from json_each(:shas))
 order by sha256, party = 'agency' desc, id
 """
-
-
-def day(value):
-    """ "2025-02-26..." -> "26 Feb 2025"."""
-    if not value:
-        return ""
-    try:
-        d = datetime.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{d.day} {d:%b %Y}"
-
-
-def plural(n, word, words=None):
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 async def _rows(db, sql, params=None):
@@ -752,20 +740,12 @@ def headline(agency, agreements):
     return f"{where}: no agreement; on ICE's pending list only"
 
 
-TIMELINE_WORDS = {
-    "added": "listed", "ended": "ended (no longer on ICE's list)", "re-dated": "re-dated by ICE",
-    "renamed": "renamed", "relisted": "back on the list after a gap", "superseded": "superseded",
-    "pending->signed": "pending → signed",
-}
-
-
 def timeline(changes, pending):
-    events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
+    events = [{"on": c["changed_at"], "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"], "last_seen": c["last_seen"], "in_gap": c["ended_in_gap"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
-                else "still on the newest pending list", "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "kind": "pending", "model": p["model"], "before": None, "after": None,
+                "detail": None, "until": p["removed_at"], "outcome": p["outcome"], "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
@@ -811,8 +791,13 @@ async def state_page(db, code):
     figures = await state_figures(db, code)
     if not figures:
         return {}
+    newest = next((r["published_at"] for r in await _rows(db, NEWEST_LIST) if r["list"] == "participating"), "")
+    since = str(datetime.date.fromisoformat(newest[:10]) - datetime.timedelta(days=365)) if newest else ""
     return {
         "state": figures[0],
+        # the state's research links: its changes over the year to ICE's newest list
+        "changes_from": since,
+        "changes_to": newest[:10],
         "county_list": await _rows(db, STATE_COUNTY_LIST, {"state": code}),
         "agency_list": await _rows(db, STATE_AGENCY_LIST, {"state": code}),
         "map": county_map(await _rows(db, SHAPES, {"state": code})),
@@ -912,7 +897,9 @@ async def county_shapes_view(datasette, request):
 
 async def locate_js_view(datasette, request):
     if "js" not in _ONCE:
-        _ONCE["js"] = LOCATE_JS.read_text(encoding="utf-8")
+        # the projection is shared with the map script (markers.py)
+        _ONCE["js"] = (LOCATE_JS.with_name("albers-usa.js").read_text(encoding="utf-8") + "\n"
+                       + LOCATE_JS.read_text(encoding="utf-8"))
     return Response(_ONCE["js"], content_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
 
@@ -922,10 +909,21 @@ async def states_view(datasette, request):
     return await _render(datasette, request, "states.html", {"states": await state_figures(db)})
 
 
+def counties_by_state(shapes):
+    """The county map's counties as lists, one a state: states and counties by name."""
+    states = {}
+    for s in sorted(shapes, key=lambda s: (s["state_name"], s["name"], s["fips"])):
+        states.setdefault(s["state_name"], []).append(s)
+    return [{"name": name, "counties": counties, "active": sum(1 for c in counties if c["agreements_active"])}
+            for name, counties in states.items()]
+
+
 async def county_map_view(datasette, request):
     db = datasette.get_database(DB)
+    shapes = await _rows(db, SHAPES, {"state": ""})
     return await _render(datasette, request, "county_map.html", {
-        "map": county_map(await _rows(db, SHAPES, {"state": ""}), borders=await _rows(db, STATE_OUTLINES)),
+        "map": county_map(shapes, borders=await _rows(db, STATE_OUTLINES)),
+        "states": counties_by_state(shapes),
         "totals": await _one(db, TOTALS),
     })
 

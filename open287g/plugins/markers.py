@@ -4,8 +4,10 @@ datasette-cluster-map draws every row as the same blue pin on third-party tiles.
 a script (static/markers.js) to pages that show a map: it wraps Leaflet's marker and cluster-group
 factories as they load, draws each marker as a pie of the models it holds (ended agreements grey),
 draws the state outlines of static/states-10m.json (served at /-/open287g/states-10m.json) instead
-of tiles, opens on the 48 contiguous states with buttons for Alaska, Hawaii and the territories,
-and puts the legend under the map. Colours come from open287g/palette.py, served by the build in
+of tiles, opens on the 48 contiguous states, and puts under the map buttons for Alaska, Hawaii and the
+territories and the legend. Zoomed in, it writes state, town and county names and draws county
+lines, from the states and places tables and /county-shapes.json (static/albers-usa.js turns those
+Albers USA outlines back into latitude and longitude): no tile server. Colours come from open287g/palette.py, served by the build in
 metadata.json (plugin section open287g-site).
 """
 import functools
@@ -13,6 +15,8 @@ import json
 from pathlib import Path
 
 from datasette import Response, hookimpl
+
+from open287g.config import DATABASE as DB
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTLINES_URL = "/-/open287g/states-10m.json"
@@ -39,8 +43,10 @@ def extra_body_script(database, table, columns, view_name, datasette):
     # without the build's metadata.json (a bare Datasette in the same process) the map stays as it was
     if not shared or view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
-    settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL}
-    return "window.OPEN287G_MAP = {};\n{}".format(json.dumps(settings), _static("markers.js"))
+    settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL,
+                # place names and county lines: tables and outlines the site serves anyway
+                "counties": "/county-shapes.json", "places": f"/{DB}/places.json", "states": f"/{DB}/states.json"}
+    return "window.OPEN287G_MAP = {};\n{}\n{}".format(json.dumps(settings), _static("albers-usa.js"), _static("markers.js"))
 
 
 async def outlines(request):
