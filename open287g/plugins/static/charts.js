@@ -98,12 +98,13 @@
       });
     } else {
       // More than a year without any figure is a gap in the record (no ICE list readable): shaded, not bridged.
-      var GAP = 12, last = null;
+      var GAP = 12, last = null, gaps = 0;
       slots.forEach(function (x, i) {
         if (!values[x]) return;
         if (last !== null && i - last > GAP) {
           el("rect", { x: xAt(last) + band, y: 0, width: xAt(i) - xAt(last) - 2 * band, height: h, fill: "#f1f1f1", "class": "o287g-gap" }, plot);
-          el("text", { x: (xAt(last) + xAt(i)) / 2, y: 16, "text-anchor": "middle", "font-size": 12, fill: "#444", "class": "o287g-gap-label" }, plot, "no list readable");
+          // narrow neighbouring gaps: labels on alternate lines so they do not overlap
+          el("text", { x: (xAt(last) + xAt(i)) / 2, y: 16 + (gaps++ % 2) * 16, "text-anchor": "middle", "font-size": 12, fill: "#444", "class": "o287g-gap-label" }, plot, "no list readable");
         }
         last = i;
       });
