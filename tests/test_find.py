@@ -114,8 +114,9 @@ async def test_maricopa_finds_mesa_police_through_its_county(ds):
 
 
 async def test_misspelt_mecklenberg_finds_mecklenburg(ds, sql):
-    # ICE's files since 2021 hold one Mecklenburg agency: Virginia's sheriff (North Carolina's ended in 2018)
-    assert sql("select name, state_code from agencies where name like 'Mecklenburg%'") == [("Mecklenburg County Sheriff's Office", "VA")]
+    # Virginia's sheriff, active; North Carolina's, on ICE's roster until 2017 and ended within the 2017-2021 gap
+    assert sql("select name, state_code, status from agencies where name like 'Mecklenburg%' order by state_code") == [
+        ("Mecklenburg County Sheriff's Office", "NC", "ended"), ("Mecklenburg County Sheriff's Office", "VA", "active")]
     page = text_of((await ds.client.get("/search?q=mecklenberg")).text)
     assert "closest spellings" in page
     assert "Mecklenburg County Sheriff's Office Mecklenburg County, Virginia active: TFM" in page
