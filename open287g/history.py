@@ -12,7 +12,9 @@ from .read import interpret
 
 ROSTER = "history/pre2018-roster-long.csv"
 ROSTER_ERA = "roster"
-# ICE's roster printed "Jail Enforcement" and "Task Force"; read.MODELS reads them as today's JEM and TFM.
+# Rule roster_models: ICE's roster printed "Jail Enforcement" and "Task Force", today's JEM and TFM. Only here:
+# in ICE's files of 2021 on a bare "Task Force" is not a model the reader accepts (read.model_of).
+ROSTER_MODELS = {"Jail Enforcement": "Jail Enforcement Model", "Task Force": "Task Force Model"}
 ROSTER_COLUMNS = ("state", "agency", "support_type", "signed", "moa")
 ROSTER_HEADER = "STATE|LAW ENFORCEMENT AGENCY|SUPPORT TYPE|SIGNED|MOA"
 ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook"}
@@ -51,6 +53,7 @@ def roster_publications(data_dir):
             "cells": [(line, tuple(r[c] for c in ("state", "agency", "support_type", "date_signed", "moa_file")), None, None, False) for line, r in lines],
         }
         r = interpret(extracted)
+        _read_roster_models(r)
         captured = datetime.datetime.strptime(ts, "%Y%m%d%H%M%S")
         caption = first["caption"] or None
         anomalies = list(r["anomalies"])
@@ -69,6 +72,17 @@ def roster_publications(data_dir):
             "published_at": captured, "date_source": "Internet Archive capture time of ICE's page", "slot": None,
         })
     return pubs
+
+
+def _read_roster_models(r):
+    """The roster's model names, read in place: these row objects come from the roster's own columns only."""
+    for row in r["rows"]:
+        if row["model"] is None and row["support_type"] in ROSTER_MODELS:
+            row["model"] = ROSTER_MODELS[row["support_type"]]
+            row["key3"] = (row["state_code"], row["agency_norm"], row["model"])
+    r["keys"] = {row["key3"] for row in r["rows"]}
+    read = {f"SUPPORT TYPE {t!r} is not a known model" for t in ROSTER_MODELS}
+    r["anomalies"] = [a for a in r["anomalies"] if not (a[0] == "unknown_model" and a[2] in read)]
 
 
 def _caption_date(caption):

@@ -38,9 +38,6 @@ MODELS = {
     "warrant service office": "Warrant Service Officer",
     "task force model": "Task Force Model",
     "task force officer": "Task Force Model",
-    # ICE's web-page roster of 2011-2017 (data/history/): the models before they were called models
-    "jail enforcement": "Jail Enforcement Model",
-    "task force": "Task Force Model",
 }
 MODEL_CODES = {"Jail Enforcement Model": "JEM", "Warrant Service Officer": "WSO", "Task Force Model": "TFM"}
 MODEL_NAMES = {code: name for name, code in MODEL_CODES.items()}

@@ -146,7 +146,7 @@ def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_dat
     again = run_cli("build", "--data", snapshot_data, "--out", db_path, "--cache", cache_dir)
     assert again.returncode == 0
     assert again.stdout.startswith("up to date")
-    assert "agreements: 1649 (1560 active" in again.stdout
+    assert "agreements: 1817 (1560 active" in again.stdout
 
 
 # --- header rules on small made-up sheets (docs/OPERATIONS.md) ---------------------------------------
