@@ -135,11 +135,15 @@ def test_agency_page_agreement_row_and_facet_link(page, server, sql):
     page.goto(server + "/287g/agencies?_search=Etowah")
     page.locator("tr", has_text="Etowah County Sheriff's Office").locator("td.col-id a").click()
     assert page.inner_text("#headline").startswith("Etowah County Sheriff's Office, Alabama: 2 active agreements")
-    assert page.locator("#agreements tbody tr").count() == 2
+    # two active, and the two JEM agreements of 2008 and 2013 that ICE's roster printed before them
+    assert page.locator("#agreements tbody tr").count() == 4
+    assert page.locator("#agreements tr[data-status=superseded] .ended-range").count() == 2
     # open an agreement's record from the agency page, then follow its link back to the agency's agreements
     page.locator("#agreements a", has_text="record").first.click()
     page.wait_for_selector("text=Links to other tables")
-    assert page.locator("ul.outgoing-links a", has_text="Etowah County Sheriff's Office").count() == 1
+    # its agency, and the agreement of 2013 it follows (ICE's roster)
+    assert page.locator("ul.outgoing-links a", has_text="Etowah County Sheriff's Office").count() == 2
+    assert page.locator("ul.outgoing-links a[href*='/agencies/']", has_text="Etowah County Sheriff's Office").count() == 1
     page.screenshot(path=str(SHOTS / "agreement.png"), full_page=True)
     page.goto(server + "/287g/agreements")
     page.locator(".facet-info[data-column=model] a", has_text="TFM").first.click()
