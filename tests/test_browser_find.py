@@ -70,9 +70,9 @@ def test_etowah_agency_page_shows_both_models_and_the_redating(page, server):
     assert "2 active agreements" in headline
     assert "Task Force Model since 8 Dec 2025" in headline and "Jail Enforcement Model since 9 Jun 2020" in headline
     for model, signed in (("JEM", "2020-06-09"), ("TFM", "2025-12-08")):
-        row = page.locator(f"#agreements tr[data-model={model}]")
-        assert row.get_attribute("data-status") == "active" and signed in row.inner_text()
-    assert "ICE printed 2016-06-08 until it re-dated the agreement on 5 Mar 2022" in page.locator("#agreements tr[data-model=JEM]").inner_text()
+        row = page.locator(f"#agreements tr[data-model={model}][data-status=active]")  # JEM's 2008 and 2013 MOAs are superseded
+        assert row.count() == 1 and signed in row.inner_text()
+    assert "ICE printed 2016-06-08 until it re-dated the agreement on 5 Mar 2022" in page.locator("#agreements tr[data-model=JEM][data-status=active]").inner_text()
     redated = page.locator("#timeline li[data-kind=re-dated]").inner_text()
     assert "ICE changed the JEM agreement's signing date from 8 Jun 2016 to 9 Jun 2020" in redated
     page.screenshot(path=str(SHOTS / "agency.png"), full_page=True)
@@ -105,8 +105,8 @@ def test_county_map_fills_florida(page, server):
     assert palette.NONE_COLOUR.lower() == "#f2f2f2"
     assert len(florida) == 67 and none not in florida.values()
     assert florida["12105"].startswith("url(") and "fill-WSO-TFM" in florida["12105"]
-    # counties with no agreement are drawn too (Connecticut has none)
-    assert set(dict(fills(page, "09")).values()) == {none}
+    # counties with no agreement are drawn too (Vermont has none; Connecticut's Danbury police held one until 2011)
+    assert set(dict(fills(page, "50")).values()) == {none}
     assert page.locator("svg.county-map path.border").count() == 51  # the states and DC, drawn over the counties
     page.locator("svg.county-map").screenshot(path=str(SHOTS / "county_map.png"))
     page.locator("svg.county-map path[data-fips='12105']").click(force=True)
