@@ -39,7 +39,7 @@ NOT_PERSON = re.compile(r"\b(Media|Relations|Facility|Detention|Phone|Number|Bea
                         r"Intelligence|Investigations?|Narcotics|Crimes?|Task|Force|Guard|National|Attorney|General)\b", re.I)
 PHONE = re.compile(r"\(?\b(\d{3})[)}\]]?[\s.\-/]*(\d{3})[\s.\-]*(\d{4})\b")
 EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-LABEL = re.compile(r"\b(Date|Signature|Signarure|Print(?:ed)?(?: Name)?|Name|Title|Agency)\s*[:.,;]?", re.I)
+LABEL = re.compile(r"\b(Date|Signature|Signarure|Print(?:ed)?(?: Name)?|Name|T ?itle|Agency)\s*[:.,;]?", re.I)
 # ranks and offices printed before a contact's name ("Chief Deputy Chris Stewart")
 RANK = re.compile(r"^((?:(?:City|Chief|Asst\.?|Assistant|Deputy|Public Information|Undersheriff|Sheriff|Marshal|Major|"
                   r"Captain|Capt\.?|Cpt\.?|Lieutenant|Lt\.?|Sergeant|Sgt\.?|Ssgt\.?|Col\.?|Colonel|Cpl\.?|Corporal|"
@@ -131,7 +131,9 @@ def person_name(text):
     """text as a person's name ('Timothy 1 S. Robbins -' reads 'Timothy S. Robbins'), or None: a rank, an office,
     a label or a scan's noise is never given as a name."""
     text = re.sub(r"[_|~=*\u00b7\u2022]+", " ", text or "")
-    words = [w.strip(",;:") for w in text.split()]
+    # a text layer's split word ('Th addeus') joins again; particles ('de la') stay apart
+    text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{3,})(?!(?:van|von|der|del|den)\b)", "", text)
+    words = [w.strip(",;:-") for w in text.split()]
     words = [w for w in words if re.search(r"[A-Za-z]", w)]
     if not words or any(re.search(r"[^A-Za-z.'\u2019\-\u00c0-\u017f]", w) for w in words):
         return None
@@ -306,11 +308,14 @@ def _signature_region(pages):
     The first such block is the MOA's own; an embedded addendum repeats it later."""
     for p in pages:
         lines = page_lines(p)
-        start = next((i for i, l in enumerate(lines) if re.search(r"By signing this MOA|fully authori[sz]ed to enter", l.text)), None)
+        # a scanner's text layer splits words ('By sign ing'): the sentence is matched without spaces
+        start = next((i for i, l in enumerate(lines)
+                      if re.search(r"BysigningthisMOA|fullyauthori[sz]edtoenter", l.text.replace(" ", ""))), None)
         if start is None:
             continue
         # the sentence ends 'agrees to be bound thereto / to the fullest extent allowed by law.': the block starts below
-        ends = [i for i in range(start, min(start + 5, len(lines))) if re.search(r"allowed by law|bound thereto", lines[i].text)]
+        ends = [i for i in range(start, min(start + 5, len(lines)))
+                if re.search(r"allowedbylaw|boundthereto", lines[i].text.replace(" ", ""))]
         end_line = ends[-1] if ends else start
         below = [s for l in lines[end_line + 1:] if l.top < p["height"] * 0.92 for s in l.parts]
         region = [(s, p["page"]) for s in below]
@@ -327,6 +332,10 @@ def signatories(pages, template):
     if not region:
         return []
     mid = page["width"] / 2
+    # the blocks part where the right-hand heading ('For ICE:') begins, else at the middle of the page
+    headings = [seg[1] for seg, _ in region if seg[1] > page["width"] * 0.3 and re.match(r"For$|For\b", decipher(seg[0]))]
+    if headings and min(headings) < page["width"] * 0.7:
+        mid = min(headings) - 4
     columns = {"left": [], "right": []}
     for seg, number in region:
         if seg[3] - seg[1] > page["width"] * 0.6:
@@ -350,7 +359,7 @@ def signatories(pages, template):
 
 def _label(word):
     word = word.lower()
-    return "name" if word.startswith("print") else "signature" if word.startswith("sig") else word
+    return "name" if word.startswith("print") else "signature" if word.startswith("sig") else word.replace(" ", "")
 
 
 def labelled(lines):
@@ -369,6 +378,16 @@ def labelled(lines):
             if key not in out or (value and not out[key][0]):
                 out[key] = (value, line)
     return out
+
+
+def title_and_name(value):
+    """A Title line that carries the signer's name as well ('Union County Sheriff Brad Whitehead') -> (title, name)."""
+    words = (value or "").split()
+    for cut in range(len(words) - 2, 0, -1):
+        title, name = " ".join(words[:cut]), person_name(" ".join(words[cut:]))
+        if name and job_title(title) and len(words) - cut <= 4:
+            return title, name
+    return value, None
 
 
 def _digital(lines):
@@ -417,6 +436,9 @@ def read_block(segments):
     else:
         result["name"] = digital_name
     title_value, title_line = fields.get("title", (None, None))
+    title_value, written = title_and_name(title_value)
+    if written and not result["name"] and title_line.confidence() >= 60:
+        result["name"] = written
     if job_title(title_value) and title_line.confidence() >= 60:
         result["title"] = job_title(title_value)
         used.append(title_line)
