@@ -29,7 +29,7 @@ NOT_NAME = re.compile(r"\b(County|Office|Department|Dept|Police|Enforcement|Immi
                       r"Operations|Removal|Date|Signature|Name|Title|Agency|State|City|Division|Public|Affairs|Program|"
                       r"Washington|Services|Bureau|Patrol|Corrections?|Jail|LEA|ICE|DHS|MOA|For|the|of|and|U\.S\.)\b",
                       re.I)
-NAME = re.compile(r"^[A-Z][A-Za-z.'\u2019-]*\.?(?: [A-Z][A-Za-z.'\u2019-]*\.?,?){1,3}(?:,? (?:Jr|Sr|II|III|IV)\.?)?$")
+NAME = re.compile(r"^[A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?(?: [A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?,?){1,3}(?:,? (?:Jr|Sr|II|III|IV)\.?)?$")
 # words of offices, places and forms: a line holding one is not a person's name
 NOT_PERSON = re.compile(r"\b(Media|Relations|Facility|Detention|Phone|Number|Beach|Information|Communications?|"
                         r"Headquarters|Center|Unit|Street|Road|Avenue|Highway|Suite|Box|Building|Court|Township|"
@@ -104,7 +104,8 @@ class Line:
         return "form" if "form" in methods else "ocr" if "ocr" in methods else "text"
 
     def confidence(self):
-        confs = [p[6] for p in self.parts if len(p) > 6]
+        """The lowest OCR confidence of the line's words, labels and rules aside: handwriting reads low."""
+        confs = [p[6] for p in self.parts if len(p) > 6 and not LABEL.match(p[0].strip(" _:.,;|")) and re.search(r"[A-Za-z0-9]", p[0])]
         return min(confs) if confs else 100
 
 
@@ -154,6 +155,8 @@ def job_title(text):
     """text as an office ('Sheriff, Martin County', 'Acting Director'), or None: it must name one, and read as words."""
     text = clean(re.sub(r"[_|~=*]+", " ", text or ""))
     text = re.sub(r"(?<=[A-Za-z]{3}) (?=[a-z]\b)", "", text or "")  # a text layer's split word: 'Sherif f'
+    if text and re.fullmatch(TITLE_WORDS.pattern, text.replace(" ", ""), re.I):
+        text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
     if not text or len(text) > 90 or not TITLE_WORDS.search(text):
         return None
     if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
@@ -357,6 +360,11 @@ def signatories(pages, template):
     return out
 
 
+# tesseract's lowest word confidence a value may have: handwriting reads low. An office must also name one
+# (job_title), so it may read a little lower than a name, which has no such check.
+NAME_CONFIDENCE, TITLE_CONFIDENCE, DATE_CONFIDENCE = 60, 50, 80
+
+
 def _label(word):
     word = word.lower()
     return "name" if word.startswith("print") else "signature" if word.startswith("sig") else word.replace(" ", "")
@@ -400,6 +408,12 @@ def _digital(lines):
     return name, parse_date(joined[m.end() - 6:])
 
 
+def _digital_stamp(lines):
+    """The timestamp of a digital signature whose words a text layer scrambled ('Date: 2020.06.10 14:08:49')."""
+    m = re.search(r"\b(20\d\d)\.(\d\d)\.(\d\d) \d\d:\d\d", " ".join(l.text for l in lines))
+    return _iso(m.groups(), "ymd") if m else None
+
+
 def read_block(segments):
     """One party's block: name, title, date typed or handwritten, and how each was read.
 
@@ -413,13 +427,13 @@ def read_block(segments):
     date_value, date_line = fields.get("date", (None, None))
     digital_name, digital_date = _digital(lines)
     digitally = re.search(r"D[il1]g[il1]ta[il1][il1]y", " ".join(l.text for l in lines), re.I)
-    if date_line and parse_date(date_value) and date_line.confidence() >= 80:
+    if date_line and parse_date(date_value) and date_line.confidence() >= DATE_CONFIDENCE:
         result["signed_on"] = parse_date(date_value)
         used.append(date_line)
-    elif digital_date:
-        result["signed_on"] = digital_date
+    elif digital_date or (digitally and _digital_stamp(lines)):
+        result["signed_on"] = digital_date or _digital_stamp(lines)
     elif not digitally:
-        typed = [l for l in lines if parse_date(l.text) and l.confidence() >= 80 and not LABEL.search(l.text)]
+        typed = [l for l in lines if parse_date(l.text) and l.confidence() >= DATE_CONFIDENCE and not LABEL.search(l.text)]
         if typed:
             result["signed_on"] = parse_date(typed[0].text)
             used.append(typed[0])
@@ -429,7 +443,7 @@ def read_block(segments):
                   (clean(re.sub(r"^\s*For (?:the )?(?:LEA|ICE|DHS)\s*:?", "", header.text)) if header else None, header),
                   fields.get("signature", (None, None))]
     for value, line in candidates:
-        if line and person_name(value) and line.confidence() >= 60:
+        if line and person_name(value) and line.confidence() >= NAME_CONFIDENCE:
             result["name"] = person_name(value)
             used.append(line)
             break
@@ -437,9 +451,9 @@ def read_block(segments):
         result["name"] = digital_name
     title_value, title_line = fields.get("title", (None, None))
     title_value, written = title_and_name(title_value)
-    if written and not result["name"] and title_line.confidence() >= 60:
+    if written and not result["name"] and title_line.confidence() >= NAME_CONFIDENCE:
         result["name"] = written
-    if job_title(title_value) and title_line.confidence() >= 60:
+    if job_title(title_value) and title_line.confidence() >= TITLE_CONFIDENCE:
         result["title"] = job_title(title_value)
         used.append(title_line)
     if not fields.get("name") and not title_line:  # the 2019-2020 block: name and title typed under the signature
@@ -447,7 +461,7 @@ def read_block(segments):
         result["name"] = result["name"] or name
         result["title"] = result["title"] or title
         used += [line] if line else []
-    if not result["signed_on"] and not digitally and (date_line or result["name"] or result["title"]):
+    if not result["signed_on"] and not digitally and (fields or result["name"] or result["title"]):
         result["date_handwritten"] = 1  # the block is there and its date is not typed: left empty, never guessed
     methods = [l.method() for l in lines if l.text.strip()]
     result["method"] = "form" if any(l.method() == "form" for l in used) else used[0].method() if used else (methods[0] if methods else None)
@@ -459,11 +473,11 @@ def _unlabelled(lines):
     else the first line that reads as a name."""
     for i, line in enumerate(lines):
         title = job_title(line.text) if not LABEL.search(line.text) else None
-        if title and i and lines[i - 1].confidence() >= 60 and person_name(lines[i - 1].text):
+        if title and i and lines[i - 1].confidence() >= NAME_CONFIDENCE and person_name(lines[i - 1].text):
             return person_name(lines[i - 1].text), title, lines[i - 1]
     for i, line in enumerate(lines):
         text = re.sub(r"^.*Date\s*:?.*$", "", line.text)
-        name = person_name(text) if line.confidence() >= 60 else None
+        name = person_name(text) if line.confidence() >= NAME_CONFIDENCE else None
         if name:
             following = [l.text for l in lines[i + 1:i + 3]]
             return name, next((job_title(t) for t in following if job_title(t)), None), line

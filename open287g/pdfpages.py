@@ -200,7 +200,7 @@ def tsv_words(tsv, scale):
 
 
 def ocr_lines(words):
-    """tesseract's words -> one segment per line, words kept in order. A line is cut where words stand apart by
+    """tesseract's words -> one segment per line, words kept in order (the page's text). A line is cut where words stand apart by
     more than three times its height: tesseract often runs the two signature blocks of a page into one line."""
     lines, current, key = [], None, None
     for text, left, top, right, bottom, conf, line_key in words:
@@ -258,10 +258,13 @@ def read_pages(path, ocr_cache=None, ocr=True):
                 if str(i + 1) not in ocred:
                     ocred[str(i + 1)], fresh = ocr_words(page), True
                 lines = ocr_lines(ocred[str(i + 1)])
-                # words typed on the scan that tesseract missed stay, read from the text layer
-                typed = [s for s in segments if not any(_overlaps(s, o) for o in lines)]
-                segments, source = lines + typed, "ocr"
-                full = "\n".join([s[0] for s in lines] + ([" ".join(s[0] for s in typed)] if typed else []))
+                # each word keeps its own confidence: a label misread beside a value costs the value nothing.
+                # Words typed on the scan (ICE's date and name) are exact in the text layer: they stand, and
+                # tesseract's reading of the same place gives way.
+                words = [_segment(w[0], *w[1:5], "ocr") + [w[5]] for w in ocred[str(i + 1)]]
+                segments = segments + [w for w in words if not any(_overlaps(w, t) for t in segments)]
+                source = "ocr"
+                full = "\n".join(s[0] for s in lines) + ("\n" + full.strip() if full.strip() else "")
             forms = form_segments(pdf, page, height)
             if forms:  # typed into fields: part of what the page says, and searchable
                 full = full.rstrip() + "\n" + "\n".join(s[0] for s in forms)
