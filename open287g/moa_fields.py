@@ -30,16 +30,19 @@ NOT_NAME = re.compile(r"\b(County|Office|Department|Dept|Police|Enforcement|Immi
                       r"Washington|Services|Bureau|Patrol|Corrections?|Jail|LEA|ICE|DHS|MOA|For|the|of|and|U\.S\.)\b",
                       re.I)
 NAME = re.compile(r"^[A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?(?: [A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?,?){1,3}(?:,? (?:Jr|Sr|II|III|IV)\.?)?$")
+STATES = set("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+             "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
 # words of offices, places and forms: a line holding one is not a person's name
 NOT_PERSON = re.compile(r"\b(Media|Relations|Facility|Detention|Phone|Number|Beach|Information|Communications?|"
                         r"Headquarters|Center|Unit|Street|Road|Avenue|Highway|Suite|Box|Building|Court|Township|"
                         r"Marshals?|Sheriffs?|Sheriff's|Print|Printed|Signed|Digitally|Director|Officer|Affairs|"
                         r"Administration|Institutions|Troop|District|Region|Florida|Texas|Parish|Borough|Town|Village|"
                         r"University|College|School|Campus|Port|Airport|Authority|Commission|Board|Council|Team|"
-                        r"Intelligence|Investigations?|Narcotics|Crimes?|Task|Force|Guard|National|Attorney|General)\b", re.I)
+                        r"Intelligence|Investigations?|Narcotics|Crimes?|Task|Force|Guard|National|Attorney|General|Standards|"
+                        r"Professional|Support|Records|Training|Internal|Patrol|Only|Rehabilitation|Reentry|Signat\w*)\b", re.I)
 PHONE = re.compile(r"\(?\b(\d{3})[)}\]]?[\s.\-/]*(\d{3})[\s.\-]*(\d{4})\b")
 EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-LABEL = re.compile(r"\b(Date|Signature|Signarure|Print(?:ed)?(?: Name)?|Name|T ?itle|Agency)\s*[:.,;]?", re.I)
+LABEL = re.compile(r"\b(Date|Signat\w*|Signarure|Print(?:ed)?(?: Name)?|Name|T ?itle|Agency)\s*[:.,;]?", re.I)
 # ranks and offices printed before a contact's name ("Chief Deputy Chris Stewart")
 RANK = re.compile(r"^((?:(?:City|Chief|Asst\.?|Assistant|Deputy|Public Information|Undersheriff|Sheriff|Marshal|Major|"
                   r"Captain|Capt\.?|Cpt\.?|Lieutenant|Lt\.?|Sergeant|Sgt\.?|Ssgt\.?|Col\.?|Colonel|Cpl\.?|Corporal|"
@@ -133,9 +136,15 @@ def person_name(text):
     a label or a scan's noise is never given as a name."""
     text = re.sub(r"[_|~=*\u00b7\u2022]+", " ", text or "")
     # a text layer's split word ('Th addeus') joins again; particles ('de la') stay apart
-    text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{3,})(?!(?:van|von|der|del|den)\b)", "", text)
+    text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{2,}\b)(?!(?:and|the|of|for|to|van|von|der|del|den|de|la|da|du)\b)", "", text)
     words = [w.strip(",;:-") for w in text.split()]
     words = [w for w in words if re.search(r"[A-Za-z]", w)]
+    while len(words) > 2 and re.fullmatch(r"[A-Za-z]", words[-1]):
+        words = words[:-1]  # a stray letter after the surname is a signature's stroke
+    if not any(len(w) >= 4 for w in words):
+        return None  # 'Er Sev': fragments of a name a scan broke, not the name
+    if any(w in STATES for w in words) or any(re.match(r"[A-Z]{2,}[a-z]", w) for w in words):
+        return None  # a place ('Blountstown, FL'), or OCR noise ('OIGlovannl')
     if not words or any(re.search(r"[^A-Za-z.'\u2019\-\u00c0-\u017f]", w) for w in words):
         return None
     name = " ".join(words)
@@ -157,7 +166,7 @@ def job_title(text):
     text = re.sub(r"(?<=[A-Za-z]{3}) (?=[a-z]\b)", "", text or "")  # a text layer's split word: 'Sherif f'
     if text and re.fullmatch(TITLE_WORDS.pattern, text.replace(" ", ""), re.I):
         text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
-    if not text or len(text) > 90 or not TITLE_WORDS.search(text):
+    if not text or len(text) > 90 or not TITLE_WORDS.search(text) or re.match(r"(of|the|and|for|to)\b", text, re.I):
         return None
     if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
         return None
@@ -542,6 +551,8 @@ def _contacts_of(party, section, block):
         if bare and not ADDRESS.search(bare):
             head, _, tail = bare.partition(",")
             name, rank = split_rank(head)
+            if name and line.confidence() < NAME_CONFIDENCE:  # handwriting, or a scan's noise
+                name = None
             if name:
                 rank = " ".join(t for t in (rank if rank and TITLE_WORDS.search(rank) else None,
                                             contact_title(tail) if tail else None) if t) or None
@@ -611,6 +622,10 @@ class _Rest:
 
     def method(self):
         return self._line.method(self.text)
+
+    def confidence(self):
+        return self._line.confidence()
+
 
 
 def contacts(pages):
