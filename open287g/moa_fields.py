@@ -191,7 +191,7 @@ def parse_date(text):
         return None
     # a stamp or a scan leaves dashes and spaces between a date's parts: 'OCT - - 1 - 5 - 2019'
     text = re.sub(r"(?<=\s)[-_~.]+(?=\s)", " ", f" {text} ")
-    text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s(\d)\b", r"\1 \2\3", text, flags=re.I)
+    text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),
         (r"\b(20\d\d)[.\-/](\d{1,2})[.\-/](\d{1,2})\b", "ymd"),
