@@ -1,5 +1,4 @@
 """Reads the built database and feeds the pages that answer "does my agency, county or state work with ICE?": the home page, /search, agency, state and county pages, /states and /county-map."""
-import datetime
 import difflib
 import json
 import re
@@ -9,12 +8,18 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
+from open287g.i18n import _, day, ngettext, number, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
 
 # read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
 MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
 MODELS = tuple(MODEL_NAMES)
+
+
+def model_names():
+    """The models' names in the reader's language (Spanish: the Spanish name with ICE's English one beside)."""
+    return {"JEM": _("Jail Enforcement Model"), "WSO": _("Warrant Service Officer"), "TFM": _("Task Force Model")}
 
 NEWEST_LIST = """
 select
@@ -450,21 +455,6 @@ order by sha256, party = 'agency' desc, id
 """
 
 
-def day(value):
-    """ "2025-02-26..." -> "26 Feb 2025"."""
-    if not value:
-        return ""
-    try:
-        d = datetime.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{d.day} {d:%b %Y}"
-
-
-def plural(n, word, words=None):
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
-
-
 async def _rows(db, sql, params=None):
     return [dict(r) for r in (await db.execute(sql, params or {})).rows]
 
@@ -523,24 +513,24 @@ def county_map(shapes, highlight=None, pad=4, borders=()):
     x1, y1 = max(s["x1"] for s in shapes) + pad, max(s["y1"] for s in shapes) + pad
     # the three-model stripes are always drawn for the legend (all_patterns): an id may appear once a page
     patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]} - {"+".join(MODELS)})
+    legend = {"ended": _("ended agreements only"), "pending": _("on the pending list, never signed"), "none": _("no agreement")}
     for s in shapes:
         s["colour"] = _fill_colour(s["map_fill"])
         s["highlight"] = s["fips"] in highlight if isinstance(highlight, (set, frozenset)) else s["fips"] == highlight
         s["title"] = f"{s['name']}, {s['state_code']}: " + (
-            f"{plural(s['agreements_active'], 'active agreement')} ({s['models_active']})" if s["agreements_active"]
-            else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list, never signed"
-            if s["map_fill"] == "pending" else "no agreement")
+            f"{plural(s['agreements_active'], 'active agreement', 'active agreements')} ({s['models_active']})"
+            if s["agreements_active"] else legend[s["map_fill"]] if s["map_fill"] in legend else legend["none"])
     return {
         "shapes": shapes,
         "borders": [b["path"] for b in borders],
         "viewbox": f"{x0:.0f} {y0:.0f} {x1 - x0:.0f} {y1 - y0:.0f}",
         "patterns": [{"id": "fill-" + p.replace("+", "-"), "colours": [palette.COLOURS[m] for m in p.split("+")]}
                      for p in patterns],
-        "legend": [{"label": MODEL_NAMES[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
-        + [{"label": "more than one model (stripes)", "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
-           {"label": "ended agreements only", "colour": palette.ENDED_COLOUR},
-           {"label": "on the pending list, never signed", "colour": palette.PENDING_COLOUR},
-           {"label": "no agreement", "colour": palette.NONE_COLOUR}],
+        "legend": [{"label": model_names()[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
+        + [{"label": _("more than one model (stripes)"), "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
+           {"label": legend["ended"], "colour": palette.ENDED_COLOUR},
+           {"label": legend["pending"], "colour": palette.PENDING_COLOUR},
+           {"label": legend["none"], "colour": palette.NONE_COLOUR}],
         "all_patterns": [{"id": "fill-JEM-WSO-TFM", "colours": [palette.COLOURS[m] for m in MODELS]}],
     }
 
@@ -554,7 +544,7 @@ async def home(db):
         "newest": newest.get("participating"),
         "newest_pending": newest.get("pending"),
         "as_of_day": day((newest.get("participating") or {}).get("published_at")),
-        "headline": [{"model": m, "name": MODEL_NAMES[m], "colour": palette.COLOURS[m],
+        "headline": [{"model": m, "name": model_names()[m], "colour": palette.COLOURS[m],
                       **by_model.get(m, {"agreements": 0, "agencies": 0})} for m in MODELS],
         "totals": await _one(db, TOTALS),
         "day": day,
@@ -721,29 +711,36 @@ def headline(agency, agreements):
     active = sorted((a for a in agreements if a["status"] == "active"), key=lambda a: a["signed_on"] or "", reverse=True)
     where = f"{agency['name']}, {agency['state_name']}"
     if active:
-        since = ", ".join(f"{MODEL_NAMES.get(a['model'], a['model'])} since {day(a['signed_on'])}" for a in active)
-        return f"{where}: {plural(len(active), 'active agreement')}, {since}"
+        since = ", ".join(_("%(model)s since %(day)s") % {"model": model_names().get(a["model"], a["model"]), "day": day(a["signed_on"])}
+                          for a in active)
+        return f"{where}: {plural(len(active), 'active agreement', 'active agreements')}, {since}"
     ended = [a for a in agreements if a["status"] in ("ended", "superseded")]
     if ended:
         last = max(a["ended_seen"] or a["last_seen"] or "" for a in ended)
-        return f"{where}: no active agreement; {plural(len(ended), 'agreement')} ended, the last one gone from ICE's list on {day(last)}"
-    return f"{where}: no agreement; on ICE's pending list only"
+        return f"{where}: " + ngettext(
+            "no active agreement; %(n)s agreement ended, gone from ICE's list on %(day)s",
+            "no active agreement; %(n)s agreements ended, the last one gone from ICE's list on %(day)s",
+            len(ended)) % {"n": number(len(ended)), "day": day(last)}
+    return f"{where}: " + _("no agreement; on ICE's pending list only")
 
 
-TIMELINE_WORDS = {
-    "added": "listed", "ended": "ended (no longer on ICE's list)", "re-dated": "re-dated by ICE",
-    "renamed": "renamed", "relisted": "back on the list after a gap", "superseded": "superseded",
-    "pending->signed": "pending → signed",
-}
+def timeline_words():
+    return {
+        "added": _("listed"), "ended": _("ended (no longer on ICE's list)"), "re-dated": _("re-dated by ICE"),
+        "renamed": _("renamed"), "relisted": _("back on the list after a gap"), "superseded": _("superseded"),
+        "pending->signed": _("pending → signed"),
+    }
 
 
 def timeline(changes, pending):
-    events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
+    words = timeline_words()
+    outcomes = {"signed": _("signed"), "pending": _("pending"), "removed without an agreement": _("removed without an agreement")}
+    events = [{"on": c["changed_at"], "what": words.get(c["kind"], c["kind"]), "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
-                else "still on the newest pending list", "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "what": _("on ICE's pending list"), "kind": "pending", "model": p["model"],
+                "before": None, "after": None, "detail": _("until %(day)s: %(outcome)s") % {"day": day(p["removed_at"]), "outcome": outcomes.get(p["outcome"], p["outcome"])}
+                if p["removed_at"] else _("still on the newest pending list"), "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
@@ -812,7 +809,7 @@ PAGES = {"agencies": agency_page, "states": state_page, "counties": county_page}
 
 
 def _common():
-    return {"day": day, "plural": plural, "model_names": MODEL_NAMES, "colours": palette.COLOURS}
+    return {"day": day, "plural": plural, "model_names": model_names(), "colours": palette.COLOURS}
 
 
 @hookimpl

@@ -1,0 +1,78 @@
+"""Datasette plugin: every page in English at its address and in Spanish under /es/ (docs/GLOSSARY.md).
+
+The ASGI wrapper takes /es off the path, answers the rest of the request in Spanish (open287g.i18n's
+language of the request) and, on the way out, keeps the reader in Spanish: links and forms of an HTML
+page and a redirect's Location get the /es prefix back. Links that carry hreflang (the language
+switch, the alternate links) are left as written. Templates translate with Jinja2's i18n extension,
+from the catalogues in open287g/locale/. A browser that prefers Spanish is offered Spanish on the home
+page (templates/index.html), never redirected: nginx caches one copy of each address.
+"""
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+from open287g import i18n
+
+PREFIX = "/es"
+
+
+def spanish_path(path):
+    """The path without /es, or None when the path is not a Spanish one."""
+    if path == PREFIX or path.startswith(PREFIX + "/"):
+        return path[len(PREFIX):] or "/"
+    return None
+
+
+def addresses(request):
+    """The current page's address in each language (path and query string)."""
+    path = request.path if request is not None else "/"
+    query = ("?" + request.query_string) if request is not None and request.query_string else ""
+    return {"en": path + query, "es": PREFIX + (path if path != "/" else "/") + query}
+
+
+def home_crumb(html):
+    """Datasette's breadcrumbs start with a link named "home"; it is named in the reader's language."""
+    return Markup(str(html).replace(">home</a>", ">" + str(escape(i18n.gettext("home"))) + "</a>", 1))
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.policies["ext.i18n.trimmed"] = True
+    env.filters["number"] = i18n.number
+    env.filters["home_crumb"] = home_crumb
+    env.globals["plural"] = i18n.plural
+    env.globals["day"] = i18n.day
+    env.globals["status_word"] = i18n.status_word
+    env.globals["data_word"] = i18n.data_word
+    env.filters["translated"] = i18n.gettext
+
+
+@hookimpl
+def extra_template_vars(request):
+    language = i18n.current.get()
+    return {
+        "site_lang": language,
+        "site_addresses": addresses(request),
+        "other_lang": "en" if language == "es" else "es",
+    }
+
+
+@hookimpl(trylast=True)
+def asgi_wrapper(datasette):
+    # trylast: outside the other wrappers, so they see the path without /es
+    def wrap(app):
+        async def language(scope, receive, send):
+            path = spanish_path(scope.get("path", "")) if scope["type"] == "http" else None
+            if path is None:
+                i18n.current.set(i18n.DEFAULT)
+                return await app(scope, receive, send)
+            i18n.current.set("es")
+            scope = dict(scope, path=path, language="es")
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["raw_path"][len(PREFIX):] or b"/"
+            return await app(scope, receive, send)
+
+        return language
+
+    return wrap

@@ -1,0 +1,106 @@
+"""The Spanish edition (issue 19), through the real Datasette in-process on the real build: every reader page
+at /es/..., a catalogue with no missing string, lang and hreflang, links and redirects that keep /es,
+Babel's es_US dates and plural forms."""
+import html
+import re
+import subprocess
+import sys
+
+import pytest
+from babel.messages.pofile import read_po
+
+from open287g import i18n
+from open287g.serve import make_datasette
+
+ROOT = i18n.LOCALE_DIR.parent.parent
+
+# every kind of page a reader uses, by its English address (the Spanish one is /es + it)
+READER_PAGES = [
+    "/",
+    "/search?q=polk+fl",
+    "/search?q=savannah",
+    "/search?q=florida",
+    "/search?q=broward+sheriff",
+    "/search?q=zzzzqqq",
+    "/places/ga/savannah",
+    "/287g/agencies",  # Datasette's own table page: our header and footer in Spanish
+    "/about",
+    "/no-such-page",
+]
+
+
+@pytest.fixture(scope="module")
+def ds(site_db):
+    return make_datasette(site_db)
+
+
+def text_of(page):
+    """The visible text of an HTML page, tags dropped and whitespace squeezed."""
+    page = re.sub(r"<(style|script|svg)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+
+
+def test_catalogue_has_every_string_of_the_templates_and_plugins(tmp_path):
+    """`make messages` would find nothing new: every msgid the templates and plugins mark is in the
+    Spanish .po with a translation (not empty, not fuzzy)."""
+    pot = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "plural:2,3",
+                    "-k", "_", "-k", "gettext", "-k", "ngettext:1,2", "--no-location", "-o", str(pot), "."],
+                   cwd=ROOT, check=True, capture_output=True)
+    with pot.open("rb") as f:
+        wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    with i18n.po_path("es").open("rb") as f:
+        po = {(m.id if isinstance(m.id, str) else m.id[0]): m for m in read_po(f, locale="es") if m.id}
+    assert len(wanted) > 20
+    absent = sorted(w for w in wanted if w not in po)
+    assert not absent, f"msgids missing from the .po (run make messages and translate them): {absent[:10]}"
+    blank = sorted(w for w in wanted if not all(po[w].string if isinstance(po[w].string, tuple) else [po[w].string]) or po[w].fuzzy)
+    assert not blank, f"msgids with no Spanish: {blank[:10]}"
+
+
+@pytest.mark.parametrize("path", READER_PAGES)
+async def test_every_reader_page_is_in_spanish_with_no_string_missing(ds, path):
+    i18n.missing.clear()
+    response = await ds.client.get("/es" + path)
+    assert response.status_code in (200, 404), (path, response.status_code)
+    assert '<html lang="es">' in response.text
+    assert not i18n.missing, f"/es{path} asked the catalogue for strings it lacks: {sorted(i18n.missing)[:10]}"
+    # the switch back: the same page in English, marked with its language
+    english = path if path != "/" else "/"
+    assert f'href="{html.escape(english)}" hreflang="en" lang="en">English</a>' in response.text
+    assert f'<link rel="alternate" hreflang="es" href="{html.escape("/es" + path)}">' in response.text
+    text = text_of(response.text)
+    assert "Skip to the content" not in text and "Ir al contenido" in text
+    assert "Todos los acuerdos con sus agencias (CSV)" in text
+
+
+async def test_english_pages_stay_english_and_offer_the_spanish_page(ds):
+    response = await ds.client.get("/287g/states/FL")
+    assert '<html lang="en">' in response.text
+    assert 'href="/es/287g/states/FL" hreflang="es" lang="es">Español</a>' in response.text
+    assert 'href="/287g/agencies_map">Map</a>' in response.text and "/es/287g/agencies_map" not in response.text
+
+
+async def test_spanish_links_forms_and_redirects_keep_es(ds):
+    response = await ds.client.get("/es/287g/states/FL", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"  # read by the link keeper before compression
+    assert 'action="/es/search"' in response.text and 'href="/es/287g/agencies_map"' in response.text
+    assert 'href="/-/static/app.css' in response.text  # Datasette's static files keep their one address
+    # a ZIP code answers with its town's page: in Spanish, the Spanish one
+    response = await ds.client.get("/es/search?q=31401")
+    assert response.status_code == 302 and response.headers["location"] == "/es/places/ga/savannah?zip=31401"
+    # a checked canned query still says what is wrong at its Spanish address
+    assert (await ds.client.get("/es/287g/as_of?date=notadate")).status_code == 400
+    assert (await ds.client.get("/es/287g/as_of.json?date=2026-03-27")).json()["ok"] is not False
+
+
+def test_babel_writes_dates_and_plurals_in_us_spanish():
+    token = i18n.current.set("es")
+    try:
+        assert i18n.day("2026-03-27T12:00:00") == "27 de marzo de 2026"
+        assert i18n.plural(1, "agency", "agencies") == "1 agencia"
+        assert i18n.plural(2, "agency", "agencies") == "2 agencias"
+        assert i18n.plural(1311, "statewide agency", "statewide agencies") == "1,311 agencias estatales"
+    finally:
+        i18n.current.reset(token)
+    assert i18n.day("2026-03-27") == "27 Mar 2026" and i18n.plural(2, "agency", "agencies") == "2 agencies"
