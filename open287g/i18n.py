@@ -7,13 +7,11 @@ compiled in memory when the site starts, so there is no .mo to keep in step. `ma
 new strings into messages.pot and merges them into the .po (docs/GLOSSARY.md has the terms).
 """
 import contextvars
-import datetime
 import functools
 import gettext as gettext_module
 import io
 from pathlib import Path
 
-from babel.dates import format_date
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -88,24 +86,6 @@ def number(n):
     return format_decimal(n, locale=BABEL_LOCALES[current.get()])
 
 
-def plural(n, word, words):
-    """ "1 active agreement", "2 active agreements"; in Spanish from the catalogue's plural forms."""
-    return f"{number(n)} {ngettext(word, words, n)}"
-
-
-def day(value):
-    """ "2025-02-26..." -> "26 Feb 2025" in English, "26 de febrero de 2025" in Spanish (Babel, es_US)."""
-    if not value:
-        return ""
-    try:
-        d = datetime.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    if current.get() == DEFAULT:
-        return f"{d.day} {d:%b %Y}"
-    return format_date(d, "long", locale=BABEL_LOCALES[current.get()])
-
-
 def join_words(items, style):
     """ ["A", "B", "C"], "or" -> "A or B or C" in English (as the pages always wrote it), "A, B o C" in Spanish."""
     if current.get() == DEFAULT:
@@ -128,5 +108,6 @@ def data_word(value):
         "one agency with this name": _("one agency with this name"),
         "one agency with this name and model": _("one agency with this name and model"),
         "the only candidate holding the model on the meeting date": _("the only candidate holding the model on the meeting date"),
+        "signed": _("signed"), "pending": _("pending"), "removed without an agreement": _("removed without an agreement"),
     }
     return words.get(value, value or "")

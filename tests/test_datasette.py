@@ -468,3 +468,32 @@ async def test_table_permission_rules_are_read_once_and_still_hold(tmp_path):
         assert (await made.client.get("/t/open_rows.json")).status_code == 200
         assert (await made.client.get("/t/closed_rows.json")).status_code == 403
     assert sorted(computed) == ["closed_rows", "open_rows"], "each table's rules computed once"
+
+
+def test_every_column_readers_see_is_described_and_every_description_has_its_column(site_db):
+    """metadata.yml's column help matches the columns: of every table and view, and of every canned query."""
+    served = json.loads((site_db.parent / "metadata.json").read_text())
+    tables = served["databases"][DB]["tables"]
+    shared = served["plugins"]["open287g-queries"]["columns"]
+    conn = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True)
+    undescribed = []
+    for name, _ in served_tables(site_db):
+        columns = [r[1] for r in conn.execute(f'pragma table_info("{name}")')]
+        described = tables[name].get("columns") or {}
+        undescribed += [f"{name}.{c}" for c in columns if c not in described]
+        assert set(described) <= set(columns), name
+    assert undescribed == []
+    # a canned query's column is described by the shared query columns or a table's own
+    query_columns = set()
+    for name, query in QUERIES.items():
+        params = {p: (query["example"].get(p) or "") for p in query["params"]}
+        params.update({"_header_host": "localhost", "_header_x_forwarded_proto": ""})
+        cursor = conn.execute(f"select * from ({query['sql']}) limit 0", params)
+        columns = [d[0] for d in cursor.description if not d[0].startswith("atom_")]
+        query_columns |= set(columns)
+        missing = [c for c in columns if c not in shared and not any(c in (t.get("columns") or {}) for t in tables.values())]
+        assert missing == [], name
+    assert sorted(set(shared) - query_columns) == [], "shared query columns no canned query has"
+    conn.close()
+    # states.name is the state's name, never an agency's
+    assert "Agency" not in tables["states"]["columns"]["name"]

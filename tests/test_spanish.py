@@ -6,10 +6,11 @@ import re
 import subprocess
 import sys
 
+import jinja2
 import pytest
 from babel.messages.pofile import read_po
 
-from open287g import i18n
+from open287g import i18n, wording
 from open287g.serve import make_datasette
 
 ROOT = i18n.LOCALE_DIR.parent.parent
@@ -23,9 +24,24 @@ READER_PAGES = [
     "/search?q=broward+sheriff",
     "/search?q=zzzzqqq",
     "/places/ga/savannah",
+    "/287g/states/FL",
+    "/287g/counties/12105",  # Polk County, Florida
+    "/287g/agencies/4db574dc1f18",  # Polk County Sheriff's Office, FL: MOA documents and a timeline
+    "/states",
+    "/county-map",
+    "/documents?q=sheriff",
+    "/287g/as_of?date=2026-03-27",
+    "/287g/changes_between?start=2026-03-01&end=2026-03-27",
+    "/287g/endings_since?since=2025-06-01",
+    "/287g/ended_agreements?state=TX&since=",
+    "/287g/recent_changes?state=",
+    "/287g/growth_by_model",
+    "/287g/as_of?date=notadate",
     "/287g/agencies",  # Datasette's own table page: our header and footer in Spanish
+    "/287g/publications",
     "/about",
     "/no-such-page",
+    "/287g/agencies/no-such-agency",
 ]
 
 
@@ -38,6 +54,13 @@ def text_of(page):
     """The visible text of an HTML page, tags dropped and whitespace squeezed."""
     page = re.sub(r"<(style|script|svg)\b.*?</\1>", " ", page, flags=re.S)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+
+
+def test_every_template_parses_with_the_i18n_extension():
+    """Babel skips a template it cannot parse without a word, so its strings would drop out of the catalogue."""
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"])
+    for template in sorted((ROOT / "templates").rglob("*.html")):
+        env.parse(template.read_text(encoding="utf-8"))
 
 
 def test_catalogue_has_every_string_of_the_templates_and_plugins(tmp_path):
@@ -62,7 +85,7 @@ def test_catalogue_has_every_string_of_the_templates_and_plugins(tmp_path):
 async def test_every_reader_page_is_in_spanish_with_no_string_missing(ds, path):
     i18n.missing.clear()
     response = await ds.client.get("/es" + path)
-    assert response.status_code in (200, 404), (path, response.status_code)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
     assert '<html lang="es">' in response.text
     assert not i18n.missing, f"/es{path} asked the catalogue for strings it lacks: {sorted(i18n.missing)[:10]}"
     # the switch back: the same page in English, marked with its language
@@ -97,10 +120,10 @@ async def test_spanish_links_forms_and_redirects_keep_es(ds):
 def test_babel_writes_dates_and_plurals_in_us_spanish():
     token = i18n.current.set("es")
     try:
-        assert i18n.day("2026-03-27T12:00:00") == "27 de marzo de 2026"
-        assert i18n.plural(1, "agency", "agencies") == "1 agencia"
-        assert i18n.plural(2, "agency", "agencies") == "2 agencias"
-        assert i18n.plural(1311, "statewide agency", "statewide agencies") == "1,311 agencias estatales"
+        assert wording.day("2026-03-27T12:00:00") == "27 de marzo de 2026"
+        assert wording.plural(1, "agency", "agencies") == "1 agencia"
+        assert wording.plural(2, "agency", "agencies") == "2 agencias"
+        assert wording.plural(1311, "statewide agency", "statewide agencies") == "1,311 agencias estatales"
     finally:
         i18n.current.reset(token)
-    assert i18n.day("2026-03-27") == "27 Mar 2026" and i18n.plural(2, "agency", "agencies") == "2 agencies"
+    assert wording.day("2026-03-27") == "27 Mar 2026" and wording.plural(2, "agency", "agencies") == "2 agencies"

@@ -15,6 +15,7 @@ from datasette.views.base import DatasetteError
 from open287g.i18n import _
 
 HERE = str(Path(__file__).resolve().parent)
+NOT_FOUND = (("address", "Database not found"), ("table", "Table not found"), ("row", "Record not found"))
 
 
 def titles():
@@ -44,9 +45,13 @@ def handle_exception(datasette, request, exception):
         status, message = classify(exception, request)
         if request.path.split("?")[0].endswith(".json"):
             return Response.json({"ok": False, "error": message, "status": status}, status=status)
+        # Datasette's own 404 messages ("Database not found", "Table not found: x") name its
+        # internals; the page says what is missing in a reader's words instead (templates/error.html)
+        missing = next((kind for kind, prefix in NOT_FOUND if message.startswith(prefix)), None) if status == 404 else None
         html = await datasette.render_template(
             ["error.html"],
-            {"status": status, "error": message, "title": titles().get(status)},
+            {"status": status, "error": message, "missing": missing,
+             "missing_path": request.path, "title": titles().get(status)},
             request=request,
         )
         return Response.html(html, status=status)

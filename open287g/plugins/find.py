@@ -1,4 +1,5 @@
 """Reads the built database and feeds the pages that answer "does my agency, county or state work with ICE?": the home page, /search, agency, state and county pages, /states and /county-map."""
+import datetime
 import difflib
 import json
 import re
@@ -8,7 +9,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
-from open287g.i18n import _, day, ngettext, number, plural
+from open287g.i18n import _, ngettext, number
+from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
 
@@ -25,6 +27,7 @@ NEWEST_LIST = """
 select
   id,
   list,
+  file,
   file_name,
   published_at
 from publications
@@ -724,23 +727,12 @@ def headline(agency, agreements):
     return f"{where}: " + _("no agreement; on ICE's pending list only")
 
 
-def timeline_words():
-    return {
-        "added": _("listed"), "ended": _("ended (no longer on ICE's list)"), "re-dated": _("re-dated by ICE"),
-        "renamed": _("renamed"), "relisted": _("back on the list after a gap"), "superseded": _("superseded"),
-        "pending->signed": _("pending → signed"),
-    }
-
-
 def timeline(changes, pending):
-    words = timeline_words()
-    outcomes = {"signed": _("signed"), "pending": _("pending"), "removed without an agreement": _("removed without an agreement")}
-    events = [{"on": c["changed_at"], "what": words.get(c["kind"], c["kind"]), "kind": c["kind"],
+    events = [{"on": c["changed_at"], "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": _("on ICE's pending list"), "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": _("until %(day)s: %(outcome)s") % {"day": day(p["removed_at"]), "outcome": outcomes.get(p["outcome"], p["outcome"])}
-                if p["removed_at"] else _("still on the newest pending list"), "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "kind": "pending", "model": p["model"], "before": None, "after": None,
+                "detail": None, "until": p["removed_at"], "outcome": p["outcome"], "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
@@ -784,8 +776,13 @@ async def state_page(db, code):
     figures = await state_figures(db, code)
     if not figures:
         return {}
+    newest = next((r["published_at"] for r in await _rows(db, NEWEST_LIST) if r["list"] == "participating"), "")
+    since = str(datetime.date.fromisoformat(newest[:10]) - datetime.timedelta(days=365)) if newest else ""
     return {
         "state": figures[0],
+        # the state's research links: its changes over the year to ICE's newest list
+        "changes_from": since,
+        "changes_to": newest[:10],
         "county_list": await _rows(db, STATE_COUNTY_LIST, {"state": code}),
         "agency_list": await _rows(db, STATE_AGENCY_LIST, {"state": code}),
         "map": county_map(await _rows(db, SHAPES, {"state": code})),

@@ -41,8 +41,6 @@ def prepare_jinja2_environment(env):
     env.policies["ext.i18n.trimmed"] = True
     env.filters["number"] = i18n.number
     env.filters["home_crumb"] = home_crumb
-    env.globals["plural"] = i18n.plural
-    env.globals["day"] = i18n.day
     env.globals["status_word"] = i18n.status_word
     env.globals["data_word"] = i18n.data_word
     env.filters["translated"] = i18n.gettext

@@ -60,21 +60,34 @@ async def parameter_problems(datasette, query, args):
     return problems, blank
 
 
-def column_descriptions(datasette, columns):
-    """{column: description} from the plugin's shared query columns, then the tables' columns. In another
+QUERY_TABLES = ("agreements", "agencies", "changes", "listings", "steering_committee_meetings", "pending_applications")
+
+
+def column_descriptions(datasette, columns, canned=True):
+    """{column: description} of a query's columns.
+
+    A canned query's columns are described by the plugin's shared query columns, then by the tables'
+    columns. Typed SQL can select any table's column: it is described only where every table with a
+    column of that name says the same (states.name is not agencies.name), never by a guess. In another
     language than English only the shared ones, which the catalogue translates (the tables' own
     descriptions, on Datasette's table pages, stay in English)."""
     config = datasette.plugin_config("open287g-queries") or {}
     shared = config.get("columns") or {}
     if i18n.current.get() != i18n.DEFAULT:
-        return {column: shared[column] for column in columns or () if column in shared}
+        return {column: shared[column] for column in columns or () if column in shared} if canned else {}
     tables = datasette.metadata("tables", database=site(datasette).get("database")) or {}
     out = {}
     for column in columns or ():
+        if not canned:
+            said = {((meta or {}).get("columns") or {}).get(column) for meta in tables.values()
+                    if column in ((meta or {}).get("columns") or {})}
+            if len(said) == 1:
+                out[column] = said.pop()
+            continue
         if column in shared:
             out[column] = shared[column]
             continue
-        for table in ("agreements", "agencies", "changes", "listings", "steering_committee_meetings", "pending_applications"):
+        for table in QUERY_TABLES:
             described = (tables.get(table) or {}).get("columns") or {}
             if column in described:
                 out[column] = described[column]
@@ -103,7 +116,7 @@ def extra_template_vars(template, database, columns, request, datasette):
             return {}
         out = {
             "chart_page": False,
-            "column_descriptions": column_descriptions(datasette, columns),
+            "column_descriptions": column_descriptions(datasette, columns, canned=bool(query)),
             "page_size": PAGE_SIZE,
             "page_url": lambda n: path_with_replaced_args(request, {"_page": n}),
         }

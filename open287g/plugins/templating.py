@@ -12,6 +12,9 @@ from datasette import hookimpl
 from datasette.utils import to_css_class
 from markupsafe import Markup, escape
 
+from open287g.serve import file_url
+from open287g.wording import day, plural
+
 # name attribute of a control -> its accessible name
 CONTROL_NAMES = [
     (re.compile(r"^_filter_column(_\d+)?$"), "Column to filter on"),
@@ -69,6 +72,9 @@ def rows_html(display_rows):
 
 @hookimpl
 def prepare_jinja2_environment(env):
+    env.globals["day"] = day
+    env.globals["plural"] = plural
+    env.globals["file_url"] = file_url
     env.filters["rows_html"] = rows_html
     env.filters["label_controls"] = label_controls
     env.filters["map_first"] = map_first
