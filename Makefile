@@ -56,7 +56,7 @@ publish: build
 # New or changed reader text: extract it into the template catalogue and merge it into each language's
 # .po (open287g/locale/), where a translator fills in the new msgstr lines (docs/GLOSSARY.md).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k plural:2,3 -k _ -k gettext -k ngettext:1,2 --no-location --sort-output --omit-header -o open287g/locale/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k plural:2,3 -k _ -k _N -k gettext -k ngettext:1,2 --no-location --sort-output --omit-header -o open287g/locale/messages.pot .
 	$(BIN)/pybabel update -i open287g/locale/messages.pot -d open287g/locale -D messages --no-wrap --ignore-obsolete
 
 clean:

@@ -23,6 +23,9 @@ DEFAULT = "en"
 # Babel's locale for each language: US Spanish ("27 de marzo de 2026", "1,234")
 BABEL_LOCALES = {"en": "en_US", "es": "es_US"}
 
+# Datasette table pages that readers use (the maps): their titles and descriptions are in the catalogue
+READER_TABLES = ("agencies_map", "agreements_map")
+
 current = contextvars.ContextVar("open287g_language", default=DEFAULT)
 # msgids a Spanish page asked for that the catalogue has no translation of (read by the tests)
 missing = set()
@@ -111,3 +114,8 @@ def data_word(value):
         "signed": _("signed"), "pending": _("pending"), "removed without an agreement": _("removed without an agreement"),
     }
     return words.get(value, value or "")
+
+
+def model_names():
+    """The models' names in the reader's language (Spanish: the Spanish name with ICE's English one beside)."""
+    return {"JEM": _("Jail Enforcement Model"), "WSO": _("Warrant Service Officer"), "TFM": _("Task Force Model")}

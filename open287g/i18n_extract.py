@@ -5,7 +5,7 @@ the site's description, licence and source (the home page) and the columns of th
 `translated` filter (open287g/plugins/i18n.py)."""
 import yaml
 
-from open287g import config
+from open287g import config, i18n
 
 
 def sql_headers(fileobj, keywords, comment_tags, options):
@@ -19,6 +19,11 @@ def metadata_text(fileobj, keywords, comment_tags, options):
     for key in ("description_html", "license", "source", "about"):
         if metadata.get(key):
             yield 1, "gettext", metadata[key], [f"metadata.yml {key} (the home page's About the data)"]
+    for table in i18n.READER_TABLES:
+        described = ((metadata.get("databases") or {}).get(config.DATABASE, {}).get("tables") or {}).get(table) or {}
+        for key in ("title", "description_html"):
+            if described.get(key):
+                yield 1, "gettext", described[key], [f"metadata.yml {table} {key} (a map page)"]
     columns = ((metadata.get("plugins") or {}).get("open287g-queries") or {}).get("columns") or {}
     for name, description in sorted(columns.items()):
         yield 1, "gettext", description, [f"query column {name}"]

@@ -36,6 +36,11 @@ READER_PAGES = [
     "/287g/ended_agreements?state=TX&since=",
     "/287g/recent_changes?state=",
     "/287g/growth_by_model",
+    "/287g/signings_by_month",
+    "/287g/agencies_map",
+    "/287g/agreements_map",
+    "/287g/agreements/f0bff39d5ed4",  # one of Polk County Sheriff's Office's agreements
+    "/287g/publications/c291c4bb6cef",  # ICE's newest participating list of the snapshot
     "/287g/as_of?date=notadate",
     "/287g/agencies",  # Datasette's own table page: our header and footer in Spanish
     "/287g/publications",
@@ -48,6 +53,22 @@ READER_PAGES = [
 @pytest.fixture(scope="module")
 def ds(site_db):
     return make_datasette(site_db)
+
+
+# two or more of these words in one line of a page is an English sentence
+ENGLISH = re.compile(r"\b(the|and|with|has|have|is|are|from|of|this|that|which|not|on|by|to)\b", re.I)
+
+
+def english_lines(page):
+    """Lines of a Spanish page's visible text that read as English, leaving out what is English on purpose:
+    ICE's data (result tables, agency and file links), code, Datasette's own controls (select menus) and
+    anything marked lang="en" (a change's evidence, an MOA's text)."""
+    page = re.sub(r"<(style|script|svg|code|pre|title|select)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r'<(\w+)[^>]*\blang="en"[^>]*>.*?</\1>', " ", page, flags=re.S)
+    page = re.sub(r'<table class="rows-and-columns">.*?</table>', " ", page, flags=re.S)
+    page = re.sub(r'<a [^>]*href="[^"]*/(agencies|publications|agreements)/[^"]*"[^>]*>.*?</a>', " ", page, flags=re.S)
+    lines = (line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "\n", page)).splitlines())
+    return [line for line in lines if len(ENGLISH.findall(line)) >= 2]
 
 
 def text_of(page):
@@ -68,7 +89,7 @@ def test_catalogue_has_every_string_of_the_templates_and_plugins(tmp_path):
     Spanish .po with a translation (not empty, not fuzzy)."""
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "plural:2,3",
-                    "-k", "_", "-k", "gettext", "-k", "ngettext:1,2", "--no-location", "-o", str(pot), "."],
+                    "-k", "_", "-k", "_N", "-k", "gettext", "-k", "ngettext:1,2", "--no-location", "-o", str(pot), "."],
                    cwd=ROOT, check=True, capture_output=True)
     with pot.open("rb") as f:
         wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
@@ -92,6 +113,7 @@ async def test_every_reader_page_is_in_spanish_with_no_string_missing(ds, path):
     english = path if path != "/" else "/"
     assert f'href="{html.escape(english)}" hreflang="en" lang="en">English</a>' in response.text
     assert f'<link rel="alternate" hreflang="es" href="{html.escape("/es" + path)}">' in response.text
+    assert not english_lines(response.text), f"/es{path} has English sentences: {english_lines(response.text)[:5]}"
     text = text_of(response.text)
     assert "Skip to the content" not in text and "Ir al contenido" in text
     assert "Todos los acuerdos con sus agencias (CSV)" in text
@@ -115,6 +137,12 @@ async def test_spanish_links_forms_and_redirects_keep_es(ds):
     # a checked canned query still says what is wrong at its Spanish address
     assert (await ds.client.get("/es/287g/as_of?date=notadate")).status_code == 400
     assert (await ds.client.get("/es/287g/as_of.json?date=2026-03-27")).json()["ok"] is not False
+
+
+def test_the_english_sentence_check_can_fail():
+    assert english_lines("<p>No agency of Polk County has an agreement with ICE.</p><p lang=\"en\">same county; same signing date</p>") == [
+        "No agency of Polk County has an agreement with ICE."]
+    assert not english_lines('<p>Ninguna agencia de <a href="/287g/agencies/x">City of Sanford Police Department</a> tiene un acuerdo.</p>')
 
 
 def test_babel_writes_dates_and_plurals_in_us_spanish():

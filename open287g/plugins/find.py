@@ -9,7 +9,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
-from open287g.i18n import _, ngettext, number
+from open287g.i18n import _, model_names, ngettext, number
 from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
@@ -17,11 +17,6 @@ from open287g.gazetteer import lookup_key
 # read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
 MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
 MODELS = tuple(MODEL_NAMES)
-
-
-def model_names():
-    """The models' names in the reader's language (Spanish: the Spanish name with ICE's English one beside)."""
-    return {"JEM": _("Jail Enforcement Model"), "WSO": _("Warrant Service Officer"), "TFM": _("Task Force Model")}
 
 NEWEST_LIST = """
 select

@@ -34,6 +34,33 @@ def home_crumb(html):
     return Markup(str(html).replace(">home</a>", ">" + str(escape(i18n.gettext("home"))) + "</a>", 1))
 
 
+def localise_table(html, metadata, table):
+    """Datasette's table page in the reader's language around its English controls: the title and
+    description of a table readers use (i18n.READER_TABLES) from the catalogue, the licence and source
+    lines; any other table's description and the column descriptions marked lang="en"."""
+    if i18n.current.get() == i18n.DEFAULT:
+        return html
+    html, metadata = str(html), metadata or {}
+    translated = table in i18n.READER_TABLES
+
+    def swap(english, replacement):
+        return html.replace(str(escape(english)), replacement, 1) if english else html
+
+    title = metadata.get("title") or table
+    if translated:
+        html = html.replace(f"<h1>{escape(title)}</h1>", f"<h1>{escape(i18n.gettext(title))}</h1>", 1)
+        description = metadata.get("description_html")
+        if description:
+            html = html.replace(description, i18n.gettext(description), 1)
+    else:
+        html = html.replace('<div class="metadata-description">', '<div class="metadata-description" lang="en">', 1)
+    for label in ("Data license:", "Data source:", "About:"):
+        html = html.replace(label, str(escape(i18n.gettext(label))), 1)
+    for key in ("license", "source", "about"):
+        html = swap(metadata.get(key), str(escape(i18n.gettext(metadata.get(key) or ""))))
+    return Markup(html.replace('<dl class="column-descriptions">', '<dl class="column-descriptions" lang="en">', 1))
+
+
 @hookimpl
 def prepare_jinja2_environment(env):
     env.add_extension("jinja2.ext.i18n")
@@ -41,6 +68,7 @@ def prepare_jinja2_environment(env):
     env.policies["ext.i18n.trimmed"] = True
     env.filters["number"] = i18n.number
     env.filters["home_crumb"] = home_crumb
+    env.filters["localise_table"] = localise_table
     env.globals["status_word"] = i18n.status_word
     env.globals["data_word"] = i18n.data_word
     env.filters["translated"] = i18n.gettext
@@ -53,6 +81,7 @@ def extra_template_vars(request):
         "site_lang": language,
         "site_addresses": addresses(request),
         "other_lang": "en" if language == "es" else "es",
+        "reader_tables": i18n.READER_TABLES,
     }
 
 
