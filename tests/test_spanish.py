@@ -2,6 +2,7 @@
 at /es/..., a catalogue with no missing string, lang and hreflang, links and redirects that keep /es,
 Babel's es_US dates and plural forms."""
 import html
+import xml.etree.ElementTree as ET
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from open287g import i18n, wording
 from open287g.serve import make_datasette
 
 ROOT = i18n.LOCALE_DIR.parent.parent
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 # every kind of page a reader uses, by its English address (the Spanish one is /es + it)
 READER_PAGES = [
@@ -80,7 +82,7 @@ def text_of(page):
 def test_every_template_parses_with_the_i18n_extension():
     """Babel skips a template it cannot parse without a word, so its strings would drop out of the catalogue."""
     env = jinja2.Environment(extensions=["jinja2.ext.i18n"])
-    for template in sorted((ROOT / "templates").rglob("*.html")):
+    for template in sorted([*(ROOT / "templates").rglob("*.html"), *(ROOT / "templates").rglob("*.xsl")]):
         env.parse(template.read_text(encoding="utf-8"))
 
 
@@ -155,3 +157,29 @@ def test_babel_writes_dates_and_plurals_in_us_spanish():
     finally:
         i18n.current.reset(token)
     assert wording.day("2026-03-27") == "27 Mar 2026" and wording.plural(2, "agency", "agencies") == "2 agencies"
+
+
+async def test_the_change_feed_has_a_spanish_edition(ds, db):
+    """/es/287g/recent_changes.atom: the same changes as the English feed, in Spanish, linking to Spanish pages."""
+    english = ET.fromstring((await ds.client.get("/287g/recent_changes.atom?state=TX")).content)
+    response = await ds.client.get("/es/287g/recent_changes.atom?state=TX")
+    assert response.status_code == 200 and b'href="/es/feed.xsl"' in response.content
+    spanish = ET.fromstring(response.content)
+    assert spanish.find(f"{ATOM}title").text == "Cambios recientes en la lista 287(g) de ICE: Texas"
+    assert len(spanish.findall(f"{ATOM}entry")) == len(english.findall(f"{ATOM}entry"))
+    first = spanish.findall(f"{ATOM}entry")[0]
+    change = db.execute("select agency, changed_at, agreement_id from changes where state_code = 'TX' and kind in "
+                        "('added', 'ended', 're-dated', 'renamed', 'relabelled', 'moved_state', 'superseded', 'gap') "
+                        "order by changed_at desc, id limit 1").fetchone()
+    token = i18n.current.set("es")
+    try:
+        seen = wording.day(change[1])
+    finally:
+        i18n.current.reset(token)
+    assert first.find(f"{ATOM}title").text.startswith(change[0] + " (TX): ")
+    assert first.find(f"{ATOM}content").text == f"Visto en la lista de participantes de ICE del {seen}."
+    assert first.find(f"{ATOM}link").get("href").endswith(f"/es/287g/agreements/{change[2]}")
+    # read in a browser, the feed is a page in Spanish
+    stylesheet = (await ds.client.get("/es/feed.xsl")).text
+    assert '<html lang="es">' in stylesheet and "Este es un canal de noticias (Atom)" in stylesheet
+    assert '<html lang="en">' in (await ds.client.get("/feed.xsl")).text

@@ -85,6 +85,17 @@ def extra_template_vars(request):
     }
 
 
+@hookimpl
+def register_magic_parameters(datasette):
+    # :_open287g_lang in a canned query: the reader's language (the change feed writes its sentences in it).
+    # Read from the request, not the context variable: the query binds it in a worker thread.
+    def language(key, request):
+        if key != "lang":
+            raise KeyError(key)
+        return request.scope.get("language", i18n.DEFAULT) if request is not None else i18n.DEFAULT
+    return [("open287g", language)]
+
+
 @hookimpl(trylast=True)
 def asgi_wrapper(datasette):
     # trylast: outside the other wrappers, so they see the path without /es
