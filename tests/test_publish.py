@@ -102,7 +102,7 @@ def test_bundle_metadata_is_the_served_config_with_canned_queries(bundle, site_d
 
 def test_bundle_holds_the_local_plugins_and_templates(bundle):
     plugins = tree(serve.PLUGINS_DIR)
-    assert {"markers.py", "row_links.py", "static/markers.js"} <= set(plugins)
+    assert {"markers.py", "row_links.py", "static/markers.js", "static/albers-usa.js"} <= set(plugins)
     assert tree(bundle / "plugins") == plugins
     assert tree(bundle / "templates") == tree(serve.TEMPLATES_DIR)
 

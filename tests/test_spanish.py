@@ -63,12 +63,12 @@ ENGLISH = re.compile(r"\b(the|and|with|has|have|is|are|from|of|this|that|which|n
 
 def english_lines(page):
     """Lines of a Spanish page's visible text that read as English, leaving out what is English on purpose:
-    ICE's data (result tables, agency and file links), code, Datasette's own controls (select menus) and
+    ICE.s data and place names (result tables, links to agencies, files, counties and towns), code, Datasette's own controls (select menus) and
     anything marked lang="en" (a change's evidence, an MOA's text)."""
     page = re.sub(r"<(style|script|svg|code|pre|title|select)\b.*?</\1>", " ", page, flags=re.S)
     page = re.sub(r'<(\w+)[^>]*\blang="en"[^>]*>.*?</\1>', " ", page, flags=re.S)
     page = re.sub(r'<table class="rows-and-columns">.*?</table>', " ", page, flags=re.S)
-    page = re.sub(r'<a [^>]*href="[^"]*/(agencies|publications|agreements)/[^"]*"[^>]*>.*?</a>', " ", page, flags=re.S)
+    page = re.sub(r'<a [^>]*href="[^"]*/(agencies|publications|agreements|counties|places)/[^"]*"[^>]*>.*?</a>', " ", page, flags=re.S)
     lines = (line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "\n", page)).splitlines())
     return [line for line in lines if len(ENGLISH.findall(line)) >= 2]
 

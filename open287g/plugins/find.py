@@ -276,6 +276,7 @@ select
   s.y1,
   coalesce(c.name, s.name) as name,
   st.code as state_code,
+  st.name as state_name,
   coalesce(c.map_fill, 'none') as map_fill,
   coalesce(c.agencies_active, 0) as agencies_active,
   coalesce(c.agreements_active, 0) as agreements_active,
@@ -877,7 +878,9 @@ async def county_shapes_view(datasette, request):
 
 async def locate_js_view(datasette, request):
     if "js" not in _ONCE:
-        _ONCE["js"] = LOCATE_JS.read_text(encoding="utf-8")
+        # the projection is shared with the map script (markers.py)
+        _ONCE["js"] = (LOCATE_JS.with_name("albers-usa.js").read_text(encoding="utf-8") + "\n"
+                       + LOCATE_JS.read_text(encoding="utf-8"))
     return Response(_ONCE["js"], content_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
 
@@ -887,10 +890,21 @@ async def states_view(datasette, request):
     return await _render(datasette, request, "states.html", {"states": await state_figures(db)})
 
 
+def counties_by_state(shapes):
+    """The county map's counties as lists, one a state: states and counties by name."""
+    states = {}
+    for s in sorted(shapes, key=lambda s: (s["state_name"], s["name"], s["fips"])):
+        states.setdefault(s["state_name"], []).append(s)
+    return [{"name": name, "counties": counties, "active": sum(1 for c in counties if c["agreements_active"])}
+            for name, counties in states.items()]
+
+
 async def county_map_view(datasette, request):
     db = datasette.get_database(DB)
+    shapes = await _rows(db, SHAPES, {"state": ""})
     return await _render(datasette, request, "county_map.html", {
-        "map": county_map(await _rows(db, SHAPES, {"state": ""}), borders=await _rows(db, STATE_OUTLINES)),
+        "map": county_map(shapes, borders=await _rows(db, STATE_OUTLINES)),
+        "states": counties_by_state(shapes),
         "totals": await _one(db, TOTALS),
     })
 

@@ -3,7 +3,7 @@
 Datasette 0.65's table page has filter and sort controls with no label (axe-core: "select-name",
 "label", both critical). templates/table.html and row.html pass the default page through `label_controls`,
 which names each control after what it does, and `map_first`, which opens a place for the map
-(datasette-cluster-map's `container`) above the filters and facets.
+(datasette-cluster-map's `container`) right under the title.
 """
 import functools
 import re
@@ -49,7 +49,7 @@ def label_controls(html):
 
 def map_first(html, has_map):
     """Fold the column descriptions away and, on a page with a map, put an empty map container just
-    before the filter form, so the map comes before the facets."""
+    after the page's title, so the map comes first (before the description, filters and facets)."""
     html = str(html)
     start = html.find('<dl class="column-descriptions">')
     end = html.find("</dl>", start)
@@ -57,8 +57,28 @@ def map_first(html, has_map):
         html = (html[:start] + f'<details class="column-help"><summary>{escape(_("What the columns mean"))}</summary>\n'
                 + html[start:end] + "</dl></details>" + html[end + len("</dl>"):])
     if has_map:
-        html = html.replace('<form class="filters"', '<div id="o287g-map" class="o287g-map-place"></div>\n<form class="filters"', 1)
+        place = '\n<div id="o287g-map" class="o287g-map-place"></div>\n'
+        end = _element_end(html, html.find('<div class="page-header"'))
+        if end is None:
+            html = html.replace('<form class="filters"', place + '<form class="filters"', 1)
+        else:
+            html = html[:end] + place + html[end:]
     return Markup(html)
+
+
+_DIV = re.compile(r"<div\b|</div>")
+
+
+def _element_end(html, start):
+    """Where the <div> opening at start closes (just after its </div>), or None."""
+    if start < 0:
+        return None
+    depth = 0
+    for tag in _DIV.finditer(html, start):
+        depth += -1 if tag.group(0) == "</div>" else 1
+        if depth == 0:
+            return tag.end()
+    return None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -38,8 +38,15 @@
     ".marker-cluster.o287g-cluster span { display: block; background: #fff; border-radius: 50%; line-height: normal;",
     "  width: 58%; height: 58%; display: flex; align-items: center; justify-content: center; font: bold 11px sans-serif; color: #222; }",
     ".o287g-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; padding: 6px 0; font: 14px/1.5 sans-serif; color: #222; }",
-    ".o287g-regions { background: #fff; padding: 4px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.4); }",
-    ".o287g-regions button { display: block; width: 100%; margin: 2px 0; font: 12px sans-serif; text-align: left; background: #fff; color: #1d4e6e; border: 1px solid #1d4e6e; border-radius: 3px; padding: 2px 6px; cursor: pointer; }",
+    "#o287g-map .leaflet-container { height: clamp(320px, 65vw, 500px) !important; }",
+    ".o287g-map-tools { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: center; padding: 6px 0 0; font: 14px/1.5 sans-serif; color: #222; }",
+    ".o287g-regions button { margin: 2px 4px 2px 0; font: 13px sans-serif; background: #fff; color: #1d4e6e; border: 1px solid #1d4e6e; border-radius: 3px; padding: 3px 8px; cursor: pointer; }",
+    ".o287g-layers label { display: inline-block; margin-right: 12px; }",
+    ".o287g-label { background: none; border: none; white-space: nowrap; }",
+    ".o287g-label span { display: block; transform: translate(-50%, -50%); font: 12px sans-serif; color: #333;",
+    "  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }",
+    ".o287g-label-state span { font: bold 12px sans-serif; color: #555; letter-spacing: .04em; }",
+    ".o287g-label-county span { font: italic 11px sans-serif; color: #6a6a6a; }",
     ".leaflet-container { background: #dfe9f0; }",
     ".o287g-legend i { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 5px; vertical-align: -2px; box-sizing: border-box; }"
   ].join("\n");
@@ -190,6 +197,116 @@
     });
   }
 
+  // Place names and county lines, from what the site already serves (no tile server): state names
+  // (the states table's centre points) when the whole country shows, county lines from
+  // /county-shapes.json (Albers USA outlines turned back into latitude and longitude), the largest
+  // towns in view (the places table, most ZIP codes first) and county names as one zooms in.
+  // the zoom levels: state names up to, county lines, town and county names from
+  var LABELS = { statesUpTo: 6, counties: 6, towns: 6, countyNames: 8 };
+  var TOWNS_IN_VIEW = 40;
+
+  function rings(path) {
+    // "M x y l dx dy dx dy ... z", in tenths, several rings a path
+    return path.split("z").filter(function (p) { return p.indexOf("M") > -1; }).map(function (ring) {
+      var parts = ring.replace("M", "").split("l"), first = parts[0].trim().split(/\s+/).map(Number);
+      var x = first[0], y = first[1], steps = (parts[1] || "").trim().split(/\s+/).map(Number), points = [[x, y]];
+      for (var i = 0; i + 1 < steps.length; i += 2) { x += steps[i]; y += steps[i + 1]; points.push([x, y]); }
+      points.push(points[0]);
+      return points;
+    });
+  }
+
+  function placeNames(L, map) {
+    var albers = window.open287gAlbersUsa, on = true;
+    // county lines over the state outlines' fill (overlay pane, 400), names over them, markers (600) on top
+    [["o287g-lines", 410], ["o287g-labels", 450]].forEach(function (p) {
+      var pane = map.createPane(p[0]);
+      pane.style.zIndex = p[1];
+      pane.style.pointerEvents = "none";
+    });
+    var lines = L.layerGroup(), names = L.layerGroup({ pane: "o287g-labels" }).addTo(map);
+    var states = null, counties = null, loadingCounties = false, asked = 0;
+
+    function latLng(p) { var q = albers.invert(p[0], p[1]); return [q[1], q[0]]; }
+
+    function loadCounties() {
+      if (counties || loadingCounties) return;
+      loadingCounties = true;
+      fetch(SETTINGS.counties).then(function (r) { return r.json(); }).then(function (shapes) {
+        var all = [];
+        counties = shapes.map(function (s) {
+          var latlngs = rings(s.path).map(function (ring) { return ring.map(latLng); });
+          all.push.apply(all, latlngs);
+          return { name: s.name, at: latLng([(s.b[0] + s.b[2]) / 2, (s.b[1] + s.b[3]) / 2]) };
+        });
+        L.polyline(all, { color: "#9a9a9a", weight: 0.7, interactive: false, renderer: L.canvas({ padding: 0.3, pane: "o287g-lines" }) }).addTo(lines);
+        draw();
+      });
+    }
+
+    function label(text, at, cls) {
+      return L.marker(at, {
+        pane: "o287g-labels", interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "o287g-label " + cls, html: "<span>" + text.replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</span>", iconSize: null })
+      });
+    }
+
+    // Greedy: a name is left out where it would cover one already placed.
+    function place(candidates) {
+      var taken = [], size = map.getSize();
+      names.clearLayers();
+      candidates.forEach(function (c) {
+        var p = map.latLngToContainerPoint(c.at), w = c.text.length * (c.cls === "o287g-label-state" ? 7.5 : 6.5) + 6, h = 16;
+        var box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+        if (box[0] < 0 || box[1] < 0 || box[2] > size.x || box[3] > size.y) return;  // whole names only
+        for (var i = 0; i < taken.length; i++) {
+          var t = taken[i];
+          if (box[0] < t[2] && box[2] > t[0] && box[1] < t[3] && box[3] > t[1]) return;
+        }
+        taken.push(box);
+        label(c.text, c.at, c.cls).addTo(names);
+      });
+    }
+
+    var towns = [];
+    function draw() {
+      var z = map.getZoom(), view = map.getBounds(), candidates = [], drawLines = on && z >= LABELS.counties;
+      // the canvas stays in its pane once made: hide the pane
+      map.getPane("o287g-lines").style.display = drawLines ? "" : "none";
+      if (!on) { names.clearLayers(); return; }
+      if (drawLines) { lines.addTo(map); loadCounties(); }
+      if (z >= LABELS.towns) towns.forEach(function (t) { if (view.contains(t.at)) candidates.push(t); });
+      if (z >= LABELS.countyNames && counties) counties.forEach(function (c) {
+        if (view.contains(c.at)) candidates.push({ text: c.name, at: c.at, cls: "o287g-label-county" });
+      });
+      if (z <= LABELS.statesUpTo && states) states.forEach(function (s) { candidates.unshift(s); });
+      place(candidates);
+    }
+
+    function loadTowns() {
+      if (!on || map.getZoom() < LABELS.towns) { towns = []; draw(); return; }
+      var b = map.getBounds(), n = ++asked;
+      var url = SETTINGS.places + "?_shape=array&_col=name&_col=latitude&_col=longitude&_sort_desc=zip_count&_size=" + TOWNS_IN_VIEW +
+        "&latitude__gte=" + b.getSouth().toFixed(3) + "&latitude__lte=" + b.getNorth().toFixed(3) +
+        "&longitude__gte=" + b.getWest().toFixed(3) + "&longitude__lte=" + b.getEast().toFixed(3);
+      fetch(url).then(function (r) { return r.json(); }).then(function (rows) {
+        if (n !== asked) return;  // the reader moved on: a newer answer is coming
+        towns = rows.map(function (r) { return { text: r.name, at: [r.latitude, r.longitude], cls: "o287g-label-town" }; });
+        draw();
+      });
+    }
+
+    fetch(SETTINGS.states + "?_shape=array&_col=name&_col=latitude&_col=longitude&_size=100").then(function (r) { return r.json(); }).then(function (rows) {
+      states = rows.filter(function (r) { return r.latitude !== null; }).map(function (r) {
+        return { text: r.name, at: [r.latitude, r.longitude], cls: "o287g-label-state" };
+      });
+      draw();
+    });
+    map.on("moveend", loadTowns);
+    map.on("zoomend", draw);
+    return { show: function (value) { on = value; loadTowns(); } };
+  }
+
   function setUpMap(L, map, group) {
     if (!map || map.__open287g) return;
     map.__open287g = true;
@@ -199,16 +316,13 @@
     container.setAttribute("role", "region");
     container.setAttribute("aria-label", WORDS.map.replace("%(title)s", (document.querySelector("h1") || { textContent: "" }).textContent.trim()));
 
-    // Outlines shipped with the site instead of third-party tiles; the tiles stay one click away.
+    // Outlines shipped with the site instead of third-party tiles; the tiles stay one tick away.
     map.setMaxZoom(18);
+    map.options.zoomSnap = 0.25;  // the 48 states fill a phone's narrow map
     var tiles = [];
     map.eachLayer(function (layer) { if (layer instanceof L.TileLayer) tiles.push(layer); });
     tiles.forEach(function (layer) { map.removeLayer(layer); });
     var outlines = L.layerGroup().addTo(map);
-    var overlays = {};
-    overlays[WORDS.outlines] = outlines;
-    if (tiles.length) overlays[WORDS.tiles] = tiles[0];
-    L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
     fetch(SETTINGS.outlines).then(function (r) { return r.json(); }).then(function (topo) {
       L.geoJSON({ type: "FeatureCollection", features: topoFeatures(topo, "states") }, {
         interactive: false,
@@ -216,6 +330,7 @@
       }).addTo(outlines);
       outlines.eachLayer(function (layer) { if (layer.bringToBack) layer.bringToBack(); });
     });
+    var places = placeNames(L, map);
 
     // First view: the 48 contiguous states whenever the markers reach beyond them (Alaska, Hawaii,
     // Guam...), which the region buttons then show; a map filtered to one place fits its markers.
@@ -230,19 +345,40 @@
     };
     // The group joins the map only once datasette-cluster-map's first fitBounds gave it a view: fit again.
     setTimeout(function () { if (group.getLayers().length) map.fitBounds(group.getBounds()); }, 0);
-    var regions = L.control({ position: "topleft" });
-    regions.onAdd = function () {
-      var div = L.DomUtil.create("div", "o287g-regions");
-      L.DomEvent.disableClickPropagation(div);
-      REGIONS.forEach(function (region) {
-        var button = L.DomUtil.create("button", "", div);
-        button.type = "button";
-        button.textContent = region[0];
-        button.addEventListener("click", function () { map.fitBounds(region[1]); });
-      });
-      return div;
-    };
-    regions.addTo(map);
+
+    // The controls sit under the map, where they hide none of it (on a phone a panel over the map hid a third).
+    var tools = document.createElement("div");
+    tools.className = "o287g-map-tools";
+    var regions = document.createElement("div");
+    regions.className = "o287g-regions";
+    regions.setAttribute("role", "group");
+    regions.setAttribute("aria-label", WORDS.showOnMap);
+    regions.appendChild(document.createTextNode(WORDS.show + " "));
+    REGIONS.forEach(function (region) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = region[0];
+      button.addEventListener("click", function () { map.fitBounds(region[1]); });
+      regions.appendChild(button);
+    });
+    tools.appendChild(regions);
+    var layers = document.createElement("div");
+    layers.className = "o287g-layers";
+    function toggle(label, on, change) {
+      var box = document.createElement("label"), input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = on;
+      input.addEventListener("change", function () { change(input.checked); });
+      box.appendChild(input);
+      box.appendChild(document.createTextNode(" " + label));
+      layers.appendChild(box);
+    }
+    toggle(WORDS.placeNames, true, places.show);
+    if (tiles.length) toggle(WORDS.tiles, false, function (on) {
+      if (on) tiles[0].addTo(map); else map.removeLayer(tiles[0]);
+    });
+    tools.appendChild(layers);
+    container.parentNode.insertBefore(tools, container.nextSibling);
 
     // The legend sits under the map, where it hides no marker.
     var legend = document.createElement("div");
@@ -253,7 +389,7 @@
       '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>' + WORDS.ended + "</span>" +
       '<span><i style="border:2px dashed #555"></i>' + WORDS.pendingOnly + "</span>" +
       "<span>" + WORDS.clusters + "</span>";
-    container.parentNode.insertBefore(legend, container.nextSibling);
+    tools.parentNode.insertBefore(legend, tools.nextSibling);
   }
 
   function patch(L) {
