@@ -8,6 +8,7 @@ import re
 import pytest
 
 from test_browser import SHOTS, page, server  # noqa: F401  (the same browser and datasette fixtures)
+from test_reader_pages import axe_violations, wait_for_map
 from test_spanish import english_lines
 
 
@@ -117,3 +118,12 @@ def test_spanish_pages_fit_a_phone(page, server, name, path):
         page.screenshot(path=str(SHOTS / f"{name}_phone.png"))
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.mark.parametrize("path", ["/es/", "/es/287g/agencies/4db574dc1f18", "/es/287g/as_of?date=2026-01-08", "/es/287g/agencies_map",
+                                  "/es/287g/agencies/no-such-agency"])
+def test_spanish_pages_have_no_critical_or_serious_accessibility_violations(page, server, path):
+    page.goto(server + path)
+    if "agencies_map" in path:
+        wait_for_map(page)
+    assert axe_violations(page) == []
