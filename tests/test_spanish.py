@@ -49,6 +49,7 @@ READER_PAGES = [
     "/about",
     "/no-such-page",
     "/287g/agencies/no-such-agency",
+    "/287g/agreements?_sort=no_such_column",  # Datasette's own message, marked lang="en"
 ]
 
 

@@ -51,7 +51,9 @@ def handle_exception(datasette, request, exception):
         html = await datasette.render_template(
             ["error.html"],
             {"status": status, "error": message, "missing": missing,
-             "missing_path": request.path, "title": titles().get(status)},
+             "missing_path": request.path, "title": titles().get(status),
+             # Datasette's own messages ("Cannot sort table by x") are English on every page
+             "error_in_english": isinstance(exception, (Base400, DatasetteError))},
             request=request,
         )
         return Response.html(html, status=status)
