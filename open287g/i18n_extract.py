@@ -19,6 +19,10 @@ def metadata_text(fileobj, keywords, comment_tags, options):
     for key in ("description_html", "license", "source", "about"):
         if metadata.get(key):
             yield 1, "gettext", metadata[key], [f"metadata.yml {key} (the home page's About the data)"]
+    database = (metadata.get("databases") or {}).get(config.DATABASE) or {}
+    for key in ("description", "source"):
+        if database.get(key):
+            yield 1, "gettext", database[key], [f"metadata.yml the database's {key} (its page)"]
     for table in i18n.READER_TABLES:
         described = ((metadata.get("databases") or {}).get(config.DATABASE, {}).get("tables") or {}).get(table) or {}
         for key in ("title", "description_html"):

@@ -44,6 +44,7 @@ READER_PAGES = [
     "/287g/agreements/f0bff39d5ed4",  # one of Polk County Sheriff's Office's agreements
     "/287g/publications/c291c4bb6cef",  # ICE's newest participating list of the snapshot
     "/287g/as_of?date=notadate",
+    "/287g",  # Datasette's database page: the canned queries by their Spanish titles
     "/287g/agencies",  # Datasette's own table page: our header and footer in Spanish
     "/287g/publications",
     "/about",

@@ -40,18 +40,24 @@ def localise_table(html, metadata, table):
     lines; any other table's description and the column descriptions marked lang="en"."""
     if i18n.current.get() == i18n.DEFAULT:
         return html
-    html, metadata = str(html), metadata or {}
-    translated = table in i18n.READER_TABLES
+    return _localise(str(html), metadata or {}, table, translated=table in i18n.READER_TABLES)
 
+
+def _localise(html, metadata, title, translated):
+    """A Datasette page's title, description, licence and source in the reader's language (the
+    description marked English where it is not translated), its column descriptions marked English."""
     def swap(english, replacement):
         return html.replace(str(escape(english)), replacement, 1) if english else html
 
-    title = metadata.get("title") or table
+    title = metadata.get("title") or title
     if translated:
-        html = html.replace(f"<h1>{escape(title)}</h1>", f"<h1>{escape(i18n.gettext(title))}</h1>", 1)
+        if title:
+            html = html.replace(f"<h1>{escape(title)}</h1>", f"<h1>{escape(i18n.gettext(title))}</h1>", 1)
         description = metadata.get("description_html")
         if description:
             html = html.replace(description, i18n.gettext(description), 1)
+        elif metadata.get("description"):
+            html = swap(metadata["description"], str(escape(i18n.gettext(metadata["description"]))))
     else:
         html = html.replace('<div class="metadata-description">', '<div class="metadata-description" lang="en">', 1)
     for label in ("Data license:", "Data source:", "About:"):
@@ -59,6 +65,21 @@ def localise_table(html, metadata, table):
     for key in ("license", "source", "about"):
         html = swap(metadata.get(key), str(escape(i18n.gettext(metadata.get(key) or ""))))
     return Markup(html.replace('<dl class="column-descriptions">', '<dl class="column-descriptions" lang="en">', 1))
+
+
+def localise_database(html, metadata, queries):
+    """Datasette's database page around its English controls: the canned queries' titles and
+    descriptions from the catalogue (make messages extracts them from canned_queries/), the rest as
+    on a table page."""
+    if i18n.current.get() == i18n.DEFAULT:
+        return html
+    html = _localise(str(html), metadata or {}, None, translated=True)
+    for query in queries or ():
+        for text in (query.get("title"), query.get("description")):
+            if text:
+                html = html.replace(f">{escape(text)}</a>", f">{escape(i18n.gettext(text))}</a>", 1)
+                html = html.replace(f'title="{escape(text)}"', f'title="{escape(i18n.gettext(text))}"', 1)
+    return Markup(html)
 
 
 @hookimpl
@@ -69,6 +90,7 @@ def prepare_jinja2_environment(env):
     env.filters["number"] = i18n.number
     env.filters["home_crumb"] = home_crumb
     env.filters["localise_table"] = localise_table
+    env.filters["localise_database"] = localise_database
     env.globals["status_word"] = i18n.status_word
     env.globals["data_word"] = i18n.data_word
     env.filters["translated"] = i18n.gettext
