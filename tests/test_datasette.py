@@ -111,6 +111,8 @@ def test_bad_query_headers_are_refused(tmp_path, header, error):
 
 def test_query_params_ignore_string_literals_and_comments():
     assert config.query_params("select '09:00' as t, :a -- :not_a_param\nwhere x = :b and y = :a") == ["a", "b"]
+    # an apostrophe in a comment opens no string; "--" in a string starts no comment
+    assert config.query_params("select 1 -- ICE's list\nwhere x = :b and s = '--:no' and y = :c") == ["b", "c"]
 
 
 def test_continuation_lines_join_the_description(tmp_path):
