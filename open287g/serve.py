@@ -9,10 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import ROOT
+from . import DATA, ROOT
 
 PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
 TEMPLATES_DIR = ROOT / "templates"
+# ICE's files as the build read them (data/ice/), served byte for byte at /files/<publications.file>
+# so that a reader can check a figure against the file behind it.
+FILES_DIR = DATA / "ice"
+FILES_MOUNT = "files"
+
+
+def file_url(file):
+    """Where a file of data/ice/ (publications.file, "participating/x.xlsx") is served."""
+    return f"/{FILES_MOUNT}/{file}" if file else None
 
 # ICE's participating list is near 2,000 rows and growing: Datasette's default cut at 1,000 rows
 # would silently truncate canned queries, the maps' JSON and CSV exports. 5,000 holds every table
@@ -70,7 +79,7 @@ def _setting_value(value):
     return str(value)
 
 
-def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS):
+def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS, files_dir=None):
     """The options after `datasette serve` that every served instance shares (here and in the Docker image)."""
     cmd = [
         "-i", str(db_file),
@@ -81,6 +90,8 @@ def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_di
     ]
     if template_dir:
         cmd += ["--template-dir", str(template_dir)]
+    if files_dir:
+        cmd += ["--static", f"{FILES_MOUNT}:{files_dir}"]
     for name, value in settings.items():
         cmd += ["--setting", name, _setting_value(value)]
     return cmd
@@ -92,7 +103,8 @@ def datasette_command(db_path, host="127.0.0.1", port=8001, uds=None, settings=S
     template_dir = TEMPLATES_DIR if TEMPLATES_DIR.is_dir() else None
     listen = ["--uds", str(uds)] if uds else ["-h", host, "-p", str(port)]
     return [sys.executable, "-m", "datasette", "serve",
-            *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), PLUGINS_DIR, template_dir, settings),
+            *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), PLUGINS_DIR, template_dir, settings,
+                           FILES_DIR if FILES_DIR.is_dir() else None),
             *listen]
 
 
@@ -107,6 +119,7 @@ def make_datasette(db_path):
         metadata=json.loads(metadata_path(db_path).read_text()),
         plugins_dir=str(PLUGINS_DIR),
         template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
+        static_mounts=[(FILES_MOUNT, str(FILES_DIR))] if FILES_DIR.is_dir() else None,
         settings=SETTINGS,
         cors=True,
     )

@@ -44,7 +44,7 @@ def test_harris_co_answers_for_texas_and_georgia(page, server):
     texas = page.locator("section.county-result[data-fips='48201']").inner_text()
     georgia = page.locator("section.county-result[data-fips='13145']").inner_text()
     assert texas.startswith("Harris County, Texas")
-    assert "No county-level agency (sheriff, jail) has one" in texas and "Southside Place Police Department" in texas
+    assert "The sheriff's office and other county-wide agencies have none; only the local agency below does" in texas and "Southside Place Police Department" in texas
     assert "Harris County Sheriff's Office" in georgia and "active" in georgia and "WSO" in georgia
     page.screenshot(path=str(SHOTS / "search_harris.png"), full_page=True)
 
@@ -74,7 +74,7 @@ def test_etowah_agency_page_shows_both_models_and_the_redating(page, server):
         assert row.get_attribute("data-status") == "active" and signed in row.inner_text()
     assert "ICE printed 2016-06-08 until it re-dated the agreement on 5 Mar 2022" in page.locator("#agreements tr[data-model=JEM]").inner_text()
     redated = page.locator("#timeline li[data-kind=re-dated]").inner_text()
-    assert "JEM" in redated and "2016-06-08 → 2020-06-09" in redated
+    assert "ICE changed the JEM agreement's signing date from 8 Jun 2016 to 9 Jun 2020" in redated
     page.screenshot(path=str(SHOTS / "agency.png"), full_page=True)
 
 

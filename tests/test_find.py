@@ -126,7 +126,7 @@ async def test_misspelt_mecklenberg_finds_mecklenburg(ds, sql):
 async def test_harris_co_answers_for_both_harris_counties(ds):
     page = text_of((await ds.client.get("/search?q=harris+co")).text)
     georgia = page.index("Harris County, Georgia 1 agency with 1 active agreement (WSO)")
-    texas = page.index("Harris County, Texas 1 agency with 1 active agreement (TFM). No county-level agency (sheriff, jail) has one")
+    texas = page.index("Harris County, Texas 1 agency with 1 active agreement (TFM). The sheriff's office and other county-wide agencies have none; only the local agency below does")
     assert "Southside Place Police Department active: TFM" in page[texas:]
     assert "Harris County Sheriff's Office active: WSO" in page[georgia:]
 
@@ -173,8 +173,10 @@ async def test_etowah_agency_page(ds, sql):
     page = text_of((await ds.client.get(f"/287g/agencies/{agency_id}")).text)
     assert ("Etowah County Sheriff's Office, Alabama: 2 active agreements, Task Force Model since 8 Dec 2025, "
             "Jail Enforcement Model since 9 Jun 2020") in page
-    assert "JEM re-dated by ICE: 2016-06-08 → 2020-06-09" in page
-    assert "TFM pending → signed" in page
+    assert "5 Mar 2022: ICE changed the JEM agreement's signing date from 8 Jun 2016 to 9 Jun 2020" in page
+    assert ("8 Dec 2025: Task Force Model (TFM): moved from ICE's pending list (on it since 5 Dec 2025) "
+            "to its participating list, signed 8 Dec 2025") in page
+    assert "→" not in page[page.index("Timeline"):]
 
 
 async def test_florida_state_page_counts_distinct_agencies(ds, sql):

@@ -83,6 +83,11 @@ def test_bundle_holds_the_built_database_unchanged(bundle, site_db):
     assert not conn.execute("select count(*) from publications where list = 'participating' and published_at > ?", (newest["published_at"],)).fetchone()[0]
     conn.close()
     assert newest["published_at"] >= "2026-03-27"
+    # ICE's files travel with the database, byte for byte, to be served at /files/
+    (file, sha) = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True).execute(
+        "select file, sha256 from publications where id = ?", (newest["id"],)).fetchone()
+    assert sha256(bundle / "files" / file) == sha
+    assert tree(bundle / "files") == tree(serve.FILES_DIR)
     assert manifest["files"] == {k: v for k, v in tree(bundle).items() if k != "bundle.json"}
 
 
@@ -97,7 +102,7 @@ def test_bundle_metadata_is_the_served_config_with_canned_queries(bundle, site_d
 
 def test_bundle_holds_the_local_plugins_and_templates(bundle):
     plugins = tree(serve.PLUGINS_DIR)
-    assert {"markers.py", "row_links.py", "static/markers.js"} <= set(plugins)
+    assert {"markers.py", "row_links.py", "static/markers.js", "static/albers-usa.js"} <= set(plugins)
     assert tree(bundle / "plugins") == plugins
     assert tree(bundle / "templates") == tree(serve.TEMPLATES_DIR)
 
@@ -123,7 +128,7 @@ def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, d
     assert instructions(dockerfile, "CMD") == ['["supervisord", "-c", "/app/supervisord.conf"]']
     assert instructions(dockerfile, "USER") == ["nobody"]
     copied = " ".join(instructions(dockerfile, "COPY"))
-    assert "nginx.conf" in copied and "supervisord.conf" in copied
+    assert "nginx.conf" in copied and "supervisord.conf" in copied and "files/ files/" in copied
     # the find plugin imports open287g: the image carries the package and its request-time needs
     assert "open287g/ open287g/" in copied and "PYTHONPATH=/app" in dockerfile
     assert (bundle / "open287g" / "search.py").exists() and (bundle / "open287g" / "palette.py").exists()
@@ -221,6 +226,12 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
         assert [len(a.json()) for a in answers] == [1560, 1560]
         assert [a.headers["x-cache-status"] for a in answers] == ["MISS", "HIT"]
         assert answers[0].headers["x-database-hash"] == sha256(site_db)[:12]
+        # ICE's files are served byte for byte through the cache
+        (file, sha) = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True).execute(
+            "select file, sha256 from publications where list = 'participating' order by published_at desc limit 1").fetchone()
+        downloads = [httpx.get(f"{base}/files/{file}", timeout=60) for _ in range(2)]
+        assert [hashlib.sha256(d.content).hexdigest() for d in downloads] == [sha, sha]
+        assert downloads[1].headers["x-cache-status"] == "HIT"
         # typed SQL reaches the SQL process and its 1 s limit
         slow = httpx.get(base + "/287g.json", params={"sql": ALWAYS_STOPPED["recursive CTE"]}, timeout=60)
         assert slow.status_code == 400 and "took too long" in slow.json()["error"]

@@ -151,6 +151,7 @@ AXE_PAGES = {
     "row": "/287g/agencies/{agency}",
     "query": "/287g/as_of?date=2026-01-08",
     "map": "/287g/agencies_map",
+    "county_map": "/county-map",
     "error": "/287g/agencies/no-such-agency",
     "chart": "/287g/signings_by_month",
 }

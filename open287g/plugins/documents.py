@@ -41,6 +41,8 @@ join agencies a
 where ad.sha256 in (select value from json_each(:shas))
 """
 
+PER_PAGE = 25
+
 TOTALS = """
 select
   (select count(*) from moa_documents) as documents,
@@ -88,7 +90,16 @@ async def documents_view(datasette, request):
     db = datasette.get_database(DB)
     hits = await find_documents(db, q) if q else None
     totals = dict((await db.execute(TOTALS)).rows[0])
-    html = await datasette.render_template("documents.html", {"q": q, "hits": hits, "totals": totals}, request=request)
+    # 25 pages of text a screen keeps a phone's page short; the rest are a click away
+    pages = max(1, -(-len(hits or []) // PER_PAGE))
+    try:
+        page = min(max(1, int(request.args.get("page") or 1)), pages)
+    except ValueError:
+        page = 1
+    html = await datasette.render_template("documents.html", {
+        "q": q, "hits": hits, "totals": totals, "page": page, "pages": pages,
+        "shown": (hits or [])[(page - 1) * PER_PAGE:page * PER_PAGE], "first": (page - 1) * PER_PAGE,
+    }, request=request)
     return Response.html(html)
 
 

@@ -9,6 +9,8 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
+from open287g.i18n import _, model_names, ngettext, number
+from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
 
@@ -20,6 +22,7 @@ NEWEST_LIST = """
 select
   id,
   list,
+  file,
   file_name,
   published_at
 from publications
@@ -273,6 +276,7 @@ select
   s.y1,
   coalesce(c.name, s.name) as name,
   st.code as state_code,
+  st.name as state_name,
   coalesce(c.map_fill, 'none') as map_fill,
   coalesce(c.agencies_active, 0) as agencies_active,
   coalesce(c.agreements_active, 0) as agreements_active,
@@ -450,21 +454,6 @@ order by sha256, party = 'agency' desc, id
 """
 
 
-def day(value):
-    """ "2025-02-26..." -> "26 Feb 2025"."""
-    if not value:
-        return ""
-    try:
-        d = datetime.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{d.day} {d:%b %Y}"
-
-
-def plural(n, word, words=None):
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
-
-
 async def _rows(db, sql, params=None):
     return [dict(r) for r in (await db.execute(sql, params or {})).rows]
 
@@ -523,24 +512,24 @@ def county_map(shapes, highlight=None, pad=4, borders=()):
     x1, y1 = max(s["x1"] for s in shapes) + pad, max(s["y1"] for s in shapes) + pad
     # the three-model stripes are always drawn for the legend (all_patterns): an id may appear once a page
     patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]} - {"+".join(MODELS)})
+    legend = {"ended": _("ended agreements only"), "pending": _("on the pending list, never signed"), "none": _("no agreement")}
     for s in shapes:
         s["colour"] = _fill_colour(s["map_fill"])
         s["highlight"] = s["fips"] in highlight if isinstance(highlight, (set, frozenset)) else s["fips"] == highlight
         s["title"] = f"{s['name']}, {s['state_code']}: " + (
-            f"{plural(s['agreements_active'], 'active agreement')} ({s['models_active']})" if s["agreements_active"]
-            else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list, never signed"
-            if s["map_fill"] == "pending" else "no agreement")
+            f"{plural(s['agreements_active'], 'active agreement', 'active agreements')} ({s['models_active']})"
+            if s["agreements_active"] else legend[s["map_fill"]] if s["map_fill"] in legend else legend["none"])
     return {
         "shapes": shapes,
         "borders": [b["path"] for b in borders],
         "viewbox": f"{x0:.0f} {y0:.0f} {x1 - x0:.0f} {y1 - y0:.0f}",
         "patterns": [{"id": "fill-" + p.replace("+", "-"), "colours": [palette.COLOURS[m] for m in p.split("+")]}
                      for p in patterns],
-        "legend": [{"label": MODEL_NAMES[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
-        + [{"label": "more than one model (stripes)", "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
-           {"label": "ended agreements only", "colour": palette.ENDED_COLOUR},
-           {"label": "on the pending list, never signed", "colour": palette.PENDING_COLOUR},
-           {"label": "no agreement", "colour": palette.NONE_COLOUR}],
+        "legend": [{"label": model_names()[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
+        + [{"label": _("more than one model (stripes)"), "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
+           {"label": legend["ended"], "colour": palette.ENDED_COLOUR},
+           {"label": legend["pending"], "colour": palette.PENDING_COLOUR},
+           {"label": legend["none"], "colour": palette.NONE_COLOUR}],
         "all_patterns": [{"id": "fill-JEM-WSO-TFM", "colours": [palette.COLOURS[m] for m in MODELS]}],
     }
 
@@ -554,7 +543,7 @@ async def home(db):
         "newest": newest.get("participating"),
         "newest_pending": newest.get("pending"),
         "as_of_day": day((newest.get("participating") or {}).get("published_at")),
-        "headline": [{"model": m, "name": MODEL_NAMES[m], "colour": palette.COLOURS[m],
+        "headline": [{"model": m, "name": model_names()[m], "colour": palette.COLOURS[m],
                       **by_model.get(m, {"agreements": 0, "agencies": 0})} for m in MODELS],
         "totals": await _one(db, TOTALS),
         "day": day,
@@ -721,29 +710,25 @@ def headline(agency, agreements):
     active = sorted((a for a in agreements if a["status"] == "active"), key=lambda a: a["signed_on"] or "", reverse=True)
     where = f"{agency['name']}, {agency['state_name']}"
     if active:
-        since = ", ".join(f"{MODEL_NAMES.get(a['model'], a['model'])} since {day(a['signed_on'])}" for a in active)
-        return f"{where}: {plural(len(active), 'active agreement')}, {since}"
+        since = ", ".join(_("%(model)s since %(day)s") % {"model": model_names().get(a["model"], a["model"]), "day": day(a["signed_on"])}
+                          for a in active)
+        return f"{where}: {plural(len(active), 'active agreement', 'active agreements')}, {since}"
     ended = [a for a in agreements if a["status"] in ("ended", "superseded")]
     if ended:
         last = max(a["ended_seen"] or a["last_seen"] or "" for a in ended)
-        return f"{where}: no active agreement; {plural(len(ended), 'agreement')} ended, the last one gone from ICE's list on {day(last)}"
-    return f"{where}: no agreement; on ICE's pending list only"
-
-
-TIMELINE_WORDS = {
-    "added": "listed", "ended": "ended (no longer on ICE's list)", "re-dated": "re-dated by ICE",
-    "renamed": "renamed", "relisted": "back on the list after a gap", "superseded": "superseded",
-    "pending->signed": "pending → signed",
-}
+        return f"{where}: " + ngettext(
+            "no active agreement; %(n)s agreement ended, gone from ICE's list on %(day)s",
+            "no active agreement; %(n)s agreements ended, the last one gone from ICE's list on %(day)s",
+            len(ended)) % {"n": number(len(ended)), "day": day(last)}
+    return f"{where}: " + _("no agreement; on ICE's pending list only")
 
 
 def timeline(changes, pending):
-    events = [{"on": c["changed_at"], "what": TIMELINE_WORDS.get(c["kind"], c["kind"]), "kind": c["kind"],
+    events = [{"on": c["changed_at"], "kind": c["kind"],
                "model": c["model"], "before": c["before"], "after": c["after"], "detail": c["detail"],
                "agreement_id": c["agreement_id"]} for c in changes]
-    events += [{"on": p["first_seen"], "what": "on ICE's pending list", "kind": "pending", "model": p["model"],
-                "before": None, "after": None, "detail": f"until {day(p['removed_at'])}: {p['outcome']}" if p["removed_at"]
-                else "still on the newest pending list", "agreement_id": None} for p in pending]
+    events += [{"on": p["first_seen"], "kind": "pending", "model": p["model"], "before": None, "after": None,
+                "detail": None, "until": p["removed_at"], "outcome": p["outcome"], "agreement_id": None} for p in pending]
     return sorted(events, key=lambda e: e["on"] or "")
 
 
@@ -787,8 +772,13 @@ async def state_page(db, code):
     figures = await state_figures(db, code)
     if not figures:
         return {}
+    newest = next((r["published_at"] for r in await _rows(db, NEWEST_LIST) if r["list"] == "participating"), "")
+    since = str(datetime.date.fromisoformat(newest[:10]) - datetime.timedelta(days=365)) if newest else ""
     return {
         "state": figures[0],
+        # the state's research links: its changes over the year to ICE's newest list
+        "changes_from": since,
+        "changes_to": newest[:10],
         "county_list": await _rows(db, STATE_COUNTY_LIST, {"state": code}),
         "agency_list": await _rows(db, STATE_AGENCY_LIST, {"state": code}),
         "map": county_map(await _rows(db, SHAPES, {"state": code})),
@@ -812,7 +802,7 @@ PAGES = {"agencies": agency_page, "states": state_page, "counties": county_page}
 
 
 def _common():
-    return {"day": day, "plural": plural, "model_names": MODEL_NAMES, "colours": palette.COLOURS}
+    return {"day": day, "plural": plural, "model_names": model_names(), "colours": palette.COLOURS}
 
 
 @hookimpl
@@ -888,7 +878,9 @@ async def county_shapes_view(datasette, request):
 
 async def locate_js_view(datasette, request):
     if "js" not in _ONCE:
-        _ONCE["js"] = LOCATE_JS.read_text(encoding="utf-8")
+        # the projection is shared with the map script (markers.py)
+        _ONCE["js"] = (LOCATE_JS.with_name("albers-usa.js").read_text(encoding="utf-8") + "\n"
+                       + LOCATE_JS.read_text(encoding="utf-8"))
     return Response(_ONCE["js"], content_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
 
@@ -898,10 +890,21 @@ async def states_view(datasette, request):
     return await _render(datasette, request, "states.html", {"states": await state_figures(db)})
 
 
+def counties_by_state(shapes):
+    """The county map's counties as lists, one a state: states and counties by name."""
+    states = {}
+    for s in sorted(shapes, key=lambda s: (s["state_name"], s["name"], s["fips"])):
+        states.setdefault(s["state_name"], []).append(s)
+    return [{"name": name, "counties": counties, "active": sum(1 for c in counties if c["agreements_active"])}
+            for name, counties in states.items()]
+
+
 async def county_map_view(datasette, request):
     db = datasette.get_database(DB)
+    shapes = await _rows(db, SHAPES, {"state": ""})
     return await _render(datasette, request, "county_map.html", {
-        "map": county_map(await _rows(db, SHAPES, {"state": ""}), borders=await _rows(db, STATE_OUTLINES)),
+        "map": county_map(shapes, borders=await _rows(db, STATE_OUTLINES)),
+        "states": counties_by_state(shapes),
         "totals": await _one(db, TOTALS),
     })
 

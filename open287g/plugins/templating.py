@@ -3,7 +3,7 @@
 Datasette 0.65's table page has filter and sort controls with no label (axe-core: "select-name",
 "label", both critical). templates/table.html and row.html pass the default page through `label_controls`,
 which names each control after what it does, and `map_first`, which opens a place for the map
-(datasette-cluster-map's `container`) above the filters and facets.
+(datasette-cluster-map's `container`) right under the title.
 """
 import functools
 import re
@@ -12,12 +12,22 @@ from datasette import hookimpl
 from datasette.utils import to_css_class
 from markupsafe import Markup, escape
 
+from open287g.i18n import _
+from open287g.serve import file_url
+from open287g.wording import day, plural
+
+
+def _N(message):
+    """A msgid marked for make messages, translated where it is shown."""
+    return message
+
 # name attribute of a control -> its accessible name
+# the labels are msgids (make messages reads _N), translated where a control is named
 CONTROL_NAMES = [
-    (re.compile(r"^_filter_column(_\d+)?$"), "Column to filter on"),
-    (re.compile(r"^_filter_op(_\d+)?$"), "How to compare"),
-    (re.compile(r"^_filter_value(_\d+)?$"), "Value to compare with"),
-    (re.compile(r"^_sort$"), "Sort by"),
+    (re.compile(r"^_filter_column(_\d+)?$"), _N("Column to filter on")),
+    (re.compile(r"^_filter_op(_\d+)?$"), _N("How to compare")),
+    (re.compile(r"^_filter_value(_\d+)?$"), _N("Value to compare with")),
+    (re.compile(r"^_sort$"), _N("Sort by")),
 ]
 _CONTROL = re.compile(r"<(select|input)\b([^>]*?)\bname=\"([^\"]+)\"([^>]*)>")
 
@@ -29,7 +39,7 @@ def label_controls(html):
             return match.group(0)
         for pattern, label in CONTROL_NAMES:
             if pattern.match(control):
-                return f'<{tag}{before}name="{control}" aria-label="{label}"{after}>'
+                return f'<{tag}{before}name="{control}" aria-label="{escape(_(label))}"{after}>'
         return match.group(0)
 
     # a table that scrolls sideways must take keyboard focus (axe-core: scrollable-region-focusable)
@@ -39,16 +49,36 @@ def label_controls(html):
 
 def map_first(html, has_map):
     """Fold the column descriptions away and, on a page with a map, put an empty map container just
-    before the filter form, so the map comes before the facets."""
+    after the page's title, so the map comes first (before the description, filters and facets)."""
     html = str(html)
     start = html.find('<dl class="column-descriptions">')
     end = html.find("</dl>", start)
     if start >= 0 and end >= 0:
-        html = (html[:start] + '<details class="column-help"><summary>What the columns mean</summary>\n'
+        html = (html[:start] + f'<details class="column-help"><summary>{escape(_("What the columns mean"))}</summary>\n'
                 + html[start:end] + "</dl></details>" + html[end + len("</dl>"):])
     if has_map:
-        html = html.replace('<form class="filters"', '<div id="o287g-map" class="o287g-map-place"></div>\n<form class="filters"', 1)
+        place = '\n<div id="o287g-map" class="o287g-map-place"></div>\n'
+        end = _element_end(html, html.find('<div class="page-header"'))
+        if end is None:
+            html = html.replace('<form class="filters"', place + '<form class="filters"', 1)
+        else:
+            html = html[:end] + place + html[end:]
     return Markup(html)
+
+
+_DIV = re.compile(r"<div\b|</div>")
+
+
+def _element_end(html, start):
+    """Where the <div> opening at start closes (just after its </div>), or None."""
+    if start < 0:
+        return None
+    depth = 0
+    for tag in _DIV.finditer(html, start):
+        depth += -1 if tag.group(0) == "</div>" else 1
+        if depth == 0:
+            return tag.end()
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -69,6 +99,9 @@ def rows_html(display_rows):
 
 @hookimpl
 def prepare_jinja2_environment(env):
+    env.globals["day"] = day
+    env.globals["plural"] = plural
+    env.globals["file_url"] = file_url
     env.filters["rows_html"] = rows_html
     env.filters["label_controls"] = label_controls
     env.filters["map_first"] = map_first

@@ -12,14 +12,16 @@
   var COLOURS = SETTINGS.colours;
   var MODELS = ["JEM", "WSO", "TFM"];
   var MODEL_NAMES = SETTINGS.modelNames;
+  // the page's words (open287g/plugins/markers.py, from the catalogue of the page's language)
+  var WORDS = SETTINGS.words;
   // [[south, west], [north, east]]
   var CONTIGUOUS = [[24.4, -124.8], [49.4, -66.9]];
   var REGIONS = [
-    ["48 states", CONTIGUOUS],
-    ["Alaska", [[51.2, -179.5], [71.5, -129.9]]],
-    ["Hawaii", [[18.8, -160.3], [22.3, -154.7]]],
-    ["Puerto Rico and Virgin Islands", [[17.6, -67.4], [18.6, -64.5]]],
-    ["Guam and Northern Mariana Islands", [[13.2, 144.6], [20.6, 146.1]]]
+    [WORDS.regions[0], CONTIGUOUS],
+    [WORDS.regions[1], [[51.2, -179.5], [71.5, -129.9]]],
+    [WORDS.regions[2], [[18.8, -160.3], [22.3, -154.7]]],
+    [WORDS.regions[3], [[17.6, -67.4], [18.6, -64.5]]],
+    [WORDS.regions[4], [[13.2, 144.6], [20.6, 146.1]]]
   ];
   var ONLY_MODELS = /^(JEM|WSO|TFM)(\s*[,+]\s*(JEM|WSO|TFM))*$/;
   var STATUS = /^(active|ended|superseded|pending)/i;
@@ -36,8 +38,15 @@
     ".marker-cluster.o287g-cluster span { display: block; background: #fff; border-radius: 50%; line-height: normal;",
     "  width: 58%; height: 58%; display: flex; align-items: center; justify-content: center; font: bold 11px sans-serif; color: #222; }",
     ".o287g-legend { display: flex; flex-wrap: wrap; gap: 4px 16px; padding: 6px 0; font: 14px/1.5 sans-serif; color: #222; }",
-    ".o287g-regions { background: #fff; padding: 4px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.4); }",
-    ".o287g-regions button { display: block; width: 100%; margin: 2px 0; font: 12px sans-serif; text-align: left; background: #fff; color: #1d4e6e; border: 1px solid #1d4e6e; border-radius: 3px; padding: 2px 6px; cursor: pointer; }",
+    "#o287g-map .leaflet-container { height: clamp(320px, 65vw, 500px) !important; }",
+    ".o287g-map-tools { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: center; padding: 6px 0 0; font: 14px/1.5 sans-serif; color: #222; }",
+    ".o287g-regions button { margin: 2px 4px 2px 0; font: 13px sans-serif; background: #fff; color: #1d4e6e; border: 1px solid #1d4e6e; border-radius: 3px; padding: 3px 8px; cursor: pointer; }",
+    ".o287g-layers label { display: inline-block; margin-right: 12px; }",
+    ".o287g-label { background: none; border: none; white-space: nowrap; }",
+    ".o287g-label span { display: block; transform: translate(-50%, -50%); font: 12px sans-serif; color: #333;",
+    "  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }",
+    ".o287g-label-state span { font: bold 12px sans-serif; color: #555; letter-spacing: .04em; }",
+    ".o287g-label-county span { font: italic 11px sans-serif; color: #6a6a6a; }",
     ".leaflet-container { background: #dfe9f0; }",
     ".o287g-legend i { display: inline-block; width: 12px; height: 12px; border-radius: 50%; margin-right: 5px; vertical-align: -2px; box-sizing: border-box; }"
   ].join("\n");
@@ -81,6 +90,36 @@
     return info;
   }
 
+  function markerTitle(info) {
+    return (info.models.join(", ") || WORDS.noModel) + " · " + (WORDS.status[info.status] || info.status || WORDS.unknown);
+  }
+
+  // A popup in the page's language: field names and status words translated, links kept in it.
+  function localise(content) {
+    if (!SETTINGS.prefix) return content;
+    var div = document.createElement("div");
+    div.innerHTML = content;
+    div.querySelectorAll("dt").forEach(function (dt) {
+      var name = dt.textContent.trim();
+      if (WORDS.fields[name]) dt.textContent = WORDS.fields[name];
+      var dd = dt.nextElementSibling;
+      if (dd && (name === "status" || name === "agency_status") && WORDS.status[dd.textContent.trim()]) dd.textContent = WORDS.status[dd.textContent.trim()];
+    });
+    div.querySelectorAll("p").forEach(function (p) {
+      if (p.querySelector("a") || p.textContent.indexOf("·") < 0) return;
+      p.textContent = p.textContent.split(" · ").map(function (segment) {
+        if (WORDS.status[segment]) return WORDS.status[segment];
+        if (segment === "signed date not printed") return WORDS.signed + " " + WORDS.dateNotPrinted;
+        if (segment.indexOf("signed ") === 0) return WORDS.signed + " " + segment.slice(7);
+        return segment;
+      }).join(" · ");
+    });
+    div.querySelectorAll("a[href^='/']").forEach(function (a) {
+      if (a.getAttribute("href").indexOf(SETTINGS.prefix + "/") !== 0) a.setAttribute("href", SETTINGS.prefix + a.getAttribute("href"));
+    });
+    return div.innerHTML;
+  }
+
   function isEnded(info) { return info.status === "ended" || info.status === "superseded"; }
   function isPending(info) { return info.status.indexOf("pending") === 0; }
 
@@ -106,7 +145,7 @@
       cls += " o287g-ended";
       if (info.models.length) background = "radial-gradient(circle, " + COLOURS[info.models[0]] + " 0 35%, #fff 40%)";
     } else background = pie(info.models.map(function (m) { return [COLOURS[m], 1]; }));
-    var title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
+    var title = markerTitle(info);
     return L.divIcon({
       className: "o287g-marker o287g-" + (isEnded(info) ? "ended" : isPending(info) ? "pending" : "active"),
       html: '<span class="' + cls + '" title="' + title + '" style="background: ' + background + '"></span>',
@@ -158,6 +197,116 @@
     });
   }
 
+  // Place names and county lines, from what the site already serves (no tile server): state names
+  // (the states table's centre points) when the whole country shows, county lines from
+  // /county-shapes.json (Albers USA outlines turned back into latitude and longitude), the largest
+  // towns in view (the places table, most ZIP codes first) and county names as one zooms in.
+  // the zoom levels: state names up to, county lines, town and county names from
+  var LABELS = { statesUpTo: 6, counties: 6, towns: 6, countyNames: 8 };
+  var TOWNS_IN_VIEW = 40;
+
+  function rings(path) {
+    // "M x y l dx dy dx dy ... z", in tenths, several rings a path
+    return path.split("z").filter(function (p) { return p.indexOf("M") > -1; }).map(function (ring) {
+      var parts = ring.replace("M", "").split("l"), first = parts[0].trim().split(/\s+/).map(Number);
+      var x = first[0], y = first[1], steps = (parts[1] || "").trim().split(/\s+/).map(Number), points = [[x, y]];
+      for (var i = 0; i + 1 < steps.length; i += 2) { x += steps[i]; y += steps[i + 1]; points.push([x, y]); }
+      points.push(points[0]);
+      return points;
+    });
+  }
+
+  function placeNames(L, map) {
+    var albers = window.open287gAlbersUsa, on = true;
+    // county lines over the state outlines' fill (overlay pane, 400), names over them, markers (600) on top
+    [["o287g-lines", 410], ["o287g-labels", 450]].forEach(function (p) {
+      var pane = map.createPane(p[0]);
+      pane.style.zIndex = p[1];
+      pane.style.pointerEvents = "none";
+    });
+    var lines = L.layerGroup(), names = L.layerGroup({ pane: "o287g-labels" }).addTo(map);
+    var states = null, counties = null, loadingCounties = false, asked = 0;
+
+    function latLng(p) { var q = albers.invert(p[0], p[1]); return [q[1], q[0]]; }
+
+    function loadCounties() {
+      if (counties || loadingCounties) return;
+      loadingCounties = true;
+      fetch(SETTINGS.counties).then(function (r) { return r.json(); }).then(function (shapes) {
+        var all = [];
+        counties = shapes.map(function (s) {
+          var latlngs = rings(s.path).map(function (ring) { return ring.map(latLng); });
+          all.push.apply(all, latlngs);
+          return { name: s.name, at: latLng([(s.b[0] + s.b[2]) / 2, (s.b[1] + s.b[3]) / 2]) };
+        });
+        L.polyline(all, { color: "#9a9a9a", weight: 0.7, interactive: false, renderer: L.canvas({ padding: 0.3, pane: "o287g-lines" }) }).addTo(lines);
+        draw();
+      });
+    }
+
+    function label(text, at, cls) {
+      return L.marker(at, {
+        pane: "o287g-labels", interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "o287g-label " + cls, html: "<span>" + text.replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</span>", iconSize: null })
+      });
+    }
+
+    // Greedy: a name is left out where it would cover one already placed.
+    function place(candidates) {
+      var taken = [], size = map.getSize();
+      names.clearLayers();
+      candidates.forEach(function (c) {
+        var p = map.latLngToContainerPoint(c.at), w = c.text.length * (c.cls === "o287g-label-state" ? 7.5 : 6.5) + 6, h = 16;
+        var box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+        if (box[0] < 0 || box[1] < 0 || box[2] > size.x || box[3] > size.y) return;  // whole names only
+        for (var i = 0; i < taken.length; i++) {
+          var t = taken[i];
+          if (box[0] < t[2] && box[2] > t[0] && box[1] < t[3] && box[3] > t[1]) return;
+        }
+        taken.push(box);
+        label(c.text, c.at, c.cls).addTo(names);
+      });
+    }
+
+    var towns = [];
+    function draw() {
+      var z = map.getZoom(), view = map.getBounds(), candidates = [], drawLines = on && z >= LABELS.counties;
+      // the canvas stays in its pane once made: hide the pane
+      map.getPane("o287g-lines").style.display = drawLines ? "" : "none";
+      if (!on) { names.clearLayers(); return; }
+      if (drawLines) { lines.addTo(map); loadCounties(); }
+      if (z >= LABELS.towns) towns.forEach(function (t) { if (view.contains(t.at)) candidates.push(t); });
+      if (z >= LABELS.countyNames && counties) counties.forEach(function (c) {
+        if (view.contains(c.at)) candidates.push({ text: c.name, at: c.at, cls: "o287g-label-county" });
+      });
+      if (z <= LABELS.statesUpTo && states) states.forEach(function (s) { candidates.unshift(s); });
+      place(candidates);
+    }
+
+    function loadTowns() {
+      if (!on || map.getZoom() < LABELS.towns) { towns = []; draw(); return; }
+      var b = map.getBounds(), n = ++asked;
+      var url = SETTINGS.places + "?_shape=array&_col=name&_col=latitude&_col=longitude&_sort_desc=zip_count&_size=" + TOWNS_IN_VIEW +
+        "&latitude__gte=" + b.getSouth().toFixed(3) + "&latitude__lte=" + b.getNorth().toFixed(3) +
+        "&longitude__gte=" + b.getWest().toFixed(3) + "&longitude__lte=" + b.getEast().toFixed(3);
+      fetch(url).then(function (r) { return r.json(); }).then(function (rows) {
+        if (n !== asked) return;  // the reader moved on: a newer answer is coming
+        towns = rows.map(function (r) { return { text: r.name, at: [r.latitude, r.longitude], cls: "o287g-label-town" }; });
+        draw();
+      });
+    }
+
+    fetch(SETTINGS.states + "?_shape=array&_col=name&_col=latitude&_col=longitude&_size=100").then(function (r) { return r.json(); }).then(function (rows) {
+      states = rows.filter(function (r) { return r.latitude !== null; }).map(function (r) {
+        return { text: r.name, at: [r.latitude, r.longitude], cls: "o287g-label-state" };
+      });
+      draw();
+    });
+    map.on("moveend", loadTowns);
+    map.on("zoomend", draw);
+    return { show: function (value) { on = value; loadTowns(); } };
+  }
+
   function setUpMap(L, map, group) {
     if (!map || map.__open287g) return;
     map.__open287g = true;
@@ -165,17 +314,15 @@
     window.open287g.maps.push(map);
     var container = map.getContainer();
     container.setAttribute("role", "region");
-    container.setAttribute("aria-label", "Map: " + (document.querySelector("h1") || { textContent: "agencies" }).textContent.trim());
+    container.setAttribute("aria-label", WORDS.map.replace("%(title)s", (document.querySelector("h1") || { textContent: "" }).textContent.trim()));
 
-    // Outlines shipped with the site instead of third-party tiles; the tiles stay one click away.
+    // Outlines shipped with the site instead of third-party tiles; the tiles stay one tick away.
     map.setMaxZoom(18);
+    map.options.zoomSnap = 0.25;  // the 48 states fill a phone's narrow map
     var tiles = [];
     map.eachLayer(function (layer) { if (layer instanceof L.TileLayer) tiles.push(layer); });
     tiles.forEach(function (layer) { map.removeLayer(layer); });
     var outlines = L.layerGroup().addTo(map);
-    var overlays = { "State outlines": outlines };
-    if (tiles.length) overlays["Street map (OpenStreetMap, needs the internet)"] = tiles[0];
-    L.control.layers(null, overlays, { collapsed: true, position: "topright" }).addTo(map);
     fetch(SETTINGS.outlines).then(function (r) { return r.json(); }).then(function (topo) {
       L.geoJSON({ type: "FeatureCollection", features: topoFeatures(topo, "states") }, {
         interactive: false,
@@ -183,6 +330,7 @@
       }).addTo(outlines);
       outlines.eachLayer(function (layer) { if (layer.bringToBack) layer.bringToBack(); });
     });
+    var places = placeNames(L, map);
 
     // First view: the 48 contiguous states whenever the markers reach beyond them (Alaska, Hawaii,
     // Guam...), which the region buttons then show; a map filtered to one place fits its markers.
@@ -197,19 +345,40 @@
     };
     // The group joins the map only once datasette-cluster-map's first fitBounds gave it a view: fit again.
     setTimeout(function () { if (group.getLayers().length) map.fitBounds(group.getBounds()); }, 0);
-    var regions = L.control({ position: "topleft" });
-    regions.onAdd = function () {
-      var div = L.DomUtil.create("div", "o287g-regions");
-      L.DomEvent.disableClickPropagation(div);
-      REGIONS.forEach(function (region) {
-        var button = L.DomUtil.create("button", "", div);
-        button.type = "button";
-        button.textContent = region[0];
-        button.addEventListener("click", function () { map.fitBounds(region[1]); });
-      });
-      return div;
-    };
-    regions.addTo(map);
+
+    // The controls sit under the map, where they hide none of it (on a phone a panel over the map hid a third).
+    var tools = document.createElement("div");
+    tools.className = "o287g-map-tools";
+    var regions = document.createElement("div");
+    regions.className = "o287g-regions";
+    regions.setAttribute("role", "group");
+    regions.setAttribute("aria-label", WORDS.showOnMap);
+    regions.appendChild(document.createTextNode(WORDS.show + " "));
+    REGIONS.forEach(function (region) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = region[0];
+      button.addEventListener("click", function () { map.fitBounds(region[1]); });
+      regions.appendChild(button);
+    });
+    tools.appendChild(regions);
+    var layers = document.createElement("div");
+    layers.className = "o287g-layers";
+    function toggle(label, on, change) {
+      var box = document.createElement("label"), input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = on;
+      input.addEventListener("change", function () { change(input.checked); });
+      box.appendChild(input);
+      box.appendChild(document.createTextNode(" " + label));
+      layers.appendChild(box);
+    }
+    toggle(WORDS.placeNames, true, places.show);
+    if (tiles.length) toggle(WORDS.tiles, false, function (on) {
+      if (on) tiles[0].addTo(map); else map.removeLayer(tiles[0]);
+    });
+    tools.appendChild(layers);
+    container.parentNode.insertBefore(tools, container.nextSibling);
 
     // The legend sits under the map, where it hides no marker.
     var legend = document.createElement("div");
@@ -217,10 +386,10 @@
     legend.innerHTML = MODELS.map(function (m) {
         return '<span><i style="background:' + COLOURS[m] + '"></i>' + m + " · " + MODEL_NAMES[m] + "</span>";
       }).join("") +
-      '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>ended</span>' +
-      '<span><i style="border:2px dashed #555"></i>pending only</span>' +
-      "<span>Circles with a number: groups of agencies, coloured by the share of each model</span>";
-    container.parentNode.insertBefore(legend, container.nextSibling);
+      '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>' + WORDS.ended + "</span>" +
+      '<span><i style="border:2px dashed #555"></i>' + WORDS.pendingOnly + "</span>" +
+      "<span>" + WORDS.clusters + "</span>";
+    tools.parentNode.insertBefore(legend, tools.nextSibling);
   }
 
   function patch(L) {
@@ -236,11 +405,11 @@
           var info = classify(content);
           if (info.models.length || info.status) {
             m.options.open287g = info;
-            m.options.title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
+            m.options.title = markerTitle(info);
             m.setIcon(markerIcon(L, info));
           }
         }
-        return bindPopup.call(this, content, popupOptions);
+        return bindPopup.call(this, typeof content === "string" ? localise(content) : content, popupOptions);
       };
       return m;
     };
