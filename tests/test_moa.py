@@ -292,3 +292,17 @@ def test_ocr_line_cut_where_words_stand_apart():
     words = [["Name:", 60, 530, 90, 540, 90, "1.1.1"], ["Austin", 95, 530, 130, 540, 88, "1.1.1"],
              ["Name:", 310, 530, 340, 540, 90, "1.1.1"], ["Todd", 345, 530, 370, 540, 92, "1.1.1"]]
     assert [line[0] for line in pdfpages.ocr_lines(words)] == ["Name: Austin", "Name: Todd"]
+
+
+def canned(name):
+    return (Path(__file__).parent.parent / "canned_queries" / f"{name}.sql").read_text()
+
+
+def test_the_three_document_queries_answer(sql):
+    lyons = sql(canned("signatories_by_ice_official"), {"name": "Lyons"})
+    assert any(r[0] == "Todd M. Lyons" and "Shannon Oliver" in r for r in lyons)
+    assert not sql(canned("signatories_by_ice_official"), {"name": "Nobody Such"})
+    tfm = sql(canned("documents_by_template"), {"template": "2025 TFM"})
+    assert len(tfm) == sql("select count(*) from moa_documents where template = '2025 TFM'")[0][0] == 82
+    missing = sql(canned("agreements_missing_document"))
+    assert len(missing) > 100  # active agreements whose printed link is to a document not in the corpus
