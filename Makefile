@@ -7,7 +7,7 @@ STAMP = $(VENV)/.installed
 NODE_STAMP = node_modules/.installed
 PORT ?= 8001
 
-.PHONY: build serve serve-prod test bench bench-load bench-weight fetch publish clean
+.PHONY: build serve serve-prod test bench bench-load bench-weight fetch publish clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,12 @@ fetch: $(STAMP)
 
 publish: build
 	$(BIN)/open287g publish
+
+# New or changed reader text: extract it into the template catalogue and merge it into each language's
+# .po (open287g/locale/), where a translator fills in the new msgstr lines (docs/GLOSSARY.md).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k plural:2,3 -k _ -k _N -k gettext -k ngettext:1,2 --no-location --sort-output --omit-header -o open287g/locale/messages.pot .
+	$(BIN)/pybabel update -i open287g/locale/messages.pot -d open287g/locale -D messages --no-wrap --ignore-obsolete
 
 clean:
 	rm -rf build

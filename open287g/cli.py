@@ -18,14 +18,16 @@ def cli():
 @click.option("--jobs", type=int, default=None, help="Worker processes for reading workbooks (default: CPU count).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed.")
-def build(data_dir, db_path, cache_dir, jobs, progress, force):
+@click.option("--no-documents", is_flag=True, help="Leave out the MOA documents' tables (to time what they cost; the site needs them).")
+def build(data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
     """Build build/287g.db from every file in data/."""
     # sqlite-utils imports pandas, when installed, only to map its types; the build's rows are
     # plain Python values and that import costs 0.6 s a build.
     sys.modules.setdefault("pandas", None)
     from .pipeline import run_build
 
-    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress, force=force))
+    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress, force=force,
+                       with_documents=not no_documents))
 
 
 @cli.command()

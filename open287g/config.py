@@ -33,7 +33,7 @@ _FIELD = re.compile(r"^--\s?([a-z_]+):\s?(.*)$")
 _CONTINUATION = re.compile(r"^--\s{2,}(\S.*)$")
 # :name, but not the minutes of a time inside a string literal or a ::cast
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_STRING = re.compile(r"'(?:[^']|'')*'")
+_STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*")
 
 
 DATE_PARAMS = {"date", "start", "end", "since"}
@@ -64,7 +64,8 @@ class ConfigError(ValueError):
 
 def query_params(sql):
     """Named parameters of a query, in order of first use, ignoring string literals and comments."""
-    body = "\n".join(line.split("--", 1)[0] for line in _STRING.sub("''", sql).splitlines())
+    # one pass left to right: a quote inside a comment, or "--" inside a string, is neither
+    body = _STRING_OR_COMMENT.sub(lambda m: "''" if m.group(0).startswith("'") else "", sql)
     seen = []
     for name in _PARAM.findall(body):
         # :_header_host and the like are Datasette's magic parameters, filled from the request

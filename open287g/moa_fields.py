@@ -8,6 +8,13 @@ FIELD_OFFICES = ("Atlanta", "Baltimore", "Boston", "Buffalo", "Chicago", "Dallas
                  "Harlingen", "Houston", "Los Angeles", "Miami", "Newark", "New Orleans", "New York City", "Philadelphia",
                  "Phoenix", "Salt Lake City", "San Antonio", "San Diego", "San Francisco", "Seattle", "St. Paul",
                  "Saint Paul", "Washington")
+# ERO's three-letter codes for its field offices, as some documents write them ('For DHS: NOL Field Office Director')
+FIELD_OFFICE_CODES = {"ATL": "Atlanta", "BAL": "Baltimore", "BOS": "Boston", "BUF": "Buffalo", "CHI": "Chicago",
+                      "DAL": "Dallas", "DEN": "Denver", "DET": "Detroit", "ELP": "El Paso", "HLG": "Harlingen",
+                      "HOU": "Houston", "LOS": "Los Angeles", "MIA": "Miami", "NEW": "Newark", "NOL": "New Orleans",
+                      "NYC": "New York City", "PHI": "Philadelphia", "PHO": "Phoenix", "SLC": "Salt Lake City",
+                      "SNA": "San Antonio", "SND": "San Diego", "SFR": "San Francisco", "SEA": "Seattle",
+                      "SPM": "St. Paul", "WAS": "Washington"}
 # Some 2025 documents print their labels in a font without a Unicode map: each letter shifted by 29.
 CIPHER = {"1DPH": "Name", "7LWOH": "Title", "'DWH": "Date", "6LJQDWXUH": "Signature", "$JHQF\\": "Agency",
           ")RUWKH/($": "For the LEA", ")RU,&(": "For ICE"}
@@ -17,20 +24,30 @@ TITLE_WORDS = re.compile(
     r"\b(Sheriff|Director|Chief|Commissioner|Secretary|Marshal|Mayor|Superintendent|Warden|Executive|Colonel|Manager|"
     r"Administrator|Constable|President|Judge|Officer|Captain|Lieutenant|Sergeant|Major|Deputy|Commander|Undersheriff|"
     r"Assistant|Associate|Acting|Attorney|Inspector|Agent|Head|Lt\.?|Capt\.?|Sgt\.?|Col\.?|Cpt\.?|Chairman|Supervisor|"
-    r"Coordinator|Specialist|Counsel|Investigator|Detective|Senior|Corporal|Cpl\.?|PIO)\b", re.I)
+    r"Coordinator|Specialist|Counsel|Investigator|Detective|Senior|Corporal|Cpl\.?|Ssgt\.?|Det\.?|PIO|Jailer|Adjutant)\b", re.I)
 NOT_NAME = re.compile(r"\b(County|Office|Department|Dept|Police|Enforcement|Immigration|Customs|Homeland|Security|"
                       r"Operations|Removal|Date|Signature|Name|Title|Agency|State|City|Division|Public|Affairs|Program|"
                       r"Washington|Services|Bureau|Patrol|Corrections?|Jail|LEA|ICE|DHS|MOA|For|the|of|and|U\.S\.)\b",
                       re.I)
-NAME = re.compile(r"^[A-Z][A-Za-z.'\u2019-]*\.?(?: [A-Z][A-Za-z.'\u2019-]*\.?,?){1,3}(?: (?:Jr|Sr|II|III|IV)\.?)?$")
+NAME = re.compile(r"^[A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?(?: [A-Z][A-Za-z.'\u2019\u00c0-\u017f-]*\.?,?){1,3}(?:,? (?:Jr|Sr|II|III|IV)\.?)?$")
+STATES = set("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+             "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
+# words of offices, places and forms: a line holding one is not a person's name
+NOT_PERSON = re.compile(r"\b(Media|Relations|Facility|Detention|Phone|Number|Beach|Information|Communications?|"
+                        r"Headquarters|Center|Unit|Street|Road|Avenue|Highway|Suite|Box|Building|Court|Township|"
+                        r"Marshals?|Sheriffs?|Sheriff's|Print|Printed|Signed|Digitally|Director|Officer|Affairs|"
+                        r"Administration|Institutions|Troop|District|Region|Florida|Texas|Parish|Borough|Town|Village|"
+                        r"University|College|School|Campus|Port|Airport|Authority|Commission|Board|Council|Team|"
+                        r"Intelligence|Investigations?|Narcotics|Crimes?|Task|Force|Guard|National|Attorney|General|Standards|"
+                        r"Professional|Support|Records|Training|Internal|Patrol|Only|Rehabilitation|Reentry|Signat\w*)\b", re.I)
 PHONE = re.compile(r"\(?\b(\d{3})[)}\]]?[\s.\-/]*(\d{3})[\s.\-]*(\d{4})\b")
 EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-LABEL = re.compile(r"\b(Date|Signature|Signarure|Name|Title|Agency)\s*:?", re.I)
+LABEL = re.compile(r"\b(Date|Signat\w*|Signarure|Print(?:ed)?(?: Name)?|Name|T ?itle|Agency)\s*[:.,;]?", re.I)
 # ranks and offices printed before a contact's name ("Chief Deputy Chris Stewart")
 RANK = re.compile(r"^((?:(?:City|Chief|Asst\.?|Assistant|Deputy|Public Information|Undersheriff|Sheriff|Marshal|Major|"
                   r"Captain|Capt\.?|Cpt\.?|Lieutenant|Lt\.?|Sergeant|Sgt\.?|Ssgt\.?|Col\.?|Colonel|Cpl\.?|Corporal|"
                   r"Commander|Director|Officer|Detective|Det\.?|Inspector|Special Agent|Agent|Chief of Police|"
-                  r"Lt\. Col\.?|PIO)\s+)+)(.+)$", re.I)
+                  r"Lt\. Col\.?|PIO|Jailer|Constable)\s+)+)(.+)$", re.I)
 
 
 def _unshift(word):
@@ -41,7 +58,14 @@ def _unshift(word):
     return word
 
 
+SHIFTED = re.compile(r"[\x03-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def decipher(text):
+    if SHIFTED.search(text):  # a run of the shifted font with its spaces, digits or dots: every character shifted
+        plain = "".join(chr(ord(c) + 29) for c in text)
+        if all(" " <= c <= "~" for c in plain):
+            return re.sub(r"\s+", " ", plain).strip()
     text = text.replace("\x03", " ")  # the shifted font's space
     for code, plain in CIPHER.items():
         text = text.replace(code, plain + ":")
@@ -83,7 +107,8 @@ class Line:
         return "form" if "form" in methods else "ocr" if "ocr" in methods else "text"
 
     def confidence(self):
-        confs = [p[6] for p in self.parts if len(p) > 6]
+        """The lowest OCR confidence of the line's words, labels and rules aside: handwriting reads low."""
+        confs = [p[6] for p in self.parts if len(p) > 6 and not LABEL.match(p[0].strip(" _:.,;|")) and re.search(r"[A-Za-z0-9]", p[0])]
         return min(confs) if confs else 100
 
 
@@ -106,6 +131,51 @@ def page_lines(page):
     return lines_of(page["segments"])
 
 
+def person_name(text):
+    """text as a person's name ('Timothy 1 S. Robbins -' reads 'Timothy S. Robbins'), or None: a rank, an office,
+    a label or a scan's noise is never given as a name."""
+    text = re.sub(r"[_|~=*\u00b7\u2022]+", " ", text or "")
+    # a text layer's split word ('Th addeus') joins again; particles ('de la') stay apart
+    text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{2,}\b)(?!(?:and|the|of|for|to|van|von|der|del|den|de|la|da|du)\b)", "", text)
+    words = [w.strip(",;:-") for w in text.split()]
+    words = [w for w in words if re.search(r"[A-Za-z]", w)]
+    while len(words) > 2 and re.fullmatch(r"[A-Za-z]", words[-1]):
+        words = words[:-1]  # a stray letter after the surname is a signature's stroke
+    if not any(len(w) >= 4 for w in words):
+        return None  # 'Er Sev': fragments of a name a scan broke, not the name
+    if any(w in STATES for w in words) or any(re.match(r"[A-Z]{2,}[a-z]", w) for w in words):
+        return None  # a place ('Blountstown, FL'), or OCR noise ('OIGlovannl')
+    if not words or any(re.search(r"[^A-Za-z.'\u2019\-\u00c0-\u017f]", w) for w in words):
+        return None
+    name = " ".join(words)
+    if name.isupper() and len(name) > 4:  # 'TIMOTHY R. WILZ' as printed, tested as a name in capitals
+        probe = name.title()
+    else:
+        probe = name
+    if not NAME.match(probe) or NOT_NAME.search(probe) or NOT_PERSON.search(probe) or TITLE_WORDS.search(probe):
+        return None
+    if not name.isupper() and any(re.search(r"[a-z][A-Z]", w) and not re.match(r"(Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z]", w)
+                                  for w in words):
+        return None  # 'McCallum', 'DeSchryver' aside, a capital inside a word is OCR noise ('UesHERIFE')
+    return name
+
+
+def job_title(text):
+    """text as an office ('Sheriff, Martin County', 'Acting Director'), or None: it must name one, and read as words."""
+    text = clean(re.sub(r"[_|~=*]+", " ", text or ""))
+    text = re.sub(r"(?<=[A-Za-z]{3}) (?=[a-z]\b)", "", text or "")  # a text layer's split word: 'Sherif f'
+    if text and re.fullmatch(TITLE_WORDS.pattern, text.replace(" ", ""), re.I):
+        text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
+    if not text or len(text) > 90 or not TITLE_WORDS.search(text) or re.match(r"(of|the|and|for|to)\b", text, re.I):
+        return None
+    if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
+        return None
+    words = text.replace(",", " ").split()
+    if sum(len(w) <= 2 and w.lower() not in ("of", "to", "la", "de") and not w.endswith(".") for w in words) > 1:
+        return None  # scattered letters: a scan's noise around a title
+    return text
+
+
 def clean(value):
     value = re.sub(r"_{2,}|\s{2,}", " ", value or "")
     value = re.sub(r"(?<=\s)[-\u2013\u2014~_.,|=]+(?=\s)", " ", value)  # stray dashes a scan or a rule leaves
@@ -119,18 +189,20 @@ def parse_date(text):
     """The first typed date in text as ISO, or None."""
     if not text:
         return None
+    # a stamp or a scan leaves dashes and spaces between a date's parts: 'OCT - - 1 - 5 - 2019'
+    text = re.sub(r"(?<=\s)[-_~.]+(?=\s)", " ", f" {text} ")
+    text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),
         (r"\b(20\d\d)[.\-/](\d{1,2})[.\-/](\d{1,2})\b", "ymd"),
         (r"\b(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4}|\d{2})\b", "mdy"),
     ]
-    found = []
-    for pattern, kind in patterns:
-        for m in re.finditer(pattern, text, re.I):
-            iso = _iso(m.groups(), kind)
-            if iso:
-                found.append((m.start(), iso))
-    return min(found)[1] if found else None
+    for pattern, kind in patterns:  # a month by name is the surest reading; then the first date on the line
+        found = [(m.start(), _iso(m.groups(), kind)) for m in re.finditer(pattern, text, re.I)]
+        found = [f for f in found if f[1]]
+        if found:
+            return min(found)[1]
+    return None
 
 
 def _iso(groups, kind):
@@ -212,12 +284,14 @@ def field_office(pages):
                 rf"For [DO0]HS\s*:?\s*Field Office Director,?\s+({cities})\b",
                 rf"\b({cities}),?\s+Field Office\b",
                 rf"Field Office Director,?\s+(?:of\s+)?({cities})\b"]
+    codes = "|".join(FIELD_OFFICE_CODES)
+    patterns.append(rf"For [DO0]HS\s*:?\s*(?-i:({codes}))\s+Field Office")  # the code in capitals only
     for pattern in patterns:
         for p in pages:
             text = re.sub(r"[ \t]+", " ", p["text"])
             m = re.search(pattern, text, re.I)
             if m:
-                name = next(c for c in FIELD_OFFICES if c.lower() == m.group(1).lower())
+                name = FIELD_OFFICE_CODES.get(m.group(1)) or next(c for c in FIELD_OFFICES if c.lower() == m.group(1).lower())
                 return {"value": "St. Paul" if name == "Saint Paul" else name, "page": p["page"], "method": p["source"]}
     return None
 
@@ -237,16 +311,24 @@ ICE_WORDS = re.compile(r"For ICE|Immigration|Customs|Removal Operations|Homeland
                        r"Executive Associate|Field Office Director", re.I)
 
 
+AGENCY_WORDS = re.compile(r"\b(Sheriff|County|Police|Marshal|Constable|Parish|For the LEA)\b", re.I)
+
+
 def _signature_region(pages):
     """(segments, page numbers) below 'By signing this MOA ...', spilling onto the next page when the block does.
 
     The first such block is the MOA's own; an embedded addendum repeats it later."""
     for p in pages:
         lines = page_lines(p)
-        start = next((i for i, l in enumerate(lines) if re.search(r"By signing this MOA|fully authori[sz]ed to enter", l.text)), None)
+        # a scanner's text layer splits words ('By sign ing'): the sentence is matched without spaces
+        start = next((i for i, l in enumerate(lines)
+                      if re.search(r"BysigningthisMOA|fullyauthori[sz]edtoenter", l.text.replace(" ", ""))), None)
         if start is None:
             continue
-        end_line = next((i for i in range(start, len(lines)) if re.search(r"allowed by law|bound thereto", lines[i].text)), start)
+        # the sentence ends 'agrees to be bound thereto / to the fullest extent allowed by law.': the block starts below
+        ends = [i for i in range(start, min(start + 5, len(lines)))
+                if re.search(r"allowedbylaw|boundthereto", lines[i].text.replace(" ", ""))]
+        end_line = ends[-1] if ends else start
         below = [s for l in lines[end_line + 1:] if l.top < p["height"] * 0.92 for s in l.parts]
         region = [(s, p["page"]) for s in below]
         if len([s for s in below if len(s[0]) > 2]) < 4 and p["page"] < len(pages):
@@ -262,13 +344,19 @@ def signatories(pages, template):
     if not region:
         return []
     mid = page["width"] / 2
+    # the blocks part where the right-hand heading ('For ICE:') begins, else at the middle of the page
+    headings = [seg[1] for seg, _ in region if seg[1] > page["width"] * 0.3 and re.match(r"For$|For\b", decipher(seg[0]))]
+    if headings and min(headings) < page["width"] * 0.7:
+        mid = min(headings) - 4
     columns = {"left": [], "right": []}
     for seg, number in region:
         if seg[3] - seg[1] > page["width"] * 0.6:
             continue  # a line across both blocks is prose or a footer
         side = "left" if (seg[1] + seg[3]) / 2 < mid else "right"
         columns[side].append((seg, number))
-    score = {side: sum(bool(ICE_WORDS.search(decipher(s[0]))) for s, _ in segs) for side, segs in columns.items()}
+    # the side that names ICE is ICE's; one that names a sheriff, a county or a police is the agency's
+    score = {side: sum(bool(ICE_WORDS.search(t)) - bool(AGENCY_WORDS.search(t)) for t in (decipher(s[0]) for s, _ in segs))
+             for side, segs in columns.items()}
     if score["left"] != score["right"]:
         ice = "left" if score["left"] > score["right"] else "right"
     else:
@@ -281,108 +369,212 @@ def signatories(pages, template):
     return out
 
 
-def _labelled(lines, label):
-    for line in lines:
+# tesseract's lowest word confidence a value may have: handwriting reads low. An office must also name one
+# (job_title), so it may read a little lower than a name, which has no such check.
+NAME_CONFIDENCE, TITLE_CONFIDENCE, DATE_CONFIDENCE = 60, 50, 80
+
+
+def _label(word):
+    word = word.lower()
+    return "name" if word.startswith("print") else "signature" if word.startswith("sig") else word.replace(" ", "")
+
+
+def labelled(lines):
+    """{label: (value, line)}: what follows each label (Date, Signature, Name or Print, Title, Agency) on its line, up
+    to the next label; a label with nothing after it takes the unlabelled line just above, where a typed value sits."""
+    out = {}
+    for i, line in enumerate(lines):
         text = line.text
-        m = re.search(rf"\b{label}\s*:?", text, re.I)
-        if m:
-            value = clean(LABEL.sub(" ", text[m.end():]))
-            return line, value
-    return None, None
+        marks = list(LABEL.finditer(text))
+        for j, m in enumerate(marks):
+            key = _label(m.group(1))
+            value = clean(text[m.end():marks[j + 1].start() if j + 1 < len(marks) else len(text)])
+            if not value and i and not LABEL.search(lines[i - 1].text) and line.top - lines[i - 1].bottom < 6 \
+                    and not re.match(r"\s*For\b", lines[i - 1].text):
+                value = clean(lines[i - 1].text)
+            if key not in out or (value and not out[key][0]):
+                out[key] = (value, line)
+    return out
+
+
+def title_and_name(value):
+    """A Title line that carries the signer's name as well ('Union County Sheriff Brad Whitehead') -> (title, name)."""
+    words = (value or "").split()
+    for cut in range(len(words) - 2, 0, -1):
+        title, name = " ".join(words[:cut]), person_name(" ".join(words[cut:]))
+        if name and job_title(title) and len(words) - cut <= 4:
+            return title, name
+    return value, None
 
 
 def _digital(lines):
-    """'Digitally signed by TODD M LYONS Date: 2025.03.26 ...' -> (name, date, line)."""
+    """'Digitally signed by TODD M LYONS Date: 2025.03.26 ...' -> (name, date)."""
     joined = " ".join(l.text for l in lines)
     m = re.search(r"Digitally signed by\s+([A-Z][A-Za-z.' -]{3,40}?)\s*(?:Date|DN|Reason|$)", joined)
     if not m:
         return None, None
-    name = clean(m.group(1))
-    return (name if name and NAME.match(name.title()) else None), parse_date(joined[m.end() - 6:])
+    name = person_name(m.group(1).title() if m.group(1).isupper() else m.group(1))
+    return name, parse_date(joined[m.end() - 6:])
+
+
+def _digital_stamp(lines):
+    """The timestamp of a digital signature whose words a text layer scrambled ('Date: 2020.06.10 14:08:49')."""
+    m = re.search(r"\b(20\d\d)\.(\d\d)\.(\d\d) \d\d:\d\d", " ".join(l.text for l in lines))
+    return _iso(m.groups(), "ymd") if m else None
 
 
 def read_block(segments):
-    """One party's block: name, title, date typed or handwritten, and how each was read."""
+    """One party's block: name, title, date typed or handwritten, and how each was read.
+
+    A value is given only when it reads as one: a person's name (person_name), an office (job_title), a typed date;
+    otherwise it stays empty. A block whose date is not typed is flagged handwritten, never guessed."""
     lines = [l for l in lines_of(segments) if not re.fullmatch(r"[\W_]*", l.text)]
     lines = [l for l in lines if not re.search(r"\bRev(?:ised|\.)?\s*:?\s*\d", l.text)]  # the footer's revision date
     result = {"name": None, "title": None, "signed_on": None, "date_handwritten": 0, "method": None}
-    date_line, date_value = _labelled(lines, "Date")
-    typed = [(l, parse_date(l.text)) for l in lines if parse_date(l.text) and l.confidence() >= 80]
-    if date_line and parse_date(date_line.text) and date_line.confidence() >= 80:
-        result["signed_on"] = parse_date(date_line.text)
-    elif typed and not any(re.search(r"Digitally signed", l.text) for l, _ in typed):
-        result["signed_on"] = typed[0][1]
-    name_line, name = _labelled(lines, "Name")
-    title_line, title = _labelled(lines, "Title")
+    fields = labelled(lines)
+    used = []
+    date_value, date_line = fields.get("date", (None, None))
     digital_name, digital_date = _digital(lines)
-    if digital_date and not result["signed_on"]:
-        result["signed_on"] = digital_date
-    if not name:
-        _, signed = _labelled(lines, "Signature")
-        name = signed if signed and NAME.match(signed) and not NOT_NAME.search(signed) else None
-    if not name and digital_name:
-        name = digital_name.title() if digital_name.isupper() else digital_name
-    if not name and not title_line:  # the 2019-2020 block: name and title typed under the signature, no labels
-        name, title = _unlabelled(lines)
-    if title and not TITLE_WORDS.search(title) and len(title) < 4:
-        title = None
-    result.update(name=name, title=title)
     digitally = re.search(r"D[il1]g[il1]ta[il1][il1]y", " ".join(l.text for l in lines), re.I)
-    if not result["signed_on"] and (date_line or name or title) and not digitally:
+    if date_line and parse_date(date_value) and date_line.confidence() >= DATE_CONFIDENCE:
+        result["signed_on"] = parse_date(date_value)
+        used.append(date_line)
+    elif digital_date or (digitally and _digital_stamp(lines)):
+        result["signed_on"] = digital_date or _digital_stamp(lines)
+    elif not digitally:
+        typed = [l for l in lines if parse_date(l.text) and l.confidence() >= DATE_CONFIDENCE and not LABEL.search(l.text)]
+        if typed:
+            result["signed_on"] = parse_date(typed[0].text)
+            used.append(typed[0])
+    # the name: its label (Name, Print), the heading 'For the LEA: <name>', the signature line, the digital signature
+    header = next((l for l in lines if re.match(r"\s*For (?:the )?(?:LEA|ICE|DHS)\b", l.text)), None)
+    candidates = [fields.get("name", (None, None)),
+                  (clean(re.sub(r"^\s*For (?:the )?(?:LEA|ICE|DHS)\s*:?", "", header.text)) if header else None, header),
+                  fields.get("signature", (None, None))]
+    for value, line in candidates:
+        if line and person_name(value) and line.confidence() >= NAME_CONFIDENCE:
+            result["name"] = person_name(value)
+            used.append(line)
+            break
+    else:
+        result["name"] = digital_name
+    title_value, title_line = fields.get("title", (None, None))
+    title_value, written = title_and_name(title_value)
+    if written and not result["name"] and title_line.confidence() >= NAME_CONFIDENCE:
+        result["name"] = written
+    if job_title(title_value) and title_line.confidence() >= TITLE_CONFIDENCE:
+        result["title"] = job_title(title_value)
+        used.append(title_line)
+    if not fields.get("name") and not title_line:  # the 2019-2020 block: name and title typed under the signature
+        name, title, line = _unlabelled(lines)
+        result["name"] = result["name"] or name
+        result["title"] = result["title"] or title
+        used += [line] if line else []
+    if not result["signed_on"] and not digitally and (fields or result["name"] or result["title"]):
         result["date_handwritten"] = 1  # the block is there and its date is not typed: left empty, never guessed
     methods = [l.method() for l in lines if l.text.strip()]
-    used = [l for l in (date_line, name_line, title_line) if l]
-    result["method"] = (used[0].method() if used else (methods[0] if methods else None))
-    if any(l.method() == "form" for l in used):
-        result["method"] = "form"
+    result["method"] = "form" if any(l.method() == "form" for l in used) else used[0].method() if used else (methods[0] if methods else None)
     return result
 
 
 def _unlabelled(lines):
+    """(name, title, line of the name): the office typed under the signature and the name on the line above it,
+    else the first line that reads as a name."""
     for i, line in enumerate(lines):
-        text = clean(re.sub(r"^.*Date\s*:?.*$", "", line.text))
-        if text and NAME.match(text) and not NOT_NAME.search(text) and not TITLE_WORDS.search(text) and line.confidence() >= 60:
-            following = [clean(l.text) for l in lines[i + 1:i + 3] if clean(l.text)]
-            title = next((t for t in following if TITLE_WORDS.search(t)), None)
-            return text, title
-    title = next((clean(l.text) for l in lines if TITLE_WORDS.search(l.text) and not re.search(r"Date|Signature", l.text)), None)
-    return None, title
+        title = job_title(line.text) if not LABEL.search(line.text) else None
+        if title and i and lines[i - 1].confidence() >= NAME_CONFIDENCE and person_name(lines[i - 1].text):
+            return person_name(lines[i - 1].text), title, lines[i - 1]
+    for i, line in enumerate(lines):
+        text = re.sub(r"^.*Date\s*:?.*$", "", line.text)
+        name = person_name(text) if line.confidence() >= NAME_CONFIDENCE else None
+        if name:
+            following = [l.text for l in lines[i + 1:i + 3]]
+            return name, next((job_title(t) for t in following if job_title(t)), None), line
+    title = next((job_title(l.text) for l in lines if job_title(l.text) and not LABEL.search(l.text)), None)
+    return None, title, None
 
 
 # --- points of contact ----------------------------------------------------------------------
 
 def split_rank(text):
-    """'Chief Deputy Chris Stewart' -> ('Chris Stewart', 'Chief Deputy'); a plain name or title stays whole."""
+    """A contact's line -> (name, title): 'Chief Deputy Chris Stewart' -> ('Chris Stewart', 'Chief Deputy'),
+    'Sheriff Sites' -> ('Sites', 'Sheriff') (a surname after a rank), 'Christine Weiss, Public Information Officer'
+    -> ('Christine Weiss', 'Public Information Officer'); a line that names no person -> (None, the line)."""
     text = clean(text) or ""
+    text = re.sub(r"\b(Sheriff|Chief|Deputy|Captain|Lieutenant|Sergeant|Undersheriff|Major)(?=[A-Z][a-z])", r"\1 ", text)
+    head, _, tail = text.partition(",")
+    if tail and person_name(head) and job_title(tail):
+        return person_name(head), job_title(tail)
     m = RANK.match(text)
-    if m and NAME.match(m.group(2).strip()) and not NOT_NAME.search(m.group(2)):
-        return m.group(2).strip(), m.group(1).strip()
-    if NAME.match(text) and not NOT_NAME.search(text) and not TITLE_WORDS.search(text):
-        return text, None
+    if m:
+        rest, rank = m.group(2).strip(), m.group(1).strip()
+        if person_name(rest):
+            return person_name(rest), rank
+        if re.fullmatch(r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?", rest) and not (NOT_NAME.search(rest) or NOT_PERSON.search(rest)
+                                                                          or TITLE_WORDS.search(rest)):
+            return rest, rank
+    if person_name(text):
+        return person_name(text), None
     return None, text or None
 
 
-def _contact(party, section, page, method, lines):
-    """One contact from the lines printed for it: name, title, phone, e-mail as printed."""
-    joined = " ".join(lines)
-    phone = PHONE.search(joined)
-    email = EMAIL.search(joined)
-    name = title = fallback = None
-    for text in lines:
-        bare = clean(EMAIL.sub("", PHONE.sub("", text)))
-        if not bare or re.search(r"\d{3,}|^\d+ |Suite|Street|Avenue|\bAve\b|\bSt\b|Road|Blvd|Drive|, [A-Z]{2} ?\d", bare):
+ORGANISATION = re.compile(r"^(?:the\s+)?(?:Department|Dept|Office|Bureau|Division|Agency)\b|"
+                          r"\b(?:Office|Department|Dept\.?|Division|Bureau|Agency|Center|Facility|Jail|Police|Sheriff'?s|"
+                          r"County|Sherriff|Operations)\s*$|County Sheriff|Police Dep", re.I)
+ADDRESS = re.compile(r"\d{3,}|^\d+ |Suite|Street|Avenue|\bAve\b|\bSt\b|Road|Blvd|Drive|P\.?O\.? Box|, [A-Z]{2} ?\d")
+
+
+def contact_title(text):
+    """The office a contact's line names ('Public Information Officer', 'Sheriff' of 'Benton County Sheriff's
+    Office, Sheriff'), or None when the line names only an organisation."""
+    parts = [clean(p) for p in text.split(",")]
+    for part in [clean(text)] + parts[::-1]:
+        if part and job_title(part) and not ORGANISATION.search(part):
+            return job_title(part)
+    return None
+
+
+def _contacts_of(party, section, block):
+    """The contacts printed in one party's block of lines: a line naming a person starts a contact (or names the one
+    begun by its title); titles, phones and e-mails on the lines around it belong to it."""
+    out, current = [], None
+
+    def new(line, page):
+        return {"party": party, "section": section, "name": None, "title": None, "phone": None, "email": None,
+                "page": page, "method": line.method()}
+
+    for line, page in block:
+        text = clean(line.text) or ""
+        phone, email = PHONE.search(text), EMAIL.search(text)
+        bare = clean(EMAIL.sub("", PHONE.sub("", text))) or ""
+        name, rank = (None, None)
+        if bare and not ADDRESS.search(bare):
+            head, _, tail = bare.partition(",")
+            name, rank = split_rank(head)
+            if name and line.confidence() < NAME_CONFIDENCE:  # handwriting, or a scan's noise
+                name = None
+            if name:
+                rank = " ".join(t for t in (rank if rank and TITLE_WORDS.search(rank) else None,
+                                            contact_title(tail) if tail else None) if t) or None
+            else:
+                rank = contact_title(bare)
+        if name and (current is None or current["name"]):
+            current = new(line, page)
+            out.append(current)
+        elif current is None and (rank or phone or email):
+            current = new(line, page)
+            out.append(current)
+        if current is None:
             continue
-        n, t = split_rank(bare)
-        name = name or n
-        if t and TITLE_WORDS.search(t):
-            title = title or t
-        fallback = fallback or t
-    title = title or fallback
-    if not (name or title or phone or email):
-        return None
-    return {"party": party, "section": section, "name": name, "title": title,
-            "phone": f"{phone.group(1)}-{phone.group(2)}-{phone.group(3)}" if phone else None,
-            "email": email.group(0) if email else None, "page": page, "method": method}
+        current["name"] = current["name"] or name
+        current["title"] = current["title"] or rank
+        if phone and not current["phone"]:
+            current["phone"] = f"{phone.group(1)}-{phone.group(2)}-{phone.group(3)}"
+        if email and not current["email"]:
+            current["email"] = email.group(0)
+        if line.method() != "text":
+            current["method"] = line.method() if current["method"] == "text" else current["method"]
+    return out
 
 
 def _section_lines(pages, start, stop, limit=40):
@@ -402,29 +594,16 @@ def _section_lines(pages, start, stop, limit=40):
 
 
 def _party_blocks(found, section):
-    """Split lines at 'For the LEA:' / 'For ICE:' headings into one contact block per party."""
+    """Split lines at 'For the LEA:' / 'For ICE:' headings into each party's contacts."""
     contacts, party, block = [], None, []
-
-    def flush():
-        if not (party and block):
-            return
-        if party == "agency" and section == "appendix A":  # one contact a line there
-            for line, page in block:
-                c = _contact(party, section, page, line.method(), [clean(line.text) or ""])
-                if c:
-                    contacts.append(c)
-            return
-        methods = {line.method() for line, _ in block}
-        method = "form" if "form" in methods else "ocr" if "ocr" in methods else "text"
-        c = _contact(party, section, block[0][1], method, [clean(line.text) or "" for line, _ in block])
-        if c:
-            contacts.append(c)
-
-    for line, page in found:
-        m = re.match(r"\s*For (the LEA|ICE|DHS|OHS|the [^:]{3,80}):?\s*(.*)$", line.text, re.I)
-        if m:
-            flush()
-            party = "ice" if m.group(1).upper() in ("ICE", "DHS", "OHS") else "agency"
+    for line, page in found + [(None, None)]:
+        m = re.match(r"\s*For\s*(the LEA|ICE|D[HI\-]+S|OHS|the [^:]{3,80}):?\s*(.*)$", line.text, re.I) if line else None
+        if m or line is None:
+            if party and block:
+                contacts += _contacts_of(party, section, block)
+            if line is None:
+                break
+            party = "ice" if re.fullmatch(r"ICE|D[HI\-]+S|OHS", m.group(1), re.I) else "agency"
             block = []
             rest = clean(m.group(2))
             if rest:
@@ -432,7 +611,6 @@ def _party_blocks(found, section):
             continue
         if party and clean(line.text):
             block.append((line, page))
-    flush()
     return contacts
 
 
@@ -444,6 +622,10 @@ class _Rest:
 
     def method(self):
         return self._line.method(self.text)
+
+    def confidence(self):
+        return self._line.confidence()
+
 
 
 def contacts(pages):

@@ -10,12 +10,15 @@ import tempfile
 import zlib
 from pathlib import Path
 
-READER_VERSION = 1  # bump when the segments read from a page change: the OCR cache is keyed by it
+READER_VERSION = 2  # bump when what is cached of a page changes (tesseract's words): the OCR cache is keyed by it
 MAX_BYTES = 60 * 1024 * 1024  # the largest MOA in the corpus is about 9 MB
 MAX_PAGES = 150  # the longest MOA with its addendum runs to about 30 pages
 MAX_INFLATED = 64 * 1024 * 1024  # one compressed stream may not inflate past this
 MAX_PAGE_POINTS = 14400  # 200 inches: a larger page is a render bomb, not a letter-size form
 MIN_TEXT_CHARS = 50  # a page whose text layer has fewer characters is read with OCR
+# a scanned page (one image over most of it) whose text layer is thinner than this carries only what was typed
+# on the scan (ICE's date and name, a phone number): it is read with OCR too
+SCAN_TEXT_CHARS = 400
 OCR_DPI = 300
 
 
@@ -168,8 +171,8 @@ def _pgm(bitmap):
     return b"P5\n%d %d\n255\n" % (width, height) + rows
 
 
-def ocr_segments(page, dpi=OCR_DPI):
-    """tesseract's words on a rendered page, grouped into lines, in points from the top left."""
+def ocr_words(page, dpi=OCR_DPI):
+    """tesseract's words on a rendered page: [text, left, top, right, bottom, confidence, line key], in points from the top left."""
     scale = dpi / 72
     bitmap = page.render(scale=scale, grayscale=True)
     with tempfile.TemporaryDirectory(prefix="open287g-ocr-") as tmp:
@@ -181,25 +184,52 @@ def ocr_segments(page, dpi=OCR_DPI):
                              capture_output=True, text=True, env=env, timeout=300)
     if out.returncode != 0:
         raise RuntimeError(f"tesseract failed: {out.stderr.strip().splitlines()[-1:] or out.returncode}")
-    return tsv_lines(out.stdout, scale)
+    return tsv_words(out.stdout, scale)
 
 
-def tsv_lines(tsv, scale):
-    """tesseract TSV words -> one segment per line (block, paragraph, line), words kept in order."""
-    lines = {}
+def tsv_words(tsv, scale):
+    words = []
     for row in tsv.splitlines()[1:]:
         f = row.split("\t")
         if len(f) < 12 or f[0] != "5" or not f[11].strip():
             continue
-        key = (int(f[2]), int(f[3]), int(f[4]))
         left, top, w, h = (int(v) / scale for v in f[6:10])
-        line = lines.setdefault(key, [[], left, top, left + w, top + h, []])
-        line[0].append(f[11])
-        line[5].append(float(f[10]))
-        line[1], line[2] = min(line[1], left), min(line[2], top)
-        line[3], line[4] = max(line[3], left + w), max(line[4], top + h)
+        words.append([f[11], round(left, 1), round(top, 1), round(left + w, 1), round(top + h, 1), round(float(f[10])),
+                      f"{f[2]}.{f[3]}.{f[4]}"])
+    return words
+
+
+def ocr_lines(words):
+    """tesseract's words -> one segment per line, words kept in order (the page's text). A line is cut where words stand apart by
+    more than three times its height: tesseract often runs the two signature blocks of a page into one line."""
+    lines, current, key = [], None, None
+    for text, left, top, right, bottom, conf, line_key in words:
+        gap = left - current[3] if current else 0
+        if current and line_key == key and gap <= 3 * max(current[4] - current[2], bottom - top):
+            current[0].append(text)
+            current[5].append(conf)
+            current[2], current[3], current[4] = min(current[2], top), max(current[3], right), max(current[4], bottom)
+            continue
+        current, key = [[text], left, top, right, bottom, [conf]], line_key
+        lines.append(current)
     # the line's lowest word confidence goes with it: handwriting reads with low confidence
-    return [_segment(" ".join(words), l, t, r, b, "ocr") + [round(min(conf))] for words, l, t, r, b, conf in lines.values()]
+    return [_segment(" ".join(w), l, t, r, b, "ocr") + [round(min(conf))] for w, l, t, r, b, conf in lines]
+
+
+def _overlaps(a, b):
+    return a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+
+
+def scanned(page):
+    """Whether one image covers most of the page: a scan, whatever text layer it carries."""
+    import pypdfium2.raw as raw
+
+    width, height = page.get_size()
+    for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        left, bottom, right, top = obj.get_bounds()
+        if (right - left) * (top - bottom) > 0.5 * width * height:
+            return True
+    return False
 
 
 # --- one document ---------------------------------------------------------------------------
@@ -223,11 +253,18 @@ def read_pages(path, ocr_cache=None, ocr=True):
             width, height = page.get_size()
             segments, full = text_segments(page, height)
             source = "text"
-            if len(full.strip()) < MIN_TEXT_CHARS and ocr:
+            chars = len(full.strip())
+            if ocr and (chars < MIN_TEXT_CHARS or (chars < SCAN_TEXT_CHARS and scanned(page))):
                 if str(i + 1) not in ocred:
-                    ocred[str(i + 1)], fresh = ocr_segments(page), True
-                segments, source = ocred[str(i + 1)], "ocr"
-                full = "\n".join(s[0] for s in segments)
+                    ocred[str(i + 1)], fresh = ocr_words(page), True
+                lines = ocr_lines(ocred[str(i + 1)])
+                # each word keeps its own confidence: a label misread beside a value costs the value nothing.
+                # Words typed on the scan (ICE's date and name) are exact in the text layer: they stand, and
+                # tesseract's reading of the same place gives way.
+                words = [_segment(w[0], *w[1:5], "ocr") + [w[5]] for w in ocred[str(i + 1)]]
+                segments = segments + [w for w in words if not any(_overlaps(w, t) for t in segments)]
+                source = "ocr"
+                full = "\n".join(s[0] for s in lines) + ("\n" + full.strip() if full.strip() else "")
             forms = form_segments(pdf, page, height)
             if forms:  # typed into fields: part of what the page says, and searchable
                 full = full.rstrip() + "\n" + "\n".join(s[0] for s in forms)

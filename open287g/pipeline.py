@@ -273,11 +273,11 @@ class _Stages:
             _log("stages: " + ", ".join(f"{n} {t:.2f}s" for n, t in self.times))
 
 
-def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False):
+def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False, with_documents=True):
     """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
     started = time.perf_counter()
     db_path = Path(db_path)
-    signature = input_signature(data_dir)
+    signature = input_signature(data_dir) + ("" if with_documents else "-no-documents")
     saved = None if force else _up_to_date(db_path, signature)
     if saved:
         # Nothing in data/ or the code changed since the last build: the database is current.
@@ -339,7 +339,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         reach.write(tmp, areas)
         search.write_index(tmp, abbreviations)
         link_meetings(tmp)
-        built["documents"] = documents.write(tmp, data_dir)  # the MOA documents' committed extraction (issue 17)
+        if with_documents:  # the MOA documents' committed extraction (issue 17)
+            built["documents"] = documents.write(tmp, data_dir)
         built["evidence"] = history.write(tmp, data_dir, {s["postal"]: s["name"] for s in built["states"]}, places.state_postal)  # issue 18
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")

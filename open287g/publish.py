@@ -46,7 +46,9 @@ GENERATOR = "open287g publish"
 # constraints.txt the same way. Datasette is held to 0.65.x (see docs/PUBLICATION.md).
 SERVED_PACKAGES = ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-gzip",
                    # the find plugin imports open287g (search, palette), which needs these at request time
-                   "sqlite-utils", "us")
+                   "sqlite-utils", "us",
+                   # the Spanish pages: gettext catalogues, es_US dates and numbers (open287g/i18n.py)
+                   "babel")
 DATASETTE_SERIES = "0.65."
 _NOT_PINNED = {"pip"}  # the image's own pip installs the rest; pinning it would make pip replace itself
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import places
+from .i18n import _, join_words, ngettext
 from .fixes import data_rows
 
 INDEX_ROWS = """
@@ -197,7 +198,9 @@ def verdict(named):
     without = [where(c) for c in named if not c["agencies_active"]]
     with_ = [where(c) for c in named if c["agencies_active"]]
     if without and with_:
-        return f"No agency in {' or '.join(without)} has an agreement; {' and '.join(with_)} {'does' if len(with_) == 1 else 'do'}."
+        return ngettext("No agency in %(without)s has an agreement; %(with)s does.",
+                        "No agency in %(without)s has an agreement; %(with)s do.",
+                        len(with_)) % {"without": join_words(without, "or"), "with": join_words(with_, "and")}
     if without:
-        return f"No agency in {' or '.join(without)} has an agreement."
+        return _("No agency in %(without)s has an agreement.") % {"without": join_words(without, "or")}
     return None

@@ -39,3 +39,23 @@ def test_documents_search_finds_a_name_with_page_and_agency(page, server):
     hit.locator("strong a").first.click()
     page.wait_for_url("**/287g/agencies/*")
     assert "Franklin County" in page.inner_text("h1")
+
+
+def test_agency_pages_of_a_tfm_and_a_scanned_document(page, server, sql):
+    # Franklin County PA (2025 TFM, text layer): its contacts are printed as rank and surname ('Sheriff Sites')
+    page.goto(f"{server}/287g/agencies/{agency_of(sql, 'FranklinCoPA_TFM_MOA_03.10.2025.pdf')}")
+    tfm = page.locator("section.moa-document[data-model='TFM']")
+    agency = tfm.locator("tr[data-party='agency']").inner_text()
+    assert "Benjamin H. Sites" in agency and "Sheriff" in agency and "28 Feb 2025" in agency
+    assert "Todd M. Lyons" in tfm.locator("tr[data-party='ice']").inner_text()
+    contacts = tfm.locator(".contacts").inner_text()
+    assert "Agency: Sites, Sheriff" in contacts and "Agency: Foy, Chief Deputy" in contacts
+    assert "Sheriff Sites" not in contacts
+    # Crow Wing County MN: the signature page is a scan; the sheriff signed and dated by hand, ICE's date is typed
+    page.goto(f"{server}/287g/agencies/{agency_of(sql, 'crowWingCoMN_TFM_MOA_03.19.25.pdf')}")
+    scan = page.locator("section.moa-document[data-model='TFM']")
+    agency = scan.locator("tr[data-party='agency']").inner_text()
+    assert "no typed name read" in agency and "handwritten, not read" in agency and "ocr" in agency
+    assert "25 Mar 2025" in scan.locator("tr[data-party='ice']").inner_text()
+    assert "Craig Katzenberger, Lieutenant, 218-829-4749, craig.katzenberger@crowwing.gov" in scan.locator(".contacts").inner_text()
+    assert not page.errors, page.errors

@@ -111,6 +111,8 @@ def test_bad_query_headers_are_refused(tmp_path, header, error):
 
 def test_query_params_ignore_string_literals_and_comments():
     assert config.query_params("select '09:00' as t, :a -- :not_a_param\nwhere x = :b and y = :a") == ["a", "b"]
+    # an apostrophe in a comment opens no string; "--" in a string starts no comment
+    assert config.query_params("select 1 -- ICE's list\nwhere x = :b and s = '--:no' and y = :c") == ["b", "c"]
 
 
 def test_continuation_lines_join_the_description(tmp_path):
@@ -199,7 +201,7 @@ async def test_paging_returns_every_row_once(ds, sql, table):
 async def test_canned_query_html_json_csv(ds, sql, name):
     query = QUERIES[name]
     # Datasette's magic parameters, as the in-process client's request fills them
-    magic = {"_header_host": "localhost", "_header_x_forwarded_proto": ""}
+    magic = {"_header_host": "localhost", "_header_x_forwarded_proto": "", "_open287g_lang": "en"}
     expected = sql(query["sql"], {**query["example"], **{k: v for k, v in magic.items() if f":{k}" in query["sql"]}})
     assert expected, f"{name} returns nothing for its example {query['example']}"
     html = await ds.client.get(config.example_path(query))
@@ -490,7 +492,7 @@ def test_every_column_readers_see_is_described_and_every_description_has_its_col
     query_columns = set()
     for name, query in QUERIES.items():
         params = {p: (query["example"].get(p) or "") for p in query["params"]}
-        params.update({"_header_host": "localhost", "_header_x_forwarded_proto": ""})
+        params.update({"_header_host": "localhost", "_header_x_forwarded_proto": "", "_open287g_lang": "en"})
         cursor = conn.execute(f"select * from ({query['sql']}) limit 0", params)
         columns = [d[0] for d in cursor.description if not d[0].startswith("atom_")]
         query_columns |= set(columns)

@@ -202,3 +202,107 @@ def test_unlabelled_block_reads_name_then_title():
                                  ["Assistant Director, Enforcement", 80, 252, 220, 262, "text"]])
     block = moa_fields.read_block([s for line in lines for s in line.parts])
     assert (block["name"], block["title"], block["date_handwritten"]) == ("C.M. Cronen", "Assistant Director, Enforcement", 1)
+
+
+# --- the rules of reading, each on a small made-up case ------------------------------------------
+
+@pytest.mark.parametrize("text,name", [
+    ("Timothy 1 S. Robbins - 5 ~", "Timothy S. Robbins"),  # a signature's strokes around a typed name
+    ("Th addeus C. Cleveland", "Thaddeus C. Cleveland"),  # a scanner's text layer split the word
+    ("Harrell Reid ~ ' d", "Harrell Reid"),
+    ("Dennis J. Quakenbush II", "Dennis J. Quakenbush II"),
+    ("TIMOTHY R. WILZ", "TIMOTHY R. WILZ"),
+    ("Sheriff Sites", None), ("not read", None), ("Signature", None), ("Signatur Tod", None),
+    ("Media Relations", None), ("Blountstown. FL", None), ("Er . Sev s", None), ("Kris OIGlovannl", None),
+    ("Rehabilitation and Reentry", None), ("odd M. Lyons Austin Garrett", None),
+])
+def test_person_name_gives_a_name_or_nothing(text, name):
+    assert moa_fields.person_name(text) == name
+
+
+@pytest.mark.parametrize("text,title", [
+    ("Sheriff, Martin County", "Sheriff, Martin County"), ("Sher if f", "Sheriff"), ("Acting Director", "Acting Director"),
+    ("sk, n/ f", None), ("OF THE SHERIFF", None), ("Agency: Sheriff", None), ("Enforcement and Removal Operations", None),
+])
+def test_job_title_gives_an_office_or_nothing(text, title):
+    assert moa_fields.job_title(text) == title
+
+
+@pytest.mark.parametrize("text,split", [
+    ("Chief Deputy Chris Stewart", ("Chris Stewart", "Chief Deputy")),
+    ("Sheriff Sites", ("Sites", "Sheriff")),  # a rank and a surname: the surname is the name
+    ("SheriffBrian Heino", ("Brian Heino", "Sheriff")),
+    ("Christine Weiss, Public Information Officer", ("Christine Weiss", "Public Information Officer")),
+    ("Public Information Officer", (None, "Public Information Officer")),
+    ("Sheriff Office", (None, "Sheriff Office")),
+])
+def test_split_rank(text, split):
+    assert moa_fields.split_rank(text) == split
+
+
+@pytest.mark.parametrize("text,iso", [
+    ("Date: - -OCT - - 1 - 5 - 2019 - - - -", "2019-10-15"),  # a stamp: the month by name wins over '1 - 5 - 2019'
+    ("March 25, 2025", "2025-03-25"), ("Date: 2/28/2025", "2025-02-28"), ("2020.06.10 14:08:49", "2020-06-10"),
+    ("5 -/P7-RS_", None),
+])
+def test_parse_date(text, iso):
+    assert moa_fields.parse_date(text) == iso
+
+
+def test_shifted_font_with_digits_and_dots_is_decoded():
+    shifted = lambda plain: "".join(chr(ord(c) - 29) for c in plain)  # noqa: E731
+    assert moa_fields.decipher(shifted("Captain Felix Saenz")) == "Captain Felix Saenz"
+    assert moa_fields.decipher(shifted("f.saenz@example-tx.gov")) == "f.saenz@example-tx.gov"
+    assert moa_fields.decipher(shifted(" 668-0341")) == "668-0341"
+
+
+def segs(*rows):
+    """Made-up word segments: (text, left, top) on a letter page, 10 points high, 6 points a letter."""
+    return [[t, x, y, x + 6 * len(t), y + 10, "text"] for t, x, y in rows]
+
+
+def test_labelled_block_reads_values_and_flags_a_date_not_typed():
+    block = moa_fields.read_block(segs(("For", 60, 450), ("the", 80, 450), ("LEA:", 100, 450),
+                                       ("Date:____", 60, 480), ("Signature:____", 60, 510),
+                                       ("Name:", 60, 540), ("Joseph", 100, 540), ("____", 140, 540), ("Baker", 170, 540),
+                                       ("Title:", 60, 570), ("Sheriff", 100, 570)))
+    assert (block["name"], block["title"], block["signed_on"], block["date_handwritten"]) == ("Joseph Baker", "Sheriff", None, 1)
+
+
+def test_title_line_carrying_the_name_gives_both():
+    assert moa_fields.title_and_name("Union County Sheriff Brad Whitehead") == ("Union County Sheriff", "Brad Whitehead")
+    assert moa_fields.title_and_name("Chief of Police") == ("Chief of Police", None)
+
+
+def test_contacts_a_name_starts_each_and_the_lines_after_it_belong_to_it():
+    lines = moa_fields.lines_of(segs(("Eric", 60, 100), ("Klang", 90, 100), ("Sheriff", 60, 112), ("218-829-4749", 60, 124),
+                                     ("eric.klang@example.gov", 60, 136), ("Craig", 60, 148), ("Katzenberger", 95, 148),
+                                     ("Lieutenant", 60, 160)))
+    found = moa_fields._contacts_of("agency", "appendix A", [(line, 10) for line in lines])
+    assert [(c["name"], c["title"], c["phone"], c["email"]) for c in found] == [
+        ("Eric Klang", "Sheriff", "218-829-4749", "eric.klang@example.gov"), ("Craig Katzenberger", "Lieutenant", None, None)]
+
+
+def test_field_office_code():
+    pages = [{"page": 6, "source": "ocr", "text": "VII. POINTS OF CONTACT\nFor DHS: NOL Field Office Director"}]
+    assert moa_fields.field_office(pages) == {"value": "New Orleans", "page": 6, "method": "ocr"}
+
+
+def test_ocr_line_cut_where_words_stand_apart():
+    words = [["Name:", 60, 530, 90, 540, 90, "1.1.1"], ["Austin", 95, 530, 130, 540, 88, "1.1.1"],
+             ["Name:", 310, 530, 340, 540, 90, "1.1.1"], ["Todd", 345, 530, 370, 540, 92, "1.1.1"]]
+    assert [line[0] for line in pdfpages.ocr_lines(words)] == ["Name: Austin", "Name: Todd"]
+
+
+def canned(name):
+    return (Path(__file__).parent.parent / "canned_queries" / f"{name}.sql").read_text()
+
+
+def test_the_three_document_queries_answer(sql):
+    lyons = sql(canned("signatories_by_ice_official"), {"name": "Lyons"})
+    assert any(r[0] == "Todd M. Lyons" and "Shannon Oliver" in r for r in lyons)
+    assert not sql(canned("signatories_by_ice_official"), {"name": "Nobody Such"})
+    tfm = sql(canned("documents_by_template"), {"template": "2025 TFM"})
+    assert len(tfm) == sql("select count(*) from moa_documents where template = '2025 TFM'")[0][0] == 82
+    missing = sql(canned("agreements_missing_document"))
+    assert len(missing) > 100  # active agreements whose printed link is to a document not in the corpus

@@ -10,7 +10,11 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from babel.dates import get_month_names
 from datasette import hookimpl
+
+from open287g import i18n
+from open287g.i18n import _, model_names
 
 SCRIPT = Path(__file__).resolve().parent / "static" / "charts.js"
 
@@ -28,11 +32,23 @@ def chart_settings(query, shared):
         "y": fragment["g.y_column"],
         "color": fragment.get("g.color_column", "model"),
         "colours": shared["colours"],
-        "names": shared["model_names"],
-        "title": query["title"],
-        "xLabel": "Month" if x_type == "temporal" else fragment["g.x_column"].replace("_", " ").capitalize(),
-        "yLabel": fragment["g.y_column"].replace("_", " ").capitalize(),
+        "names": model_names(),
+        "title": _(query["title"]),
+        "xLabel": axis_label("month" if x_type == "temporal" else fragment["g.x_column"]),
+        "yLabel": axis_label(fragment["g.y_column"]),
+        "desc": _("%(y)s by %(x)s, one colour per %(colour)s; the table below holds every figure.") % {
+            "y": axis_label(fragment["g.y_column"]), "x": axis_label("month" if x_type == "temporal" else fragment["g.x_column"]).lower(),
+            "colour": axis_label(fragment.get("g.color_column", "model")).lower()},
+        # the month names and number grouping of the page's language (Babel's CLDR data)
+        "months": [str(m).rstrip(".").capitalize() for m in get_month_names("abbreviated", locale=i18n.BABEL_LOCALES[i18n.current.get()]).values()],
+        "locale": i18n.BABEL_LOCALES[i18n.current.get()].replace("_", "-"),
     }
+
+
+def axis_label(column):
+    """A chart column as an axis label: "Month", "State", "Agreements", in the page's language."""
+    labels = {"month": _("Month"), "state": _("State"), "agreements": _("Agreements"), "model": _("Model")}
+    return labels.get(column, column.replace("_", " ").capitalize())
 
 
 @hookimpl

@@ -12,9 +12,14 @@ from datasette import Response, hookimpl
 from datasette.utils.asgi import Base400
 from datasette.views.base import DatasetteError
 
+from open287g.i18n import _
+
 HERE = str(Path(__file__).resolve().parent)
 NOT_FOUND = (("address", "Database not found"), ("table", "Table not found"), ("row", "Record not found"))
-TITLES = {400: "This address asks for something the site cannot show", 403: "Not allowed", 404: "Page not found"}
+
+
+def titles():
+    return {400: _("This address asks for something the site cannot show"), 403: _("Not allowed"), 404: _("Page not found")}
 
 
 def classify(exception, request):
@@ -29,9 +34,9 @@ def classify(exception, request):
     if request.query_string and not ours and isinstance(exception, (ValueError, TypeError, KeyError, json.JSONDecodeError)):
         # Datasette reading an argument it was given (int("abc") for _timelimit...); a bug of ours stays a 500
         names = sorted({k for k in request.args.keys() if k.startswith("_")})
-        detail = f" (check {', '.join(names)})" if names else ""
-        return 400, f"One of the address's parameters cannot be read{detail}."
-    return 500, "The site met an error it did not expect. Please try again, or start from the home page."
+        detail = " " + _("(check %(names)s)") % {"names": ", ".join(names)} if names else ""
+        return 400, _("One of the address's parameters cannot be read%(detail)s.") % {"detail": detail}
+    return 500, _("The site met an error it did not expect. Please try again, or start from the home page.")
 
 
 @hookimpl(tryfirst=True)
@@ -46,7 +51,9 @@ def handle_exception(datasette, request, exception):
         html = await datasette.render_template(
             ["error.html"],
             {"status": status, "error": message, "missing": missing,
-             "missing_path": request.path, "title": TITLES.get(status, f"Error {status}")},
+             "missing_path": request.path, "title": titles().get(status),
+             # Datasette's own messages ("Cannot sort table by x") are English on every page
+             "error_in_english": isinstance(exception, (Base400, DatasetteError))},
             request=request,
         )
         return Response.html(html, status=status)

@@ -5,30 +5,31 @@ writes the same feed with the state's name in its <title> (datasette-atom always
 query's title) and an xml-stylesheet instruction pointing at /feed.xsl, which a browser applies
 and a feed reader ignores.
 """
-from pathlib import Path
 from urllib.parse import parse_qs
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from lxml import etree
 
+from open287g import i18n
 from open287g.config import DATABASE as DB
 
 FEED_PATH = f"/{DB}/recent_changes.atom"
-STYLESHEET = "/feed.xsl"
-XSL = Path(__file__).resolve().parent / "static" / "feed.xsl"
+# the stylesheet of the feed in each language (its Spanish edition is asked for at /es/..., open287g/plugins/i18n.py)
+STYLESHEETS = {"en": "/feed.xsl", "es": "/es/feed.xsl"}
 ATOM_TITLE = "{http://www.w3.org/2005/Atom}title"
 STATE = "select name from states where code = upper(trim(:s)) or lower(name) = lower(trim(:s))"
 
 
-def restyle(body, state_name):
+def restyle(body, state_name, stylesheet="/feed.xsl"):
     """The feed's bytes with the stylesheet instruction and, for a state's feed, the state in its title."""
     root = etree.fromstring(body)
-    if state_name:
-        title = root.find(ATOM_TITLE)
-        if title is not None:
+    title = root.find(ATOM_TITLE)
+    if title is not None:
+        title.text = i18n.gettext(title.text)  # the query's title, in the reader's language
+        if state_name:
             title.text = f"{title.text}: {state_name}"
-    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET}"'))
+    root.addprevious(etree.ProcessingInstruction("xml-stylesheet", f'type="text/xsl" href="{stylesheet}"'))
     return etree.tostring(root.getroottree(), xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
@@ -54,7 +55,7 @@ def asgi_wrapper(datasette):
                 if state.strip():
                     row = (await datasette.get_database(DB).execute(STATE, {"s": state})).first()
                     name = row["name"] if row else None
-                body = restyle(body, name)
+                body = restyle(body, name, STYLESHEETS[scope.get("language", "en")])
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
             await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
@@ -62,8 +63,9 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-async def stylesheet(request):
-    return Response(XSL.read_text(encoding="utf-8"), content_type="text/xsl; charset=utf-8",
+async def stylesheet(datasette, request):
+    # a template (templates/feed.xsl), so that its words come from the catalogue of the reader's language
+    return Response(await datasette.render_template("feed.xsl", {}, request=request), content_type="text/xsl; charset=utf-8",
                     headers={"Cache-Control": "public, max-age=3600"})
 
 

@@ -9,6 +9,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 
 from open287g import palette, places, search
+from open287g.i18n import _, model_names, ngettext, number
 from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
 from open287g.gazetteer import lookup_key
@@ -533,24 +534,24 @@ def county_map(shapes, highlight=None, pad=4, borders=()):
     x1, y1 = max(s["x1"] for s in shapes) + pad, max(s["y1"] for s in shapes) + pad
     # the three-model stripes are always drawn for the legend (all_patterns): an id may appear once a page
     patterns = sorted({s["map_fill"] for s in shapes if "+" in s["map_fill"]} - {"+".join(MODELS)})
+    legend = {"ended": _("ended agreements only"), "pending": _("on the pending list, never signed"), "none": _("no agreement")}
     for s in shapes:
         s["colour"] = _fill_colour(s["map_fill"])
         s["highlight"] = s["fips"] in highlight if isinstance(highlight, (set, frozenset)) else s["fips"] == highlight
         s["title"] = f"{s['name']}, {s['state_code']}: " + (
-            f"{plural(s['agreements_active'], 'active agreement')} ({s['models_active']})" if s["agreements_active"]
-            else "ended agreements only" if s["map_fill"] == "ended" else "on the pending list, never signed"
-            if s["map_fill"] == "pending" else "no agreement")
+            f"{plural(s['agreements_active'], 'active agreement', 'active agreements')} ({s['models_active']})"
+            if s["agreements_active"] else legend[s["map_fill"]] if s["map_fill"] in legend else legend["none"])
     return {
         "shapes": shapes,
         "borders": [b["path"] for b in borders],
         "viewbox": f"{x0:.0f} {y0:.0f} {x1 - x0:.0f} {y1 - y0:.0f}",
         "patterns": [{"id": "fill-" + p.replace("+", "-"), "colours": [palette.COLOURS[m] for m in p.split("+")]}
                      for p in patterns],
-        "legend": [{"label": MODEL_NAMES[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
-        + [{"label": "more than one model (stripes)", "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
-           {"label": "ended agreements only", "colour": palette.ENDED_COLOUR},
-           {"label": "on the pending list, never signed", "colour": palette.PENDING_COLOUR},
-           {"label": "no agreement", "colour": palette.NONE_COLOUR}],
+        "legend": [{"label": model_names()[m] + f" ({m})", "colour": palette.COLOURS[m]} for m in MODELS]
+        + [{"label": _("more than one model (stripes)"), "colour": "url(#fill-JEM-WSO-TFM)", "stripes": True},
+           {"label": legend["ended"], "colour": palette.ENDED_COLOUR},
+           {"label": legend["pending"], "colour": palette.PENDING_COLOUR},
+           {"label": legend["none"], "colour": palette.NONE_COLOUR}],
         "all_patterns": [{"id": "fill-JEM-WSO-TFM", "colours": [palette.COLOURS[m] for m in MODELS]}],
     }
 
@@ -564,7 +565,7 @@ async def home(db):
         "newest": newest.get("participating"),
         "newest_pending": newest.get("pending"),
         "as_of_day": day((newest.get("participating") or {}).get("published_at")),
-        "headline": [{"model": m, "name": MODEL_NAMES[m], "colour": palette.COLOURS[m],
+        "headline": [{"model": m, "name": model_names()[m], "colour": palette.COLOURS[m],
                       **by_model.get(m, {"agreements": 0, "agencies": 0})} for m in MODELS],
         "totals": await _one(db, TOTALS),
         "day": day,
@@ -731,13 +732,17 @@ def headline(agency, agreements):
     active = sorted((a for a in agreements if a["status"] == "active"), key=lambda a: a["signed_on"] or "", reverse=True)
     where = f"{agency['name']}, {agency['state_name']}"
     if active:
-        since = ", ".join(f"{MODEL_NAMES.get(a['model'], a['model'])} since {day(a['signed_on'])}" for a in active)
-        return f"{where}: {plural(len(active), 'active agreement')}, {since}"
+        since = ", ".join(_("%(model)s since %(day)s") % {"model": model_names().get(a["model"], a["model"]), "day": day(a["signed_on"])}
+                          for a in active)
+        return f"{where}: {plural(len(active), 'active agreement', 'active agreements')}, {since}"
     ended = [a for a in agreements if a["status"] in ("ended", "superseded")]
     if ended:
         last = max(a["ended_seen"] or a["last_seen"] or "" for a in ended)
-        return f"{where}: no active agreement; {plural(len(ended), 'agreement')} ended, the last one gone from ICE's list on {day(last)}"
-    return f"{where}: no agreement; on ICE's pending list only"
+        return f"{where}: " + ngettext(
+            "no active agreement; %(n)s agreement ended, gone from ICE's list on %(day)s",
+            "no active agreement; %(n)s agreements ended, the last one gone from ICE's list on %(day)s",
+            len(ended)) % {"n": number(len(ended)), "day": day(last)}
+    return f"{where}: " + _("no agreement; on ICE's pending list only")
 
 
 def timeline(changes, pending):
@@ -821,7 +826,7 @@ PAGES = {"agencies": agency_page, "states": state_page, "counties": county_page}
 
 
 def _common():
-    return {"day": day, "plural": plural, "model_names": MODEL_NAMES, "colours": palette.COLOURS}
+    return {"day": day, "plural": plural, "model_names": model_names(), "colours": palette.COLOURS}
 
 
 @hookimpl

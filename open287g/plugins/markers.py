@@ -16,7 +16,9 @@ from pathlib import Path
 
 from datasette import Response, hookimpl
 
+from open287g import i18n
 from open287g.config import DATABASE as DB
+from open287g.i18n import _, model_names
 
 STATIC = Path(__file__).resolve().parent / "static"
 OUTLINES_URL = "/-/open287g/states-10m.json"
@@ -43,10 +45,29 @@ def extra_body_script(database, table, columns, view_name, datasette):
     # without the build's metadata.json (a bare Datasette in the same process) the map stays as it was
     if not shared or view_name not in ("table", "database") or not has_map(datasette, database, table, columns):
         return ""
-    settings = {"colours": shared["colours"], "modelNames": shared["model_names"], "outlines": OUTLINES_URL,
+    settings = {"colours": shared["colours"], "modelNames": model_names(), "outlines": OUTLINES_URL,
+                "prefix": "" if i18n.current.get() == i18n.DEFAULT else "/" + i18n.current.get(), "words": words(),
                 # place names and county lines: tables and outlines the site serves anyway
                 "counties": "/county-shapes.json", "places": f"/{DB}/places.json", "states": f"/{DB}/states.json"}
     return "window.OPEN287G_MAP = {};\n{}\n{}".format(json.dumps(settings), _static("albers-usa.js"), _static("markers.js"))
+
+
+def words():
+    """The map's words in the reader's language: legend, region buttons, layers, and the popups' field
+    names and values (datasette-cluster-map writes them from the row as stored)."""
+    return {
+        "regions": [_("48 states"), _("Alaska"), _("Hawaii"), _("Puerto Rico and Virgin Islands"), _("Guam and Northern Mariana Islands")],
+        "map": _("Map: %(title)s"), "tiles": _("Street map (OpenStreetMap, needs the internet)"),
+        "showOnMap": _("Show on the map"), "show": _("Show:"), "placeNames": _("Place names and county lines (zoom in)"),
+        "ended": _("ended"), "pendingOnly": _("pending only"), "noModel": _("no model"), "unknown": _("unknown"),
+        "clusters": _("Circles with a number: groups of agencies, coloured by the share of each model"),
+        "signed": _("signed"), "dateNotPrinted": _("date not printed"),
+        "status": {"active": _("active"), "ended": _("ended"), "superseded": _("superseded"), "pending": _("pending")},
+        "fields": {"id": _("id"), "name": _("name"), "agency": _("agency"), "state_code": _("state"), "level": _("level"),
+                   "county_name": _("county"), "place_name": _("town"), "status": _("status"), "model": _("model"),
+                   "models_active": _("models now"), "models_ever": _("models ever"), "signed_on": _("signed"),
+                   "first_seen": _("first listed"), "last_seen": _("last listed"), "precision": _("placed at")},
+    }
 
 
 async def outlines(request):

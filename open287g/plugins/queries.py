@@ -15,6 +15,9 @@ from datasette import hookimpl
 from datasette.utils import path_with_replaced_args
 from markupsafe import Markup, escape
 
+from open287g import i18n
+from open287g.i18n import _
+
 PAGE_SIZE = 100
 _QUERY_PATH = re.compile(r"^/(?P<database>[^/.]+)/(?P<name>[^/.]+)(?:\.(?P<format>\w+))?$")
 
@@ -46,14 +49,14 @@ async def parameter_problems(datasette, query, args):
         if not value and name in optional:
             continue
         if not value:
-            problems.append(f"Enter {'a date' if kind == 'date' else 'a value'} for “{name}”.")
+            problems.append((_("Enter a date for “%(name)s”.") if kind == "date" else _("Enter a value for “%(name)s”.")) % {"name": name})
         elif kind == "date":
             try:
                 datetime.date.fromisoformat(value)
             except ValueError:
-                problems.append(f"“{value}” is not a date: enter {name} as year-month-day, for example 2026-01-08.")
+                problems.append(_("“%(value)s” is not a date: enter %(name)s as year-month-day, for example 2026-01-08.") % {"value": value, "name": name})
         elif kind == "state" and value.upper() not in await state_names(datasette) and value.lower() not in await state_names(datasette):
-            problems.append(f"“{value}” is not a state or territory: enter a postal code such as FL or a name such as Florida.")
+            problems.append(_("“%(value)s” is not a state or territory: enter a postal code such as FL or a name such as Florida.") % {"value": value})
     return problems, blank
 
 
@@ -65,9 +68,13 @@ def column_descriptions(datasette, columns, canned=True):
 
     A canned query's columns are described by the plugin's shared query columns, then by the tables'
     columns. Typed SQL can select any table's column: it is described only where every table with a
-    column of that name says the same (states.name is not agencies.name), never by a guess."""
+    column of that name says the same (states.name is not agencies.name), never by a guess. In another
+    language than English only the shared ones, which the catalogue translates (the tables' own
+    descriptions, on Datasette's table pages, stay in English)."""
     config = datasette.plugin_config("open287g-queries") or {}
     shared = config.get("columns") or {}
+    if i18n.current.get() != i18n.DEFAULT:
+        return {column: shared[column] for column in columns or () if column in shared} if canned else {}
     tables = datasette.metadata("tables", database=site(datasette).get("database")) or {}
     out = {}
     for column in columns or ():

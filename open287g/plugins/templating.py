@@ -12,15 +12,22 @@ from datasette import hookimpl
 from datasette.utils import to_css_class
 from markupsafe import Markup, escape
 
+from open287g.i18n import _
 from open287g.serve import file_url
 from open287g.wording import day, plural
 
+
+def _N(message):
+    """A msgid marked for make messages, translated where it is shown."""
+    return message
+
 # name attribute of a control -> its accessible name
+# the labels are msgids (make messages reads _N), translated where a control is named
 CONTROL_NAMES = [
-    (re.compile(r"^_filter_column(_\d+)?$"), "Column to filter on"),
-    (re.compile(r"^_filter_op(_\d+)?$"), "How to compare"),
-    (re.compile(r"^_filter_value(_\d+)?$"), "Value to compare with"),
-    (re.compile(r"^_sort$"), "Sort by"),
+    (re.compile(r"^_filter_column(_\d+)?$"), _N("Column to filter on")),
+    (re.compile(r"^_filter_op(_\d+)?$"), _N("How to compare")),
+    (re.compile(r"^_filter_value(_\d+)?$"), _N("Value to compare with")),
+    (re.compile(r"^_sort$"), _N("Sort by")),
 ]
 _CONTROL = re.compile(r"<(select|input)\b([^>]*?)\bname=\"([^\"]+)\"([^>]*)>")
 
@@ -32,7 +39,7 @@ def label_controls(html):
             return match.group(0)
         for pattern, label in CONTROL_NAMES:
             if pattern.match(control):
-                return f'<{tag}{before}name="{control}" aria-label="{label}"{after}>'
+                return f'<{tag}{before}name="{control}" aria-label="{escape(_(label))}"{after}>'
         return match.group(0)
 
     # a table that scrolls sideways must take keyboard focus (axe-core: scrollable-region-focusable)
@@ -47,7 +54,7 @@ def map_first(html, has_map):
     start = html.find('<dl class="column-descriptions">')
     end = html.find("</dl>", start)
     if start >= 0 and end >= 0:
-        html = (html[:start] + '<details class="column-help"><summary>What the columns mean</summary>\n'
+        html = (html[:start] + f'<details class="column-help"><summary>{escape(_("What the columns mean"))}</summary>\n'
                 + html[start:end] + "</dl></details>" + html[end + len("</dl>"):])
     if has_map:
         place = '\n<div id="o287g-map" class="o287g-map-place"></div>\n'

@@ -1,11 +1,12 @@
 // 287(g) Open Data: one chart above a canned query's table, drawn as SVG from the query's JSON.
-// window.OPEN287G_CHART = {mark: "line"|"bar", x, xType: "temporal"|"ordinal", y, color, colours, title, xLabel, yLabel}
+// window.OPEN287G_CHART = {mark: "line"|"bar", x, xType: "temporal"|"ordinal", y, color, colours, title, xLabel, yLabel, desc, months, locale}
 // Bars are stacked by colour (never drawn over each other); months with no row still get a slot.
 (function () {
   "use strict";
   var spec = window.OPEN287G_CHART;
   var SVG = "http://www.w3.org/2000/svg";
-  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  var MONTHS = window.OPEN287G_CHART.months;  // in the page's language (open287g/plugins/charts.py)
+  var LOCALE = window.OPEN287G_CHART.locale;
 
   function el(name, attrs, parent, text) {
     var node = document.createElementNS(SVG, name);
@@ -56,7 +57,7 @@
     var w = width - m.left - m.right, h = height - m.top - m.bottom;
     var svg = el("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, role: "img", "aria-labelledby": "o287g-chart-title o287g-chart-desc" });
     el("title", { id: "o287g-chart-title" }, svg, spec.title);
-    el("desc", { id: "o287g-chart-desc" }, svg, spec.yLabel + " by " + spec.xLabel.toLowerCase() + ", one colour per " + spec.color + "; the table below holds every figure.");
+    el("desc", { id: "o287g-chart-desc" }, svg, spec.desc);
     var plot = el("g", { transform: "translate(" + m.left + "," + m.top + ")" }, svg);
     var band = w / slots.length;
     var xAt = function (i) { return i * band + band / 2; };
@@ -64,7 +65,7 @@
 
     ticks.forEach(function (t) {
       el("line", { x1: 0, x2: w, y1: yAt(t), y2: yAt(t), stroke: t ? "#e3e3e3" : "#555" }, plot);
-      el("text", { x: -8, y: yAt(t) + 4, "text-anchor": "end", "font-size": 12, fill: "#333" }, plot, t.toLocaleString("en-US"));
+      el("text", { x: -8, y: yAt(t) + 4, "text-anchor": "end", "font-size": 12, fill: "#333" }, plot, t.toLocaleString(LOCALE));
     });
     el("text", { transform: "translate(" + (-52) + "," + (h / 2) + ") rotate(-90)", "text-anchor": "middle", "font-size": 13, fill: "#222" }, plot, spec.yLabel);
     el("text", { x: w / 2, y: h + m.bottom - 12, "text-anchor": "middle", "font-size": 13, fill: "#222" }, plot, spec.xLabel);
@@ -92,7 +93,7 @@
           var v = (values[x] || {})[s] || 0;
           if (!v) return;
           var rect = el("rect", { x: xAt(i) - barWidth / 2, width: barWidth, y: yAt(base + v), height: yAt(base) - yAt(base + v), fill: spec.colours[s] || "#999", "class": "o287g-bar" }, plot);
-          el("title", {}, rect, x + " · " + s + ": " + v.toLocaleString("en-US"));
+          el("title", {}, rect, x + " · " + s + ": " + v.toLocaleString(LOCALE));
           base += v;
         });
       });
@@ -123,7 +124,7 @@
         });
         points.forEach(function (p) {
           var dot = el("circle", { cx: p[0], cy: p[1], r: 3, fill: spec.colours[s] || "#999" }, plot);
-          el("title", {}, dot, p[2] + " · " + s + ": " + p[3].toLocaleString("en-US"));
+          el("title", {}, dot, p[2] + " · " + s + ": " + p[3].toLocaleString(LOCALE));
         });
       });
     }

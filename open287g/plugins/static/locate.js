@@ -31,7 +31,8 @@
           var s = county(shapes, p);
           if (!s) { status.textContent = status.dataset.outside; return; }
           status.textContent = status.dataset.found.replace("{county}", s.name);
-          window.location.href = "/287g/counties/" + s.fips + "?located=1";
+          // the county's page in the page's own language (/es/... for a Spanish page)
+          window.location.href = (/^\/es(\/|$)/.test(window.location.pathname) ? "/es" : "") + "/287g/counties/" + s.fips + "?located=1";
         }, function () { status.textContent = status.dataset.failed; });
       }, function () { status.textContent = status.dataset.denied; }, {timeout: 15000, maximumAge: 600000});
     });

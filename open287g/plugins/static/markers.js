@@ -12,14 +12,16 @@
   var COLOURS = SETTINGS.colours;
   var MODELS = ["JEM", "WSO", "TFM"];
   var MODEL_NAMES = SETTINGS.modelNames;
+  // the page's words (open287g/plugins/markers.py, from the catalogue of the page's language)
+  var WORDS = SETTINGS.words;
   // [[south, west], [north, east]]
   var CONTIGUOUS = [[24.4, -124.8], [49.4, -66.9]];
   var REGIONS = [
-    ["48 states", CONTIGUOUS],
-    ["Alaska", [[51.2, -179.5], [71.5, -129.9]]],
-    ["Hawaii", [[18.8, -160.3], [22.3, -154.7]]],
-    ["Puerto Rico and Virgin Islands", [[17.6, -67.4], [18.6, -64.5]]],
-    ["Guam and Northern Mariana Islands", [[13.2, 144.6], [20.6, 146.1]]]
+    [WORDS.regions[0], CONTIGUOUS],
+    [WORDS.regions[1], [[51.2, -179.5], [71.5, -129.9]]],
+    [WORDS.regions[2], [[18.8, -160.3], [22.3, -154.7]]],
+    [WORDS.regions[3], [[17.6, -67.4], [18.6, -64.5]]],
+    [WORDS.regions[4], [[13.2, 144.6], [20.6, 146.1]]]
   ];
   var ONLY_MODELS = /^(JEM|WSO|TFM)(\s*[,+]\s*(JEM|WSO|TFM))*$/;
   var STATUS = /^(active|ended|superseded|pending)/i;
@@ -88,6 +90,36 @@
     return info;
   }
 
+  function markerTitle(info) {
+    return (info.models.join(", ") || WORDS.noModel) + " · " + (WORDS.status[info.status] || info.status || WORDS.unknown);
+  }
+
+  // A popup in the page's language: field names and status words translated, links kept in it.
+  function localise(content) {
+    if (!SETTINGS.prefix) return content;
+    var div = document.createElement("div");
+    div.innerHTML = content;
+    div.querySelectorAll("dt").forEach(function (dt) {
+      var name = dt.textContent.trim();
+      if (WORDS.fields[name]) dt.textContent = WORDS.fields[name];
+      var dd = dt.nextElementSibling;
+      if (dd && (name === "status" || name === "agency_status") && WORDS.status[dd.textContent.trim()]) dd.textContent = WORDS.status[dd.textContent.trim()];
+    });
+    div.querySelectorAll("p").forEach(function (p) {
+      if (p.querySelector("a") || p.textContent.indexOf("·") < 0) return;
+      p.textContent = p.textContent.split(" · ").map(function (segment) {
+        if (WORDS.status[segment]) return WORDS.status[segment];
+        if (segment === "signed date not printed") return WORDS.signed + " " + WORDS.dateNotPrinted;
+        if (segment.indexOf("signed ") === 0) return WORDS.signed + " " + segment.slice(7);
+        return segment;
+      }).join(" · ");
+    });
+    div.querySelectorAll("a[href^='/']").forEach(function (a) {
+      if (a.getAttribute("href").indexOf(SETTINGS.prefix + "/") !== 0) a.setAttribute("href", SETTINGS.prefix + a.getAttribute("href"));
+    });
+    return div.innerHTML;
+  }
+
   function isEnded(info) { return info.status === "ended" || info.status === "superseded"; }
   function isPending(info) { return info.status.indexOf("pending") === 0; }
 
@@ -113,7 +145,7 @@
       cls += " o287g-ended";
       if (info.models.length) background = "radial-gradient(circle, " + COLOURS[info.models[0]] + " 0 35%, #fff 40%)";
     } else background = pie(info.models.map(function (m) { return [COLOURS[m], 1]; }));
-    var title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
+    var title = markerTitle(info);
     return L.divIcon({
       className: "o287g-marker o287g-" + (isEnded(info) ? "ended" : isPending(info) ? "pending" : "active"),
       html: '<span class="' + cls + '" title="' + title + '" style="background: ' + background + '"></span>',
@@ -282,7 +314,7 @@
     window.open287g.maps.push(map);
     var container = map.getContainer();
     container.setAttribute("role", "region");
-    container.setAttribute("aria-label", "Map: " + (document.querySelector("h1") || { textContent: "agencies" }).textContent.trim());
+    container.setAttribute("aria-label", WORDS.map.replace("%(title)s", (document.querySelector("h1") || { textContent: "" }).textContent.trim()));
 
     // Outlines shipped with the site instead of third-party tiles; the tiles stay one tick away.
     map.setMaxZoom(18);
@@ -320,8 +352,8 @@
     var regions = document.createElement("div");
     regions.className = "o287g-regions";
     regions.setAttribute("role", "group");
-    regions.setAttribute("aria-label", "Show on the map");
-    regions.appendChild(document.createTextNode("Show: "));
+    regions.setAttribute("aria-label", WORDS.showOnMap);
+    regions.appendChild(document.createTextNode(WORDS.show + " "));
     REGIONS.forEach(function (region) {
       var button = document.createElement("button");
       button.type = "button";
@@ -341,8 +373,8 @@
       box.appendChild(document.createTextNode(" " + label));
       layers.appendChild(box);
     }
-    toggle("Place names and county lines (zoom in)", true, places.show);
-    if (tiles.length) toggle("Street map (OpenStreetMap, needs the internet)", false, function (on) {
+    toggle(WORDS.placeNames, true, places.show);
+    if (tiles.length) toggle(WORDS.tiles, false, function (on) {
       if (on) tiles[0].addTo(map); else map.removeLayer(tiles[0]);
     });
     tools.appendChild(layers);
@@ -354,9 +386,9 @@
     legend.innerHTML = MODELS.map(function (m) {
         return '<span><i style="background:' + COLOURS[m] + '"></i>' + m + " · " + MODEL_NAMES[m] + "</span>";
       }).join("") +
-      '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>ended</span>' +
-      '<span><i style="border:2px dashed #555"></i>pending only</span>' +
-      "<span>Circles with a number: groups of agencies, coloured by the share of each model</span>";
+      '<span><i style="border:3px solid ' + COLOURS.ended + '"></i>' + WORDS.ended + "</span>" +
+      '<span><i style="border:2px dashed #555"></i>' + WORDS.pendingOnly + "</span>" +
+      "<span>" + WORDS.clusters + "</span>";
     tools.parentNode.insertBefore(legend, tools.nextSibling);
   }
 
@@ -373,11 +405,11 @@
           var info = classify(content);
           if (info.models.length || info.status) {
             m.options.open287g = info;
-            m.options.title = (info.models.join(", ") || "no model") + " · " + (info.status || "unknown");
+            m.options.title = markerTitle(info);
             m.setIcon(markerIcon(L, info));
           }
         }
-        return bindPopup.call(this, content, popupOptions);
+        return bindPopup.call(this, typeof content === "string" ? localise(content) : content, popupOptions);
       };
       return m;
     };
