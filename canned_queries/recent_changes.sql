@@ -67,7 +67,7 @@ select
   case when :_open287g_lang = 'es' then
     case worded.kind
       when 'added' then worded.who || ': acuerdo del ' || worded.model_name || ' añadido a la lista; firmado el ' || coalesce(worded.after_words, 'una fecha desconocida')
-      when 'ended' then worded.who || ': el acuerdo del ' || worded.model_name || ' ya no figura en la lista; figuró por última vez el ' || coalesce(worded.last_seen_words, 'una fecha desconocida')
+      when 'ended' then worded.who || ': el acuerdo del ' || worded.model_name || ' terminó entre el ' || coalesce(worded.last_seen_words, 'una fecha desconocida') || ' y el ' || worded.changed_words || case when worded.ended_in_gap then ', un período del que no se conserva ninguna lista legible de ICE' else '' end
       when 're-dated' then worded.who || ': el acuerdo del ' || worded.model_name || ' ahora tiene fecha del ' || coalesce(worded.after_words, 'una fecha desconocida') || ' en lugar del ' || coalesce(worded.before_words, 'una fecha desconocida')
       when 'renamed' then worded.who || ': el acuerdo del ' || worded.model_name || ' ahora figura como ' || worded.after
       when 'superseded' then worded.who || ': el acuerdo del ' || worded.model_name || ' firmado el ' || coalesce(worded.before_words, 'una fecha desconocida') || ' fue reemplazado por uno firmado el ' || coalesce(worded.after_words, 'una fecha desconocida')
