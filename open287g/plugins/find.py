@@ -18,6 +18,7 @@ from open287g.gazetteer import lookup_key
 MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
 MODELS = tuple(MODEL_NAMES)
 
+# The newest publication of each list: one row per list, not every publication sorted per request
 NEWEST_LIST = """
 select
   id,
@@ -25,10 +26,15 @@ select
   file,
   file_name,
   published_at
-from publications
-where status = 'used'
-  and list in ('participating', 'pending')
-order by published_at desc
+from (
+  select
+    *,
+    row_number() over (partition by list order by published_at desc, seq desc) as n
+  from publications
+  where status = 'used'
+    and list in ('participating', 'pending')
+)
+where n = 1
 """
 
 PLACES_BY_KEY = """
@@ -556,10 +562,13 @@ def county_map(shapes, highlight=None, pad=4, borders=()):
     }
 
 
+async def newest_lists(db):
+    """{list: its newest used publication}, for the home page's "data as of" and a state's research links."""
+    return {r["list"]: r for r in await _rows(db, NEWEST_LIST)}
+
+
 async def home(db):
-    newest = {}
-    for r in await _rows(db, NEWEST_LIST):
-        newest.setdefault(r["list"], r)
+    newest = await newest_lists(db)
     by_model = {r["model"]: r for r in await _rows(db, HEADLINE)}
     return {
         "newest": newest.get("participating"),
@@ -796,7 +805,7 @@ async def state_page(db, code):
     figures = await state_figures(db, code)
     if not figures:
         return {}
-    newest = next((r["published_at"] for r in await _rows(db, NEWEST_LIST) if r["list"] == "participating"), "")
+    newest = ((await newest_lists(db)).get("participating") or {}).get("published_at") or ""
     since = str(datetime.date.fromisoformat(newest[:10]) - datetime.timedelta(days=365)) if newest else ""
     return {
         "state": figures[0],
