@@ -20,10 +20,6 @@ ROSTER_HEADER = "STATE|LAW ENFORCEMENT AGENCY|SUPPORT TYPE|SIGNED|MOA"
 ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook"}
 
 
-class HistoryError(Exception):
-    pass
-
-
 def _numbered(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(enumerate(csv.DictReader(f), start=2))

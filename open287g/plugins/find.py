@@ -835,7 +835,8 @@ PAGES = {"agencies": agency_page, "states": state_page, "counties": county_page}
 
 
 def _common():
-    return {"day": day, "plural": plural, "model_names": model_names(), "colours": palette.COLOURS}
+    # day and plural are template globals (plugins/templating.py)
+    return {"model_names": model_names(), "colours": palette.COLOURS}
 
 
 @hookimpl

@@ -62,7 +62,7 @@ def words():
         "ended": _("ended"), "pendingOnly": _("pending only"), "noModel": _("no model"), "unknown": _("unknown"),
         "clusters": _("Circles with a number: groups of agencies, coloured by the share of each model"),
         "signed": _("signed"), "dateNotPrinted": _("date not printed"),
-        "status": {"active": _("active"), "ended": _("ended"), "superseded": _("superseded"), "pending": _("pending")},
+        "status": {s: i18n.status_word(s) for s in ("active", "ended", "superseded", "pending")},
         "fields": {"id": _("id"), "name": _("name"), "agency": _("agency"), "state_code": _("state"), "level": _("level"),
                    "county_name": _("county"), "place_name": _("town"), "status": _("status"), "model": _("model"),
                    "models_active": _("models now"), "models_ever": _("models ever"), "signed_on": _("signed"),

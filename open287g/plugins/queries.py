@@ -154,7 +154,7 @@ def extra_template_vars(template, database, columns, request, datasette):
             "parameter_kinds": query.get("parameter_kinds") or {},
             "optional_parameters": query.get("optional_parameters") or [],
             "model_colours": site(datasette)["model_colours"],
-            "model_names": site(datasette)["model_names"],
+            "model_names": i18n.model_names(),
         })
         if not problems and name == "as_of":
             out["list_unknown"] = await list_unknown(datasette, request.args.get("date", "").strip())
