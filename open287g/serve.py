@@ -13,15 +13,18 @@ from . import DATA, ROOT
 
 PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
 TEMPLATES_DIR = ROOT / "templates"
-# ICE's files as the build read them (data/ice/), served byte for byte at /files/<publications.file>
-# so that a reader can check a figure against the file behind it.
+# The source files as the build read them, served byte for byte so that a reader can check a figure
+# against the file behind it: ICE's workbooks (data/ice/) at /files/<publications.file>, and the
+# 2011-2017 roster and other history sources (data/history/) at /history/.
+SOURCE_MOUNTS = {"files": "ice", "history": "history"}  # URL prefix -> folder of data/
 FILES_DIR = DATA / "ice"
-FILES_MOUNT = "files"
 
 
 def file_url(file):
-    """Where a file of data/ice/ (publications.file, "participating/x.xlsx") is served."""
-    return f"/{FILES_MOUNT}/{file}" if file else None
+    """Where a publication's file (publications.file: "participating/x.xlsx", or "history/x.csv" for the roster) is served."""
+    if not file:
+        return None
+    return f"/{file}" if file.startswith("history/") else f"/files/{file}"
 
 # ICE's participating list is near 2,000 rows and growing: Datasette's default cut at 1,000 rows
 # would silently truncate canned queries, the maps' JSON and CSV exports. 5,000 holds every table
@@ -79,7 +82,7 @@ def _setting_value(value):
     return str(value)
 
 
-def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS, files_dir=None):
+def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS, data_dir=None):
     """The options after `datasette serve` that every served instance shares (here and in the Docker image)."""
     cmd = [
         "-i", str(db_file),
@@ -90,8 +93,9 @@ def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_di
     ]
     if template_dir:
         cmd += ["--template-dir", str(template_dir)]
-    if files_dir:
-        cmd += ["--static", f"{FILES_MOUNT}:{files_dir}"]
+    if data_dir:
+        for mount, folder in SOURCE_MOUNTS.items():
+            cmd += ["--static", f"{mount}:{Path(data_dir) / folder}"]
     for name, value in settings.items():
         cmd += ["--setting", name, _setting_value(value)]
     return cmd
@@ -104,7 +108,7 @@ def datasette_command(db_path, host="127.0.0.1", port=8001, uds=None, settings=S
     listen = ["--uds", str(uds)] if uds else ["-h", host, "-p", str(port)]
     return [sys.executable, "-m", "datasette", "serve",
             *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), PLUGINS_DIR, template_dir, settings,
-                           FILES_DIR if FILES_DIR.is_dir() else None),
+                           DATA if FILES_DIR.is_dir() else None),
             *listen]
 
 
@@ -119,7 +123,7 @@ def make_datasette(db_path):
         metadata=json.loads(metadata_path(db_path).read_text()),
         plugins_dir=str(PLUGINS_DIR),
         template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
-        static_mounts=[(FILES_MOUNT, str(FILES_DIR))] if FILES_DIR.is_dir() else None,
+        static_mounts=[(mount, str(DATA / folder)) for mount, folder in SOURCE_MOUNTS.items()] if FILES_DIR.is_dir() else None,
         settings=SETTINGS,
         cors=True,
     )

@@ -48,6 +48,12 @@ def test_the_newest_file_downloads_with_the_sha256_its_page_shows(page, server, 
     page.goto(f"{server}/287g/publications/{capture}")
     assert page.get_attribute("#source-file a:has-text('the capture')", "href") == \
         "https://web.archive.org/web/20210113002027/https://www.ice.gov/identify-and-arrest/287g"
+    # a 2011-2017 roster capture's rows come from data/history/: its file downloads too
+    (roster, sha) = sql("select id, sha256 from publications where source_kind = 'roster' order by published_at limit 1")[0]
+    page.goto(f"{server}/287g/publications/{roster}")
+    href = page.get_attribute("#source-file a.download", "href")
+    assert href == "/history/pre2018-roster-long.csv"
+    assert hashlib.sha256(urllib.request.urlopen(server + href).read()).hexdigest() == sha
 
 
 def test_an_agreement_page_names_the_files_and_sheet_rows_that_printed_it(page, server, sql):

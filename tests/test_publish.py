@@ -19,7 +19,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import DATA, copy_data, run_cli
+from conftest import DATA, SNAPSHOT, copy_data, run_cli
 from open287g import prod, serve
 from open287g.hostile_sql import ALWAYS_STOPPED
 from open287g.config import read_queries
@@ -86,8 +86,10 @@ def test_bundle_holds_the_built_database_unchanged(bundle, site_db):
     # ICE's files travel with the database, byte for byte, to be served at /files/
     (file, sha) = sqlite3.connect(f"file:{site_db}?mode=ro", uri=True).execute(
         "select file, sha256 from publications where id = ?", (newest["id"],)).fetchone()
-    assert sha256(bundle / "files" / file) == sha
-    assert tree(bundle / "files") == tree(serve.FILES_DIR)
+    assert sha256(bundle / "data" / "ice" / file) == sha
+    # exactly the files the database was built from (the pinned snapshot), whatever else data/ holds
+    assert set(tree(bundle / "data" / "ice")) - {"MANIFEST.csv"} == set(SNAPSHOT) and len(SNAPSHOT) == 1122
+    assert (bundle / "data" / "history" / "pre2018-roster-long.csv").exists()
     assert manifest["files"] == {k: v for k, v in tree(bundle).items() if k != "bundle.json"}
 
 
@@ -128,7 +130,7 @@ def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, d
     assert instructions(dockerfile, "CMD") == ['["supervisord", "-c", "/app/supervisord.conf"]']
     assert instructions(dockerfile, "USER") == ["nobody"]
     copied = " ".join(instructions(dockerfile, "COPY"))
-    assert "nginx.conf" in copied and "supervisord.conf" in copied and "files/ files/" in copied
+    assert "nginx.conf" in copied and "supervisord.conf" in copied and "data/ data/" in copied
     # the find plugin imports open287g: the image carries the package and its request-time needs
     assert "open287g/ open287g/" in copied and "PYTHONPATH=/app" in dockerfile
     assert (bundle / "open287g" / "search.py").exists() and (bundle / "open287g" / "palette.py").exists()
