@@ -37,7 +37,7 @@ test: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python scripts/bench_build.py --scale 4
+	$(BIN)/python scripts/bench_build.py
 
 # Datasette's work per request before/after materialising, then direct vs the nginx layout (needs nginx and wrk).
 bench-load: $(STAMP)
