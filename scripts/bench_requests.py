@@ -9,7 +9,7 @@ open287g/views/ and facet suggestions on, as the project served them before issu
 the database and settings as built and served now. The figure is the median CPU time a request
 costs the server process (all its threads, SQL included: time.process_time), which other load on
 a shared machine disturbs far less than wall time. Ratios within one run are what to compare;
-docs/RELIABILITY.md has a run's output.
+earlier runs' output is in the git history of docs/RELIABILITY.md.
 """
 import argparse
 import asyncio
