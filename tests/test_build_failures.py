@@ -259,3 +259,28 @@ def test_the_save_time_is_read_from_the_workbook(tmp_path):
     assert saved_at(DATA / "ice" / "participating" / "participatingAgencies01052025pm.xlsx") == "2026-01-05T20:22:43"
     (tmp_path / "not.xlsx").write_bytes(b"<html>")
     assert saved_at(tmp_path / "not.xlsx") is None
+
+
+def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_them_again():
+    """Rows are shared by every publication printing them (read's memo); a correction must not rewrite them."""
+    from dataclasses import replace
+
+    from open287g.fixes import apply_corrections, load_corrections
+    from open287g.read import read_workbook
+    from open287g.records import Publication
+
+    name = "participatingAgencies02272026am.xlsx"
+    corrections = [c for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
+    base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
+                       source_kind="participating", bytes=0)
+    r = read_workbook(DATA / "ice" / "participating" / name)
+    pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
+    (first,), report = apply_corrections([pub], corrections)
+    (again,), report_again = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    touched = report[0]["rows_touched"]
+    assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
+    fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
+    assert len(fixed) == touched and {row.state_code for row in fixed} == {"PA"}
+    # the rows as read are untouched: without the correction they name no state
+    (plain,), _ = apply_corrections([pub], [])
+    assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {None}
