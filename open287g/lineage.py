@@ -44,7 +44,7 @@ class Agreement:
     ended_seen: str | None = None
     superseded_by: str | None = None
     follows: str | None = None
-    missing_since: object = None  # a Publication:  # first publication of the current absence
+    missing_since: "Seen | None" = None  # the first publication of the current absence  # first publication of the current absence
     missing_count: int = 0
     ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
     row: dict | None = None
@@ -54,6 +54,14 @@ class Agreement:
     file_linked: bool = False
     printings: int = 0  # publications walked that printed it (repeats included)
     re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Where a publication stands in the walk: what an agreement's absence and ending are dated by."""
+    id: str
+    published_at: str
+    file_name: str
 
 
 @dataclass
@@ -114,7 +122,7 @@ class Lineage:
         self.merges = []
         self.changes = []
         self.present = set()  # agreement ids in the last publication walked
-        self.walked = []
+        self.last_walked = None  # id of the last publication walked
         self.state_names = state_names or {}
         self.files_from = None  # when the first of ICE's files of 2021 on was published (after the 2011-2017 roster)
         self.held = set()  # ids of publications held back from endings (walk_participating)
@@ -160,7 +168,7 @@ class Lineage:
             self.change(pub, "gap", agreement_id, before=since.published_at[:10], after=pub.published_at[:10],
                         detail=f"missing from {a.missing_count} publication{'s' if a.missing_count != 1 else ''} from {since.file_name}, then listed again")
             a.missing_since, a.missing_count = None, 0
-        if a.row is row:  # rows are shared objects: the same object means nothing changed
+        if a.row == row:  # the row as printed last time (most often the very same object): nothing changed
             return
         a.row = row
         name_key = (key[0], key[1])
@@ -299,11 +307,11 @@ class Lineage:
         for agreement_id in sorted(self.present - now):
             a = self.agreements[agreement_id]
             if a.missing_since is None:
-                a.missing_since = pub
+                a.missing_since = Seen(pub.id, pub.published_at, pub.file_name)
         for agreement_id in set(self.agreements) - now:
             self.agreements[agreement_id].missing_count += 1
         self.present = now
-        self.walked.append(pub)
+        self.last_walked = pub.id
 
     def _addendum(self, pub, k, row, now, appeared):
         """Rule addendum: a row named "<agency> (Addendum)" prints an addendum of that agency's agreement of the same

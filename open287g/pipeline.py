@@ -187,7 +187,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
     for publication_id, kind, detail in date_flags(lineage, firsts):
         lineage.notes.setdefault(publication_id, []).append((kind, None, detail))
     walked = {p.id: replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in dated}
-    latest = lineage.walked[-1].id if lineage.walked else None
+    latest = lineage.last_walked
     pubs = [walked.get(p.id, p) for p in pubs]
     return {
         "publications": pubs,
