@@ -1,9 +1,11 @@
 """Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
 import csv
+import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import identity
+from . import identity, ids, records, rules
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
 from .ids import short_id, sortable
 from .rules import MODEL_NAMES
@@ -557,13 +559,16 @@ def load_confirmations(path):
                 if (r.get("sha256") or "").strip() and (r.get("gate") or "build").strip() == "build"}
 
 
-def walk_participating(participating, states, confirmed):
+def walk_participating(participating, states, confirmed, checkpoints=None):
     """Walk the participating list through lineage, holding back publications that would end too much at once.
 
     A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
     only when the next distinct publication confirms the drop. The newest such publication has no
     confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
     sha256 in data/confirmations.csv.
+
+    checkpoints (optional) keeps the walk's state between builds: when every publication up to one is
+    what an earlier build walked (walk_keys), the walk resumes there, so ICE's next list costs one step.
     """
     distinct, previous, repeats = [], None, {}
     for p in participating:
@@ -575,9 +580,15 @@ def walk_participating(participating, states, confirmed):
             continue
         distinct.append(p)
         previous = p
-    lineage = Lineage(states)
-    walked_keys = None
-    for i, p in enumerate(distinct):
+    lineage, walked_keys, start = Lineage(states), None, 0
+    steps = walk_keys(distinct, repeats, states, confirmed) if checkpoints else []
+    if checkpoints:
+        found = checkpoints.load(steps)
+        if found:
+            done, (lineage, walked_keys) = found
+            start = done + 1
+    for i in range(start, len(distinct)):
+        p = distinct[i]
         keys = publication_keys(p)
         gone = walked_keys - keys if walked_keys else set()
         share = len(gone) / len(walked_keys) if walked_keys else 0.0
@@ -597,7 +608,46 @@ def walk_participating(participating, states, confirmed):
         for again in repeats.get(p.id, ()):
             lineage.seen_again(again)
         walked_keys = keys
+        if checkpoints and i == len(distinct) - 2:
+            # The state before the newest list: the next build, with ICE's next list after it, resumes here.
+            checkpoints.save(steps[i], (lineage, walked_keys))
     lineage.finish()
     lineage.fold_misreadings()
     lineage.rekey()
     return lineage
+
+
+def walk_keys(distinct, repeats, states, confirmed):
+    """One key per step of the walk: what the state after walking distinct[i] depends on. That is every
+    publication walked so far (the rows as the walk reads them, with their repeats and dates), the next
+    one (a mass ending is confirmed by it), the state names, the confirmations and this code."""
+    h = hashlib.sha256(_code_key().encode())
+    h.update(repr(sorted(states.items())).encode())
+    signature = {}  # id(row) -> its text: rows recur in hundreds of publications
+
+    def described(p):
+        d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed,
+                                 [(r.id, r.published_at) for r in repeats.get(p.id, ())])).encode())
+        for r in p.rows:
+            text = signature.get(id(r))
+            if text is None:
+                text = signature[id(r)] = f"{r.content_repr}{r.key!r}\n".encode()
+            d.update(text)
+        return d.digest()
+
+    parts = [described(p) for p in distinct]
+    keys = []
+    for i in range(len(distinct) - 1):
+        h.update(parts[i])
+        step = h.copy()
+        step.update(parts[i + 1])
+        keys.append(step.hexdigest()[:24])
+    return keys
+
+
+def _code_key():
+    """The source of the modules whose code decides a walk."""
+    h = hashlib.sha256()
+    for module in (sys.modules[__name__], identity, records, rules, ids):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()

@@ -3,6 +3,7 @@ import csv
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -144,6 +145,39 @@ class PlaceCache:
             tmp.replace(self.path)
 
 
+class Checkpoints:
+    """The lineage walk's state before the newest list, kept in the cache by the key of everything it depends on
+    (lineage.walk_keys): a build whose publications up to there are unchanged resumes from it."""
+
+    KEEP = 3  # the newest few, so that a build of an older snapshot of data/ does not evict the current one
+
+    def __init__(self, cache_dir):
+        self.dir = Path(cache_dir)
+
+    def _path(self, key):
+        return self.dir / f"lineage-{key}.pickle"
+
+    def load(self, keys):
+        """(index of the last step saved, state) for the latest step of keys on file, or None."""
+        for i in range(len(keys) - 1, -1, -1):
+            path = self._path(keys[i])
+            if path.exists():
+                try:
+                    return i, pickle.loads(path.read_bytes())
+                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+                    return None  # a damaged checkpoint: walk from the start
+        return None
+
+    def save(self, key, state):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+        for old in sorted(self.dir.glob("lineage-*.pickle"), key=lambda f: f.stat().st_mtime, reverse=True)[self.KEEP:]:
+            old.unlink(missing_ok=True)
+
+
 class _NoBar:
     def update(self, n):
         pass
@@ -162,24 +196,24 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
-def walk(pubs, states, confirmed):
+def walk(pubs, states, confirmed, checkpoints=None):
     """Dated publications -> the lineage of agreements, the listings and the pending applications, and the
     publications with what the walk found (held, mass endings)."""
     participating = sorted((p for p in pubs if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in pubs if p.list == "pending"), key=lambda p: p.seq)
     listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
-    lineage = walk_participating(participating, states, confirmed)
+    lineage = walk_participating(participating, states, confirmed, checkpoints)
     apps = resolve.pending_applications(pending, lineage.agreements)
     lineage.record_pending_signed(apps)
     return lineage, listings, apps
 
 
-def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
+def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpoints=None):
     """Date, order and link every readable publication; returns the derived tables."""
     readable = [p for p in pubs if not p.error]
     dated = dating.date(readable)
     states = {s["postal"]: s["name"] for s in (states or [])}
-    lineage, listings, apps = walk(dated, states, confirmed or set())
+    lineage, listings, apps = walk(dated, states, confirmed or set(), checkpoints)
     agencies, aliases = build_agencies(lineage, apps, locate)
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     # The first list of each era starts the record: its old signing dates are no news.
@@ -312,7 +346,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     _warn(pubs)
     with PlaceCache(cache_dir) as locate:
         stage("fix")
-        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))
+        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"), Checkpoints(cache_dir))
         _warn_files(built["publications"])
         stage("resolve")
         built["states"] = locate.states()
