@@ -50,7 +50,6 @@ class Agreement:
     missing_count: int = 0
     ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
     row: dict | None = None
-    agency_id: str | None = None
     file_key: tuple | None = None  # the first key printed in ICE's files of 2021 on (not the 2011-2017 roster)
     file_first_seen: str | None = None  # ... when, and whether those files ever printed an MOA link for it
     file_linked: bool = False
@@ -530,19 +529,20 @@ class Lineage:
                 c.id = short_id(*c.parts)
 
 
-def date_flags(lineage, first_publication_ids):
+def date_flags(lineage, first_publication_ids, agency_of):
     """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
     carries another date, or whose date lies years before it was first listed while its agency is new."""
     flags = []
     first_seen_of_agency = {}
     for a in lineage.agreements.values():
-        first_seen_of_agency[a.agency_id] = min(first_seen_of_agency.get(a.agency_id, a.first_seen), a.first_seen)
+        agency = agency_of[a.id]
+        first_seen_of_agency[agency] = min(first_seen_of_agency.get(agency, a.first_seen), a.first_seen)
     for a in sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)):
         moa_date = moa_file_date(a.moa_url)
         if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
             flags.append((a.first_publication_id, "signed_date_contradicted",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
-        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(agency_of[a.id]) == a.first_seen
         if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
             flags.append((a.first_publication_id, "signed_long_before_listed",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
