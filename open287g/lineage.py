@@ -78,7 +78,6 @@ class Merge:
 
 @dataclass
 class Change:
-    id: str
     publication_id: str
     changed_at: str
     kind: str
@@ -89,7 +88,16 @@ class Change:
     before: str | None = None
     after: str | None = None
     detail: str | None = None
-    parts: tuple = ()  # what the id is made from (it names the agreement)
+    application_id: str | None = None  # a pending->signed change: the pending application it came from
+
+    @property
+    def id(self):
+        """Made from what the change is, so it follows the agreement's id (rule history_ids renames some after the walk)."""
+        if self.kind == "pending->signed":
+            return short_id("pending_signed", self.application_id)
+        if self.kind == "superseded":
+            return short_id(self.publication_id, "superseded", self.agreement_id)
+        return short_id(self.publication_id, self.kind, self.agreement_id, self.before, self.after)
 
 
 def agreement_id_of(key):
@@ -135,9 +143,7 @@ class Lineage:
     # -- records
     def change(self, pub, kind, agreement_id, before=None, after=None, detail=None):
         a = self.agreements[agreement_id]
-        parts = (pub.id, kind, agreement_id, before, after)
         self.changes.append(Change(
-            id=short_id(*parts), parts=parts,
             publication_id=pub.id, changed_at=pub.published_at, kind=kind, agreement_id=agreement_id,
             state_code=a.state_code, agency=a.agency, model=a.model, before=before, after=after, detail=detail,
         ))
@@ -469,7 +475,7 @@ class Lineage:
                 continue
             a = self.agreements[app["agreement_id"]]
             self.changes.append(Change(
-                id=short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                application_id=app["id"], publication_id=a.first_publication_id, changed_at=a.first_seen,
                 kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
                 before=app["first_seen"][:10], after=a.signed_on,
                 detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
@@ -495,7 +501,7 @@ class Lineage:
                 a.status, a.superseded_by = "superseded", successor
                 s = self.agreements[successor]
                 self.changes.append(Change(
-                    id=short_id(since.id, "superseded", agreement_id), parts=(since.id, "superseded", agreement_id), publication_id=since.id, changed_at=since.published_at,
+                    publication_id=since.id, changed_at=since.published_at,
                     kind="superseded", agreement_id=agreement_id, state_code=a.state_code, agency=a.agency, model=a.model,
                     before=a.signed_on, after=s.signed_on, detail=f"no longer listed; the MOA signed {s.signed_on} (agreement {successor}) follows it"))
             else:
@@ -523,10 +529,7 @@ class Lineage:
         for m in self.merges:
             m.agreement_id = swap(m.agreement_id)
         for c in self.changes:
-            if c.agreement_id in renamed:
-                c.agreement_id = renamed[c.agreement_id]
-                c.parts = tuple(swap(x) for x in c.parts)
-                c.id = short_id(*c.parts)
+            c.agreement_id = swap(c.agreement_id)  # its id follows (Change.id)
 
 
 def date_flags(lineage, first_publication_ids, agency_of):

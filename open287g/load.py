@@ -211,7 +211,7 @@ def write(path, built, seeds):
     )
     insert(db, "changes", 
         # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        ({**{k: v for k, v in asdict(c).items() if k != "parts"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
+        ({"id": c.id, **{k: v for k, v in asdict(c).items() if k != "application_id"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
          for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
