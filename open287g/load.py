@@ -221,6 +221,9 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
+    insert(db, "list_gaps", ({"id": i, **g} for i, g in enumerate(built["list_gaps"], start=1)), pk="id",
+           columns={"id": int, "list": str, "after_publication_id": str, "starts": str, "before_publication_id": str, "ends": str},
+           foreign_keys=[("after_publication_id", "publications", "id"), ("before_publication_id", "publications", "id")])
     insert(db, "build_anomalies", 
         ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built["publications"]), start=1)),
         pk="id",

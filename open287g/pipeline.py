@@ -227,6 +227,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpo
     return {
         "publications": pubs,
         "listings": listings,
+        "list_gaps": dating.unreadable_spans(dated),
         "lineage": lineage,
         "pending": apps,
         "agencies": agencies.rows,
