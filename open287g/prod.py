@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import BUILD, serve
-from .read import file_sha256
+from .files import atomic_write, file_sha256
 
 NGINX_TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
 DEFAULT_RUN_DIR = BUILD / "prod"

@@ -28,7 +28,7 @@ import click
 
 from . import BUILD, DATA
 from .config import DATABASE
-from .read import file_sha256
+from .files import atomic_write, file_sha256
 from .prod import render_nginx_conf
 
 DEFAULT_OUT = BUILD / "deploy"

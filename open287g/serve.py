@@ -4,12 +4,13 @@ Every Datasette instance of the project (open287g serve, the tests, datasette pu
 the settings and paths here, so what is tested is what is served.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from . import DATA, ROOT
+from .config import write_config
+from .files import atomic_write
 
 PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
 TEMPLATES_DIR = ROOT / "templates"
@@ -64,13 +65,10 @@ def write_inspect(db_path):
     out = inspect_path(db_path)
     if out.exists() and out.stat().st_mtime_ns >= db_path.stat().st_mtime_ns:
         return out
-    result = subprocess.run(
-        [sys.executable, "-m", "datasette", "inspect", str(db_path), "--inspect-file", str(out) + ".tmp"],
-        capture_output=True, text=True,
-    )
+    result = subprocess.run([sys.executable, "-m", "datasette", "inspect", str(db_path)], capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"datasette inspect failed: {result.stderr.strip()}")
-    os.replace(str(out) + ".tmp", out)
+    atomic_write(out, result.stdout)
     return out
 
 
@@ -134,8 +132,6 @@ def prepare(db_path):
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(f"{db_path} does not exist: run `open287g build` first")
-    from .config import write_config
-
     meta = metadata_path(db_path)
     sources = [ROOT / "metadata.yml", *sorted((ROOT / "canned_queries").glob("*.sql"))]
     if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in sources if s.exists()):

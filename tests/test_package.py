@@ -1,0 +1,78 @@
+"""The package's shape: one atomic writer, no import cycle, and a server that imports no build module."""
+import ast
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from open287g import files
+
+PACKAGE = Path(files.__file__).resolve().parent
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "sub" / "out.json"
+    files.atomic_write(target, '{"a": "é"}')
+    assert target.read_bytes() == '{"a": "é"}'.encode("utf-8")
+    files.atomic_write(target, b"\x00\x01")
+    assert target.read_bytes() == b"\x00\x01"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.json"]
+
+
+def test_atomic_write_that_fails_keeps_the_old_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        files.atomic_write(target, 12345)  # neither bytes nor text: nothing is written
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_no_module_writes_through_its_own_temp_file():
+    """Every tmp-and-replace goes through files.atomic_write (the database swap in pipeline is the build's own)."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name in ("files.py", "pipeline.py"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "os.replace(" in text or ".tmp\"" in text or "mkstemp(" in text:
+            offenders.append(path.name)
+    assert offenders == []
+
+
+def _imports(path, module):
+    """Modules of the package that a file imports, at the top or inside a function."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parent = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(parent[:len(parent) - node.level + 1] + ([node.module] if node.module else [])) if node.level else node.module
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def test_no_import_cycle_in_the_package():
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {name: {m for m in _imports(path, name) if m in modules and m not in (name, "open287g")}
+             for name, path in modules.items()}
+
+    def reaches(start, goal, seen):
+        for nxt in graph[start]:
+            if nxt == goal:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                if reaches(nxt, goal, seen):
+                    return True
+        return False
+
+    cycles = sorted(name for name in graph if reaches(name, name, set()))
+    assert cycles == []
