@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import click
 
 from . import BUILD, DATA
-from .files import atomic_write
+from .files import atomic_write, file_sha256
 from .read import unwrap_url
 
 DOCUMENTS = "documents.jsonl.gz"
@@ -68,7 +68,7 @@ def extract_one(path, ocr_cache):
     from . import moa_fields, pdfpages
 
     started = time.perf_counter()
-    sha256 = pdfpages.sha256_of(path)
+    sha256 = file_sha256(path)
     base = {"sha256": sha256, "file_name": path.name, "bytes": path.stat().st_size}
     try:
         pages = pdfpages.read_pages(path, ocr_cache)

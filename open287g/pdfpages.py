@@ -28,14 +28,6 @@ class Refused(Exception):
     """A document the extractor will not read; the message is one line naming the reason."""
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --- refusals, before pdfium sees the bytes ------------------------------------------------
 
 _STREAM = re.compile(rb"/FlateDecode.{0,200}?>>\s*stream\r?\n", re.S)
