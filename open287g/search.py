@@ -98,11 +98,8 @@ def write_index(db_path, abbreviations=()):
         rows.append({"id": len(rows) + 1, "kind": kind, "ref": ref, "state_code": state, "label": label,
                      "status": status, "words": _text(*dict.fromkeys(names), place, county)})
     db["search_entries"].insert_all(rows, pk="id")
-    db.execute(
-        "create virtual table search_entries_fts using fts5("
-        "words, content = 'search_entries', content_rowid = 'id', tokenize = 'trigram')"
-    )
-    db.execute("insert into search_entries_fts (search_entries_fts) values ('rebuild')")
+    # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
+    db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()
     return len(rows)
 
