@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
+from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .files import atomic_write, file_sha256
@@ -306,8 +306,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
         areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
-        abbreviations = search.read_abbreviations(Path(data_dir) / "abbreviations.csv")
-    except (fixes.CorrectionsError, reach.AreasError, search.AbbreviationsError) as e:
+        abbreviations = search_index.read_abbreviations(Path(data_dir) / "abbreviations.csv")
+    except (fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
         _log(f"error: {e}")
         return 2
     correction_report = fixes.apply_corrections(pubs, corrections)
@@ -335,7 +335,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         counties.write(tmp, data_dir)
         gazetteer.write(tmp)
         reach.write(tmp, areas)
-        search.write_index(tmp, abbreviations)
+        search_index.write_index(tmp, abbreviations)
         link_meetings(tmp)
         if with_documents:  # the MOA documents' committed extraction (issue 17)
             built["documents"] = documents.write(tmp, data_dir)

@@ -1,7 +1,9 @@
 """The package's shape: one atomic writer, no import cycle, and a server that imports no build module."""
 import ast
-import os
+import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,29 @@ def test_no_import_cycle_in_the_package():
 
     cycles = sorted(name for name in graph if reaches(name, name, set()))
     assert cycles == []
+
+
+SERVER_MODULES = {"open287g", "open287g.config", "open287g.files", "open287g.i18n", "open287g.palette", "open287g.search",
+                  "open287g.serve", "open287g.wording", "open287g.words"}
+BUILD_MODULES = ("open287g.read", "open287g.xlsx", "open287g.places", "open287g.gazetteer", "open287g.pipeline",
+                 "open287g.lineage", "open287g.load", "open287g.finish", "open287g.fixes", "open287g.identity",
+                 "open287g.search_index", "open287g.fetch", "open287g.moa", "open287g.pdfpages")
+
+
+def test_the_server_imports_no_build_module():
+    """A process that loads every plugin Datasette loads (the package's entry points) and serve.py holds none of the
+    workbook reader, the geocoder or the build's stages: only the light modules the pages need."""
+    code = (
+        "import json, sys\n"
+        "from importlib.metadata import entry_points\n"
+        "import open287g.serve\n"
+        "loaded = [ep.load().__name__ for ep in entry_points(group='datasette') if ep.value.startswith('open287g.')]\n"
+        "print(json.dumps({'plugins': sorted(loaded), 'modules': sorted(m for m in sys.modules if m.startswith('open287g'))}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout)
+    plugins = sorted(f"open287g.plugins.{p.stem}" for p in (PACKAGE / "plugins").glob("*.py") if p.stem != "__init__")
+    assert seen["plugins"] == plugins and len(plugins) == 17
+    modules = set(seen["modules"]) - set(plugins) - {"open287g.plugins"}
+    assert not modules & set(BUILD_MODULES)
+    assert modules == SERVER_MODULES
