@@ -54,7 +54,7 @@ def site_settings(database=DATABASE):
     """What the local plugins share, served in metadata.json (the deploy bundle ships plugins/, not
     this package): the database name, the palette (open287g/palette.py) and the models' names."""
     from .palette import COLOURS, MODEL_COLOURS
-    from .read import MODEL_NAMES
+    from .rules import MODEL_NAMES
 
     return {"database": database, "colours": COLOURS, "model_colours": MODEL_COLOURS, "model_names": MODEL_NAMES}
 

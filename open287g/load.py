@@ -4,7 +4,6 @@ from dataclasses import asdict
 
 import sqlite_utils
 
-from .history import era_of
 
 
 # What the build did about each kind of anomaly, stored beside it.
@@ -43,15 +42,15 @@ def _anomaly_rows(pubs):
     out = []
     for p in pubs:
         grouped = {}
-        for kind, sheet_row, detail in p["anomalies"]:
+        for kind, sheet_row, detail in p.anomalies:
             g = grouped.setdefault(kind, {"rows": [], "detail": detail, "count": 0})
             g["count"] += 1
             if sheet_row is not None and len(g["rows"]) < 50:
                 g["rows"].append(sheet_row)
         for kind, g in grouped.items():
             out.append({
-                "publication_id": p["id"],
-                "file": p["file"],
+                "publication_id": p.id,
+                "file": p.file,
                 "kind": kind,
                 "rows_affected": g["count"] if g["rows"] else None,
                 "sheet_rows": ", ".join(map(str, g["rows"])) or None,
@@ -62,36 +61,15 @@ def _anomaly_rows(pubs):
 
 
 def _publication_row(p):
-    status = ("rejected" if "error" in p else "duplicate" if p.get("duplicate_of") else "truncated" if p.get("truncated")
-              else "held" if p.get("held") else "used")
-    return {
-        "id": p["id"],
-        "list": p.get("list"),
-        "source_kind": p["source_kind"],
-        "era": era_of(p),
-        "caption": p.get("caption"),
-        "caption_date": p.get("caption_date"),
-        "file": p["file"],
-        "file_name": p["file_name"],
-        "original_name": p["original_name"],
-        "published_at": p.get("published_at"),
-        "date_source": p.get("date_source"),
-        "seq": p.get("seq"),
-        "status": status,
-        "row_count": p.get("row_count"),
-        "blank_rows": p.get("blank_rows"),
-        "manifest_rows": p["manifest_rows"],
-        "header": p.get("header"),
-        "sha256": p["sha256"],
-        "bytes": p["bytes"],
-        "fingerprint": p.get("fingerprint"),
-        "duplicate_of": p.get("duplicate_of"),
-        "capture_utc": p["capture_utc"],
-        "saved_at": p.get("saved_at"),
-        "archived_by": p["archived_by"],
-        "error": p.get("error"),
-        "anomalies": len(p["anomalies"]),
-    }
+    status = ("rejected" if p.error else "duplicate" if p.duplicate_of else "truncated" if p.truncated
+              else "held" if p.held else "used")
+    columns = ("id", "list", "source_kind", "era", "caption", "caption_date", "file", "file_name", "original_name", "published_at",
+               "date_source", "seq", "status", "row_count", "blank_rows", "manifest_rows", "header", "sha256", "bytes", "fingerprint",
+               "duplicate_of", "capture_utc", "saved_at", "archived_by", "error")
+    row = {name: getattr(p, name, None) for name in columns}
+    # A file that could not be read has no rows to count.
+    row.update(status=status, anomalies=len(p.anomalies), **({"row_count": None, "blank_rows": None} if p.error else {}))
+    return row
 
 
 def _type(values):

@@ -2,7 +2,6 @@
 import datetime
 
 from .ids import short_id, sortable
-from .read import MODEL_CODES
 
 
 def listing_spans(members):
@@ -10,17 +9,17 @@ def listing_spans(members):
     listings, open_spans = [], {}
     previous = None
     for p in members:
-        if previous is not None and p["rows"] == previous["rows"] and p["sheet_rows"] == previous["sheet_rows"]:
+        if previous is not None and p.rows == previous.rows and p.sheet_rows == previous.sheet_rows:
             # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
             for span in open_spans.values():
-                span.update(last_publication_id=p["id"], last_seq=p["seq"], last_seen=p["published_at"])
+                span.update(last_publication_id=p.id, last_seq=p.seq, last_seen=p.published_at)
                 span["publications"] += 1
             continue
         previous = p
         seen = {}
         current = {}
-        for row, sheet_row in zip(p["rows"], p["sheet_rows"]):
-            content = row["content"]
+        for row, sheet_row in zip(p.rows, p.sheet_rows):
+            content = row.content
             n = seen[content] = seen.get(content, 0) + 1  # exact duplicate rows keep their multiplicity
             current[(content, n)] = (row, sheet_row)
         for key in list(open_spans):
@@ -31,20 +30,20 @@ def listing_spans(members):
             if span is None:
                 content, n = key
                 open_spans[key] = span = {
-                    "id": short_id(p["list"], *content, n, p["id"]),  # the first publication's id, not its sequence number
-                    "_key": (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"]),
-                    "list": p["list"],
-                    **{k: row[k] for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
-                    "state_code": row["state_code"],
-                    "model": MODEL_CODES.get(row["model"]),
+                    "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
+                    "_key": row.key,
+                    "list": p.list,
+                    **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
+                    "state_code": row.state_code,
+                    "model": row.model_code,
                     "occurrence": n,
-                    "first_publication_id": p["id"],
-                    "first_seq": p["seq"],
+                    "first_publication_id": p.id,
+                    "first_seq": p.seq,
                     "first_sheet_row": sheet_row,
-                    "first_seen": p["published_at"],
+                    "first_seen": p.published_at,
                     "publications": 0,
                 }
-            span.update(last_publication_id=p["id"], last_seq=p["seq"], last_sheet_row=sheet_row, last_seen=p["published_at"])
+            span.update(last_publication_id=p.id, last_seq=p.seq, last_sheet_row=sheet_row, last_seen=p.published_at)
             span["publications"] += 1
     listings.extend(open_spans.values())
     return listings
@@ -60,31 +59,31 @@ def pending_applications(members, agreements):
             signed_index.setdefault((*name_key, a.model), []).append(a)
     for p in members:
         current = {}
-        for row in p["rows"]:
-            key = (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]))
+        for row in p.rows:
+            key = row.body_key
             current.setdefault(key, row)
         for key in list(open_apps):
             if key not in current:
                 app = open_apps.pop(key)
-                app["removed_publication_id"] = p["id"]
-                app["removed_at"] = p["published_at"]
+                app["removed_publication_id"] = p.id
+                app["removed_at"] = p.published_at
                 apps.append(app)
         for key, row in current.items():
             app = open_apps.get(key)
             if app is None:
                 open_apps[key] = app = {
-                    "id": short_id("pending", *key, p["id"]),
+                    "id": short_id("pending", *key, p.id),
                     "state_code": key[0],
-                    "agency": row["agency"],
+                    "agency": row.agency,
                     "agency_key": key[:2],
                     "model": key[2],
-                    "support_type": row["model"] or row["support_type"],
-                    "level": row["level_clean"],
-                    "county": row["county"],
-                    "first_publication_id": p["id"],
-                    "first_seen": p["published_at"],
+                    "support_type": row.model or row.support_type,
+                    "level": row.level_clean,
+                    "county": row.county,
+                    "first_publication_id": p.id,
+                    "first_seen": p.published_at,
                 }
-            app.update(last_publication_id=p["id"], last_seen=p["published_at"])
+            app.update(last_publication_id=p.id, last_seen=p.published_at)
     for app in open_apps.values():
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)

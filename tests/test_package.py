@@ -80,7 +80,7 @@ def test_no_import_cycle_in_the_package():
     assert cycles == []
 
 
-SERVER_MODULES = {"open287g", "open287g.config", "open287g.files", "open287g.i18n", "open287g.palette", "open287g.search",
+SERVER_MODULES = {"open287g", "open287g.config", "open287g.files", "open287g.i18n", "open287g.palette", "open287g.rules", "open287g.search",
                   "open287g.serve", "open287g.wording", "open287g.words"}
 BUILD_MODULES = ("open287g.read", "open287g.xlsx", "open287g.places", "open287g.gazetteer", "open287g.pipeline",
                  "open287g.lineage", "open287g.load", "open287g.finish", "open287g.fixes", "open287g.identity",

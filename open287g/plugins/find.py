@@ -12,11 +12,10 @@ from open287g import palette, search
 from open287g.i18n import _, model_names, ngettext, number
 from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
+from open287g.rules import CODES, MODEL_NAMES  # noqa: F401 (MODEL_NAMES: the one table, read by tests)
 from open287g.words import lookup_key, words
 
-# read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
-MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
-MODELS = tuple(MODEL_NAMES)
+MODELS = CODES
 
 # The newest publication of each list: one row per list, not every publication sorted per request
 NEWEST_LIST = """
