@@ -51,8 +51,8 @@ SITE_PLUGIN = "open287g-site"
 
 
 def site_settings(database=DATABASE):
-    """What the local plugins share, served in metadata.json (the deploy bundle ships plugins/, not
-    this package): the database name, the palette (open287g/palette.py) and the models' names."""
+    """What the plugins share, served in metadata.json as the open287g-site plugin section (they read it
+    with datasette.plugin_config): the database name, the palette (open287g/palette.py) and the models' names."""
     from .palette import COLOURS, MODEL_COLOURS
     from .rules import MODEL_NAMES
 
