@@ -65,6 +65,21 @@ def date(pubs):
     return [replace(w["pub"], **{name: w[name] for name in DECIDED}, anomalies=w["pub"].anomalies + tuple(w["found"])) for w in work]
 
 
+def unreadable_spans(dated):
+    """Rule list_gaps: when ICE's participating list cannot be read, as rows of list_gaps. Before the first capture
+    of ICE's 2011-2017 roster, and from the last capture to ICE's first file of 2021 on, no list survives.
+    Written once here; the as_of query, its page and the agreements' ended_in_gap read the table."""
+    participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
+    roster = [p for p in participating if p.is_roster]
+    files = [p for p in participating if not p.is_roster]
+    if not roster or not files:
+        return []
+    return [{"list": "participating", "after_publication_id": None, "starts": None,
+             "before_publication_id": roster[0].id, "ends": roster[0].published_at},
+            {"list": "participating", "after_publication_id": roster[-1].id, "starts": roster[-1].published_at,
+             "before_publication_id": files[0].id, "ends": files[0].published_at}]
+
+
 def _order_roster(roster):
     """Roster captures in capture order; a capture that repeats an earlier one's rows is marked as its duplicate."""
     for w in roster:

@@ -202,11 +202,11 @@ def write(path, data_dir, state_names, state_postal):
       )
       update agencies set earliest_signed_on = ranked.signed_on, earliest_signed_source = ranked.source
       from ranked where ranked.agency_id = agencies.id and ranked.n = 1""")
-    # Rule ending_range: an ending whose last printing is the roster of 2017 and first absence ICE's list of 2021.
+    # Rule ending_range: an ending whose last printing comes before a span of list_gaps and first absence after it.
     db.execute("alter table agreements add column ended_in_gap integer")
-    db.execute("""update agreements set ended_in_gap = (
-        (select era from publications where id = agreements.last_publication_id) = 'roster'
-        and (select era from publications where id = agreements.ended_publication_id) != 'roster')
+    db.execute("""update agreements set ended_in_gap = exists (
+        select 1 from list_gaps g
+        where g.after_publication_id is not null and agreements.last_seen <= g.starts and agreements.ended_seen >= g.ends)
       where ended_publication_id is not null""")
     db.execute("create index history_evidence_agency on history_evidence(agency_id)")
     db.execute("create index history_evidence_agreement on history_evidence(agreement_id)")

@@ -50,7 +50,6 @@ class Agreement:
     missing_count: int = 0
     ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
     row: dict | None = None
-    agency_id: str | None = None
     file_key: tuple | None = None  # the first key printed in ICE's files of 2021 on (not the 2011-2017 roster)
     file_first_seen: str | None = None  # ... when, and whether those files ever printed an MOA link for it
     file_linked: bool = False
@@ -79,7 +78,6 @@ class Merge:
 
 @dataclass
 class Change:
-    id: str
     publication_id: str
     changed_at: str
     kind: str
@@ -90,7 +88,16 @@ class Change:
     before: str | None = None
     after: str | None = None
     detail: str | None = None
-    parts: tuple = ()  # what the id is made from (it names the agreement)
+    application_id: str | None = None  # a pending->signed change: the pending application it came from
+
+    @property
+    def id(self):
+        """Made from what the change is, so it follows the agreement's id (rule history_ids renames some after the walk)."""
+        if self.kind == "pending->signed":
+            return short_id("pending_signed", self.application_id)
+        if self.kind == "superseded":
+            return short_id(self.publication_id, "superseded", self.agreement_id)
+        return short_id(self.publication_id, self.kind, self.agreement_id, self.before, self.after)
 
 
 def agreement_id_of(key):
@@ -136,9 +143,7 @@ class Lineage:
     # -- records
     def change(self, pub, kind, agreement_id, before=None, after=None, detail=None):
         a = self.agreements[agreement_id]
-        parts = (pub.id, kind, agreement_id, before, after)
         self.changes.append(Change(
-            id=short_id(*parts), parts=parts,
             publication_id=pub.id, changed_at=pub.published_at, kind=kind, agreement_id=agreement_id,
             state_code=a.state_code, agency=a.agency, model=a.model, before=before, after=after, detail=detail,
         ))
@@ -470,7 +475,7 @@ class Lineage:
                 continue
             a = self.agreements[app["agreement_id"]]
             self.changes.append(Change(
-                id=short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                application_id=app["id"], publication_id=a.first_publication_id, changed_at=a.first_seen,
                 kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
                 before=app["first_seen"][:10], after=a.signed_on,
                 detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
@@ -496,7 +501,7 @@ class Lineage:
                 a.status, a.superseded_by = "superseded", successor
                 s = self.agreements[successor]
                 self.changes.append(Change(
-                    id=short_id(since.id, "superseded", agreement_id), parts=(since.id, "superseded", agreement_id), publication_id=since.id, changed_at=since.published_at,
+                    publication_id=since.id, changed_at=since.published_at,
                     kind="superseded", agreement_id=agreement_id, state_code=a.state_code, agency=a.agency, model=a.model,
                     before=a.signed_on, after=s.signed_on, detail=f"no longer listed; the MOA signed {s.signed_on} (agreement {successor}) follows it"))
             else:
@@ -524,25 +529,23 @@ class Lineage:
         for m in self.merges:
             m.agreement_id = swap(m.agreement_id)
         for c in self.changes:
-            if c.agreement_id in renamed:
-                c.agreement_id = renamed[c.agreement_id]
-                c.parts = tuple(swap(x) for x in c.parts)
-                c.id = short_id(*c.parts)
+            c.agreement_id = swap(c.agreement_id)  # its id follows (Change.id)
 
 
-def date_flags(lineage, first_publication_ids):
+def date_flags(lineage, first_publication_ids, agency_of):
     """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
     carries another date, or whose date lies years before it was first listed while its agency is new."""
     flags = []
     first_seen_of_agency = {}
     for a in lineage.agreements.values():
-        first_seen_of_agency[a.agency_id] = min(first_seen_of_agency.get(a.agency_id, a.first_seen), a.first_seen)
+        agency = agency_of[a.id]
+        first_seen_of_agency[agency] = min(first_seen_of_agency.get(agency, a.first_seen), a.first_seen)
     for a in sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)):
         moa_date = moa_file_date(a.moa_url)
         if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
             flags.append((a.first_publication_id, "signed_date_contradicted",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
-        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(agency_of[a.id]) == a.first_seen
         if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
             flags.append((a.first_publication_id, "signed_long_before_listed",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))

@@ -208,11 +208,12 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpo
     dated = dating.date(readable)
     states = {s["postal"]: s["name"] for s in (states or [])}
     lineage, listings, apps = walk(dated, states, confirmed or set(), checkpoints)
-    agencies, aliases = build_agencies(lineage, apps, locate)
+    agencies = build_agencies(lineage, apps, locate)
+    listings = resolve.link_listings(listings, lineage, apps, agencies)
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     # The first list of each era starts the record: its old signing dates are no news.
     firsts = {next((p.id for p in participating if p.is_roster == roster), None) for roster in (True, False)}
-    for publication_id, kind, detail in date_flags(lineage, firsts):
+    for publication_id, kind, detail in date_flags(lineage, firsts, agencies.of_agreement):
         lineage.notes.setdefault(publication_id, []).append((kind, None, detail))
     walked = {p.id: replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in dated}
     latest = lineage.last_walked
@@ -220,10 +221,12 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpo
     return {
         "publications": pubs,
         "listings": listings,
+        "list_gaps": dating.unreadable_spans(dated),
         "lineage": lineage,
         "pending": apps,
-        "agencies": agencies,
-        "aliases": aliases,
+        "agencies": agencies.rows,
+        "aliases": agencies.aliases,
+        "agency_of": agencies,
         "latest": walked[latest] if latest else None,
     }
 

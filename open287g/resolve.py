@@ -5,8 +5,9 @@ from .ids import short_id, sortable
 
 
 def listing_spans(members):
-    """Each distinct printed row of one list stored once per unbroken run of publications that carried it."""
-    listings, open_spans = [], {}
+    """Each distinct printed row of one list stored once per unbroken run of publications that carried it:
+    [(the row key, the listing)], the key for link_listings."""
+    listings, open_spans, keys = [], {}, {}
     previous = None
     for p in members:
         if previous is not None and p.rows == previous.rows and p.sheet_rows == previous.sheet_rows:
@@ -24,14 +25,14 @@ def listing_spans(members):
             current[(content, n)] = (row, sheet_row)
         for key in list(open_spans):
             if key not in current:
-                listings.append(open_spans.pop(key))
+                listings.append((keys.pop(key), open_spans.pop(key)))
         for key, (row, sheet_row) in current.items():
             span = open_spans.get(key)
             if span is None:
                 content, n = key
+                keys[key] = row.key
                 open_spans[key] = span = {
                     "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
-                    "_key": row.key,
                     "list": p.list,
                     **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
                     "state_code": row.state_code,
@@ -45,8 +46,28 @@ def listing_spans(members):
                 }
             span.update(last_publication_id=p.id, last_seq=p.seq, last_sheet_row=sheet_row, last_seen=p.published_at)
             span["publications"] += 1
-    listings.extend(open_spans.values())
+    listings.extend((keys[k], span) for k, span in open_spans.items())
     return listings
+
+
+def link_listings(spans, lineage, apps, agencies):
+    """Listings with the agreement, pending application and agency each printed row belongs to: a participating
+    row by its key (after hand corrections, the key the lineage walked), a pending one by its agency and model
+    and the dates its application was listed."""
+    app_index = {}
+    for app in apps:
+        app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
+    out = []
+    for key, listing in spans:
+        if listing["list"] == "participating":
+            agreement_id = lineage.by_key.get(key)
+            agency = agencies.of_agreement[agreement_id] if agreement_id else None
+            out.append(dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency))
+            continue
+        app = next((a for a in app_index.get(key[:3], []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
+        out.append(dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None,
+                        agency_id=agencies.of_application[app["id"]] if app else None))
+    return out
 
 
 def pending_applications(members, agreements):
