@@ -10,10 +10,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
+from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
+from .files import atomic_write, file_sha256
+from .read import READER_VERSION, _extract_job, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
 
@@ -139,10 +140,7 @@ class PlaceCache:
 
     def __exit__(self, *exc):
         if self.dirty and exc[0] is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.results))
-            tmp.replace(self.path)
+            atomic_write(self.path, json.dumps(self.results))
 
 
 class Checkpoints:
@@ -169,11 +167,7 @@ class Checkpoints:
         return None
 
     def save(self, key, state):
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self._path(key)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
+        atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
         for old in sorted(self.dir.glob("lineage-*.pickle"), key=lambda f: f.stat().st_mtime, reverse=True)[self.KEEP:]:
             old.unlink(missing_ok=True)
 
@@ -337,8 +331,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
         areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
-        abbreviations = search.read_abbreviations(Path(data_dir) / "abbreviations.csv")
-    except (fixes.CorrectionsError, reach.AreasError, search.AbbreviationsError) as e:
+        abbreviations = search_index.read_abbreviations(Path(data_dir) / "abbreviations.csv")
+    except (fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
         _log(f"error: {e}")
         return 2
     pubs, correction_report = fixes.apply_corrections(pubs, corrections)
@@ -366,7 +360,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         counties.write(tmp, data_dir)
         gazetteer.write(tmp)
         reach.write(tmp, areas)
-        search.write_index(tmp, abbreviations)
+        search_index.write_index(tmp, abbreviations)
         link_meetings(tmp)
         if with_documents:  # the MOA documents' committed extraction (issue 17)
             built["documents"] = documents.write(tmp, data_dir)
@@ -386,7 +380,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         return 1
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
-    config.write_config(db_path.parent, metadata, inspect=False)
+    config.write_config(db_path.parent, metadata)
     stage("config")
     stage.report()
     elapsed = time.perf_counter() - started

@@ -1,15 +1,14 @@
 """Reads one ICE workbook (data/ice/**.xlsx) into plain row dicts, with the anomalies seen in it; caches the result by content hash."""
 import datetime
 import functools
-import hashlib
 import operator
-import os
 import pickle
 import re
 import urllib.parse
 from pathlib import Path
 
 from .dating import fingerprint
+from .files import atomic_write
 from .identity import norm_agency
 from .places import state_postal
 from .records import Row
@@ -375,14 +374,6 @@ def read_workbook(path):
     return {**interpret(extracted), "header_row": extracted["header_row"]}
 
 
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def extract_cached(path, sha256, cache_dir):
     """extract() through a cache keyed by the file's sha256: a file is parsed once per reader version.
 
@@ -400,11 +391,7 @@ def extract_cached(path, sha256, cache_dir):
     except PublicationError as e:
         result = {"error": one_line(str(e))}
     if cache_file:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache_file)
+        atomic_write(cache_file, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result
 
 

@@ -958,7 +958,7 @@ def _datasette(db_path):
 
     meta_file = db_path.with_name("metadata.json")
     metadata = json.loads(meta_file.read_text()) if meta_file.exists() else None
-    return Datasette([str(db_path)], metadata=metadata, plugins_dir=str(serve.PLUGINS_DIR),
+    return Datasette([str(db_path)], metadata=metadata,
                      template_dir=str(serve.TEMPLATES_DIR) if serve.TEMPLATES_DIR.is_dir() else None, settings=serve.SETTINGS)
 
 
