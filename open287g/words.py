@@ -18,7 +18,7 @@ _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u0060\u00b4\u2032"), "
 # Abbreviations written either way in ICE's lists and in the ZIP data.
 _TOKEN_ALIASES = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "mtn": "mountain",
                   "co": "county", "cnty": "county", "conty": "county", "couny": "county",
-                  "twp": "township", "dept": "department", "pd": "police",
+                  "twp": "township", "dept": "department", "pd": "police department",
                   "polce": "police", "plice": "police", "polic": "police", "deparment": "department",
                   "departement": "department", "sherrif": "sheriff", "sherriff": "sheriff",
                   "sherrifs": "sheriffs", "sherriffs": "sheriffs"}
@@ -37,7 +37,7 @@ def words(text, aliases=True):
     parts = re.split(r"[^a-z0-9]+", text)
     if not aliases:
         return [w for w in parts if w]
-    return [_TOKEN_ALIASES.get(w, w) for w in parts if w]
+    return [x for w in parts if w for x in _TOKEN_ALIASES.get(w, w).split()]
 
 
 def squash(tokens):
