@@ -135,6 +135,7 @@ class Lineage:
         self.state_names = state_names or {}
         self.files_from = None  # when the first of ICE's files of 2021 on was published (after the 2011-2017 roster)
         self.held = set()  # ids of publications held back from endings (walk_participating)
+        self.resumed = (0, 0)  # (lists taken from a checkpoint, distinct lists) of the last walk
         self.notes = {}  # publication id -> anomalies the walk found about it
 
     def note(self, pub, *anomalies):
@@ -590,6 +591,7 @@ def walk_participating(participating, states, confirmed, checkpoints=None):
         if found:
             done, (lineage, walked_keys) = found
             start = done + 1
+    lineage.resumed = (start, len(distinct))  # distinct lists taken from a checkpoint, of all
     for i in range(start, len(distinct)):
         p = distinct[i]
         keys = publication_keys(p)
@@ -629,8 +631,7 @@ def walk_keys(distinct, repeats, states, confirmed):
     signature = {}  # id(row) -> its text: rows recur in hundreds of publications
 
     def described(p):
-        d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed,
-                                 [(r.id, r.published_at) for r in repeats.get(p.id, ())])).encode())
+        d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
         for r in p.rows:
             text = signature.get(id(r))
             if text is None:
@@ -638,10 +639,15 @@ def walk_keys(distinct, repeats, states, confirmed):
             d.update(text)
         return d.digest()
 
+    def repeated(p):
+        return repr([(r.id, r.published_at) for r in repeats.get(p.id, ())]).encode()
+
+    # The next list counts without its repeats: ICE's next file is most often the newest list again.
     parts = [described(p) for p in distinct]
     keys = []
     for i in range(len(distinct) - 1):
         h.update(parts[i])
+        h.update(repeated(distinct[i]))
         step = h.copy()
         step.update(parts[i + 1])
         keys.append(step.hexdigest()[:24])

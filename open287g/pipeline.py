@@ -345,6 +345,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         stage("fix")
         built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"), Checkpoints(cache_dir))
         _warn_files(built["publications"])
+        resumed, distinct = built["lineage"].resumed
+        if resumed:
+            _log(f"lineage: resumed from its checkpoint after {resumed} of {distinct} distinct lists")
         stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report

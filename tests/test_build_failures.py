@@ -128,7 +128,7 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     data = copy_data(tmp_path / "data", skip={NEWEST})
     cache = tmp_path / "cache"
     newest_sha = _sha(DATA / "ice" / "participating" / NEWEST)
-    shutil.copytree(cache_dir, cache, ignore=lambda d, names: [n for n in names if n.startswith(newest_sha)])
+    shutil.copytree(cache_dir, cache, ignore=lambda d, names: [n for n in names if n.startswith((newest_sha, "lineage-"))])
     out = tmp_path / "287g.db"
     first = run_cli("build", "--data", data, "--out", out, "--cache", cache)
     assert first.returncode == 0 and "(0 workbooks parsed, 1121 from cache)" in first.stdout, first.stdout
@@ -139,6 +139,26 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     pub = conn.execute("select id, published_at from publications where file_name = ?", (NEWEST,)).fetchone()
     added = conn.execute("select count(*) from changes where publication_id = ? and kind = 'added'", (pub[0],)).fetchone()[0]
     assert pub[1].startswith("2026-03-27") and added >= 8
+    # The lineage walk resumed before the list it added, and the database is the cold build's, row for row.
+    assert "lineage: resumed from its checkpoint after 213 of 215 distinct lists" in second.stderr, second.stderr
+    walked = tmp_path / "walked"
+    shutil.copytree(cache, walked, ignore=lambda d, names: [n for n in names if n.startswith("lineage-")])
+    whole = run_cli("build", "--data", data, "--out", tmp_path / "whole.db", "--cache", walked)
+    assert whole.returncode == 0 and "lineage: resumed" not in whole.stderr, whole.stderr
+    assert _tables(out) == _tables(tmp_path / "whole.db")
+    # ICE publishing the newest list again under the next day's name: a repeat, resumed at the same point.
+    shutil.copy(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / "participatingAgencies03282026am.xlsx")
+    third = run_cli("build", "--data", data, "--out", out, "--cache", cache)
+    assert third.returncode == 0 and "lineage: resumed from its checkpoint after 214 of 215" in third.stderr, third.stderr
+
+
+def _tables(path):
+    """Every table's rows, sorted (FTS shadow tables left out: they index the tables)."""
+    conn = sqlite3.connect(path)
+    names = [n for (n,) in conn.execute("select name from sqlite_master where type = 'table' and name not like '%fts%' and name not like 'sqlite_%'")]
+    out = {n: sorted(map(repr, conn.execute(f'select * from "{n}"'))) for n in names}
+    conn.close()
+    return out
 
 
 def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_data):
