@@ -1,10 +1,12 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
+import functools
 import json
 from pathlib import Path
 
 import sqlite_utils
 
 from .fixes import data_rows
+from .load import insert
 from .words import words
 
 INDEX_ROWS = """
@@ -54,7 +56,13 @@ from places p
 """
 
 def _text(*parts):
-    return " ".join(w for part in parts if part for w in words(part))
+    return " ".join(spelt for spelt in map(_spelt, filter(None, parts)) if spelt)
+
+
+@functools.lru_cache(maxsize=None)
+def _spelt(part):
+    """A name's words as one string; a county's name recurs on every place in it, so each is spelt once."""
+    return " ".join(words(part))
 
 
 def read_abbreviations(path):
@@ -84,7 +92,7 @@ def write_index(db_path, abbreviations=()):
         names = [label] + (json.loads(spellings) if spellings else [])
         rows.append({"id": len(rows) + 1, "kind": kind, "ref": ref, "state_code": state, "label": label,
                      "status": status, "words": _text(*dict.fromkeys(names), place, county)})
-    db["search_entries"].insert_all(rows, pk="id")
+    insert(db, "search_entries", rows, pk="id")
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()
