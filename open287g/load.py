@@ -29,6 +29,7 @@ ACTIONS = {
     "unparseable_date": "row kept; signed_on left empty",
     "unknown_column": "file read without that column; teach open287g/read.py the column to read it",
     "rows_above_header": "rows above the header left unread; check they hold no agencies",
+    "footnote": "note below the list left unread; not an agency",
     "safelink_unwrapped": "Outlook safelinks redirect unwrapped to ICE's URL",
     "addendum_in_moa": "kept as printed",
     "model_spelling": "read as the canonical model name",

@@ -207,7 +207,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
 
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
-LOUD_FILES = ("unknown_column", "rows_above_header", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
+LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
 
 
 def _warn_files(pubs):

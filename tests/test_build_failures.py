@@ -187,6 +187,29 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
         read_workbook(tmp_path / "none.xlsx")
 
 
+def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_build(tmp_path):
+    from open287g.fetch import summarise
+    from open287g.read import read_workbook
+
+    other = ROW[:1] + ["Other PD"] + ROW[2:]
+    rows = [["287(g) Participating Agencies"], FULL, ROW, [None] * 8, other, ["", "  "], ["* Source: ICE, as of 2026-04-01"], [None, None, None, None, None, None, "", "see note"]]
+    _workbook(tmp_path / "foot.xlsx", rows)
+    r = read_workbook(tmp_path / "foot.xlsx")
+    assert [row["agency"] for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"] and r["sheet_rows"] == [3, 5]
+    assert r["blank_rows"] == 2
+    assert [a for a in r["anomalies"] if a[0] == "footnote"] == [
+        ("footnote", 7, "'* Source: ICE, as of 2026-04-01' below the list, naming no agency or support type: left unread"),
+        ("footnote", 8, "'see note' below the list, naming no agency or support type: left unread")]
+    # the manifest's count is the build's: two data rows, the header as printed
+    assert summarise(tmp_path / "foot.xlsx") == (2, "|".join(FULL), None)
+    # a row naming no agency between two listings is a row (an empty agency), not a note
+    _workbook(tmp_path / "mid.xlsx", [FULL, ROW, ["TX"], other])
+    assert [row["agency"] for row in read_workbook(tmp_path / "mid.xlsx")["rows"]] == ["Example County Sheriff's Office", "", "Other PD"]
+    # a file the build refuses is still stored by fetch, its rows uncounted and the reason kept
+    _workbook(tmp_path / "renamed.xlsx", [[c if c != "SIGNED" else "DATE SIGNED" for c in FULL], ROW])
+    assert summarise(tmp_path / "renamed.xlsx") == (None, "", "unknown column 'DATE SIGNED' in header row 1, with SIGNED absent: it may be that column renamed")
+
+
 def test_model_spellings_are_read_only_when_one_model_is_meant():
     from open287g.read import model_of
 
