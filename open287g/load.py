@@ -12,6 +12,7 @@ ACTIONS = {
     "rejected": "file left out of the database; other publications unaffected",
     "not_in_manifest": "built, provenance unknown",
     "sha256_mismatch": "built from the bytes on disk",
+    "manifest_rows_differ": "built from the rows read; the manifest's count is kept in publications.manifest_rows",
     "swapped_list": "filed under the list its columns belong to",
     "typo_year": "publication date corrected",
     "undated": "date inferred from content",

@@ -64,6 +64,10 @@ def _absorb(p, result):
     p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"],
              saved_at=r["saved_at"])
     p["anomalies"].extend(r["anomalies"])
+    # Rule manifest_rows_differ: the rows read are what is built; the fetcher's count (read.read_layout
+    # when fetched) differing means the file or the reader changed since: recorded, not a failed build.
+    if p["manifest_rows"] is not None and p["manifest_rows"] != p["row_count"]:
+        p["anomalies"].append(("manifest_rows_differ", None, f"{p['row_count']} data rows read; MANIFEST.csv records {p['manifest_rows']}"))
 
 
 def read_all(pubs, cache_dir, jobs, progress):
@@ -207,7 +211,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
 
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
-LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
+LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "manifest_rows_differ", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
 
 
 def _warn_files(pubs):
