@@ -14,6 +14,9 @@ from .lineage import date_flags, load_confirmations, walk_participating
 from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
 from .seeds import link_meetings, read_seeds
 
+# The build's exit codes (README.md, `open287g build --help`): a "not built" never reads as "built".
+BUILT, BUILT_WITH_REFUSALS, NOT_BUILT = 0, 1, 2
+
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
 
 
@@ -278,7 +281,8 @@ class _Stages:
 
 
 def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False, with_documents=True):
-    """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
+    """The whole build; returns the process exit code: BUILT, BUILT_WITH_REFUSALS (the database built
+    without the files named on stderr) or NOT_BUILT (the old database, if any, stays)."""
     started = time.perf_counter()
     db_path = Path(db_path)
     signature = input_signature(data_dir) + ("" if with_documents else "-no-documents")
@@ -296,11 +300,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
     except config.ConfigError as e:
         _log(f"error: {e}")
-        return 2
+        return NOT_BUILT
     pubs = inventory(data_dir)
     if not pubs:
         _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
-        return 2
+        return NOT_BUILT
     stage = _Stages()
     parsed = read_all(pubs, cache_dir, jobs, progress)
     pubs += history.roster_publications(data_dir)
@@ -315,7 +319,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         abbreviations = search.read_abbreviations(Path(data_dir) / "abbreviations.csv")
     except (fixes.CorrectionsError, reach.AreasError, search.AbbreviationsError) as e:
         _log(f"error: {e}")
-        return 2
+        return NOT_BUILT
     correction_report = fixes.apply_corrections(pubs, corrections)
     for c in correction_report:
         if not c["rows_touched"]:
@@ -349,7 +353,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
-        return 2
+        return NOT_BUILT
     stage("load")
     qa = finish.finish(tmp, built, metadata)
     stage("finish")
@@ -358,7 +362,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         for c in qa["broken"]:
             _log(f"error: QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip())
         tmp.unlink(missing_ok=True)
-        return 1
+        return NOT_BUILT
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
     config.write_config(db_path.parent, metadata, inspect=False)
@@ -368,7 +372,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     text = summary(built, qa, parsed, elapsed, db_path)
     print(text, flush=True)
     rejected = [p for p in pubs if "error" in p]
-    exit_code = 1 if rejected or seeds["problems"] else 0
+    exit_code = BUILT_WITH_REFUSALS if rejected or seeds["problems"] else BUILT
     stamp = db_path.with_name(db_path.name + ".inputs.json")
     stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
     return exit_code

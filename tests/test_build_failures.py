@@ -187,6 +187,25 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
         read_workbook(tmp_path / "none.xlsx")
 
 
+def test_a_crash_exits_not_built(monkeypatch, tmp_path):
+    """Python exits 1 on an uncaught exception, which would read as "built, some file refused"."""
+    from click.testing import CliRunner
+
+    from open287g import pipeline
+    from open287g.cli import cli
+
+    def crash(*args, **kwargs):
+        raise KeyError("published_at")
+
+    monkeypatch.setattr(pipeline, "run_build", crash)
+    result = CliRunner().invoke(cli, ["build", "--data", str(tmp_path), "--out", str(tmp_path / "287g.db")])
+    assert result.exit_code == pipeline.NOT_BUILT == 2
+    assert "KeyError: 'published_at'" in result.output and "error: the build stopped; the database was not replaced" in result.output
+    assert not (tmp_path / "287g.db").exists()
+    helped = CliRunner().invoke(cli, ["build", "--help"])
+    assert "1  built, some file refused" in helped.output and "2  not built" in helped.output
+
+
 def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_build(tmp_path):
     from open287g.fetch import summarise
     from open287g.read import read_workbook
