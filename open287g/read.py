@@ -6,16 +6,17 @@ import operator
 import os
 import pickle
 import re
+import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import xlsx
+from .cachekey import cache_key
 from .dating import fingerprint
 from .identity import norm_agency
 from .places import state_postal
 from .xlsx import WorkbookError, read_sheet, saved_at
-
-READER_VERSION = 14  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -456,12 +457,19 @@ def file_sha256(path):
     return h.hexdigest()
 
 
+def extract_cache_file(cache_dir, sha256):
+    """Where extract()'s result for these bytes is cached: keyed by the file's sha256 and by what
+    extract() depends on (this module, xlsx.py, the calamine package)."""
+    key = cache_key(sys.modules[__name__], xlsx, packages=("python-calamine",))
+    return Path(cache_dir) / f"{sha256}.{key}.pickle"
+
+
 def extract_cached(path, sha256, cache_dir):
-    """extract() through a cache keyed by the file's sha256: a file is parsed once per reader version.
+    """extract() through the cache (extract_cache_file): a file is parsed once per version of the reader.
 
     Returns {'ok': extracted} or {'error': one-line reason}; errors are cached too.
     """
-    cache_file = Path(cache_dir) / f"{sha256}.v{READER_VERSION}.pickle" if cache_dir else None
+    cache_file = extract_cache_file(cache_dir, sha256) if cache_dir else None
     if cache_file and cache_file.exists():
         try:
             with open(cache_file, "rb") as f:

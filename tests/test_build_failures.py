@@ -187,6 +187,32 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
         read_workbook(tmp_path / "none.xlsx")
 
 
+def test_cache_keys_follow_the_code_and_the_packages(tmp_path):
+    """The parse cache is keyed by read.py's and xlsx.py's bytes and calamine's version, not a hand-bumped number."""
+    import importlib.util
+
+    from open287g import places, read, xlsx
+    from open287g.cachekey import cache_key
+
+    def load_copy(text, name):
+        (tmp_path / name).write_text(text)
+        spec = importlib.util.spec_from_file_location("open287g.xlsx", tmp_path / name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    key = cache_key(read, xlsx, packages=("python-calamine",))
+    assert read.extract_cache_file(tmp_path, "ab12").name == f"ab12.{key}.pickle" and len(key) == 16
+    source = (ROOT / "open287g" / "xlsx.py").read_text()
+    # the same bytes give the same key; one changed byte of xlsx.py, a new one
+    assert cache_key(read, load_copy(source, "same.py"), packages=("python-calamine",)) == key
+    assert cache_key(read, load_copy(source + "\n# changed\n", "changed.py"), packages=("python-calamine",)) != key
+    # another module list, another package, or a package absent: each its own key
+    others = {cache_key(read, packages=("python-calamine",)), cache_key(read, xlsx), cache_key(read, xlsx, packages=("pypdfium2",)),
+              cache_key(read, xlsx, packages=("no-such-package-here",)), cache_key(places, packages=places.PACKAGES)}
+    assert len(others) == 5 and key not in others
+
+
 def test_a_crash_exits_not_built(monkeypatch, tmp_path):
     """Python exits 1 on an uncaught exception, which would read as "built, some file refused"."""
     from click.testing import CliRunner
