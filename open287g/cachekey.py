@@ -24,3 +24,12 @@ def cache_key(*modules, packages=(), extra=()):
     for text in extra:
         h.update(f"\0{text}".encode())
     return h.hexdigest()[:16]
+
+
+def prune(folder, family, current):
+    """Delete the files of one cache family (a glob) that are not under the current key: written by
+    code or packages since changed, nothing can read them again, and each family would otherwise
+    grow by a full copy with every change to the code."""
+    for path in Path(folder).glob(family):
+        if not path.match(current):
+            path.unlink(missing_ok=True)

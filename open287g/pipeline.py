@@ -11,7 +11,7 @@ from pathlib import Path
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .cachekey import cache_key
+from .cachekey import cache_key, prune
 from .read import _extract_job, extract_cache_file, extract_cached, file_sha256, interpret
 from .seeds import link_meetings, read_seeds
 
@@ -94,6 +94,9 @@ def read_all(pubs, cache_dir, jobs, progress):
     cached_ids = {id(p) for p in cached}
     todo = [p for p in pubs if id(p) not in cached_ids]
     places.INDEX_CACHE = str(cache_dir / f"places-index-{_places_key()}.pickle")
+    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name),
+                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{_places_key()}.json")):
+        prune(cache_dir, family, current)
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
     if len(todo) > 4 and workers > 1:

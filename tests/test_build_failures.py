@@ -214,6 +214,16 @@ def test_cache_keys_follow_the_code_and_the_packages(tmp_path):
     assert len(others) == 5 and key not in others
 
 
+def test_the_build_prunes_cache_entries_of_other_code(odd_list, cache_dir):
+    from open287g.read import extract_cache_file
+
+    names = {p.name for p in cache_dir.iterdir()}
+    assert not {f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"} & names
+    odd = extract_cache_file(cache_dir, _sha(odd_list[2] / "ice" / "participating" / ODD))
+    assert odd.name in names and sum(1 for _ in cache_dir.glob(extract_cache_file(cache_dir, "*").name)) >= 1123
+    assert [n for n in names if n.endswith(".pickle") and not n.startswith("places-") and not n.endswith(odd.name[64:])] == []
+
+
 def test_a_crash_exits_not_built(monkeypatch, tmp_path):
     """Python exits 1 on an uncaught exception, which would read as "built, some file refused"."""
     from click.testing import CliRunner
@@ -335,6 +345,7 @@ ODD = "participatingAgencies03302026am.xlsx"
 ODD_TITLE = "287(g) Participating Agencies as of March 30, 2026"
 ODD_NOTE = "Source: U.S. Immigration and Customs Enforcement. Agencies listed had an active 287(g) agreement on the date above."
 PENDING = "pending/pendingAgencies02272026am.xlsx"  # 2 data rows
+NEWEST_SHA = "2fdce17" + "0" * 57  # a made-up sha256 for a stale cache entry
 
 
 @pytest.fixture(scope="module")
@@ -356,6 +367,9 @@ def odd_list(tmp_path_factory, cache_dir, build_result):
     line = {"file": f"participating/{ODD}", "original_name": ODD, "sha256": _sha(path), "bytes": str(path.stat().st_size),
             "data_rows": str(data_rows), "header": header, "capture_utc": "2026-03-30T14:05:00Z", "archived_by": "fetched from ICE's page"}
     write_manifest(data / "ice" / "MANIFEST.csv", header_names, rows + [line], terminator)
+    # entries an older reader and geocoder left in the cache
+    for stale in (f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"):
+        (cache_dir / stale).write_bytes(b"old")
     result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
     db = sqlite3.connect(root / "287g.db")
     db.row_factory = sqlite3.Row
