@@ -28,8 +28,9 @@ build: $(STAMP)
 serve: build
 	$(BIN)/open287g serve --port $(PORT)
 
-# The production layout (docs/OPERATIONS.md): nginx from Debian caching in front of Datasette,
-# typed SQL in its own rate-limited process. Needs nginx (apt-get install nginx-light).
+# The production layout (docs/OPERATIONS.md, open287g/prod.py): nginx from Debian caching in front
+# of Datasette, typed SQL in its own rate-limited process, all run by supervisord, as in the Docker
+# image. Needs nginx (apt-get install nginx-light).
 serve-prod: build
 	$(BIN)/open287g serve --prod --port $(PORT)
 

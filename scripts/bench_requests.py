@@ -109,7 +109,6 @@ def main():
         def instance(path, settings):
             return Datasette(immutables=[str(path)], inspect_data=json.loads(serve.inspect_path(path).read_text()),
                              metadata=json.loads(serve.metadata_path(path).read_text()),
-                             plugins_dir=str(serve.PLUGINS_DIR),
                              template_dir=str(serve.TEMPLATES_DIR) if serve.TEMPLATES_DIR.is_dir() else None,
                              settings=settings, cors=True)
 

@@ -160,9 +160,9 @@ def test_a_new_column_beside_every_known_one_is_left_unread_and_reported(tmp_pat
 
     _workbook(tmp_path / "new.xlsx", [FULL + ["REGION"], ROW + ["South"], ROW[:1] + ["Other PD"] + ROW[2:] + ["West"]])
     r = read_workbook(tmp_path / "new.xlsx")
-    assert [row["agency"] for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
+    assert [row.agency for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
     assert r["header"] == "|".join(FULL + ["REGION"])
-    assert r["anomalies"] == [("unknown_column", 1, "column 'REGION' is not one the reader knows: left unread")]
+    assert r["anomalies"] == (("unknown_column", 1, "column 'REGION' is not one the reader knows: left unread"),)
 
 
 def test_a_new_column_with_a_known_one_absent_is_refused(tmp_path):
@@ -180,8 +180,8 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
 
     _workbook(tmp_path / "title.xlsx", [["287(g) Participating Agencies"], [], ["As of 2026-04-01"], FULL, ROW])
     r = read_workbook(tmp_path / "title.xlsx")
-    assert r["header_row"] == 4 and len(r["rows"]) == 1 and r["sheet_rows"] == [5]
-    assert r["anomalies"] == [("rows_above_header", 4, "2 non-blank row(s) above the header row 4 left unread")]
+    assert r["header_row"] == 4 and len(r["rows"]) == 1 and r["sheet_rows"] == (5,)
+    assert r["anomalies"] == (("rows_above_header", 4, "2 non-blank row(s) above the header row 4 left unread"),)
     # no header in the first ten non-blank rows: refused, naming the first row as before
     _workbook(tmp_path / "none.xlsx", [[f"note {i}"] for i in range(10)] + [FULL, ROW])
     with pytest.raises(PublicationError, match=r"^missing required column STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE \(header row 1: NOTE 0\)$"):
@@ -212,6 +212,12 @@ def test_cache_keys_follow_the_code_and_the_packages(tmp_path):
     others = {cache_key(read, packages=("python-calamine",)), cache_key(read, xlsx), cache_key(read, xlsx, packages=("pypdfium2",)),
               cache_key(read, xlsx, packages=("no-such-package-here",)), cache_key(places, packages=places.PACKAGES)}
     assert len(others) == 5 and key not in others
+    # a key built on a module's imports follows them, read from its source: lineage's checkpoints change
+    # with words.py (identity's normaliser) and rules.py (a table of constants), places' caches with words.py
+    from open287g.cachekey import with_imports
+
+    assert {"open287g.lineage", "open287g.identity", "open287g.words", "open287g.rules", "open287g.ids"} <= set(with_imports("open287g.lineage"))
+    assert with_imports(places) == ("open287g.files", "open287g.places", "open287g.words")
 
 
 def test_the_build_prunes_cache_entries_of_other_code(odd_list, cache_dir):
@@ -311,7 +317,7 @@ def _pub(name, saved=None, keys=frozenset({"a", "b"})):
 
     when, source, slot = name_date(name)
     return {"file_name": name, "published_at": when, "date_source": source, "slot": slot, "keys": set(keys),
-            "anomalies": [], "saved_at": saved, "capture_utc": None}
+            "found": [], "saved_at": saved, "capture_utc": None}  # dating's scratch record: what it found goes in "found"
 
 
 def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
@@ -326,10 +332,10 @@ def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
     _fix_typed_dates(list_ + [typo, late_save, unexplained])
     assert str(typo["published_at"]) == "2026-01-05 17:00:00"
     assert typo["date_source"] == "ICE file name, date corrected from its save time"
-    assert typo["anomalies"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
+    assert typo["found"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
     assert str(late_save["published_at"]) == "2025-12-20 09:00:00" and late_save["date_source"] == "ICE file name"
     assert str(unexplained["published_at"]) == "2025-06-10 09:00:00"
-    assert unexplained["anomalies"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["anomalies"][0][2]
+    assert unexplained["found"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["found"][0][2]
 
 
 def test_the_save_time_is_read_from_the_workbook(tmp_path):
@@ -440,3 +446,28 @@ def test_fetching_the_odd_list_counts_the_rows_the_build_reads(odd_list, tmp_pat
     with open(target / "ice" / "MANIFEST.csv", newline="", encoding="utf-8") as f:
         (row,) = list(csv.DictReader(f))
     assert row["data_rows"] == "1560" and row["header"].upper() == built["header"]
+
+
+def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_them_again():
+    """Rows are shared by every publication printing them (read's memo); a correction must not rewrite them."""
+    from dataclasses import replace
+
+    from open287g.fixes import apply_corrections, load_corrections
+    from open287g.read import read_workbook
+    from open287g.records import Publication
+
+    name = "participatingAgencies02272026am.xlsx"
+    corrections = [c for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
+    base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
+                       source_kind="participating", bytes=0)
+    r = read_workbook(DATA / "ice" / "participating" / name)
+    pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
+    (first,), report = apply_corrections([pub], corrections)
+    (again,), report_again = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    touched = report[0]["rows_touched"]
+    assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
+    fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
+    assert len(fixed) == touched and {row.state_code for row in fixed} == {"PA"}
+    # the rows as read are untouched: without the correction they name no state
+    (plain,), _ = apply_corrections([pub], [])
+    assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {None}
