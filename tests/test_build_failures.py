@@ -2,6 +2,7 @@
 import csv
 import hashlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -227,7 +228,8 @@ def test_the_build_prunes_cache_entries_of_other_code(odd_list, cache_dir):
     assert not {f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"} & names
     odd = extract_cache_file(cache_dir, _sha(odd_list[2] / "ice" / "participating" / ODD))
     assert odd.name in names and sum(1 for _ in cache_dir.glob(extract_cache_file(cache_dir, "*").name)) >= 1123
-    assert [n for n in names if n.endswith(".pickle") and not n.startswith("places-") and not n.endswith(odd.name[64:])] == []
+    parsed = [n for n in names if re.fullmatch(r"[0-9a-f]{64}\.\w+\.pickle", n)]
+    assert parsed and all(n.endswith(odd.name[64:]) for n in parsed)
 
 
 def test_a_crash_exits_not_built(monkeypatch, tmp_path):
@@ -257,7 +259,7 @@ def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_buil
     rows = [["287(g) Participating Agencies"], FULL, ROW, [None] * 8, other, ["", "  "], ["* Source: ICE, as of 2026-04-01"], [None, None, None, None, None, None, "", "see note"]]
     _workbook(tmp_path / "foot.xlsx", rows)
     r = read_workbook(tmp_path / "foot.xlsx")
-    assert [row["agency"] for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"] and r["sheet_rows"] == [3, 5]
+    assert [row.agency for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"] and r["sheet_rows"] == (3, 5)
     assert r["blank_rows"] == 2
     assert [a for a in r["anomalies"] if a[0] == "footnote"] == [
         ("footnote", 7, "'* Source: ICE, as of 2026-04-01' below the list, naming no agency or support type: left unread"),
@@ -266,7 +268,7 @@ def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_buil
     assert summarise(tmp_path / "foot.xlsx") == (2, "|".join(FULL), None)
     # a row naming no agency between two listings is a row (an empty agency), not a note
     _workbook(tmp_path / "mid.xlsx", [FULL, ROW, ["TX"], other])
-    assert [row["agency"] for row in read_workbook(tmp_path / "mid.xlsx")["rows"]] == ["Example County Sheriff's Office", "", "Other PD"]
+    assert [row.agency for row in read_workbook(tmp_path / "mid.xlsx")["rows"]] == ["Example County Sheriff's Office", "", "Other PD"]
     # a file the build refuses is still stored by fetch, its rows uncounted and the reason kept
     _workbook(tmp_path / "renamed.xlsx", [[c if c != "SIGNED" else "DATE SIGNED" for c in FULL], ROW])
     assert summarise(tmp_path / "renamed.xlsx") == (None, "", "unknown column 'DATE SIGNED' in header row 1, with SIGNED absent: it may be that column renamed")
