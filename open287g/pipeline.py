@@ -375,7 +375,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     load.write(tmp, built, seeds)
     try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
         counties.write(tmp, data_dir)
-        gazetteer.write(tmp)
+        gazetteer.write(tmp, cache_dir)
         reach.write(tmp, areas)
         search_index.write_index(tmp, abbreviations)
         link_meetings(tmp)
