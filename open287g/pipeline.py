@@ -7,7 +7,7 @@ import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
@@ -203,45 +203,181 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
+class NotBuilt(Exception):
+    """The build cannot go on; str() is the one-line reason. The old database, if any, stays."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """inventory: the workbooks under data/ice and the hand-kept files beside them."""
+    data_dir: Path
+    sources: tuple  # Publication, one per workbook, with its MANIFEST.csv line
+    metadata: dict  # metadata.yml and the canned queries, assembled
+    corrections: tuple
+    areas: tuple
+    abbreviations: tuple
+    confirmed: frozenset  # sha256 of publications confirmed in data/confirmations.csv
+
+
+@dataclass(frozen=True)
+class Read:
+    """read: every publication with its rows, or the reason it cannot be read."""
+    publications: tuple
+    parsed: int  # workbooks parsed now, not taken from the cache
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """correct: the publications with data/corrections.csv applied, and what each line touched."""
+    publications: tuple
+    report: tuple
+
+
+@dataclass(frozen=True)
+class Walked:
+    """lineage: the agreements, the listings, the pending applications, the list's unreadable spans."""
+    publications: tuple  # dated, with what the walk found about each
+    lineage: object
+    spans: list  # (row key, listing), see resolve.listing_spans
+    applications: list
+    list_gaps: list
+
+
+@dataclass(frozen=True)
+class Placed:
+    """agencies and places: the agencies and where they are, and the listings linked to them."""
+    publications: tuple  # with the signing dates to check by hand
+    agencies: object  # agencies.Agencies
+    listings: list
+    states: list
+
+
+def gather(data_dir):
+    """inventory: data/ -> Inputs; NotBuilt when there is nothing to build or a hand-kept file is broken."""
+    data_dir = Path(data_dir)
+    try:
+        metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
+        sources = inventory(data_dir)
+        if not sources:
+            raise NotBuilt(f"{data_dir / 'ice'}: no workbooks found")
+        return Inputs(data_dir, tuple(sources), metadata,
+                      tuple(fixes.load_corrections(data_dir / "corrections.csv")),
+                      tuple(reach.load_areas(data_dir / "agency_areas.csv")),
+                      tuple(search_index.read_abbreviations(data_dir / "abbreviations.csv")),
+                      frozenset(load_confirmations(data_dir / "confirmations.csv")))
+    except (config.ConfigError, fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
+        raise NotBuilt(str(e)) from None
+
+
+def read(inputs, cache_dir, jobs=None, progress=None):
+    """read: Inputs -> Read, ICE's workbooks through the cache and the 2011-2017 roster's captures."""
+    pubs, parsed = read_all(inputs.sources, cache_dir, jobs, progress)
+    pubs += history.roster_publications(inputs.data_dir)
+    for p in pubs:
+        if p.error:
+            _log(f"error: {p.file}: {p.error} (recorded in build_anomalies; file left out)")
+    return Read(tuple(pubs), parsed)
+
+
+def correct(read, inputs):
+    """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted."""
+    pubs, report = fixes.apply_corrections(read.publications, inputs.corrections)
+    for c in report:
+        if not c["rows_touched"]:
+            _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
+    pubs = _flag_unknown_states(pubs)
+    _warn(pubs)
+    return Corrected(tuple(pubs), tuple(report))
+
+
+def date(corrected):
+    """date: the readable publications, each with its list, date and order (dating.date); the unreadable ones as they are."""
+    dated = {p.id: p for p in dating.date([p for p in corrected.publications if not p.error])}
+    return tuple(dated.get(p.id, p) for p in corrected.publications)
+
+
 def walk(pubs, states, confirmed, checkpoints=None):
-    """Dated publications -> the lineage of agreements, the listings and the pending applications, and the
-    publications with what the walk found (held, mass endings)."""
-    participating = sorted((p for p in pubs if p.list == "participating"), key=lambda p: p.seq)
-    pending = sorted((p for p in pubs if p.list == "pending"), key=lambda p: p.seq)
-    listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
-    lineage = walk_participating(participating, states, confirmed, checkpoints)
+    """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
+    applications, and the publications with what the walk found (held, mass endings)."""
+    dated = [p for p in pubs if p.list]
+    participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
+    pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
+    spans = resolve.listing_spans(participating) + resolve.listing_spans(pending)
+    lineage = walk_participating(participating, {s["postal"]: s["name"] for s in states}, confirmed, checkpoints)
     apps = resolve.pending_applications(pending, lineage.agreements)
     lineage.record_pending_signed(apps)
-    return lineage, listings, apps
+    resumed, distinct = lineage.resumed
+    if resumed:
+        _log(f"lineage: resumed from its checkpoint after {resumed} of {distinct} distinct lists")
+    pubs = tuple(replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in pubs)
+    return Walked(pubs, lineage, spans, apps, dating.unreadable_spans(dated))
 
 
-def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpoints=None):
-    """Date, order and link every readable publication; returns the derived tables."""
-    readable = [p for p in pubs if not p.error]
-    dated = dating.date(readable)
-    states = {s["postal"]: s["name"] for s in (states or [])}
-    lineage, listings, apps = walk(dated, states, confirmed or set(), checkpoints)
-    agencies = build_agencies(lineage, apps, locate)
-    listings = resolve.link_listings(listings, lineage, apps, agencies)
-    participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
+def place(walked, locate, states):
+    """agencies and places: Walked -> Placed, the agencies (with where they are) and the listings linked to them;
+    signing dates to check by hand noted on the publications that printed them first."""
+    lineage = walked.lineage
+    agencies = build_agencies(lineage, walked.applications, locate)
+    listings = resolve.link_listings(walked.spans, lineage, walked.applications, agencies)
+    participating = sorted((p for p in walked.publications if p.list == "participating"), key=lambda p: p.seq)
     # The first list of each era starts the record: its old signing dates are no news.
     firsts = {next((p.id for p in participating if p.is_roster == roster), None) for roster in (True, False)}
+    flags = {}
     for publication_id, kind, detail in date_flags(lineage, firsts, agencies.of_agreement):
-        lineage.notes.setdefault(publication_id, []).append((kind, None, detail))
-    walked = {p.id: replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in dated}
-    latest = lineage.last_walked
-    pubs = [walked.get(p.id, p) for p in pubs]
+        flags.setdefault(publication_id, []).append((kind, None, detail))
+    pubs = tuple(p.noting(*flags.get(p.id, ())) for p in walked.publications)
+    _warn_files(pubs)
+    return Placed(pubs, agencies, listings, states)
+
+
+def tables(corrected, walked, placed):
+    """What load and finish write: the stages' records by table."""
+    latest = next((p for p in placed.publications if p.id == walked.lineage.last_walked), None)
     return {
-        "publications": pubs,
-        "listings": listings,
-        "list_gaps": dating.unreadable_spans(dated),
-        "lineage": lineage,
-        "pending": apps,
-        "agencies": agencies.rows,
-        "aliases": agencies.aliases,
-        "agency_of": agencies,
-        "latest": walked[latest] if latest else None,
+        "publications": list(placed.publications),
+        "listings": placed.listings,
+        "list_gaps": walked.list_gaps,
+        "lineage": walked.lineage,
+        "pending": walked.applications,
+        "agencies": placed.agencies.rows,
+        "aliases": placed.agencies.aliases,
+        "agency_of": placed.agencies,
+        "latest": latest,
+        "states": placed.states,
+        "corrections": list(corrected.report),
     }
+
+
+def load_all(tmp, built, inputs, cache_dir, with_documents):
+    """load: the tables into a new database file, then counties, places, reach, the search index, meetings,
+    documents and the history's evidence; returns (seeds, documents, evidence)."""
+    seeds = read_seeds(inputs.data_dir / "seeds", built["agencies"])
+    for problem in seeds["problems"]:
+        _log(f"error: {problem}")
+    load.write(tmp, built, seeds)
+    try:
+        counties.write(tmp, inputs.data_dir)
+        gazetteer.write(tmp, cache_dir)
+        reach.write(tmp, list(inputs.areas))
+        search_index.write_index(tmp, list(inputs.abbreviations))
+        link_meetings(tmp)
+        documents_written = documents.write(tmp, inputs.data_dir) if with_documents else None  # the MOA documents' committed extraction
+        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built["states"]}, places.state_postal)
+    except (counties.CensusError, reach.AreasError) as e:
+        raise NotBuilt(str(e)) from None
+    return seeds, documents_written, evidence
+
+
+def finish_all(tmp, built, metadata):
+    """finish: indexes, search, views and QA checks; NotBuilt when a QA check that guards the data fails."""
+    qa = finish.finish(tmp, built, metadata)
+    if qa["broken"]:
+        # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
+        failed = [f"QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip() for c in qa["broken"]]
+        for line in failed[:-1]:
+            _log(f"error: {line}")
+        raise NotBuilt(failed[-1])
+    return qa
 
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
@@ -326,85 +462,39 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         print(saved["summary"])
         return saved["exit_code"]
     cache_dir = Path(cache_dir) if cache_dir else db_path.parent / "cache"
-    try:
-        metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
-    except config.ConfigError as e:
-        _log(f"error: {e}")
-        return NOT_BUILT
-    sources = inventory(data_dir)
-    if not sources:
-        _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
-        return NOT_BUILT
-    stage = _Stages()
-    pubs, parsed = read_all(sources, cache_dir, jobs, progress)
-    pubs += history.roster_publications(data_dir)
-    stage("read")
-    for p in pubs:
-        if p.error:
-            _log(f"error: {p.file}: {p.error} (recorded in build_anomalies; file left out)")
-    try:
-        corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
-        areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
-        abbreviations = search_index.read_abbreviations(Path(data_dir) / "abbreviations.csv")
-    except (fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
-        _log(f"error: {e}")
-        return NOT_BUILT
-    pubs, correction_report = fixes.apply_corrections(pubs, corrections)
-    for c in correction_report:
-        if not c["rows_touched"]:
-            _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
-    pubs = _flag_unknown_states(pubs)
-    _warn(pubs)
-    with PlaceCache(cache_dir) as locate:
-        stage("fix")
-        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"), Checkpoints(cache_dir))
-        _warn_files(built["publications"])
-        resumed, distinct = built["lineage"].resumed
-        if resumed:
-            _log(f"lineage: resumed from its checkpoint after {resumed} of {distinct} distinct lists")
-        stage("resolve")
-        built["states"] = locate.states()
-    built["corrections"] = correction_report
-    seeds = read_seeds(Path(data_dir) / "seeds", built["agencies"])
-    for problem in seeds["problems"]:
-        _log(f"error: {problem}")
     tmp = db_path.with_name(db_path.name + ".tmp")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    if tmp.exists():
-        tmp.unlink()
-    load.write(tmp, built, seeds)
-    try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
-        counties.write(tmp, data_dir)
-        gazetteer.write(tmp, cache_dir)
-        reach.write(tmp, areas)
-        search_index.write_index(tmp, abbreviations)
-        link_meetings(tmp)
-        if with_documents:  # the MOA documents' committed extraction (issue 17)
-            built["documents"] = documents.write(tmp, data_dir)
-        built["evidence"] = history.write(tmp, data_dir, {s["postal"]: s["name"] for s in built["states"]}, places.state_postal)  # issue 18
-    except (counties.CensusError, reach.AreasError) as e:
-        _log(f"error: {e}")
+    stage = _Stages()
+    try:
+        inputs = gather(data_dir)
+        was_read = read(inputs, cache_dir, jobs, progress)
+        stage("read")
+        corrected = correct(was_read, inputs)
+        stage("fix")
+        with PlaceCache(cache_dir) as locate:
+            states = locate.states()
+            walked = walk(date(corrected), states, inputs.confirmed, Checkpoints(cache_dir))
+            placed = place(walked, locate, states)
+        stage("resolve")
+        built = tables(corrected, walked, placed)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)
-        return NOT_BUILT
-    stage("load")
-    qa = finish.finish(tmp, built, metadata)
-    stage("finish")
-    if qa["broken"]:
-        # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
-        for c in qa["broken"]:
-            _log(f"error: QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip())
+        seeds, built["documents"], built["evidence"] = load_all(tmp, built, inputs, cache_dir, with_documents)
+        stage("load")
+        qa = finish_all(tmp, built, inputs.metadata)
+        stage("finish")
+    except NotBuilt as e:
+        _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
         return NOT_BUILT
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
-    config.write_config(db_path.parent, metadata)
+    config.write_config(db_path.parent, inputs.metadata)
     stage("config")
     stage.report()
-    elapsed = time.perf_counter() - started
-    text = summary(built, qa, parsed, elapsed, db_path)
+    text = summary(built, qa, was_read.parsed, time.perf_counter() - started, db_path)
     print(text, flush=True)
-    rejected = [p for p in pubs if p.error]
-    exit_code = BUILT_WITH_REFUSALS if rejected or seeds["problems"] else BUILT
+    refused = any(p.error for p in built["publications"]) or seeds["problems"]
+    exit_code = BUILT_WITH_REFUSALS if refused else BUILT
     stamp = db_path.with_name(db_path.name + ".inputs.json")
     stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
     return exit_code
