@@ -1,5 +1,7 @@
 """Shared fixtures: one real build of the snapshot of data/, made once per test session through the CLI;
 and the guard that fails any test reading a workbook of the live data/ the snapshot does not hold."""
+import fcntl
+import json
 import os
 import shutil
 import sqlite3
@@ -99,12 +101,41 @@ def pytest_collection_finish(session):
         raise pytest.UsageError("a test module reads the live data/ outside the snapshot at import: " + "; ".join(dict.fromkeys(live_reads)))
 
 
+# The longest files first (measured with --durations), so pytest-xdist starts the two longest on
+# the two workers at once and shares out the rest behind them; the other files keep their order.
+LONGEST_FIRST = ("test_replay.py", "test_interrupted_builds.py", "test_identity_real.py", "test_build_failures.py",
+                 "test_publish.py", "test_gates.py", "test_hostile_workbooks.py", "test_prod.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 # Tables a test wants shown after the run (the replay's day-by-day outcome), whatever the -q/-s flags.
+# A test appends to `summaries`; they ride on its report, so they reach the terminal from an xdist worker too.
 summaries = []
+SUMMARY = "terminal summary"
+shown = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    while summaries:
+        report.user_properties.append((SUMMARY, summaries.pop(0)))
+    return report
+
+
+def pytest_runtest_logreport(report):
+    shown.extend(value for key, value in report.user_properties if key == SUMMARY)
 
 
 def pytest_terminal_summary(terminalreporter):
-    for title, text in summaries:
+    for title, text in shown:
         terminalreporter.section(title)
         terminalreporter.write_line(text)
 
@@ -121,9 +152,26 @@ def run_cli(*args, timeout=600, env=None):
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
+def shared(tmp_path_factory, name, make):
+    """tmp/<name>, made by make(path) once per test run. Under pytest-xdist the workers share the
+    run's temporary directory: the first to ask makes it under a lock, the others wait and reuse it
+    (one cold build per run, not one per worker)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # left by a worker whose make() failed
+            make(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("build")
+    return shared(tmp_path_factory, "build", lambda path: path.mkdir())
 
 
 @pytest.fixture(scope="session")
@@ -134,14 +182,18 @@ def cache_dir(build_dir):
 @pytest.fixture(scope="session")
 def snapshot_data(tmp_path_factory):
     """data/ limited to the snapshot's workbooks (tests/snapshot_files.txt)."""
-    return copy_data(tmp_path_factory.mktemp("snapshot") / "data")
+    return shared(tmp_path_factory, "snapshot", lambda path: copy_data(path / "data")) / "data"
 
 
 @pytest.fixture(scope="session")
-def build_result(build_dir, cache_dir, snapshot_data):
+def build_result(tmp_path_factory, build_dir, cache_dir, snapshot_data):
     """The cold build of the shipped data, with its exit code and output."""
-    env = dict(os.environ, CI="1")
-    result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+    def build(path):
+        env = dict(os.environ, CI="1")
+        result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+        path.write_text(json.dumps([result.args, result.returncode, result.stdout, result.stderr]))
+
+    result = subprocess.CompletedProcess(*json.loads(shared(tmp_path_factory, "build_result.json", build).read_text()))
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -152,12 +204,12 @@ def db_path(build_result, build_dir):
 
 
 @pytest.fixture(scope="session")
-def site_db(db_path):
+def site_db(tmp_path_factory, db_path):
     """The built database ready to serve: metadata.json (written by the build) and datasette inspect counts."""
     from open287g import serve
 
     assert (db_path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
-    serve.prepare(db_path)
+    shared(tmp_path_factory, "site_db_prepared", lambda path: (serve.prepare(db_path), path.touch()))
     return db_path
 
 
