@@ -7,6 +7,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -211,6 +213,36 @@ def site_db(tmp_path_factory, db_path):
     assert (db_path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
     shared(tmp_path_factory, "site_db_prepared", lambda path: (serve.prepare(db_path), path.touch()))
     return db_path
+
+
+@pytest.fixture(scope="session")
+def server(site_db, tmp_path_factory):
+    """`datasette serve` of the built database on a free port, as `open287g serve` runs it: one per
+    test process, shared by the browser tests (it only reads). Its log goes to a file: a pipe nobody
+    reads would fill with the access log and stall the server."""
+    from open287g import prod, serve
+
+    port = prod.free_port()
+    log_path = tmp_path_factory.mktemp("server") / "datasette.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(serve.datasette_command(site_db, "127.0.0.1", port), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("datasette did not start: " + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.fixture(scope="session")
