@@ -27,8 +27,9 @@ build: $(STAMP)
 serve: build
 	$(BIN)/open287g serve --port $(PORT)
 
-# The production layout (docs/OPERATIONS.md): nginx from Debian caching in front of Datasette,
-# typed SQL in its own rate-limited process. Needs nginx (apt-get install nginx-light).
+# The production layout (docs/OPERATIONS.md, open287g/prod.py): nginx from Debian caching in front
+# of Datasette, typed SQL in its own rate-limited process, all run by supervisord, as in the Docker
+# image. Needs nginx (apt-get install nginx-light).
 serve-prod: build
 	$(BIN)/open287g serve --prod --port $(PORT)
 
@@ -37,7 +38,7 @@ test: $(STAMP) $(NODE_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	$(BIN)/python scripts/bench_build.py --scale 4
+	$(BIN)/python scripts/bench_build.py
 
 # Datasette's work per request before/after materialising, then direct vs the nginx layout (needs nginx and wrk).
 bench-load: $(STAMP)

@@ -18,19 +18,15 @@ with chosen as (
   order by published_at desc, seq desc
   limit 1
 ),
--- after the last roster capture, until ICE's next list, ICE's list is unknown
+-- after the last publication before a gap (list_gaps), until the first after it, ICE's list is unknown
 known as (
   select chosen.*
   from chosen
-  where not (
-    chosen.era = 'roster'
-    and date(:date) > date(chosen.published_at)
-    and not exists (
-      select 1
-      from publications
-      where era = 'roster'
-        and published_at > chosen.published_at
-    )
+  where not exists (
+    select 1
+    from list_gaps
+    where list_gaps.after_publication_id = chosen.id
+      and date(:date) > date(list_gaps.starts)
   )
 )
 select

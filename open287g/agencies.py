@@ -1,5 +1,6 @@
 """Reads the agreements and pending applications and writes agencies: one per body, joined through renames, with an id from its first printed row, a place and the aliases of ids that moved."""
 import re
+from dataclasses import dataclass
 
 from . import places
 from .identity import compare_names, norm_agency, same_body
@@ -16,11 +17,19 @@ def _one_body(before, after, lineage):
     return name is not None and name.relation != "relabelled" and same_body(before.agency, after.agency, state)
 
 
+@dataclass(frozen=True)
+class Agencies:
+    rows: dict  # agency id -> its row
+    aliases: list  # ids that moved (id_aliases rows)
+    of_agreement: dict  # agreement id -> agency id
+    of_application: dict  # pending application id -> agency id
+
+
 def build_agencies(lineage, apps, locate=places.locate):
     """Group agreements and applications into agencies: same state and name, joined through renames
     (not relabels, which move an agreement to another body). An agency's id comes from the first row
     printed for it, so it does not move when a spelling changes; ids that differ from the earlier
-    scheme go into the aliases."""
+    scheme go into the aliases. Returns Agencies; the agreements and applications are left as they are."""
     parent = {}
 
     def find(k):
@@ -56,6 +65,7 @@ def build_agencies(lineage, apps, locate=places.locate):
     for k in sorted(parent, key=sortable):
         groups.setdefault(find(k), []).append(k)
     agencies, aliases, empty = {}, [], []
+    of_agreement, of_application = {}, {}  # agreement id -> agency id; pending application id -> agency id
     for root in sorted(groups, key=sortable):
         keys = groups[root]
         agreements = members_of.get(root, [])
@@ -108,15 +118,15 @@ def build_agencies(lineage, apps, locate=places.locate):
             **spot,
         }
         for a in agreements:
-            a.agency_id = agency_id
+            of_agreement[a.id] = agency_id
         for x in applications:
-            x["agency_id"] = agency_id
+            of_application[x["id"]] = agency_id
     # A name no body holds any more (Gulf County BOCC, relabelled to the Sheriff's Office; Cass County MT,
     # moved to MN) leads to the agency that now holds the agreement printed under it.
     holder = {}
     for a in agreements_sorted:
         for k in sorted({(k[0], k[1]) for k in a.keys}, key=sortable):
-            holder.setdefault(k, a.agency_id)
+            holder.setdefault(k, of_agreement[a.id])
     taken = set(agencies) | {x["alias"] for x in aliases}
     for keys in empty:
         for k in keys:
@@ -132,5 +142,5 @@ def build_agencies(lineage, apps, locate=places.locate):
             keys |= {(k[0], k[1], k[2], str(a.signed_printed)[:10]) for k in a.keys}
         for legacy in sorted({agreement_id_of(k) for k in keys} - ids):
             aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
-    return agencies, aliases
+    return Agencies(agencies, aliases, of_agreement, of_application)
 

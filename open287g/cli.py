@@ -58,7 +58,7 @@ def _lazy(module, name):
         pass
 
 
-_lazy("fetch", "fetch_command")
+_lazy("fetch_documents", "fetch_command")
 _lazy("moa", "extract_command")
 _lazy("publish", "publish_command")
 _lazy("publish", "diff_command")

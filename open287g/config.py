@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 from . import ROOT
+from .files import atomic_write
 
 DATABASE = "287g"
 METADATA = ROOT / "metadata.yml"
@@ -50,10 +51,10 @@ SITE_PLUGIN = "open287g-site"
 
 
 def site_settings(database=DATABASE):
-    """What the local plugins share, served in metadata.json (the deploy bundle ships plugins/, not
-    this package): the database name, the palette (open287g/palette.py) and the models' names."""
+    """What the plugins share, served in metadata.json as the open287g-site plugin section (they read it
+    with datasette.plugin_config): the database name, the palette (open287g/palette.py) and the models' names."""
     from .palette import COLOURS, MODEL_COLOURS
-    from .read import MODEL_NAMES
+    from .rules import MODEL_NAMES
 
     return {"database": database, "colours": COLOURS, "model_colours": MODEL_COLOURS, "model_names": MODEL_NAMES}
 
@@ -204,24 +205,18 @@ def check_against_database(metadata, db_path, database=DATABASE):
     return problems
 
 
-def write_config(build_dir, metadata=None, inspect=True):
-    """Write build/metadata.json (and, with inspect, the datasette inspect counts beside the database); returns its path.
+def write_config(build_dir, metadata=None):
+    """Write build/metadata.json; returns its path.
 
-    The build passes the metadata it assembled before starting, so a bad query stops it early, and
-    leaves the inspect counts to `serve` and `publish`, which write them when missing or stale.
+    The build passes the metadata it assembled before starting, so a bad query stops it early.
+    The inspect counts are serve.prepare's (`serve` and `publish` write them when missing or stale).
     """
     build_dir = Path(build_dir)
     metadata = assemble() if metadata is None else metadata
     out = build_dir / "metadata.json"
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(out)
+    atomic_write(out, json.dumps(metadata, indent=2, ensure_ascii=False))
     db_path = build_dir / f"{DATABASE}.db"
     if db_path.exists():
         for problem in check_against_database(metadata, db_path):
             print(f"warning: {problem}", file=sys.stderr)
-        if inspect:
-            from .serve import write_inspect
-
-            write_inspect(db_path)
     return out

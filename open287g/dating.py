@@ -1,8 +1,9 @@
-"""Reads the parsed publications and decides each one's list, date and order: ICE's file names are checked against content, not trusted."""
+"""Reads the corrected publications and returns them with each one's list, date and order: ICE's file names are checked against content, not trusted."""
 import bisect
 import datetime
 import hashlib
 import re
+from dataclasses import replace
 
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx; also
@@ -32,9 +33,61 @@ TRUNCATED_RATIO = 0.5  # under half the rows of both neighbours is a truncated p
 def fingerprint(rows):
     """Content fingerprint of a publication: the sorted printed rows, independent of order and formatting."""
     h = hashlib.sha256()
-    for t in sorted(r["content_repr"] for r in rows):
+    for t in sorted(r.content_repr for r in rows):
         h.update(t.encode())
     return h.hexdigest()[:16]
+
+
+# What this stage works out; the rest of a publication it only reads.
+DECIDED = ("list", "published_at", "date_source", "slot", "seq", "duplicate_of", "truncated")
+
+
+def date(pubs):
+    """Readable publications -> the same, each with its list, publication time, order on its list and marks.
+
+    ICE's 2011-2017 roster captures are dated by capture time and come first on the participating list;
+    ICE's files of 2021 on are dated by name, checked against content, and numbered after them.
+    """
+    # Scratch records this stage fills in; the publications it was given are never changed.
+    work = [{**{name: getattr(p, name) for name in p.__slots__}, "pub": p, "found": []} for p in pubs]
+    for w in work:
+        w["list"] = assign_list(w, w["header"])
+        w["duplicate_of"], w["truncated"] = None, False
+    roster = [w for w in work if w["pub"].is_roster]
+    date_publications([w for w in work if not w["pub"].is_roster])
+    _order_roster(roster)
+    # The roster's captures first on the participating list, then the files of 2021 on, numbered anew.
+    files = sorted((w for w in work if w["list"] == "participating" and not w["pub"].is_roster), key=lambda w: w["seq"])
+    for seq, w in enumerate(roster + files, start=1):
+        w["seq"] = seq
+    for w in work:
+        w["published_at"] = w["published_at"].isoformat(timespec="seconds")
+    return [replace(w["pub"], **{name: w[name] for name in DECIDED}, anomalies=w["pub"].anomalies + tuple(w["found"])) for w in work]
+
+
+def unreadable_spans(dated):
+    """Rule list_gaps: when ICE's participating list cannot be read, as rows of list_gaps. Before the first capture
+    of ICE's 2011-2017 roster, and from the last capture to ICE's first file of 2021 on, no list survives.
+    Written once here; the as_of query, its page and the agreements' ended_in_gap read the table."""
+    participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
+    roster = [p for p in participating if p.is_roster]
+    files = [p for p in participating if not p.is_roster]
+    if not roster or not files:
+        return []
+    return [{"list": "participating", "after_publication_id": None, "starts": None,
+             "before_publication_id": roster[0].id, "ends": roster[0].published_at},
+            {"list": "participating", "after_publication_id": roster[-1].id, "starts": roster[-1].published_at,
+             "before_publication_id": files[0].id, "ends": files[0].published_at}]
+
+
+def _order_roster(roster):
+    """Roster captures in capture order; a capture that repeats an earlier one's rows is marked as its duplicate."""
+    for w in roster:
+        w["published_at"] = datetime.datetime.fromisoformat(w["published_at"])
+    roster.sort(key=lambda w: w["published_at"])
+    _mark_duplicates(roster)
+    for w in roster:
+        w["list"] = "participating"
 
 
 def jaccard(a, b):
@@ -52,7 +105,7 @@ def assign_list(pub, header):
     named = "pending" if pub["folder"] == "pending" else "participating"
     actual = "participating" if "SIGNED" in header.split("|") else "pending"
     if actual != named:
-        pub["anomalies"].append(("swapped_list", None, f"named as the {named} list but its columns ({header}) are the {actual} list's; filed under {actual}"))
+        pub["found"].append(("swapped_list", None, f"named as the {named} list but its columns ({header}) are the {actual} list's; filed under {actual}"))
     return actual
 
 
@@ -102,7 +155,7 @@ def _fit(pub, others, when):
 
 
 def date_publications(pubs):
-    """Set list, published_at, date_source, seq and anomalies on every readable publication, in place."""
+    """Set published_at, date_source, seq and anomalies on the scratch records of ICE's files (see date)."""
     for p in pubs:
         p["published_at"], p["date_source"], p["slot"] = name_date(p["file_name"])
         if p.get("capture_utc") and not p["published_at"]:
@@ -110,7 +163,7 @@ def date_publications(pubs):
                 p["published_at"] = datetime.datetime.strptime(p["capture_utc"], "%Y-%m-%dT%H:%M:%SZ")
                 p["date_source"] = "archive capture time in manifest"
             except ValueError:
-                p["anomalies"].append(("bad_capture_time", None, f"MANIFEST.csv capture_utc {p['capture_utc']!r} is not a time; ignored"))
+                p["found"].append(("bad_capture_time", None, f"MANIFEST.csv capture_utc {p['capture_utc']!r} is not a time; ignored"))
     lists = {}
     for p in pubs:
         lists.setdefault(p["list"], []).append(p)
@@ -169,7 +222,7 @@ def _fix_typed_dates(members):
             if len(near) == 1:
                 _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d}", source)
             else:
-                p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
+                p["found"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
             continue
         current = _fit(p, others, printed)
         out_of_range = not (low <= printed <= high)
@@ -187,7 +240,7 @@ def _fix_typed_dates(members):
         if out_of_range and (best is None or best_fit <= current + FAR_FIT_MARGIN):
             # Far from its neighbours, but nothing says another date is right: a correctly named file
             # after a long pause looks just like this. Keep the printed date and say so loudly.
-            p["anomalies"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications; no other date fits its content better{f' and it was fetched {fetched:%Y-%m-%d %H:%M}' if fetched else ''}; dated as printed"))
+            p["found"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, outside the {low:%Y-%m-%d}..{high:%Y-%m-%d} range of this list's other publications; no other date fits its content better{f' and it was fetched {fetched:%Y-%m-%d %H:%M}' if fetched else ''}; dated as printed"))
             continue
         if best is None:
             continue
@@ -216,7 +269,7 @@ def _near_fetch(when, fetched):
 
 def _correct(p, printed, best, reason, source="ICE file name, date corrected from content"):
     kind = "typo_year" if best.year != printed.year and best.month == printed.month else "typo_month"
-    p["anomalies"].append((kind, None, f"{reason}; date corrected to {best:%Y-%m-%d}"))
+    p["found"].append((kind, None, f"{reason}; date corrected to {best:%Y-%m-%d}"))
     p["published_at"], p["date_source"] = best, source
 
 
@@ -247,12 +300,12 @@ def _place_undated(members):
         if not dated:
             p["published_at"] = datetime.datetime(1970, 1, 1)
             p["date_source"] = "unknown"
-            p["anomalies"].append(("undated", None, "no date in the file name and no dated publication to compare with; dated 1970-01-01"))
+            p["found"].append(("undated", None, "no date in the file name and no dated publication to compare with; dated 1970-01-01"))
             continue
         twin = max(dated, key=lambda o: (jaccard(p["keys"], o["keys"]), o["published_at"]))
         p["published_at"] = twin["published_at"] + datetime.timedelta(minutes=1)
         p["date_source"] = f"inferred from content (most similar: {twin['file_name']})"
-        p["anomalies"].append(("undated", None, f"no date in the file name; placed after {twin['file_name']} (similarity {jaccard(p['keys'], twin['keys']):.2f})"))
+        p["found"].append(("undated", None, f"no date in the file name; placed after {twin['file_name']} (similarity {jaccard(p['keys'], twin['keys']):.2f})"))
 
 
 def _order(members):
@@ -284,7 +337,7 @@ def _mark_name_reuse(members):
         if len({p["sha256"] for p in group}) > 1:
             for p in group:
                 others = ", ".join(o["file_name"] for o in group if o is not p)
-                p["anomalies"].append(("name_reused", None, f"ICE published different content under the same name; also {others}"))
+                p["found"].append(("name_reused", None, f"ICE published different content under the same name; also {others}"))
 
 
 def _mark_duplicates(members):
@@ -293,7 +346,7 @@ def _mark_duplicates(members):
         first = seen.setdefault(p["fingerprint"], p)
         if first is not p:
             p["duplicate_of"] = first["id"]
-            p["anomalies"].append(("republished_duplicate", None, f"same content as {first['file_name']} (fingerprint {p['fingerprint']})"))
+            p["found"].append(("republished_duplicate", None, f"same content as {first['file_name']} (fingerprint {p['fingerprint']})"))
 
 
 def _mark_truncated(members):
@@ -303,4 +356,4 @@ def _mark_truncated(members):
         sizes = [o["row_count"] for o in (prev, nxt) if o is not None]
         if len(sizes) == 2 and p["row_count"] < TRUNCATED_RATIO * min(sizes):
             p["truncated"] = True
-            p["anomalies"].append(("truncated", None, f"{p['row_count']} rows against {sizes[0]} before and {sizes[1]} after; kept as published, not used to infer endings"))
+            p["found"].append(("truncated", None, f"{p['row_count']} rows against {sizes[0]} before and {sizes[1]} after; kept as published, not used to infer endings"))

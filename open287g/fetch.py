@@ -3,9 +3,7 @@ import csv
 import datetime
 import hashlib
 import io
-import os
 import re
-import sys
 import tempfile
 import time
 import zipfile
@@ -15,11 +13,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-import click
 import httpx
 
-from . import BUILD, DATA, ROOT
-from .read import file_sha256
+from . import DATA
+from .files import atomic_write, file_sha256
 
 DEFAULT_PAGE_URL = "https://www.ice.gov/identify-and-arrest/287g"
 
@@ -283,39 +280,6 @@ def validate(data, content_type=""):
 # --- storage --------------------------------------------------------------------------
 
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, data):
-    """Write bytes through a temp file in the same folder, fsync, os.replace: never a partial file at path."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-
-
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -507,38 +471,3 @@ def report_line(entry, served_as=None, ignored=False):
         also = f" (served as {served_as})" if served_as and entry.file.rsplit("/", 1)[-1] != served_as else ""
         return f"unchanged {entry.file}{also}"
     return f"{'ignored' if ignored else 'refused'} {entry.url}: {entry.reason}"
-
-
-@click.command("fetch")
-@click.option("--url", "page_url", envvar="OPEN287G_PAGE_URL", default=DEFAULT_PAGE_URL, show_default=True,
-              help="ICE's 287(g) page (env OPEN287G_PAGE_URL).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DATA), show_default=True,
-              help="Data folder; workbooks go to <data>/ice/participating and <data>/ice/pending.")
-@click.option("--user-agent", envvar="OPEN287G_USER_AGENT", default=DEFAULT_USER_AGENT, show_default=True,
-              help="User-Agent header (env OPEN287G_USER_AGENT).")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, help="Seconds per connect/read.")
-@click.option("--retries", type=click.IntRange(0, 10), default=DEFAULT_RETRIES, show_default=True,
-              help="Extra attempts on connection errors, timeouts, HTTP 429 and 5xx.")
-@click.option("--backoff", type=float, default=DEFAULT_BACKOFF, show_default=True,
-              help="Seconds before the first retry; doubles each time.")
-@click.option("--max-bytes", type=click.IntRange(1), default=DEFAULT_MAX_BYTES, show_default=True,
-              help="Largest workbook accepted.")
-@click.option("--documents", "documents_dir", envvar="OPEN287G_DOCUMENTS", type=click.Path(file_okay=False),
-              default=str(ROOT / "raw" / "moa"), show_default=True,
-              help="Where the MOA PDFs the workbooks link are kept, outside git (env OPEN287G_DOCUMENTS; docs/OPERATIONS.md).")
-@click.option("--no-documents", is_flag=True, help="Fetch the workbooks only.")
-def fetch_command(page_url, data_dir, user_agent, timeout, retries, backoff, max_bytes, documents_dir, no_documents):
-    """Download ICE's current workbooks and store the ones whose bytes are new; then every MOA and addendum they link."""
-
-    def echo(line):
-        click.echo(line, err=line.startswith("refused "))
-
-    result = fetch(page_url, data_dir, user_agent=user_agent, timeout=timeout, retries=retries,
-                   max_bytes=max_bytes, backoff=backoff, echo=echo)
-    if not no_documents:
-        from .fetch_documents import fetch_documents
-
-        # a document ICE no longer serves is reported, but does not fail the refresh of the lists
-        with httpx.Client(headers={"User-Agent": user_agent}, timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
-            fetch_documents(client, data_dir, documents_dir, BUILD / "cache", retries, backoff, say=echo)
-    sys.exit(0 if result.ok else 1)

@@ -5,13 +5,19 @@ import datetime
 import hashlib
 import io
 import re
+import sys
 import urllib.parse
 from pathlib import Path
 
-from .fetch import FetchError, atomic_write, download
+import click
+import httpx
+
+from . import BUILD, DATA, ROOT, fetch
+from .fetch import FetchError, download
+from .files import atomic_write, file_sha256
 from .moa import document_url, file_name_of
 from .pdfpages import MAX_BYTES, Refused, check_bytes
-from .read import extract_cached, file_sha256, interpret
+from .read import extract_cached, interpret
 
 MANIFEST = "MANIFEST.csv"
 HEADER = ("file", "url", "sha256", "bytes", "fetched_at", "workbook", "sheet_row")
@@ -106,3 +112,36 @@ def fetch_documents(client, data_dir, folder, cache_dir=None, retries=3, backoff
         refused.append(f"refused documents: {host} could not be reached; {n:,} more of its links left for the next fetch")
         say(refused[-1])
     return new, refused
+
+
+@click.command("fetch")
+@click.option("--url", "page_url", envvar="OPEN287G_PAGE_URL", default=fetch.DEFAULT_PAGE_URL, show_default=True,
+              help="ICE's 287(g) page (env OPEN287G_PAGE_URL).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False), default=str(DATA), show_default=True,
+              help="Data folder; workbooks go to <data>/ice/participating and <data>/ice/pending.")
+@click.option("--user-agent", envvar="OPEN287G_USER_AGENT", default=fetch.DEFAULT_USER_AGENT, show_default=True,
+              help="User-Agent header (env OPEN287G_USER_AGENT).")
+@click.option("--timeout", type=float, default=fetch.DEFAULT_TIMEOUT, show_default=True, help="Seconds per connect/read.")
+@click.option("--retries", type=click.IntRange(0, 10), default=fetch.DEFAULT_RETRIES, show_default=True,
+              help="Extra attempts on connection errors, timeouts, HTTP 429 and 5xx.")
+@click.option("--backoff", type=float, default=fetch.DEFAULT_BACKOFF, show_default=True,
+              help="Seconds before the first retry; doubles each time.")
+@click.option("--max-bytes", type=click.IntRange(1), default=fetch.DEFAULT_MAX_BYTES, show_default=True,
+              help="Largest workbook accepted.")
+@click.option("--documents", "documents_dir", envvar="OPEN287G_DOCUMENTS", type=click.Path(file_okay=False),
+              default=str(ROOT / "raw" / "moa"), show_default=True,
+              help="Where the MOA PDFs the workbooks link are kept, outside git (env OPEN287G_DOCUMENTS; docs/OPERATIONS.md).")
+@click.option("--no-documents", is_flag=True, help="Fetch the workbooks only.")
+def fetch_command(page_url, data_dir, user_agent, timeout, retries, backoff, max_bytes, documents_dir, no_documents):
+    """Download ICE's current workbooks and store the ones whose bytes are new; then every MOA and addendum they link."""
+
+    def echo(line):
+        click.echo(line, err=line.startswith("refused "))
+
+    result = fetch.fetch(page_url, data_dir, user_agent=user_agent, timeout=timeout, retries=retries,
+                   max_bytes=max_bytes, backoff=backoff, echo=echo)
+    if not no_documents:
+        # a document ICE no longer serves is reported, but does not fail the refresh of the lists
+        with httpx.Client(headers={"User-Agent": user_agent}, timeout=httpx.Timeout(timeout), follow_redirects=True) as client:
+            fetch_documents(client, data_dir, documents_dir, BUILD / "cache", retries, backoff, say=echo)
+    sys.exit(0 if result.ok else 1)

@@ -1,29 +1,19 @@
-"""Reads data/corrections.csv (hand fixes keyed on the wrong value) and applies them to the identity fields of each distinct parsed row once, counting what each touched."""
+"""Reads data/corrections.csv (hand fixes keyed on the wrong value) and publications; returns the publications with corrected copies of the rows they touch, and what each line touched."""
 import csv
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from . import places
 from .identity import norm_agency
 
 
-def _derive_state(row, right):
-    row["state_code"] = places.state_postal(right)
-
-
-def _derive_agency(row, right):
-    row["agency_norm"] = norm_agency(right)
-
-
-def _derive_signed(row, right):
-    row["signed_on"] = right
-
-
-# Which printed column a line corrects, how the row's identity follows; printed values stay as ICE printed them.
+# Which printed column a line corrects: (the field keyed on its wrong value, the identity field it sets, how that
+# field is derived from the right value). Printed values, and so the row's content, stay as ICE printed them.
 DERIVED = {
-    "state": ("state", _derive_state),
-    "agency": ("agency", _derive_agency),
-    "signed": ("signed_on", _derive_signed),  # keyed on the ISO date read from SIGNED, narrowed by the agency column
+    "state": ("state", "state_code", places.state_postal),
+    "agency": ("agency", "agency_norm", norm_agency),
+    "signed": ("signed_on", "signed_on", str),  # keyed on the ISO date read from SIGNED, narrowed by the agency column
 }
 
 
@@ -56,27 +46,31 @@ def load_corrections(path):
 
 
 def apply_corrections(pubs, corrections):
-    """Rewrite the identity fields of matching rows in place, once per distinct row object (rows are shared
-    across publications), then refresh each publication's identity keys; returns one report row per correction."""
+    """Publications with the identity fields of matching rows corrected: each distinct row is checked once and
+    replaced by a corrected copy (rows are shared by every publication printing them); returns
+    (publications, one report row per correction)."""
     touched = {id(c): 0 for c in corrections}
     files = {id(c): set() for c in corrections}
-    done = {}
+    done = {}  # id(row) -> (corrected row or None, corrections that hit it)
+    out = []
     for p in pubs:
-        for row in p.get("rows", ()):
-            hits = done.get(id(row))
-            if hits is None:
-                hits = done[id(row)] = []
+        rows, changed = [], False
+        for row in p.rows:
+            hit = done.get(id(row))
+            if hit is None:
+                fixed, hits = {}, []
                 for c in corrections:
-                    field, derive = DERIVED[c["column"]]
+                    keyed, field, derive = DERIVED[c["column"]]
                     scope = (c.get("agency") or "").strip()
-                    if row.get(field) == c["wrong"] and (not scope or row["agency"] == scope):
-                        derive(row, c["right"])
+                    if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
+                        fixed[field] = derive(c["right"])
                         hits.append(c)
-                if hits:
-                    row["key3"] = (row["state_code"], row["agency_norm"], row["model"])
+                hit = done[id(row)] = (replace(row, **fixed) if fixed else None, hits)
+            corrected, hits = hit
             for c in hits:
                 touched[id(c)] += 1
-                files[id(c)].add(p["file"])
-        if any(done.get(id(r)) for r in p.get("rows", ())):
-            p["keys"] = {r["key3"] for r in p["rows"]}
-    return [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]
+                files[id(c)].add(p.file)
+            rows.append(corrected or row)
+            changed = changed or corrected is not None
+        out.append(replace(p, rows=tuple(rows), keys=frozenset(r.body_key for r in rows)) if changed else p)
+    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]

@@ -8,7 +8,7 @@ import click
 
 from . import BUILD, DATA
 from .config import DATABASE
-from .read import file_sha256
+from .files import file_sha256
 
 WITHHELD = 3  # exit code of `open287g gates` and `open287g publish` when a gate holds the database back
 MAX_ACTIVE_DROP = 0.10  # share of active agreements that may disappear in one refresh without a confirmation

@@ -6,19 +6,10 @@ from importlib.metadata import version
 import sqlite_utils
 
 from . import places
+from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert
 
 SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
-
-
-def slug(name):
-    """ "St. Louis" -> "st-louis": the town part of a place's URL."""
-    return "-".join(places.words(name, aliases=False))
-
-
-def lookup_key(text):
-    """ "St. Louis", "saint louis", "St Louis" -> "saintlouis": what a typed town is matched on."""
-    return "".join(places.words(text))
 
 
 def _collect(idx, known_fips):

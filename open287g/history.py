@@ -7,17 +7,16 @@ import hashlib
 import json
 from pathlib import Path
 
-from . import dating, identity
+from dataclasses import replace
+
+from . import identity, records
 from .read import interpret
+from .records import Publication
+from .rules import ROSTER_MODEL_SPELLINGS
 
 ROSTER = "history/pre2018-roster-long.csv"
-ROSTER_ERA = "roster"
-# Rule roster_models: ICE's roster printed "Jail Enforcement" and "Task Force", today's JEM and TFM. Only here:
-# in ICE's files of 2021 on a bare "Task Force" is not a model the reader accepts (read.model_of).
-ROSTER_MODELS = {"Jail Enforcement": "Jail Enforcement Model", "Task Force": "Task Force Model"}
 ROSTER_COLUMNS = ("state", "agency", "support_type", "signed", "moa")
 ROSTER_HEADER = "STATE|LAW ENFORCEMENT AGENCY|SUPPORT TYPE|SIGNED|MOA"
-ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook"}
 
 
 def _numbered(path):
@@ -48,37 +47,30 @@ def roster_publications(data_dir):
             "header": ROSTER_HEADER, "header_row": 1, "names": ROSTER_COLUMNS, "saved_at": None,
             "cells": [(line, tuple(r[c] for c in ("state", "agency", "support_type", "date_signed", "moa_file")), None, None, False) for line, r in lines],
         }
-        r = interpret(extracted)
-        _read_roster_models(r)
+        r = _read_roster_models(interpret(extracted))
         captured = datetime.datetime.strptime(ts, "%Y%m%d%H%M%S")
         caption = first["caption"] or None
-        anomalies = list(r["anomalies"])
+        anomalies = r.pop("anomalies")
         if first["caption_n"] and int(first["caption_n"]) != len(lines):
-            anomalies.append(("caption_count_differs", None, f"caption says {first['caption_n']} agreements; the table has {len(lines)} rows"))
-        pub_id = hashlib.sha256(f"{digest}\0{ts}".encode()).hexdigest()[:12]
-        pubs.append({
-            "path": path, "file": ROSTER, "file_name": f"ICE 287(g) roster, Internet Archive capture {ts}",
-            "original_name": caption or "(no caption)", "folder": "history", "source_kind": "roster", "era": ROSTER_ERA,
-            "bytes": len(raw), "capture_utc": captured.strftime("%Y-%m-%dT%H:%M:%SZ"), "fetched_utc": None,
-            "archived_by": "Internet Archive (Wayback Machine)", "manifest_sha256": None, "manifest_rows": None,
-            "anomalies": anomalies, "sha256": digest, "id": pub_id, "caption": caption,
-            "caption_date": _caption_date(caption),
-            "header": r["header"], "rows": r["rows"], "sheet_rows": r["sheet_rows"], "blank_rows": 0,
-            "row_count": len(r["rows"]), "fingerprint": r["fingerprint"], "keys": r["keys"], "saved_at": None,
-            "published_at": captured, "date_source": "Internet Archive capture time of ICE's page", "slot": None,
-        })
+            anomalies += (("caption_count_differs", None, f"caption says {first['caption_n']} agreements; the table has {len(lines)} rows"),)
+        pubs.append(Publication(
+            path=path, file=ROSTER, file_name=f"ICE 287(g) roster, Internet Archive capture {ts}",
+            original_name=caption or "(no caption)", folder="history", source_kind=records.ROSTER,
+            bytes=len(raw), capture_utc=captured.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            archived_by="Internet Archive (Wayback Machine)", sha256=digest, id=hashlib.sha256(f"{digest}\0{ts}".encode()).hexdigest()[:12],
+            caption=caption, caption_date=_caption_date(caption), **{**r, "blank_rows": 0}, anomalies=anomalies,
+            published_at=captured.isoformat(timespec="seconds"), date_source="Internet Archive capture time of ICE's page",
+        ))
     return pubs
 
 
 def _read_roster_models(r):
-    """The roster's model names, read in place: these row objects come from the roster's own columns only."""
-    for row in r["rows"]:
-        if row["model"] is None and row["support_type"] in ROSTER_MODELS:
-            row["model"] = ROSTER_MODELS[row["support_type"]]
-            row["key3"] = (row["state_code"], row["agency_norm"], row["model"])
-    r["keys"] = {row["key3"] for row in r["rows"]}
-    read = {f"SUPPORT TYPE {t!r} is not a known model" for t in ROSTER_MODELS}
-    r["anomalies"] = [a for a in r["anomalies"] if not (a[0] == "unknown_model" and a[2] in read)]
+    """The roster's model names (rule roster_models), read into new rows; these rows come from the roster's columns only."""
+    rows = tuple(replace(row, model=ROSTER_MODEL_SPELLINGS[row.support_type]) if row.model is None and row.support_type in ROSTER_MODEL_SPELLINGS
+                 else row for row in r["rows"])
+    read = {f"SUPPORT TYPE {t!r} is not a known model" for t in ROSTER_MODEL_SPELLINGS}
+    return {**r, "rows": rows, "keys": frozenset(row.body_key for row in rows),
+            "anomalies": tuple(a for a in r["anomalies"] if not (a[0] == "unknown_model" and a[2] in read))}
 
 
 def _caption_date(caption):
@@ -86,18 +78,6 @@ def _caption_date(caption):
     if words and "/" in words[-1]:
         return datetime.datetime.strptime(words[-1], "%m/%d/%Y").date().isoformat()
     return None
-
-
-def order_roster(roster):
-    """Roster captures in capture order; a capture that repeats an earlier one's rows is marked as its duplicate."""
-    roster.sort(key=lambda p: p["published_at"])
-    dating._mark_duplicates(roster)
-    for p in roster:
-        p["list"], p["truncated"] = "participating", False
-
-
-def era_of(pub):
-    return pub.get("era") or ERAS.get(pub["source_kind"], pub["source_kind"])
 
 
 # Evidence: the other files of data/history/. Each row keeps its file and line; a "Hybrid" is two agreements.
@@ -222,11 +202,11 @@ def write(path, data_dir, state_names, state_postal):
       )
       update agencies set earliest_signed_on = ranked.signed_on, earliest_signed_source = ranked.source
       from ranked where ranked.agency_id = agencies.id and ranked.n = 1""")
-    # Rule ending_range: an ending whose last printing is the roster of 2017 and first absence ICE's list of 2021.
+    # Rule ending_range: an ending whose last printing comes before a span of list_gaps and first absence after it.
     db.execute("alter table agreements add column ended_in_gap integer")
-    db.execute("""update agreements set ended_in_gap = (
-        (select era from publications where id = agreements.last_publication_id) = 'roster'
-        and (select era from publications where id = agreements.ended_publication_id) != 'roster')
+    db.execute("""update agreements set ended_in_gap = exists (
+        select 1 from list_gaps g
+        where g.after_publication_id is not null and agreements.last_seen <= g.starts and agreements.ended_seen >= g.ends)
       where ended_publication_id is not null""")
     db.execute("create index history_evidence_agency on history_evidence(agency_id)")
     db.execute("create index history_evidence_agreement on history_evidence(agreement_id)")

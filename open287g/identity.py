@@ -5,6 +5,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .words import words as words_of
+
 # Abbreviations folded in the exact key (norm_agency). Changing them changes agreement ids.
 KEY_ABBREVIATIONS = {"co": "county", "cnty": "county", "dept": "department", "sheriff": "sheriffs", "st": "saint", "ofc": "office"}
 # ICE's abbreviations, expanded only when comparing names, so "Tampa PD" and "Tampa Police Department" read alike.
@@ -39,10 +41,7 @@ def norm_agency(name):
 
     This is the exact key of an agreement; the looser comparisons below only run when a row vanished.
     """
-    s = name.lower().replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    s = s.replace("'", "").replace("&", " and ")
-    s = re.sub(r"[^\w\s]", " ", s)
-    return " ".join(KEY_ABBREVIATIONS.get(w, w) for w in s.split())
+    return " ".join(KEY_ABBREVIATIONS.get(w, w) for w in words_of(name, aliases=False))
 
 
 @functools.lru_cache(maxsize=None)

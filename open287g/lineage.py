@@ -1,12 +1,14 @@
 """Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
 import csv
+import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import identity
+from . import identity, ids, records, rules
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
 from .ids import short_id, sortable
-from .read import MODEL_CODES, MODEL_NAMES
+from .rules import MODEL_NAMES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
 MASS_ENDING_MIN = 10  # ... and at least this many agreements: on a short list a few endings are a large share
@@ -44,16 +46,23 @@ class Agreement:
     ended_seen: str | None = None
     superseded_by: str | None = None
     follows: str | None = None
-    missing_since: dict | None = None  # first publication of the current absence
+    missing_since: "Seen | None" = None  # the first publication of the current absence  # first publication of the current absence
     missing_count: int = 0
     ever_linked: bool = False  # an MOA link was printed at some point: the date is no longer provisional
     row: dict | None = None
-    agency_id: str | None = None
     file_key: tuple | None = None  # the first key printed in ICE's files of 2021 on (not the 2011-2017 roster)
     file_first_seen: str | None = None  # ... when, and whether those files ever printed an MOA link for it
     file_linked: bool = False
     printings: int = 0  # publications walked that printed it (repeats included)
     re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Where a publication stands in the walk: what an agreement's absence and ending are dated by."""
+    id: str
+    published_at: str
+    file_name: str
 
 
 @dataclass
@@ -69,7 +78,6 @@ class Merge:
 
 @dataclass
 class Change:
-    id: str
     publication_id: str
     changed_at: str
     kind: str
@@ -80,12 +88,16 @@ class Change:
     before: str | None = None
     after: str | None = None
     detail: str | None = None
-    parts: tuple = ()  # what the id is made from (it names the agreement)
+    application_id: str | None = None  # a pending->signed change: the pending application it came from
 
-
-def row_key(row):
-    """The exact identity of a printed participating row: (state, normalised agency, model code, signing date)."""
-    return (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"])
+    @property
+    def id(self):
+        """Made from what the change is, so it follows the agreement's id (rule history_ids renames some after the walk)."""
+        if self.kind == "pending->signed":
+            return short_id("pending_signed", self.application_id)
+        if self.kind == "superseded":
+            return short_id(self.publication_id, "superseded", self.agreement_id)
+        return short_id(self.publication_id, self.kind, self.agreement_id, self.before, self.after)
 
 
 def agreement_id_of(key):
@@ -99,7 +111,7 @@ def key_text(key):
 
 
 def publication_keys(pub):
-    return {row_key(r) for r in pub["rows"] if r["model"]}
+    return {r.key for r in pub.rows if r.model}
 
 
 @dataclass
@@ -119,32 +131,36 @@ class Lineage:
         self.merges = []
         self.changes = []
         self.present = set()  # agreement ids in the last publication walked
-        self.walked = []
+        self.last_walked = None  # id of the last publication walked
         self.state_names = state_names or {}
         self.files_from = None  # when the first of ICE's files of 2021 on was published (after the 2011-2017 roster)
+        self.held = set()  # ids of publications held back from endings (walk_participating)
+        self.resumed = (0, 0)  # (lists taken from a checkpoint, distinct lists) of the last walk
+        self.notes = {}  # publication id -> anomalies the walk found about it
+
+    def note(self, pub, *anomalies):
+        self.notes.setdefault(pub.id, []).extend(anomalies)
 
     # -- records
     def change(self, pub, kind, agreement_id, before=None, after=None, detail=None):
         a = self.agreements[agreement_id]
-        parts = (pub["id"], kind, agreement_id, before, after)
         self.changes.append(Change(
-            id=short_id(*parts), parts=parts,
-            publication_id=pub["id"], changed_at=pub["published_at"], kind=kind, agreement_id=agreement_id,
+            publication_id=pub.id, changed_at=pub.published_at, kind=kind, agreement_id=agreement_id,
             state_code=a.state_code, agency=a.agency, model=a.model, before=before, after=after, detail=detail,
         ))
 
     def merge(self, pub, agreement_id, key, cand):
-        self.merges.append(Merge(agreement_id, key_text(key), pub["id"], cand.rule, round(cand.score, 3), cand.evidence, cand.detail))
+        self.merges.append(Merge(agreement_id, key_text(key), pub.id, cand.rule, round(cand.score, 3), cand.evidence, cand.detail))
 
     def _new(self, key, row, pub):
         agreement_id = agreement_id_of(key)
         if agreement_id in self.agreements:  # cannot happen while by_key is permanent; kept unique regardless
-            agreement_id = short_id(*key, pub["id"])
+            agreement_id = short_id(*key, pub.id)
         self.agreements[agreement_id] = Agreement(
-            id=agreement_id, state_code=key[0], agency=row["agency"], model=key[2], support_type=row["model"],
-            signed_on=key[3], signed_printed=row["signed"], level=row["level_clean"], county=row["county"],
-            moa_url=row["moa_url"], addendum_url=row["addendum_url"], first_publication_id=pub["id"],
-            first_seen=pub["published_at"], last_publication_id=pub["id"], last_seen=pub["published_at"],
+            id=agreement_id, state_code=key[0], agency=row.agency, model=key[2], support_type=row.model,
+            signed_on=key[3], signed_printed=row.signed, level=row.level_clean, county=row.county,
+            moa_url=row.moa_url, addendum_url=row.addendum_url, first_publication_id=pub.id,
+            first_seen=pub.published_at, last_publication_id=pub.id, last_seen=pub.published_at,
             agency_key=(key[0], key[1]), first_key=key, name_keys={(key[0], key[1])},
         )
         return agreement_id
@@ -153,32 +169,32 @@ class Lineage:
         """The agreement is printed in this publication as `row`."""
         a = self.agreements[agreement_id]
         self.by_key[key] = agreement_id
-        a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+        a.last_publication_id, a.last_seen = pub.id, pub.published_at
         a.printings += 1
         if a.missing_since is not None:
             since = a.missing_since
-            self.change(pub, "gap", agreement_id, before=since["published_at"][:10], after=pub["published_at"][:10],
-                        detail=f"missing from {a.missing_count} publication{'s' if a.missing_count != 1 else ''} from {since['file_name']}, then listed again")
+            self.change(pub, "gap", agreement_id, before=since.published_at[:10], after=pub.published_at[:10],
+                        detail=f"missing from {a.missing_count} publication{'s' if a.missing_count != 1 else ''} from {since.file_name}, then listed again")
             a.missing_since, a.missing_count = None, 0
-        if a.row is row:  # rows are shared objects: the same object means nothing changed
+        if a.row == row:  # the row as printed last time (most often the very same object): nothing changed
             return
         a.row = row
         name_key = (key[0], key[1])
         if name_key not in a.name_keys and key in a.keys:
             # Printed again under a name it had before a relabel (FWC -> FDEP -> FWC): that body holds it again.
             a.name_keys = {name_key}
-        a.names_first_seen.setdefault(name_key, pub["published_at"])
+        a.names_first_seen.setdefault(name_key, pub.published_at)
         a.keys.add(key)
-        a.spellings.add(row["agency"])
-        a.agency, a.signed_on, a.signed_printed = row["agency"], key[3], row["signed"]
+        a.spellings.add(row.agency)
+        a.agency, a.signed_on, a.signed_printed = row.agency, key[3], row.signed
         a.state_code, a.agency_key = key[0], (key[0], key[1])
-        if pub.get("source_kind") != "roster":
+        if pub.source_kind != "roster":
             if a.file_key is None:
-                a.file_key, a.file_first_seen = key, pub["published_at"]
-            a.file_linked = a.file_linked or bool(row["moa_url"])
-        if row["moa_url"] or (pub.get("source_kind") == "roster" and row["moa"]):  # the roster names the signed MOA's file
+                a.file_key, a.file_first_seen = key, pub.published_at
+            a.file_linked = a.file_linked or bool(row.moa_url)
+        if row.moa_url or (pub.source_kind == "roster" and row.moa):  # the roster names the signed MOA's file
             a.ever_linked = True
-        for name, value in (("level", row["level_clean"]), ("county", row["county"]), ("moa_url", row["moa_url"]), ("addendum_url", row["addendum_url"])):
+        for name, value in (("level", row.level_clean), ("county", row.county), ("moa_url", row.moa_url), ("addendum_url", row.addendum_url)):
             if value:
                 setattr(a, name, value)
 
@@ -192,32 +208,32 @@ class Lineage:
             return None
         old = a.row
         state = self._state(key[0])
-        same_county = identity.same_place(old["county"], row["county"], state)
-        shared_county = county_words(row["county"], state) if same_county else frozenset()
-        name = compare_names(old["agency"], row["agency"], state, shared_county)
+        same_county = identity.same_place(old.county, row.county, state)
+        shared_county = county_words(row.county, state) if same_county else frozenset()
+        name = compare_names(old.agency, row.agency, state, shared_county)
         via = "name"
-        if name is None and old["moa_url"] and old["moa_url"] == row["moa_url"]:
-            if not identity.names_conflict(old["agency"], row["agency"], state):
+        if name is None and old.moa_url and old.moa_url == row.moa_url:
+            if not identity.names_conflict(old.agency, row.agency, state):
                 name, via = identity.NameMatch("renamed", 0.9), "the same MOA file"
             elif a.signed_on == key[3]:
                 # Different bodies by name, one MOA file and one date: ICE re-attributed the row (FWC -> FDEP).
                 name, via = identity.NameMatch("relabelled", 0.7), "the same MOA file and date, another body's name"
         if name is None:
             # The new row's MOA file may still carry the old name (TennesseeStateConstable4thDistrictPolkCoTN_TFM_MOA…).
-            moa = set(moa_file_words(row["moa_url"]))
-            old_words = identity.distinctive(identity.words(old["agency"], state))
+            moa = set(moa_file_words(row.moa_url))
+            old_words = identity.distinctive(identity.words(old.agency, state))
             if old_words and old_words <= moa:
                 name, via = identity.NameMatch("relabelled", 0.75), "MOA file name carries the old name"
             else:
-                weak = a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old["agency"], row["agency"], state)
+                weak = a.state_code == key[0] and a.signed_on == key[3] and identity.weak_name_match(old.agency, row.agency, state)
                 if not weak:
                     return None
                 name, via = weak, "sole candidates, names alike"
         evidence = [f"{name.relation} ({via})"]
         score = name.score
-        if identity.known(old["county"]) and identity.known(row["county"]) and not same_county:
+        if identity.known(old.county) and identity.known(row.county) and not same_county:
             # Two counties printed: two bodies, unless both names and counties are a sole, alike pair (Freedom/Freeborn).
-            if not (name.score < WEAK_SCORE and identity.weak_name_match(old["county"], row["county"], state)):
+            if not (name.score < WEAK_SCORE and identity.weak_name_match(old.county, row.county, state)):
                 return None
         if same_county:
             score += 0.05
@@ -236,7 +252,7 @@ class Lineage:
             if name.relation == "same":
                 return None  # identical keys never reach here
             rule = "relabelled" if name.relation == "relabelled" else "renamed"
-            return Candidate(score, rule, "; ".join(evidence), f"{a.agency!r} -> {row['agency']!r}")
+            return Candidate(score, rule, "; ".join(evidence), f"{a.agency!r} -> {row.agency!r}")
         if key[3] is None:
             return None
         if name.relation == "relabelled":
@@ -244,12 +260,12 @@ class Lineage:
             # new MOA (University of Central Florida Board of Trustees -> its Police Department). Weak: sole pairs only.
             if gap_days == 0 and a.signed_on and key[3] > a.signed_on:
                 evidence.append(f"new MOA {key[3]} after {a.signed_on}, signed by another body of the same place")
-                return Candidate(WEAK_SCORE - 0.15, "re-signed", "; ".join(evidence), f"new MOA signed {key[3]} by {row['agency']!r}; follows the one signed {a.signed_on} by {a.agency!r}")
+                return Candidate(WEAK_SCORE - 0.15, "re-signed", "; ".join(evidence), f"new MOA signed {key[3]} by {row.agency!r}; follows the one signed {a.signed_on} by {a.agency!r}")
             return None
         if a.signed_on is None:  # no date printed before: the first date printed is a correction
             evidence.append(f"date printed as {key[3]}")
             return Candidate(score, "re-dated", "; ".join(evidence), f"signing date (none) -> {key[3]}")
-        moa_date = moa_file_date(row["moa_url"])
+        moa_date = moa_file_date(row.moa_url)
         if moa_date == key[3]:
             score += 0.05
             evidence.append(f"MOA file dated {moa_date}")
@@ -269,16 +285,16 @@ class Lineage:
 
     # -- the walk
     def walk(self, pub):
-        if self.files_from is None and pub.get("source_kind") != "roster":
-            self.files_from = pub["published_at"]
+        if self.files_from is None and pub.source_kind != "roster":
+            self.files_from = pub.published_at
         rows = {}
-        for row in pub["rows"]:
-            if row["model"] and MODEL_CODES.get(row["model"]):
-                k = row_key(row)
+        for row in pub.rows:
+            if row.model_code:
+                k = row.key
                 if k in rows:
                     continue  # the same row printed twice is one agreement (listings keep both copies)
                 rows[k] = row
-        addenda = {k: rows.pop(k) for k in sorted(rows, key=sortable) if identity.addendum_of(rows[k]["agency"])}
+        addenda = {k: rows.pop(k) for k in sorted(rows, key=sortable) if identity.addendum_of(rows[k].agency)}
         taken, appeared = {}, {}
         for k in sorted(rows, key=sortable):
             agreement_id = self.by_key.get(k)
@@ -299,18 +315,18 @@ class Lineage:
         for agreement_id in sorted(self.present - now):
             a = self.agreements[agreement_id]
             if a.missing_since is None:
-                a.missing_since = pub
+                a.missing_since = Seen(pub.id, pub.published_at, pub.file_name)
         for agreement_id in set(self.agreements) - now:
             self.agreements[agreement_id].missing_count += 1
         self.present = now
-        self.walked.append(pub)
+        self.last_walked = pub.id
 
     def _addendum(self, pub, k, row, now, appeared):
         """Rule addendum: a row named "<agency> (Addendum)" prints an addendum of that agency's agreement of the same
         model, listed now or on the list before; it is not an agreement. With no such agreement it is read as one."""
         agreement_id = self.by_key.get(k)
         if agreement_id is None:
-            base = identity.norm_agency(identity.addendum_of(row["agency"]))
+            base = identity.norm_agency(identity.addendum_of(row.agency))
             agreement_id = next((i for i in sorted(now | self.present) if self.agreements[i].state_code == k[0]
                                  and self.agreements[i].model == k[2] and identity.norm_agency(self.agreements[i].agency) == base), None)
             if agreement_id is None:
@@ -319,11 +335,11 @@ class Lineage:
             a = self.agreements[agreement_id]
             self.by_key[k] = agreement_id
             a.keys.add(k)  # the id this row had when it was read as an agreement leads to this one
-            self.merge(pub, agreement_id, k, Candidate(1.0, "addendum", f"{row['agency']!r} names {a.agency!r}, same state and model",
+            self.merge(pub, agreement_id, k, Candidate(1.0, "addendum", f"{row.agency!r} names {a.agency!r}, same state and model",
                                                        f"an addendum signed {k[3]} of the agreement signed {a.signed_on}"))
         if agreement_id not in now:
             a = self.agreements[agreement_id]
-            self._take(agreement_id, row_key(a.row), a.row, pub)  # listed through its addendum: nothing about it changes
+            self._take(agreement_id, a.row.key, a.row, pub)  # listed through its addendum: nothing about it changes
             now.add(agreement_id)
 
     def _assign(self, pub, appeared, vanished, missing, now):
@@ -332,7 +348,7 @@ class Lineage:
         for pool, recent in ((vanished, True), (missing, False)):
             for agreement_id in pool:
                 a = self.agreements[agreement_id]
-                gap_days = 0 if recent else days_between(a.missing_since["published_at"][:10], pub["published_at"][:10])
+                gap_days = 0 if recent else days_between(a.missing_since.published_at[:10], pub.published_at[:10])
                 if gap_days > identity.RESIGN_GAP_DAYS:
                     continue
                 for k in appeared:
@@ -364,7 +380,7 @@ class Lineage:
                 now.add(new_id)
                 continue
             before = {"moved_state": a.state_code, "re-dated": a.signed_on}.get(c.rule, a.agency)
-            after = {"moved_state": k[0], "re-dated": k[3]}.get(c.rule, row["agency"])
+            after = {"moved_state": k[0], "re-dated": k[3]}.get(c.rule, row.agency)
             if c.rule in ("relabelled", "moved_state"):
                 # Now held by another body, or the same name in another state (where another agency may
                 # really carry the old name: Ellis County Sheriff's Office, TX and KS): the old name no longer names it.
@@ -386,8 +402,8 @@ class Lineage:
                 a = self.agreements[agreement_id]
                 if a.state_code != k[0] or a.model != k[2] or a.row is None:
                     continue
-                name = compare_names(a.row["agency"], row["agency"], state)
-                if name is None and row["moa_url"] and a.row["moa_url"] == row["moa_url"] and not identity.names_conflict(a.row["agency"], row["agency"], state):
+                name = compare_names(a.row.agency, row.agency, state)
+                if name is None and row.moa_url and a.row.moa_url == row.moa_url and not identity.names_conflict(a.row.agency, row.agency, state):
                     name = identity.NameMatch("renamed", 0.9)  # one MOA file printed under two names
                 if name is None:
                     continue
@@ -398,18 +414,18 @@ class Lineage:
                 # body of the same institution (UCF's Board of Trustees, then its Police Department). A town's police beside
                 # its county's sheriff, or a name a letter away (Walker and Waller County, TX; Florida State University and
                 # University of Florida), printed at the same time, is another body with an agreement of its own.
-                beside = name.relation in ("same", "reworded") or (name.relation == "relabelled" and identity.same_level(a.row["agency"], row["agency"]))
+                beside = name.relation in ("same", "reworded") or (name.relation == "relabelled" and identity.same_level(a.row.agency, row.agency))
                 if beside and a.signed_on and k[3] and k[3] > a.signed_on and follows is None:
                     follows = agreement_id
             if twin:
                 agreement_id, name = twin
                 a = self.agreements[agreement_id]
-                cand = Candidate(name.score, "duplicate", f"{name.relation}; printed beside {a.agency!r} ({a.signed_on}) in {pub['file_name']}", f"{row['agency']!r} ({k[3]}) is a second printing")
+                cand = Candidate(name.score, "duplicate", f"{name.relation}; printed beside {a.agency!r} ({a.signed_on}) in {pub.file_name}", f"{row.agency!r} ({k[3]}) is a second printing")
                 self.merge(pub, agreement_id, k, cand)
-                self.change(pub, "duplicate", agreement_id, before=a.agency, after=row["agency"], detail=cand.evidence)
+                self.change(pub, "duplicate", agreement_id, before=a.agency, after=row.agency, detail=cand.evidence)
                 self.by_key[k] = agreement_id
                 self.agreements[agreement_id].keys.add(k)
-                self.agreements[agreement_id].spellings.add(row["agency"])
+                self.agreements[agreement_id].spellings.add(row.agency)
                 self.agreements[agreement_id].name_keys.add((k[0], k[1]))
                 continue
             agreement_id = self._new(k, row, pub)
@@ -424,7 +440,7 @@ class Lineage:
         """An identical re-publication of the last list walked: everything on it was listed again."""
         for agreement_id in sorted(self.present):
             a = self.agreements[agreement_id]
-            a.last_publication_id, a.last_seen = pub["id"], pub["published_at"]
+            a.last_publication_id, a.last_seen = pub.id, pub.published_at
             a.printings += 1
 
     def fold_misreadings(self):
@@ -460,7 +476,7 @@ class Lineage:
                 continue
             a = self.agreements[app["agreement_id"]]
             self.changes.append(Change(
-                id=short_id("pending_signed", app["id"]), publication_id=a.first_publication_id, changed_at=a.first_seen,
+                application_id=app["id"], publication_id=a.first_publication_id, changed_at=a.first_seen,
                 kind="pending->signed", agreement_id=a.id, state_code=a.state_code, agency=a.agency, model=a.model,
                 before=app["first_seen"][:10], after=a.signed_on,
                 detail=f"on the pending list from {app['first_seen'][:10]}; listed as participating {app['days_to_listed']} days later",
@@ -478,15 +494,15 @@ class Lineage:
                 a.status = "active"
                 continue
             since = a.missing_since
-            a.ended_publication_id, a.ended_seen = since["id"], since["published_at"]
+            a.ended_publication_id, a.ended_seen = since.id, since.published_at
             # Re-signed: matched to a new MOA when it left, or a new MOA printed beside it before it left.
             successor = a.superseded_by or next(
-                (i for i in followers.get(agreement_id, ()) if self.agreements[i].first_seen <= since["published_at"]), None)
+                (i for i in followers.get(agreement_id, ()) if self.agreements[i].first_seen <= since.published_at), None)
             if successor:
                 a.status, a.superseded_by = "superseded", successor
                 s = self.agreements[successor]
                 self.changes.append(Change(
-                    id=short_id(since["id"], "superseded", agreement_id), parts=(since["id"], "superseded", agreement_id), publication_id=since["id"], changed_at=since["published_at"],
+                    publication_id=since.id, changed_at=since.published_at,
                     kind="superseded", agreement_id=agreement_id, state_code=a.state_code, agency=a.agency, model=a.model,
                     before=a.signed_on, after=s.signed_on, detail=f"no longer listed; the MOA signed {s.signed_on} (agreement {successor}) follows it"))
             else:
@@ -514,25 +530,23 @@ class Lineage:
         for m in self.merges:
             m.agreement_id = swap(m.agreement_id)
         for c in self.changes:
-            if c.agreement_id in renamed:
-                c.agreement_id = renamed[c.agreement_id]
-                c.parts = tuple(swap(x) for x in c.parts)
-                c.id = short_id(*c.parts)
+            c.agreement_id = swap(c.agreement_id)  # its id follows (Change.id)
 
 
-def date_flags(lineage, first_publication_ids):
+def date_flags(lineage, first_publication_ids, agency_of):
     """Signing dates to check by hand: (publication id, kind, detail) for each agreement whose MOA file name
     carries another date, or whose date lies years before it was first listed while its agency is new."""
     flags = []
     first_seen_of_agency = {}
     for a in lineage.agreements.values():
-        first_seen_of_agency[a.agency_id] = min(first_seen_of_agency.get(a.agency_id, a.first_seen), a.first_seen)
+        agency = agency_of[a.id]
+        first_seen_of_agency[agency] = min(first_seen_of_agency.get(agency, a.first_seen), a.first_seen)
     for a in sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)):
         moa_date = moa_file_date(a.moa_url)
         if a.signed_on and moa_date and days_between(moa_date, a.signed_on) > identity.REDATE_DAYS:
             flags.append((a.first_publication_id, "signed_date_contradicted",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, but its MOA file name says {moa_date}: {a.moa_url}"))
-        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(a.agency_id) == a.first_seen
+        new_agency = a.first_publication_id not in first_publication_ids and first_seen_of_agency.get(agency_of[a.id]) == a.first_seen
         if a.signed_on and new_agency and days_between(a.signed_on, a.first_seen[:10]) > 365 and a.signed_on < a.first_seen[:10]:
             flags.append((a.first_publication_id, "signed_long_before_listed",
                           f"{a.agency} ({a.state_code}, {a.model}) SIGNED {a.signed_on}, years before it was first listed on {a.first_seen[:10]} as a new agency"))
@@ -549,47 +563,100 @@ def load_confirmations(path):
                 if (r.get("sha256") or "").strip() and (r.get("gate") or "build").strip() == "build"}
 
 
-def walk_participating(participating, states, confirmed):
+def walk_participating(participating, states, confirmed, checkpoints=None):
     """Walk the participating list through lineage, holding back publications that would end too much at once.
 
     A publication that drops more than lineage.MASS_ENDING_SHARE of the list (a truncated file) is walked
     only when the next distinct publication confirms the drop. The newest such publication has no
     confirmation yet: it is held (status "held") and ends nothing, unless a maintainer confirmed its
     sha256 in data/confirmations.csv.
+
+    checkpoints (optional) keeps the walk's state between builds: when every publication up to one is
+    what an earlier build walked (walk_keys), the walk resumes there, so ICE's next list costs one step.
     """
     distinct, previous, repeats = [], None, {}
     for p in participating:
         # A truncated file, or one identical to the one before, says nothing about endings.
-        if p["truncated"]:
+        if p.truncated:
             continue
-        if previous and p["fingerprint"] == previous["fingerprint"]:
-            repeats.setdefault(previous["id"], []).append(p)  # ... but it still lists what it prints: last_seen moves on
+        if previous and p.fingerprint == previous.fingerprint:
+            repeats.setdefault(previous.id, []).append(p)  # ... but it still lists what it prints: last_seen moves on
             continue
         distinct.append(p)
         previous = p
-    lineage = Lineage(states)
-    walked_keys = None
-    for i, p in enumerate(distinct):
+    lineage, walked_keys, start = Lineage(states), None, 0
+    steps = walk_keys(distinct, repeats, states, confirmed) if checkpoints else []
+    if checkpoints:
+        found = checkpoints.load(steps)
+        if found:
+            done, (lineage, walked_keys) = found
+            start = done + 1
+    lineage.resumed = (start, len(distinct))  # distinct lists taken from a checkpoint, of all
+    for i in range(start, len(distinct)):
+        p = distinct[i]
         keys = publication_keys(p)
         gone = walked_keys - keys if walked_keys else set()
         share = len(gone) / len(walked_keys) if walked_keys else 0.0
-        if share > MASS_ENDING_SHARE and len(gone) >= MASS_ENDING_MIN and p["sha256"] not in confirmed:
+        if share > MASS_ENDING_SHARE and len(gone) >= MASS_ENDING_MIN and p.sha256 not in confirmed:
             nxt = distinct[i + 1] if i + 1 < len(distinct) else None
             if nxt is None:
-                p["held"] = True
-                p["anomalies"].append(("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
+                lineage.held.add(p.id)
+                lineage.note(p, ("unconfirmed_mass_ending", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); held: ends nothing until a later publication confirms it (or data/confirmations.csv does)"))
                 continue
             back = len(gone & publication_keys(nxt)) / len(gone)
             if back > 0.5:
-                p["held"] = True
-                p["anomalies"].append(("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt['file_name']}: not used for endings"))
+                lineage.held.add(p.id)
+                lineage.note(p, ("mass_ending_not_confirmed", None, f"would end {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); {back:.0%} of them are listed again in {nxt.file_name}: not used for endings"))
                 continue
-            p["anomalies"].append(("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt['file_name']}"))
+            lineage.note(p, ("mass_ending_confirmed", None, f"ends {len(gone)} of {len(walked_keys)} agreements ({share:.0%}); confirmed by {nxt.file_name}"))
         lineage.walk(p)
-        for again in repeats.get(p["id"], ()):
+        for again in repeats.get(p.id, ()):
             lineage.seen_again(again)
         walked_keys = keys
+        if checkpoints and i == len(distinct) - 2:
+            # The state before the newest list: the next build, with ICE's next list after it, resumes here.
+            checkpoints.save(steps[i], (lineage, walked_keys))
     lineage.finish()
     lineage.fold_misreadings()
     lineage.rekey()
     return lineage
+
+
+def walk_keys(distinct, repeats, states, confirmed):
+    """One key per step of the walk: what the state after walking distinct[i] depends on. That is every
+    publication walked so far (the rows as the walk reads them, with their repeats and dates), the next
+    one (a mass ending is confirmed by it), the state names, the confirmations and this code."""
+    h = hashlib.sha256(_code_key().encode())
+    h.update(repr(sorted(states.items())).encode())
+    signature = {}  # id(row) -> its text: rows recur in hundreds of publications
+
+    def described(p):
+        d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
+        for r in p.rows:
+            text = signature.get(id(r))
+            if text is None:
+                text = signature[id(r)] = f"{r.content_repr}{r.key!r}\n".encode()
+            d.update(text)
+        return d.digest()
+
+    def repeated(p):
+        return repr([(r.id, r.published_at) for r in repeats.get(p.id, ())]).encode()
+
+    # The next list counts without its repeats: ICE's next file is most often the newest list again.
+    parts = [described(p) for p in distinct]
+    keys = []
+    for i in range(len(distinct) - 1):
+        h.update(parts[i])
+        h.update(repeated(distinct[i]))
+        step = h.copy()
+        step.update(parts[i + 1])
+        keys.append(step.hexdigest()[:24])
+    return keys
+
+
+def _code_key():
+    """The source of the modules whose code decides a walk."""
+    h = hashlib.sha256()
+    for module in (sys.modules[__name__], identity, records, rules, ids):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()

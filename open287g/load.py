@@ -4,7 +4,6 @@ from dataclasses import asdict
 
 import sqlite_utils
 
-from .history import era_of
 
 
 # What the build did about each kind of anomaly, stored beside it.
@@ -43,15 +42,15 @@ def _anomaly_rows(pubs):
     out = []
     for p in pubs:
         grouped = {}
-        for kind, sheet_row, detail in p["anomalies"]:
+        for kind, sheet_row, detail in p.anomalies:
             g = grouped.setdefault(kind, {"rows": [], "detail": detail, "count": 0})
             g["count"] += 1
             if sheet_row is not None and len(g["rows"]) < 50:
                 g["rows"].append(sheet_row)
         for kind, g in grouped.items():
             out.append({
-                "publication_id": p["id"],
-                "file": p["file"],
+                "publication_id": p.id,
+                "file": p.file,
                 "kind": kind,
                 "rows_affected": g["count"] if g["rows"] else None,
                 "sheet_rows": ", ".join(map(str, g["rows"])) or None,
@@ -62,36 +61,15 @@ def _anomaly_rows(pubs):
 
 
 def _publication_row(p):
-    status = ("rejected" if "error" in p else "duplicate" if p.get("duplicate_of") else "truncated" if p.get("truncated")
-              else "held" if p.get("held") else "used")
-    return {
-        "id": p["id"],
-        "list": p.get("list"),
-        "source_kind": p["source_kind"],
-        "era": era_of(p),
-        "caption": p.get("caption"),
-        "caption_date": p.get("caption_date"),
-        "file": p["file"],
-        "file_name": p["file_name"],
-        "original_name": p["original_name"],
-        "published_at": p.get("published_at"),
-        "date_source": p.get("date_source"),
-        "seq": p.get("seq"),
-        "status": status,
-        "row_count": p.get("row_count"),
-        "blank_rows": p.get("blank_rows"),
-        "manifest_rows": p["manifest_rows"],
-        "header": p.get("header"),
-        "sha256": p["sha256"],
-        "bytes": p["bytes"],
-        "fingerprint": p.get("fingerprint"),
-        "duplicate_of": p.get("duplicate_of"),
-        "capture_utc": p["capture_utc"],
-        "saved_at": p.get("saved_at"),
-        "archived_by": p["archived_by"],
-        "error": p.get("error"),
-        "anomalies": len(p["anomalies"]),
-    }
+    status = ("rejected" if p.error else "duplicate" if p.duplicate_of else "truncated" if p.truncated
+              else "held" if p.held else "used")
+    columns = ("id", "list", "source_kind", "era", "caption", "caption_date", "file", "file_name", "original_name", "published_at",
+               "date_source", "seq", "status", "row_count", "blank_rows", "manifest_rows", "header", "sha256", "bytes", "fingerprint",
+               "duplicate_of", "capture_utc", "saved_at", "archived_by", "error")
+    row = {name: getattr(p, name, None) for name in columns}
+    # A file that could not be read has no rows to count.
+    row.update(status=status, anomalies=len(p.anomalies), **({"row_count": None, "blank_rows": None} if p.error else {}))
+    return row
 
 
 def _type(values):
@@ -128,6 +106,7 @@ def write(path, built, seeds):
     db.conn.execute("pragma synchronous = off")
     lineage = built["lineage"]
     agencies = built["agencies"]
+    of_agreement, of_application = built["agency_of"].of_agreement, built["agency_of"].of_application  # agencies.Agencies
     state_rows = built["states"]
     insert(db, "states", 
         ({"code": s["postal"], "name": s["name"], "fips": s["fips"], "latitude": s["latitude"], "longitude": s["longitude"]} for s in state_rows),
@@ -169,7 +148,7 @@ def write(path, built, seeds):
             {
                 "id": a.id,
                 "seq": n,
-                "agency_id": a.agency_id,
+                "agency_id": of_agreement[a.id],
                 "state_code": a.state_code,
                 "agency": a.agency,
                 "model": a.model,
@@ -190,8 +169,8 @@ def write(path, built, seeds):
                 "moa_url": a.moa_url,
                 "addendum_url": a.addendum_url,
                 "spellings": json.dumps(sorted(a.spellings), ensure_ascii=False),
-                "latitude": agencies[a.agency_id].get("latitude"),
-                "longitude": agencies[a.agency_id].get("longitude"),
+                "latitude": agencies[of_agreement[a.id]].get("latitude"),
+                "longitude": agencies[of_agreement[a.id]].get("longitude"),
             }
             for n, a in enumerate(sorted(lineage.agreements.values(), key=lambda a: (a.first_seen, a.id)), start=1)
         ),
@@ -206,22 +185,8 @@ def write(path, built, seeds):
             ("follows", "agreements", "id"),
         ],
     )
-    app_index = {}
-    for app in built["pending"]:
-        app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
-
-    def link(listing):
-        # The identity key of the printed row, after hand corrections: the same key the lineage walked.
-        state_code, agency_norm, model, _ = key = listing.pop("_key")
-        if listing["list"] == "participating":
-            agreement_id = lineage.by_key.get(key)
-            agency = lineage.agreements[agreement_id].agency_id if agreement_id else None
-            return dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency)
-        app = next((a for a in app_index.get((state_code, agency_norm, model), []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
-        return dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None, agency_id=app["agency_id"] if app else None)
-
     insert(db, "pending_applications", 
-        ({k: v for k, v in app.items() if k != "agency_key"} for app in built["pending"]),
+        ({**{k: v for k, v in app.items() if k != "agency_key"}, "agency_id": of_application[app["id"]]} for app in built["pending"]),
         pk="id",
         foreign_keys=[
             ("agency_id", "agencies", "id"),
@@ -233,7 +198,7 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "listings", 
-        (link(x) for x in built["listings"]),
+        built["listings"],
         pk="id",
         foreign_keys=[
             ("agreement_id", "agreements", "id"),
@@ -246,7 +211,7 @@ def write(path, built, seeds):
     )
     insert(db, "changes", 
         # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        ({**{k: v for k, v in asdict(c).items() if k != "parts"}, "seq": n, "agency_id": lineage.agreements[c.agreement_id].agency_id}
+        ({"id": c.id, **{k: v for k, v in asdict(c).items() if k != "application_id"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
          for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
@@ -256,6 +221,9 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
+    insert(db, "list_gaps", ({"id": i, **g} for i, g in enumerate(built["list_gaps"], start=1)), pk="id",
+           columns={"id": int, "list": str, "after_publication_id": str, "starts": str, "before_publication_id": str, "ends": str},
+           foreign_keys=[("after_publication_id", "publications", "id"), ("before_publication_id", "publications", "id")])
     insert(db, "build_anomalies", 
         ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built["publications"]), start=1)),
         pk="id",

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 import click
 
 from . import BUILD, DATA
+from .files import atomic_write, file_sha256
 from .read import unwrap_url
 
 DOCUMENTS = "documents.jsonl.gz"
@@ -67,7 +68,7 @@ def extract_one(path, ocr_cache):
     from . import moa_fields, pdfpages
 
     started = time.perf_counter()
-    sha256 = pdfpages.sha256_of(path)
+    sha256 = file_sha256(path)
     base = {"sha256": sha256, "file_name": path.name, "bytes": path.stat().st_size}
     try:
         pages = pdfpages.read_pages(path, ocr_cache)
@@ -93,9 +94,7 @@ def write_jsonl_gz(path, records):
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=9) as gz:
         for record in sorted(records, key=lambda r: r["sha256"]):
             gz.write((json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    atomic_write(path, buf.getvalue())
 
 
 def read_jsonl_gz(path):

@@ -10,6 +10,8 @@ import tempfile
 import zlib
 from pathlib import Path
 
+from .files import atomic_write
+
 READER_VERSION = 2  # bump when what is cached of a page changes (tesseract's words): the OCR cache is keyed by it
 MAX_BYTES = 60 * 1024 * 1024  # the largest MOA in the corpus is about 9 MB
 MAX_PAGES = 150  # the longest MOA with its addendum runs to about 30 pages
@@ -24,14 +26,6 @@ OCR_DPI = 300
 
 class Refused(Exception):
     """A document the extractor will not read; the message is one line naming the reason."""
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- refusals, before pdfium sees the bytes ------------------------------------------------
@@ -274,8 +268,5 @@ def read_pages(path, ocr_cache=None, ocr=True):
     finally:
         pdf.close()
     if cache and fresh:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(ocred))
-        tmp.replace(cache)
+        atomic_write(cache, json.dumps(ocred))
     return pages

@@ -3,15 +3,19 @@ import csv
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search
+from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .read import READER_VERSION, _extract_job, extract_cached, file_sha256, interpret
+from .files import atomic_write, file_sha256
+from .read import READER_VERSION, _extract_job, extract_cached, interpret
+from .records import Publication
 from .seeds import link_meetings, read_seeds
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
@@ -30,84 +34,77 @@ def inventory(data_dir):
         with open(manifest_path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
                 manifest[row["file"]] = row
-    pubs = []
+    sources = []
     for folder, kind in LIST_FOLDERS.items():
         for path in sorted((ice / folder).glob("*.xlsx")):
             rel = f"{folder}/{path.name}"
             m = manifest.get(rel, {})
-            pub = {
-                "path": path,
-                "file": rel,
-                "file_name": path.name,
-                "original_name": m.get("original_name") or path.name,
-                "folder": folder,
-                "source_kind": kind,
-                "bytes": path.stat().st_size,
-                "capture_utc": m.get("capture_utc") or None,
-                "fetched_utc": m.get("fetched_utc") or None,
-                "archived_by": m.get("archived_by") or None,
-                "manifest_sha256": m.get("sha256") or None,
-                "manifest_rows": int(m["data_rows"]) if m.get("data_rows", "").isdigit() else None,
-                "anomalies": [],
-            }
-            if not m:
-                pub["anomalies"].append(("not_in_manifest", None, "file is not listed in MANIFEST.csv; provenance unknown"))
-            pubs.append(pub)
-    return pubs
+            sources.append(Publication(
+                path=path, file=rel, file_name=path.name, original_name=m.get("original_name") or path.name, folder=folder,
+                source_kind=kind, bytes=path.stat().st_size, capture_utc=m.get("capture_utc") or None,
+                fetched_utc=m.get("fetched_utc") or None, archived_by=m.get("archived_by") or None,
+                manifest_sha256=m.get("sha256") or None,
+                manifest_rows=int(m["data_rows"]) if m.get("data_rows", "").isdigit() else None,
+                anomalies=() if m else (("not_in_manifest", None, "file is not listed in MANIFEST.csv; provenance unknown"),),
+            ))
+    return sources
 
 
-def _absorb(p, result):
+def _identified(sources):
+    """Each source with its sha256 and id: the hash's first 12 digits; the same bytes under another name are a publication of their own."""
+    ids, out = set(), []
+    for p in sources:
+        sha256 = file_sha256(p.path)
+        pub_id = sha256[:12]
+        if pub_id in ids:
+            pub_id = hashlib.sha256(f"{sha256}\0{p.file}".encode()).hexdigest()[:12]
+        ids.add(pub_id)
+        found = (("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p.manifest_sha256[:12]}…)"),) if p.manifest_sha256 and p.manifest_sha256 != sha256 else ()
+        out.append(replace(p, sha256=sha256, id=pub_id).noting(*found))
+    return out
+
+
+def _absorbed(p, result):
+    """A publication with what its workbook holds, or the one-line reason it cannot be read."""
     if "error" in result:
-        p["error"] = result["error"]
-        return
+        return replace(p, error=result["error"]).noting(("rejected", None, result["error"]))
     r = interpret(result["ok"])
-    p.update(header=r["header"], rows=r["rows"], sheet_rows=r["sheet_rows"], blank_rows=r["blank_rows"], row_count=len(r["rows"]), fingerprint=r["fingerprint"], keys=r["keys"],
-             saved_at=r["saved_at"])
-    p["anomalies"].extend(r["anomalies"])
+    return replace(p, **{**r, "anomalies": p.anomalies + r["anomalies"]})
 
 
-def read_all(pubs, cache_dir, jobs, progress):
-    """Hash every file and read it through the cache; uncached files go to worker processes.
+def read_all(sources, cache_dir, jobs, progress):
+    """Hash every file and read it through the cache; uncached files go to worker processes -> (publications, files parsed).
 
     The main process interprets rows as results arrive, and one worker builds the geography
     index when it is not cached, so a cold build keeps both cores busy.
     """
-    ids = set()
-    for p in pubs:
-        p["sha256"] = file_sha256(p["path"])
-        p["id"] = p["sha256"][:12]
-        if p["id"] in ids:  # the same bytes under another name are a publication of their own
-            p["id"] = hashlib.sha256(f"{p['sha256']}\0{p['file']}".encode()).hexdigest()[:12]
-        ids.add(p["id"])
-        if p["manifest_sha256"] and p["manifest_sha256"] != p["sha256"]:
-            p["anomalies"].append(("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p['manifest_sha256'][:12]}…)"))
+    pubs = _identified(sources)
     cache_dir = Path(cache_dir)
-    cached = [p for p in pubs if (cache_dir / f"{p['sha256']}.v{READER_VERSION}.pickle").exists()]
-    cached_ids = {id(p) for p in cached}
-    todo = [p for p in pubs if id(p) not in cached_ids]
+    cached = {p.id for p in pubs if (cache_dir / f"{p.sha256}.v{READER_VERSION}.pickle").exists()}
+    todo = [p for p in pubs if p.id not in cached]
     places.INDEX_CACHE = str(cache_dir / f"places-index-{_source_hash(places)}.pickle")
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
+    done = {}
     if len(todo) > 4 and workers > 1:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers) as pool:
             if not os.path.exists(places.INDEX_CACHE):
                 pool.submit(places.warm_index, places.INDEX_CACHE)
-            args = [(str(p["path"]), p["sha256"], cache_dir) for p in todo]
-            results = pool.map(_extract_job, args, chunksize=4)
-            for p in cached:
-                _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
+            results = pool.map(_extract_job, [(str(p.path), p.sha256, cache_dir) for p in todo], chunksize=4)
+            for p in pubs:
+                if p.id in cached:
+                    done[p.id] = _absorbed(p, extract_cached(p.path, p.sha256, cache_dir))
             for p, result in zip(todo, results):
-                _absorb(p, result)
+                done[p.id] = _absorbed(p, result)
                 bar.update(1)
     else:
-        for p in cached:
-            _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
-        for p in todo:
-            _absorb(p, extract_cached(p["path"], p["sha256"], cache_dir))
-            bar.update(1)
+        for p in pubs:
+            done[p.id] = _absorbed(p, extract_cached(p.path, p.sha256, cache_dir))
+            if p.id not in cached:
+                bar.update(1)
     bar.close()
-    return len(todo)
+    return [done[p.id] for p in pubs], len(todo)
 
 
 def _source_hash(module):
@@ -143,10 +140,36 @@ class PlaceCache:
 
     def __exit__(self, *exc):
         if self.dirty and exc[0] is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.results))
-            tmp.replace(self.path)
+            atomic_write(self.path, json.dumps(self.results))
+
+
+class Checkpoints:
+    """The lineage walk's state before the newest list, kept in the cache by the key of everything it depends on
+    (lineage.walk_keys): a build whose publications up to there are unchanged resumes from it."""
+
+    KEEP = 3  # the newest few, so that a build of an older snapshot of data/ does not evict the current one
+
+    def __init__(self, cache_dir):
+        self.dir = Path(cache_dir)
+
+    def _path(self, key):
+        return self.dir / f"lineage-{key}.pickle"
+
+    def load(self, keys):
+        """(index of the last step saved, state) for the latest step of keys on file, or None."""
+        for i in range(len(keys) - 1, -1, -1):
+            path = self._path(keys[i])
+            if path.exists():
+                try:
+                    return i, pickle.loads(path.read_bytes())
+                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+                    return None  # a damaged checkpoint: walk from the start
+        return None
+
+    def save(self, key, state):
+        atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+        for old in sorted(self.dir.glob("lineage-*.pickle"), key=lambda f: f.stat().st_mtime, reverse=True)[self.KEEP:]:
+            old.unlink(missing_ok=True)
 
 
 class _NoBar:
@@ -167,42 +190,44 @@ def _bar(total, progress):
     return tqdm(total=total, desc="reading workbooks", unit="file", file=sys.stderr)
 
 
-def resolve_all(pubs, locate=places.locate, states=None, confirmed=None):
-    """Date, order and link every readable publication; returns the derived tables."""
-    good = [p for p in pubs if "error" not in p]
-    for p in good:
-        p["list"] = dating.assign_list(p, p["header"])
-        p["duplicate_of"] = None
-        p["truncated"] = False
-    roster = [p for p in good if p.get("era") == history.ROSTER_ERA]
-    dating.date_publications([p for p in good if p.get("era") != history.ROSTER_ERA])
-    history.order_roster(roster)
-    for p in good:
-        p["published_at"] = p["published_at"].isoformat(timespec="seconds")
-    # ICE's roster of 2011-2017 comes first on the participating list, then the files of 2021 on, numbered anew.
-    participating = roster + sorted((p for p in good if p["list"] == "participating" and p.get("era") != history.ROSTER_ERA), key=lambda p: p["seq"])
-    for seq, p in enumerate(participating, start=1):
-        p["seq"] = seq
-    pending = sorted((p for p in good if p["list"] == "pending"), key=lambda p: p["seq"])
+def walk(pubs, states, confirmed, checkpoints=None):
+    """Dated publications -> the lineage of agreements, the listings and the pending applications, and the
+    publications with what the walk found (held, mass endings)."""
+    participating = sorted((p for p in pubs if p.list == "participating"), key=lambda p: p.seq)
+    pending = sorted((p for p in pubs if p.list == "pending"), key=lambda p: p.seq)
     listings = resolve.listing_spans(participating) + resolve.listing_spans(pending)
-    states = {s["postal"]: s["name"] for s in (states or [])}
-    lineage = walk_participating(participating, states, confirmed or set())
+    lineage = walk_participating(participating, states, confirmed, checkpoints)
     apps = resolve.pending_applications(pending, lineage.agreements)
     lineage.record_pending_signed(apps)
-    agencies, aliases = build_agencies(lineage, apps, locate)
-    by_id = {p["id"]: p for p in good}
+    return lineage, listings, apps
+
+
+def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpoints=None):
+    """Date, order and link every readable publication; returns the derived tables."""
+    readable = [p for p in pubs if not p.error]
+    dated = dating.date(readable)
+    states = {s["postal"]: s["name"] for s in (states or [])}
+    lineage, listings, apps = walk(dated, states, confirmed or set(), checkpoints)
+    agencies = build_agencies(lineage, apps, locate)
+    listings = resolve.link_listings(listings, lineage, apps, agencies)
+    participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     # The first list of each era starts the record: its old signing dates are no news.
-    firsts = {next((p["id"] for p in participating if (p.get("era") == history.ROSTER_ERA) == roster_era), None) for roster_era in (True, False)}
-    for publication_id, kind, detail in date_flags(lineage, firsts):
-        by_id[publication_id]["anomalies"].append((kind, None, detail))
+    firsts = {next((p.id for p in participating if p.is_roster == roster), None) for roster in (True, False)}
+    for publication_id, kind, detail in date_flags(lineage, firsts, agencies.of_agreement):
+        lineage.notes.setdefault(publication_id, []).append((kind, None, detail))
+    walked = {p.id: replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in dated}
+    latest = lineage.last_walked
+    pubs = [walked.get(p.id, p) for p in pubs]
     return {
         "publications": pubs,
         "listings": listings,
+        "list_gaps": dating.unreadable_spans(dated),
         "lineage": lineage,
         "pending": apps,
-        "agencies": agencies,
-        "aliases": aliases,
-        "latest": lineage.walked[-1] if lineage.walked else None,
+        "agencies": agencies.rows,
+        "aliases": agencies.aliases,
+        "agency_of": agencies,
+        "latest": walked[latest] if latest else None,
     }
 
 
@@ -212,25 +237,24 @@ LOUD_FILES = ("unknown_column", "rows_above_header", "date_far_from_neighbours",
 
 def _warn_files(pubs):
     for p in pubs:
-        for kind, _, detail in p["anomalies"]:
+        for kind, _, detail in p.anomalies:
             if kind in LOUD_FILES:
-                _log(f"warning: {p['file']}: {kind}: {detail}")
+                _log(f"warning: {p.file}: {kind}: {detail}")
 
 
 def _warn(pubs):
     for p in pubs:
         for kind in LOUD:
-            hits = [(row, detail) for k, row, detail in p["anomalies"] if k == kind]
+            hits = [(row, detail) for k, row, detail in p.anomalies if k == kind]
             if hits:
                 where = ", ".join(str(r) for r, _ in hits[:10]) + (" …" if len(hits) > 10 else "")
-                _log(f"warning: {p['file']}: row{'s' if len(hits) > 1 else ''} {where}: {hits[0][1]}")
+                _log(f"warning: {p.file}: row{'s' if len(hits) > 1 else ''} {where}: {hits[0][1]}")
 
 
 def _flag_unknown_states(pubs):
-    for p in pubs:
-        for row, sheet_row in zip(p.get("rows", ()), p.get("sheet_rows", ())):
-            if row["state_code"] is None:
-                p["anomalies"].append(("unknown_state", sheet_row, f"STATE {row['state']!r} is not a US state or territory; add a line to data/corrections.csv"))
+    """Rule unknown_state: a row whose STATE names no state after the corrections is recorded, row by row."""
+    return [p.noting(*(("unknown_state", sheet_row, f"STATE {row.state!r} is not a US state or territory; add a line to data/corrections.csv")
+                       for row, sheet_row in zip(p.rows, p.sheet_rows) if row.state_code is None)) for p in pubs]
 
 
 def input_signature(data_dir):
@@ -293,35 +317,37 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     except config.ConfigError as e:
         _log(f"error: {e}")
         return 2
-    pubs = inventory(data_dir)
-    if not pubs:
+    sources = inventory(data_dir)
+    if not sources:
         _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
         return 2
     stage = _Stages()
-    parsed = read_all(pubs, cache_dir, jobs, progress)
+    pubs, parsed = read_all(sources, cache_dir, jobs, progress)
     pubs += history.roster_publications(data_dir)
     stage("read")
     for p in pubs:
-        if "error" in p:
-            _log(f"error: {p['file']}: {p['error']} (recorded in build_anomalies; file left out)")
-            p["anomalies"].append(("rejected", None, p["error"]))
+        if p.error:
+            _log(f"error: {p.file}: {p.error} (recorded in build_anomalies; file left out)")
     try:
         corrections = fixes.load_corrections(Path(data_dir) / "corrections.csv")
         areas = reach.load_areas(Path(data_dir) / "agency_areas.csv")
-        abbreviations = search.read_abbreviations(Path(data_dir) / "abbreviations.csv")
-    except (fixes.CorrectionsError, reach.AreasError, search.AbbreviationsError) as e:
+        abbreviations = search_index.read_abbreviations(Path(data_dir) / "abbreviations.csv")
+    except (fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
         _log(f"error: {e}")
         return 2
-    correction_report = fixes.apply_corrections(pubs, corrections)
+    pubs, correction_report = fixes.apply_corrections(pubs, corrections)
     for c in correction_report:
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
-    _flag_unknown_states(pubs)
+    pubs = _flag_unknown_states(pubs)
     _warn(pubs)
     with PlaceCache(cache_dir) as locate:
         stage("fix")
-        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"))
-        _warn_files(pubs)
+        built = resolve_all(pubs, locate, locate.states(), load_confirmations(Path(data_dir) / "confirmations.csv"), Checkpoints(cache_dir))
+        _warn_files(built["publications"])
+        resumed, distinct = built["lineage"].resumed
+        if resumed:
+            _log(f"lineage: resumed from its checkpoint after {resumed} of {distinct} distinct lists")
         stage("resolve")
         built["states"] = locate.states()
     built["corrections"] = correction_report
@@ -337,7 +363,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         counties.write(tmp, data_dir)
         gazetteer.write(tmp)
         reach.write(tmp, areas)
-        search.write_index(tmp, abbreviations)
+        search_index.write_index(tmp, abbreviations)
         link_meetings(tmp)
         if with_documents:  # the MOA documents' committed extraction (issue 17)
             built["documents"] = documents.write(tmp, data_dir)
@@ -357,13 +383,13 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         return 1
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
-    config.write_config(db_path.parent, metadata, inspect=False)
+    config.write_config(db_path.parent, metadata)
     stage("config")
     stage.report()
     elapsed = time.perf_counter() - started
     text = summary(built, qa, parsed, elapsed, db_path)
     print(text, flush=True)
-    rejected = [p for p in pubs if "error" in p]
+    rejected = [p for p in pubs if p.error]
     exit_code = 1 if rejected or seeds["problems"] else 0
     stamp = db_path.with_name(db_path.name + ".inputs.json")
     stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
@@ -385,25 +411,25 @@ def summary(built, qa, parsed, elapsed, db_path):
         status[a.status] = status.get(a.status, 0) + 1
     by_list = {}
     for p in pubs:
-        by_list[p.get("list", "rejected")] = by_list.get(p.get("list", "rejected"), 0) + 1
+        by_list[p.list or "rejected"] = by_list.get(p.list or "rejected", 0) + 1
     anomalies = qa["anomaly_rows"]
     latest = built["latest"]
-    roster = sum(1 for p in pubs if p.get("era") == history.ROSTER_ERA)
+    roster = sum(1 for p in pubs if p.is_roster)
     lines = [
         f"built {db_path} in {elapsed:.1f}s ({parsed} workbook{'s' if parsed != 1 else ''} parsed, {len(pubs) - roster - parsed} from cache)",
         f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))}; {roster} of them captures of ICE's 2011-2017 roster)",
-        f"latest participating list: {latest['file_name']} ({latest['published_at'][:10]}, {latest['row_count']} rows)" if latest else "no participating list",
+        f"latest participating list: {latest.file_name} ({latest.published_at[:10]}, {latest.row_count} rows)" if latest else "no participating list",
         f"agreements: {sum(status.values())} ({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
         f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
-        f"listings: {len(built['listings'])} distinct rows from {sum(p.get('row_count', 0) for p in pubs)} published rows",
+        f"listings: {len(built['listings'])} distinct rows from {sum(p.row_count for p in pubs)} published rows",
         f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
         _documents_line(built.get("documents")),
         f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
     for p in pubs:
-        for kind, _, detail in p.get("anomalies", ()):
+        for kind, _, detail in p.anomalies:
             if kind in ("unconfirmed_mass_ending", "mass_ending_not_confirmed", "date_far_from_neighbours"):
-                lines.append(f"WARNING {kind}: {p['file_name']}: {detail}")
+                lines.append(f"WARNING {kind}: {p.file_name}: {detail}")
     for c in qa["gated"]:
         lines.append(f"WITHHOLD: {c['check']}: {c['detail']} (open287g publish refuses this database)")
     return "\n".join(lines)

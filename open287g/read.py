@@ -1,17 +1,18 @@
 """Reads one ICE workbook (data/ice/**.xlsx) into plain row dicts, with the anomalies seen in it; caches the result by content hash."""
 import datetime
 import functools
-import hashlib
 import operator
-import os
 import pickle
 import re
 import urllib.parse
 from pathlib import Path
 
 from .dating import fingerprint
+from .files import atomic_write
 from .identity import norm_agency
 from .places import state_postal
+from .records import Row
+from .rules import LEVELS, MODEL_NAMES, MODEL_SPELLINGS as MODELS
 from .xlsx import WorkbookError, read_sheet, saved_at
 
 READER_VERSION = 13  # bump to invalidate build/cache when this module's output changes
@@ -28,31 +29,6 @@ COLUMNS = {
     "ADDENDUM": "addendum",
 }
 REQUIRED = ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE")
-
-# ICE's model names and the misspellings seen in the files, -> the canonical name.
-MODELS = {
-    "jail enforcement model": "Jail Enforcement Model",
-    "jail enforcment model": "Jail Enforcement Model",
-    "warrant service officer": "Warrant Service Officer",
-    "warrant services officer": "Warrant Service Officer",
-    "warrant service office": "Warrant Service Officer",
-    "task force model": "Task Force Model",
-    "task force officer": "Task Force Model",
-}
-MODEL_CODES = {"Jail Enforcement Model": "JEM", "Warrant Service Officer": "WSO", "Task Force Model": "TFM"}
-MODEL_NAMES = {code: name for name, code in MODEL_CODES.items()}
-
-LEVELS = {
-    "county": "County",
-    "municipality": "Municipality",
-    "muncipality": "Municipality",
-    "municipal": "Municipality",
-    "state": "State",
-    "state agency": "State",
-}
-
-# The printed columns that make a listing distinct.
-CONTENT = ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")
 
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell was not written by Excel
@@ -281,12 +257,9 @@ def _interpret(columns, raw, moa_link, addendum_link):
     # Not fuzzy: a misspelt state is fixed by a reviewable line in data/corrections.csv.
     row["state_code"] = state_postal(row["state"], fuzzy=False)
     row["agency_norm"] = norm_agency(row["agency"])
-    row["content"] = tuple(row[k] for k in CONTENT)
-    row["content_repr"] = repr(row["content"])
-    row["key3"] = (row["state_code"], row["agency_norm"], row["model"])
     if row["level"] and not row["level_clean"]:
         anomalies.append(("unknown_level", f"TYPE {row['level']!r} is not County, Municipality or State"))
-    return row, tuple(anomalies)
+    return Row(**row), tuple(anomalies)
 
 
 def _links_by_row(links, column):
@@ -354,10 +327,11 @@ def _interpret_cells(names, raw, moa_url, add_url, safelinked):
 
 
 def interpret(extracted):
-    """Raw cells -> {'header', 'rows', 'sheet_rows', 'blank_rows', 'anomalies', 'fingerprint', 'keys'}.
+    """Raw cells -> the read fields of a Publication: header, rows, sheet_rows, blank_rows, row_count, anomalies,
+    fingerprint, keys, saved_at.
 
-    rows are shared, read-only-by-convention dicts (one per distinct row); sheet_rows runs beside them.
-    anomalies are (kind, sheet_row, detail) tuples.
+    rows are frozen Row objects, one per distinct row, shared by every publication printing it; sheet_rows
+    runs beside them. anomalies are (kind, sheet_row, detail) tuples.
     """
     names = extracted["names"]
     anomalies, rows, sheet_rows = [], [], []
@@ -383,28 +357,21 @@ def interpret(extracted):
             anomalies.append((kind, number, detail))
     return {
         "header": extracted["header"],
-        "header_row": extracted["header_row"],
         "saved_at": extracted.get("saved_at"),
-        "rows": rows,
-        "sheet_rows": sheet_rows,
+        "rows": tuple(rows),
+        "sheet_rows": tuple(sheet_rows),
         "blank_rows": blank,
-        "anomalies": anomalies,
+        "row_count": len(rows),
+        "anomalies": tuple(anomalies),
         "fingerprint": fingerprint(rows),
-        "keys": {r["key3"] for r in rows},
+        "keys": frozenset(r.body_key for r in rows),
     }
 
 
 def read_workbook(path):
-    """extract + interpret, for one workbook outside the build."""
-    return interpret(extract(path))
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """extract + interpret, for one workbook outside the build; with the header's sheet row."""
+    extracted = extract(path)
+    return {**interpret(extracted), "header_row": extracted["header_row"]}
 
 
 def extract_cached(path, sha256, cache_dir):
@@ -424,11 +391,7 @@ def extract_cached(path, sha256, cache_dir):
     except PublicationError as e:
         result = {"error": one_line(str(e))}
     if cache_file:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache_file)
+        atomic_write(cache_file, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     return result
 
 

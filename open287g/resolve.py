@@ -2,52 +2,72 @@
 import datetime
 
 from .ids import short_id, sortable
-from .read import MODEL_CODES
 
 
 def listing_spans(members):
-    """Each distinct printed row of one list stored once per unbroken run of publications that carried it."""
-    listings, open_spans = [], {}
+    """Each distinct printed row of one list stored once per unbroken run of publications that carried it:
+    [(the row key, the listing)], the key for link_listings."""
+    listings, open_spans, keys = [], {}, {}
     previous = None
     for p in members:
-        if previous is not None and p["rows"] == previous["rows"] and p["sheet_rows"] == previous["sheet_rows"]:
+        if previous is not None and p.rows == previous.rows and p.sheet_rows == previous.sheet_rows:
             # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
             for span in open_spans.values():
-                span.update(last_publication_id=p["id"], last_seq=p["seq"], last_seen=p["published_at"])
+                span.update(last_publication_id=p.id, last_seq=p.seq, last_seen=p.published_at)
                 span["publications"] += 1
             continue
         previous = p
         seen = {}
         current = {}
-        for row, sheet_row in zip(p["rows"], p["sheet_rows"]):
-            content = row["content"]
+        for row, sheet_row in zip(p.rows, p.sheet_rows):
+            content = row.content
             n = seen[content] = seen.get(content, 0) + 1  # exact duplicate rows keep their multiplicity
             current[(content, n)] = (row, sheet_row)
         for key in list(open_spans):
             if key not in current:
-                listings.append(open_spans.pop(key))
+                listings.append((keys.pop(key), open_spans.pop(key)))
         for key, (row, sheet_row) in current.items():
             span = open_spans.get(key)
             if span is None:
                 content, n = key
+                keys[key] = row.key
                 open_spans[key] = span = {
-                    "id": short_id(p["list"], *content, n, p["id"]),  # the first publication's id, not its sequence number
-                    "_key": (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]), row["signed_on"]),
-                    "list": p["list"],
-                    **{k: row[k] for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
-                    "state_code": row["state_code"],
-                    "model": MODEL_CODES.get(row["model"]),
+                    "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
+                    "list": p.list,
+                    **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
+                    "state_code": row.state_code,
+                    "model": row.model_code,
                     "occurrence": n,
-                    "first_publication_id": p["id"],
-                    "first_seq": p["seq"],
+                    "first_publication_id": p.id,
+                    "first_seq": p.seq,
                     "first_sheet_row": sheet_row,
-                    "first_seen": p["published_at"],
+                    "first_seen": p.published_at,
                     "publications": 0,
                 }
-            span.update(last_publication_id=p["id"], last_seq=p["seq"], last_sheet_row=sheet_row, last_seen=p["published_at"])
+            span.update(last_publication_id=p.id, last_seq=p.seq, last_sheet_row=sheet_row, last_seen=p.published_at)
             span["publications"] += 1
-    listings.extend(open_spans.values())
+    listings.extend((keys[k], span) for k, span in open_spans.items())
     return listings
+
+
+def link_listings(spans, lineage, apps, agencies):
+    """Listings with the agreement, pending application and agency each printed row belongs to: a participating
+    row by its key (after hand corrections, the key the lineage walked), a pending one by its agency and model
+    and the dates its application was listed."""
+    app_index = {}
+    for app in apps:
+        app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
+    out = []
+    for key, listing in spans:
+        if listing["list"] == "participating":
+            agreement_id = lineage.by_key.get(key)
+            agency = agencies.of_agreement[agreement_id] if agreement_id else None
+            out.append(dict(listing, agreement_id=agreement_id, pending_application_id=None, agency_id=agency))
+            continue
+        app = next((a for a in app_index.get(key[:3], []) if a["first_seen"] <= listing["first_seen"] <= a["last_seen"]), None)
+        out.append(dict(listing, agreement_id=None, pending_application_id=app["id"] if app else None,
+                        agency_id=agencies.of_application[app["id"]] if app else None))
+    return out
 
 
 def pending_applications(members, agreements):
@@ -60,31 +80,31 @@ def pending_applications(members, agreements):
             signed_index.setdefault((*name_key, a.model), []).append(a)
     for p in members:
         current = {}
-        for row in p["rows"]:
-            key = (row["state_code"], row["agency_norm"], MODEL_CODES.get(row["model"]))
+        for row in p.rows:
+            key = row.body_key
             current.setdefault(key, row)
         for key in list(open_apps):
             if key not in current:
                 app = open_apps.pop(key)
-                app["removed_publication_id"] = p["id"]
-                app["removed_at"] = p["published_at"]
+                app["removed_publication_id"] = p.id
+                app["removed_at"] = p.published_at
                 apps.append(app)
         for key, row in current.items():
             app = open_apps.get(key)
             if app is None:
                 open_apps[key] = app = {
-                    "id": short_id("pending", *key, p["id"]),
+                    "id": short_id("pending", *key, p.id),
                     "state_code": key[0],
-                    "agency": row["agency"],
+                    "agency": row.agency,
                     "agency_key": key[:2],
                     "model": key[2],
-                    "support_type": row["model"] or row["support_type"],
-                    "level": row["level_clean"],
-                    "county": row["county"],
-                    "first_publication_id": p["id"],
-                    "first_seen": p["published_at"],
+                    "support_type": row.model or row.support_type,
+                    "level": row.level_clean,
+                    "county": row.county,
+                    "first_publication_id": p.id,
+                    "first_seen": p.published_at,
                 }
-            app.update(last_publication_id=p["id"], last_seen=p["published_at"])
+            app.update(last_publication_id=p.id, last_seen=p.published_at)
     for app in open_apps.values():
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)

@@ -8,7 +8,8 @@ import sqlite_utils
 
 from . import places, search
 from .identity import norm_agency
-from .read import MODEL_CODES, model_of, parse_date
+from .read import model_of, parse_date
+from .rules import MODEL_CODES
 
 SOURCE = "ICE 287(g) page as of May 2024 (data/seeds/ice_287g_page_2024-05.txt)"
 

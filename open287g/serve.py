@@ -1,17 +1,19 @@
-"""Serves the built database with Datasette: immutable, with inspect counts, the assembled metadata and local plugins.
+"""Serves the built database with Datasette: immutable, with inspect counts, the assembled metadata and the site's plugins.
 
-Every Datasette instance of the project (open287g serve, the tests, datasette publish) is made from
-the settings and paths here, so what is tested is what is served.
+Every Datasette instance of the project (open287g serve, the tests, the production layout of
+open287g/prod.py here and in the Docker image) is made from the settings and arguments here, so
+what is tested is what is served. The plugins are the package's `datasette` entry points
+(pyproject.toml): Datasette loads them wherever the package is installed.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from . import DATA, ROOT
+from .config import write_config
+from .files import atomic_write
 
-PLUGINS_DIR = Path(__file__).resolve().parent / "plugins"
 TEMPLATES_DIR = ROOT / "templates"
 # The source files as the build read them, served byte for byte so that a reader can check a figure
 # against the file behind it: ICE's workbooks (data/ice/) at /files/<publications.file>, and the
@@ -64,13 +66,10 @@ def write_inspect(db_path):
     out = inspect_path(db_path)
     if out.exists() and out.stat().st_mtime_ns >= db_path.stat().st_mtime_ns:
         return out
-    result = subprocess.run(
-        [sys.executable, "-m", "datasette", "inspect", str(db_path), "--inspect-file", str(out) + ".tmp"],
-        capture_output=True, text=True,
-    )
+    result = subprocess.run([sys.executable, "-m", "datasette", "inspect", str(db_path)], capture_output=True, text=True)
     if result.returncode:
         raise RuntimeError(f"datasette inspect failed: {result.stderr.strip()}")
-    os.replace(str(out) + ".tmp", out)
+    atomic_write(out, result.stdout)
     return out
 
 
@@ -82,13 +81,12 @@ def _setting_value(value):
     return str(value)
 
 
-def serve_options(db_file, inspect_file, metadata_file, plugins_dir, template_dir, settings=SETTINGS, data_dir=None):
+def serve_options(db_file, inspect_file, metadata_file, template_dir, settings=SETTINGS, data_dir=None):
     """The options after `datasette serve` that every served instance shares (here and in the Docker image)."""
     cmd = [
         "-i", str(db_file),
         "--inspect-file", str(inspect_file),
         "--metadata", str(metadata_file),
-        "--plugins-dir", str(plugins_dir),
         "--cors",
     ]
     if template_dir:
@@ -107,7 +105,7 @@ def datasette_command(db_path, host="127.0.0.1", port=8001, uds=None, settings=S
     template_dir = TEMPLATES_DIR if TEMPLATES_DIR.is_dir() else None
     listen = ["--uds", str(uds)] if uds else ["-h", host, "-p", str(port)]
     return [sys.executable, "-m", "datasette", "serve",
-            *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), PLUGINS_DIR, template_dir, settings,
+            *serve_options(db_path, inspect_path(db_path), metadata_path(db_path), template_dir, settings,
                            DATA if FILES_DIR.is_dir() else None),
             *listen]
 
@@ -121,7 +119,6 @@ def make_datasette(db_path):
         immutables=[str(db_path)],
         inspect_data=json.loads(inspect_path(db_path).read_text()),
         metadata=json.loads(metadata_path(db_path).read_text()),
-        plugins_dir=str(PLUGINS_DIR),
         template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
         static_mounts=[(mount, str(DATA / folder)) for mount, folder in SOURCE_MOUNTS.items()] if FILES_DIR.is_dir() else None,
         settings=SETTINGS,
@@ -134,8 +131,6 @@ def prepare(db_path):
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(f"{db_path} does not exist: run `open287g build` first")
-    from .config import write_config
-
     meta = metadata_path(db_path)
     sources = [ROOT / "metadata.yml", *sorted((ROOT / "canned_queries").glob("*.sql"))]
     if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in sources if s.exists()):

@@ -1,17 +1,29 @@
-"""Benchmark the build against a naive pandas baseline, all in one run on this machine; prints figures.
+"""The build's cost figures, measured in one run on this machine; prints them and writes them into docs/BENCHMARK.md.
 
-    python scripts/bench_build.py            # cold, no-change, from-cache, one-new-workbook, baseline
-    python scripts/bench_build.py --scale 4  # also: 4x the publications (synthetic re-publications)
+    python scripts/bench_build.py            # what `make bench` runs
+    python scripts/bench_build.py --runs 1   # quicker and noisier
 
-Every build is the real `open287g build` command in a subprocess, timed on the wall clock.
+1. cold: the real data/ built with an empty cache, the baseline for the ratios below;
+2. one new workbook: after that cold build (its database and cache kept), a copy of the newest participating
+   list under the next day's name, as if ICE published again, and the rebuild `make build` would run;
+3. twice: every workbook in data/ice re-published once more with the same rows, built cold;
+4. a naive pandas baseline: pandas.read_excel (openpyxl) on every workbook in data/ice, concat, drop_duplicates.
+
+Each build is the real `open287g build` in a subprocess, timed on the wall clock. Builds 1-3 run back to
+back in a round, --runs rounds; each figure and each ratio is the median over the rounds, so load that
+drifts during the run falls on a ratio's two sides alike. The pandas baseline runs once. Everything is
+written in a temporary folder; data/ is only read.
 """
 import argparse
 import csv
 import datetime
-import glob
+import hashlib
 import os
+import platform
+import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,114 +33,199 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
-NEWEST = "participatingAgencies03272026am.xlsx"
+DOC = ROOT / "docs" / "BENCHMARK.md"
+FIGURES = "## Figures"  # the section of DOC this script rewrites, up to the next "## " heading
+LIST_FOLDERS = {"participating": "participatingAgencies", "pending": "pendingAgencies", "page-tables": "ParticipatingEntities"}
+# Issue 21's targets: (share or multiple, "max" or "min")
+ONE_NEW_MAX = 0.15
+SCALE_MAX = 1.5
+PANDAS_MIN = 5.0
 
 
-def build(data, out, cache, *extra):
+def build(out, cache, *extra, data=DATA, force=True):
+    """Run `open287g build` into out with cache; (seconds, stdout, the stages line of OPEN287G_TIMINGS).
+    Exit 1 (a file refused) still built."""
+    args = ["build", "--data", str(data), "--out", str(out), "--cache", str(cache), *(["--force"] if force else []), *extra]
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "open287g.cli", "build", "--data", str(data), "--out", str(out), "--cache", str(cache), *extra],
-                            cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, CI="1"))
+    result = subprocess.run([sys.executable, "-m", "open287g.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, CI="1", OPEN287G_TIMINGS="1"))
     elapsed = time.perf_counter() - started
     if result.returncode not in (0, 1):
         sys.exit(f"build failed ({result.returncode}): {result.stderr.strip().splitlines()[-1:]}")
-    return elapsed, result.stdout
+    stages = next((line for line in result.stderr.splitlines() if line.startswith("stages: ")), "stages: ?")
+    return elapsed, result.stdout, stages[len("stages: "):]
 
 
-def linked_copy(target, skip=()):
-    def link(src, dst):
-        if Path(src).name not in skip:
-            os.link(src, dst)
-        return dst
+def workbooks(data=DATA):
+    return sorted(p for folder in LIST_FOLDERS for p in (data / "ice" / folder).glob("*.xlsx"))
+
+
+def data_copy(target):
+    """A copy of data/ made of hard links (copies across file systems): cheap, and safe because files are
+    only ever added or replaced in it."""
+    def link(source, destination):
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
 
     shutil.copytree(DATA, target, copy_function=link)
     return target
 
 
-def baseline(files, out):
-    """The naive way: pandas.read_excel on every workbook, every row loaded with sqlite-utils."""
+def republish(data, rel, name, note):
+    """Copy data/ice/rel beside itself as name, with the same rows and new bytes (a zip comment), as ICE
+    re-publishing it would; the manifest row fetch would write for it."""
+    source, target = data / "ice" / rel, data / "ice" / rel.split("/")[0] / name
+    if target.exists():  # maybe a hard link to a real workbook: never write through it
+        raise FileExistsError(target)
+    shutil.copyfile(source, target)
+    with zipfile.ZipFile(target, "a") as z:
+        z.comment = note.encode()
+    content = target.read_bytes()
+    return {"file": f"{rel.split('/')[0]}/{name}", "original_name": name, "sha256": hashlib.sha256(content).hexdigest(),
+            "bytes": str(len(content)), "copy_of": rel}
+
+
+def add_to_manifest(data, new):
+    """Append rows for the new files to data/ice/MANIFEST.csv, the other fields as the copied file's."""
+    path = data / "ice" / "MANIFEST.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    by_file = {r["file"]: r for r in rows}
+    for n in new:
+        rows.append({**by_file.get(n["copy_of"], {}), **{k: v for k, v in n.items() if k in fields}})
+    path.unlink()  # a hard link to the real manifest: replace it, never write through it
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fields, lineterminator="\r\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def one_new_data(state, tmp):
+    """data/ plus the newest participating list again under the next day's name, as ICE publishing again."""
+    file, published_at = sqlite3.connect(state / "287g.db").execute(
+        "select file, published_at from publications where file like 'participating/%' order by published_at desc limit 1").fetchone()
+    data = data_copy(tmp / "one-new-data")
+    day = datetime.date.fromisoformat(published_at[:10])
+    name = Path(file).name
+    while (data / "ice" / "participating" / name).exists():
+        day += datetime.timedelta(days=1)
+        name = f"participatingAgencies{day:%m%d%Y}am.xlsx"
+    add_to_manifest(data, [republish(data, file, name, f"benchmark: {file} again as {name}")])
+    return data, name
+
+
+def twice_data(state, tmp):
+    """data/ with every workbook published twice: each copy named like an archive capture one minute after
+    the original's publication time, so that it sorts right after it."""
+    published = dict(sqlite3.connect(state / "287g.db").execute("select file, published_at from publications"))
+    data = data_copy(tmp / "twice-data")
+    new = []
+    for path in workbooks():
+        rel = f"{path.parent.name}/{path.name}"
+        when, name = datetime.datetime.fromisoformat(published[rel]), path.name
+        while (path.parent / name).exists() or (data / "ice" / path.parent.name / name).exists():  # two files of one minute
+            when += datetime.timedelta(minutes=1)
+            name = f"{LIST_FOLDERS[path.parent.name]}-{when:%Y%m%d%H%M%S}.xlsx"
+        new.append(republish(data, rel, name, f"benchmark: {rel} again"))
+    add_to_manifest(data, new)
+    return data, len(new)
+
+
+def one_round(tmp, inputs):
+    """A cold build, the rebuild after one new workbook from that build's database and cache (without --force:
+    the rebuild a refresh runs), and a cold build of every workbook twice, back to back, so that the
+    machine's other load falls on all three alike. inputs are made on the first round."""
+    cold = tmp / "cold"
+    seconds, _, stages = build(cold / "287g.db", cold / "cache")
+    if not inputs:
+        inputs.update(zip(("one_data", "name"), one_new_data(cold, tmp)))
+        inputs.update(zip(("twice_data", "copies"), twice_data(cold, tmp)))
+    one = tmp / "one-new"
+    shutil.copytree(cold, one)
+    one_seconds, said, one_stages = build(one / "287g.db", one / "cache", data=inputs["one_data"], force=False)
+    assert not said.startswith("up to date"), said
+    twice = tmp / "twice"
+    twice_seconds = build(twice / "287g.db", twice / "cache", data=inputs["twice_data"])[0]
+    inputs["publications"] = sqlite3.connect(twice / "287g.db").execute("select count(*) from publications").fetchone()[0]
+    for folder in (cold, one, twice):
+        shutil.rmtree(folder)
+    parsed = re.search(r"\(\d+ workbooks? parsed, \d+ from cache\)", said)
+    return {"cold": seconds, "one": one_seconds, "twice": twice_seconds, "one_share": one_seconds / seconds,
+            "twice_ratio": twice_seconds / seconds, "cold_stages": stages, "one_stages": one_stages,
+            "one_said": parsed.group() if parsed else ""}
+
+
+def median(rounds, key):
+    return statistics.median(r[key] for r in rounds)
+
+
+def pandas_baseline(files):
+    """The naive builder: every workbook through pandas.read_excel, all rows concatenated, duplicates dropped."""
     import pandas as pd
-    import sqlite_utils
 
     started = time.perf_counter()
-    db = sqlite_utils.Database(out)
-    for f in files:
-        frame = pd.read_excel(f, dtype=str, engine="openpyxl")  # pandas' default reader
-        frame["source_file"] = os.path.basename(f)
-        db["rows"].insert_all(frame.to_dict("records"), alter=True)
-    elapsed = time.perf_counter() - started
-    return elapsed, db["rows"].count
+    frames = [pd.read_excel(f, dtype=str, engine="openpyxl") for f in files]
+    rows = pd.concat(frames, ignore_index=True)
+    distinct = rows.drop_duplicates()
+    return time.perf_counter() - started, len(rows), len(distinct)
 
 
-def scale(tmp, factor, cache):
-    """factor x the publications: each real workbook re-published factor-1 more times, bytes differing
-    (a zip comment) and content identical, dated a minute apart after the original."""
-    ref_db = tmp / "ref.db"
-    if not ref_db.exists():
-        build(DATA, ref_db, cache)
-    dates = dict(sqlite3.connect(ref_db).execute("select file, published_at from publications"))
-    data = linked_copy(tmp / f"scale{factor}")
-    copies = 0
-    for rel, published in dates.items():
-        folder = data / "ice" / rel.split("/")[0]
-        stem = "pendingAgencies" if "pending" in rel.split("/")[0] else "participatingAgencies" if rel.startswith("participating") else "ParticipatingEntities"
-        for k in range(1, factor):
-            # k minutes later, named like the archives' captures
-            when = (datetime.datetime.fromisoformat(published) + datetime.timedelta(minutes=k)).strftime("%Y%m%d%H%M%S")
-            target = folder / f"{stem}-{when}.xlsx"
-            if target.exists():
-                continue
-            shutil.copy(DATA / "ice" / rel, target)
-            with zipfile.ZipFile(target, "a") as z:
-                z.comment = f"synthetic re-publication {k} of {rel}".encode()
-            copies += 1
-    out = tmp / f"scale{factor}.db"
-    elapsed, stdout = build(data, out, cache)
-    conn = sqlite3.connect(out)
-    pubs, listings = conn.execute("select count(*) from publications").fetchone()[0], conn.execute("select count(*) from listings").fetchone()[0]
-    published = conn.execute("select sum(row_count) from publications").fetchone()[0]
-    return {"factor": factor, "publications": pubs, "published_rows": published, "listings": listings, "seconds": elapsed, "mb": out.stat().st_size / 1e6}
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def write_doc(lines):
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index(FIGURES)
+    end = text.find("\n## ", start + len(FIGURES))
+    section = FIGURES + "\n\n" + "\n".join(lines) + "\n"
+    DOC.write_text(text[:start] + section + (text[end:] if end >= 0 else ""), encoding="utf-8")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=0, help="also build with this many times the publications")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of the three builds, odd; medians are kept (default 3)")
+    parser.add_argument("--no-doc", action="store_true", help=f"print only; leave {DOC.relative_to(ROOT)} alone")
     args = parser.parse_args()
-    files = sorted(glob.glob(str(DATA / "ice" / "*" / "*.xlsx")))
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {len(files)} workbooks, {sum(os.path.getsize(f) for f in files) / 1e6:.1f} MB")
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        cache = tmp / "cache"
-        out = tmp / "287g.db"
-        cold, _ = build(DATA, out, cache)
-        nochange, stdout = build(DATA, out, cache)
-        assert stdout.startswith("up to date"), stdout
-        forced, _ = build(DATA, out, cache, "--force")
-        data = linked_copy(tmp / "data", skip={NEWEST})
-        out2 = tmp / "one.db"
-        one_cache = tmp / "one-cache"
-        shutil.copytree(cache, one_cache)
-        newest_sha = next(r["sha256"] for r in csv.DictReader(open(DATA / "ice" / "MANIFEST.csv")) if r["file"].endswith(NEWEST))
-        for f in one_cache.glob(f"{newest_sha}*"):
-            f.unlink()
-        build(data, out2, one_cache)
-        os.link(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / NEWEST)
-        one_new, stdout = build(data, out2, one_cache)
-        assert "(1 workbook parsed" in stdout, stdout
-        print(f"cold full build (empty cache):        {cold:6.2f} s")
-        print(f"no-change rebuild:                    {nochange:6.2f} s")
-        print(f"forced rebuild, every file cached:    {forced:6.2f} s")
-        print(f"rebuild after adding one workbook:    {one_new:6.2f} s")
-        if not args.no_baseline:
-            base, rows = baseline(files, tmp / "baseline.db")
-            print(f"naive baseline (pandas.read_excel + sqlite-utils, {rows} rows): {base:6.2f} s")
-            print(f"cold build is {base / cold:.1f}x faster than the baseline; no-change rebuild {base / nochange:.0f}x")
-        if args.scale > 1:
-            print("scale: each workbook re-published again with different bytes and the same rows")
-            print(f"{'factor':>6} {'publications':>12} {'published rows':>14} {'listings':>9} {'db MB':>7} {'build s':>8}")
-            for factor in sorted({1, args.scale // 2, args.scale} - {0}):
-                r = scale(tmp, factor, cache)
-                print(f"{r['factor']:>6} {r['publications']:>12} {r['published_rows']:>14} {r['listings']:>9} {r['mb']:>7.1f} {r['seconds']:>8.2f}")
+    if args.runs < 1 or args.runs % 2 == 0:
+        parser.error("--runs must be odd, so that each median is one round's figure")
+    files = workbooks()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as tmpdir:
+        load_before = os.getloadavg()[0]
+        inputs = {}
+        rounds = [one_round(Path(tmpdir), inputs) for _ in range(args.runs)]
+        pandas_s, rows, distinct = pandas_baseline(files)
+    cold_s, one_s, twice_s = median(rounds, "cold"), median(rounds, "one"), median(rounds, "twice")
+    one_share, twice_ratio, speedup = median(rounds, "one_share"), median(rounds, "twice_ratio"), pandas_s / cold_s
+    middle = sorted(rounds, key=lambda r: r["cold"])[len(rounds) // 2]
+    lines = [
+        f"Run of {datetime.date.today()} at commit {commit}: {os.cpu_count()} cores (load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}, {len(files)} workbooks "
+        f"({sum(f.stat().st_size for f in files) / 1e6:.1f} MB); {args.runs} round{'s' if args.runs > 1 else ''} of the three builds, "
+        "each figure and ratio the median over the rounds; the pandas baseline run once.",
+        "",
+        "```",
+        f"{'figure':<34} {'seconds':>8}  {'ratio':<18} {'target':<9} result",
+        f"{'cold build (empty cache)':<34} {cold_s:>8.2f}  the baseline",
+        f"{'one new workbook':<34} {one_s:>8.2f}  {f'{100 * one_share:.1f}% of cold':<18} {f'<= {100 * ONE_NEW_MAX:.0f}%':<9} {verdict(one_share <= ONE_NEW_MAX)}",
+        f"{'every workbook twice, cold':<34} {twice_s:>8.2f}  {f'{twice_ratio:.2f}x cold':<18} {f'<= {SCALE_MAX}x':<9} {verdict(twice_ratio <= SCALE_MAX)}",
+        f"{'naive pandas baseline':<34} {pandas_s:>8.2f}  {f'cold {speedup:.1f}x faster':<18} {f'>= {PANDAS_MIN:.0f}x':<9} {verdict(speedup >= PANDAS_MIN)}",
+        "```",
+        "",
+        f"The new workbook was {inputs['name']}; twice is {inputs['copies']} copies, {inputs['publications']} publications; "
+        f"pandas read {rows} rows, {distinct} distinct. Seconds per stage (`OPEN287G_TIMINGS`) in the round of the median cold build:",
+        "",
+        f"- cold build: {middle['cold_stages']}",
+        f"- one new workbook: {middle['one_stages']} {middle['one_said']}".rstrip(),
+    ]
+    print("\n".join(lines))
+    if not args.no_doc:
+        write_doc(lines)
+        print(f"written into {DOC.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

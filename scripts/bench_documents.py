@@ -3,24 +3,11 @@ them (--no-documents), each timed cold (empty cache) once and warm (cache kept) 
 
     python scripts/bench_documents.py
 """
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def build(out, cache, *extra):
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "open287g.cli", "build", "--force", "--out", str(out), "--cache", str(cache), *extra],
-                            cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, CI="1"))
-    if result.returncode not in (0, 1):
-        sys.exit(f"build failed ({result.returncode}): {result.stderr.strip().splitlines()[-1:]}")
-    return time.perf_counter() - started
+from bench_build import build
 
 
 def main():
@@ -30,8 +17,8 @@ def main():
         for label, extra in (("without documents", ("--no-documents",)), ("with documents", ())):
             cache = tmp / f"cache-{len(figures)}"
             out = tmp / f"{len(figures)}.db"
-            cold = build(out, cache, *extra)
-            warm = statistics.median(build(out, cache, *extra) for _ in range(3))
+            cold = build(out, cache, *extra)[0]
+            warm = statistics.median(build(out, cache, *extra)[0] for _ in range(3))
             figures[label] = (cold, warm, out.stat().st_size)
             print(f"{label}: cold {cold:.1f}s, warm {warm:.1f}s (median of 3), database {out.stat().st_size / 1e6:.1f} MB")
         (c0, w0, s0), (c1, w1, s1) = figures["without documents"], figures["with documents"]

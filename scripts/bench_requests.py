@@ -9,7 +9,7 @@ open287g/views/ and facet suggestions on, as the project served them before issu
 the database and settings as built and served now. The figure is the median CPU time a request
 costs the server process (all its threads, SQL included: time.process_time), which other load on
 a shared machine disturbs far less than wall time. Ratios within one run are what to compare;
-docs/RELIABILITY.md has a run's output.
+earlier runs' output is in the git history of docs/RELIABILITY.md.
 """
 import argparse
 import asyncio
@@ -109,7 +109,6 @@ def main():
         def instance(path, settings):
             return Datasette(immutables=[str(path)], inspect_data=json.loads(serve.inspect_path(path).read_text()),
                              metadata=json.loads(serve.metadata_path(path).read_text()),
-                             plugins_dir=str(serve.PLUGINS_DIR),
                              template_dir=str(serve.TEMPLATES_DIR) if serve.TEMPLATES_DIR.is_dir() else None,
                              settings=settings, cors=True)
 

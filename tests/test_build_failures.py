@@ -129,7 +129,7 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     cache = tmp_path / "cache"
     newest_sha = _sha(DATA / "ice" / "participating" / NEWEST)
     # without the newest's entry, nor a half-written .tmp of a build running in the other xdist worker
-    shutil.copytree(cache_dir, cache, ignore=lambda d, names: [n for n in names if n.startswith(newest_sha) or n.endswith(".tmp")])
+    shutil.copytree(cache_dir, cache, ignore=lambda d, names: [n for n in names if n.startswith((newest_sha, "lineage-")) or n.endswith(".tmp")])
     out = tmp_path / "287g.db"
     first = run_cli("build", "--data", data, "--out", out, "--cache", cache)
     assert first.returncode == 0 and "(0 workbooks parsed, 1121 from cache)" in first.stdout, first.stdout
@@ -140,6 +140,26 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     pub = conn.execute("select id, published_at from publications where file_name = ?", (NEWEST,)).fetchone()
     added = conn.execute("select count(*) from changes where publication_id = ? and kind = 'added'", (pub[0],)).fetchone()[0]
     assert pub[1].startswith("2026-03-27") and added >= 8
+    # The lineage walk resumed before the list it added, and the database is the cold build's, row for row.
+    assert "lineage: resumed from its checkpoint after 213 of 215 distinct lists" in second.stderr, second.stderr
+    walked = tmp_path / "walked"
+    shutil.copytree(cache, walked, ignore=lambda d, names: [n for n in names if n.startswith("lineage-")])
+    whole = run_cli("build", "--data", data, "--out", tmp_path / "whole.db", "--cache", walked)
+    assert whole.returncode == 0 and "lineage: resumed" not in whole.stderr, whole.stderr
+    assert _tables(out) == _tables(tmp_path / "whole.db")
+    # ICE publishing the newest list again under the next day's name: a repeat, resumed at the same point.
+    shutil.copy(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / "participatingAgencies03282026am.xlsx")
+    third = run_cli("build", "--data", data, "--out", out, "--cache", cache)
+    assert third.returncode == 0 and "lineage: resumed from its checkpoint after 214 of 215" in third.stderr, third.stderr
+
+
+def _tables(path):
+    """Every table's rows, sorted (FTS shadow tables left out: they index the tables)."""
+    conn = sqlite3.connect(path)
+    names = [n for (n,) in conn.execute("select name from sqlite_master where type = 'table' and name not like '%fts%' and name not like 'sqlite_%'")]
+    out = {n: sorted(map(repr, conn.execute(f'select * from "{n}"'))) for n in names}
+    conn.close()
+    return out
 
 
 def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_data):
@@ -160,9 +180,9 @@ def test_a_new_column_beside_every_known_one_is_left_unread_and_reported(tmp_pat
 
     _workbook(tmp_path / "new.xlsx", [FULL + ["REGION"], ROW + ["South"], ROW[:1] + ["Other PD"] + ROW[2:] + ["West"]])
     r = read_workbook(tmp_path / "new.xlsx")
-    assert [row["agency"] for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
+    assert [row.agency for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
     assert r["header"] == "|".join(FULL + ["REGION"])
-    assert r["anomalies"] == [("unknown_column", 1, "column 'REGION' is not one the reader knows: left unread")]
+    assert r["anomalies"] == (("unknown_column", 1, "column 'REGION' is not one the reader knows: left unread"),)
 
 
 def test_a_new_column_with_a_known_one_absent_is_refused(tmp_path):
@@ -180,8 +200,8 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
 
     _workbook(tmp_path / "title.xlsx", [["287(g) Participating Agencies"], [], ["As of 2026-04-01"], FULL, ROW])
     r = read_workbook(tmp_path / "title.xlsx")
-    assert r["header_row"] == 4 and len(r["rows"]) == 1 and r["sheet_rows"] == [5]
-    assert r["anomalies"] == [("rows_above_header", 4, "2 non-blank row(s) above the header row 4 left unread")]
+    assert r["header_row"] == 4 and len(r["rows"]) == 1 and r["sheet_rows"] == (5,)
+    assert r["anomalies"] == (("rows_above_header", 4, "2 non-blank row(s) above the header row 4 left unread"),)
     # no header in the first ten non-blank rows: refused, naming the first row as before
     _workbook(tmp_path / "none.xlsx", [[f"note {i}"] for i in range(10)] + [FULL, ROW])
     with pytest.raises(PublicationError, match=r"^missing required column STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE \(header row 1: NOTE 0\)$"):
@@ -233,7 +253,7 @@ def _pub(name, saved=None, keys=frozenset({"a", "b"})):
 
     when, source, slot = name_date(name)
     return {"file_name": name, "published_at": when, "date_source": source, "slot": slot, "keys": set(keys),
-            "anomalies": [], "saved_at": saved, "capture_utc": None}
+            "found": [], "saved_at": saved, "capture_utc": None}  # dating's scratch record: what it found goes in "found"
 
 
 def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
@@ -248,10 +268,10 @@ def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
     _fix_typed_dates(list_ + [typo, late_save, unexplained])
     assert str(typo["published_at"]) == "2026-01-05 17:00:00"
     assert typo["date_source"] == "ICE file name, date corrected from its save time"
-    assert typo["anomalies"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
+    assert typo["found"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
     assert str(late_save["published_at"]) == "2025-12-20 09:00:00" and late_save["date_source"] == "ICE file name"
     assert str(unexplained["published_at"]) == "2025-06-10 09:00:00"
-    assert unexplained["anomalies"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["anomalies"][0][2]
+    assert unexplained["found"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["found"][0][2]
 
 
 def test_the_save_time_is_read_from_the_workbook(tmp_path):
@@ -260,3 +280,28 @@ def test_the_save_time_is_read_from_the_workbook(tmp_path):
     assert saved_at(DATA / "ice" / "participating" / "participatingAgencies01052025pm.xlsx") == "2026-01-05T20:22:43"
     (tmp_path / "not.xlsx").write_bytes(b"<html>")
     assert saved_at(tmp_path / "not.xlsx") is None
+
+
+def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_them_again():
+    """Rows are shared by every publication printing them (read's memo); a correction must not rewrite them."""
+    from dataclasses import replace
+
+    from open287g.fixes import apply_corrections, load_corrections
+    from open287g.read import read_workbook
+    from open287g.records import Publication
+
+    name = "participatingAgencies02272026am.xlsx"
+    corrections = [c for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
+    base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
+                       source_kind="participating", bytes=0)
+    r = read_workbook(DATA / "ice" / "participating" / name)
+    pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
+    (first,), report = apply_corrections([pub], corrections)
+    (again,), report_again = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    touched = report[0]["rows_touched"]
+    assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
+    fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
+    assert len(fixed) == touched and {row.state_code for row in fixed} == {"PA"}
+    # the rows as read are untouched: without the correction they name no state
+    (plain,), _ = apply_corrections([pub], [])
+    assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {None}

@@ -5,6 +5,8 @@ import io
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,7 +129,7 @@ def test_serve_command_is_immutable_with_inspect_metadata_and_limits(site_db):
     assert cmd[cmd.index("-i") + 1] == str(site_db)
     assert Path(cmd[cmd.index("--inspect-file") + 1]).exists()
     assert Path(cmd[cmd.index("--metadata") + 1]) == site_db.parent / "metadata.json"
-    assert Path(cmd[cmd.index("--plugins-dir") + 1]) == ROOT / "open287g" / "plugins"
+    assert "--plugins-dir" not in cmd  # the plugins are the package's entry points
     settings = dict(zip(cmd[cmd.index("--setting") + 1::3], cmd[cmd.index("--setting") + 2::3]))
     assert int(settings["max_returned_rows"]) >= 5000
     assert int(settings["sql_time_limit_ms"]) > 0
@@ -146,10 +148,26 @@ async def test_settings_served(ds):
     assert settings["max_returned_rows"] == 5000
     assert settings["sql_time_limit_ms"] == serve.SETTINGS["sql_time_limit_ms"]
     assert settings["allow_download"] is True
-    plugins = {p["name"] for p in (await ds.client.get("/-/plugins.json")).json()}
-    assert {"datasette-cluster-map", "datasette-gzip", "markers.py", "row_links.py", "queries.py", "errors.py", "downloads.py", "charts.py"} <= plugins
+    plugins = (await ds.client.get("/-/plugins.json")).json()
+    assert {"datasette-cluster-map", "datasette-gzip", "open287g"} <= {p["name"] for p in plugins}
+    # each plugin module is registered once, by the package's datasette entry points
+    from datasette.plugins import pm
+
+    modules = sorted(p.stem for p in (ROOT / "open287g" / "plugins").glob("*.py") if p.stem != "__init__")
+    assert sorted(m.__name__ for m in pm.get_plugins() if m.__name__.startswith("open287g.")) == \
+        [f"open287g.plugins.{m}" for m in modules]
+    assert len([p for p in plugins if p["name"] == "open287g"]) == len(modules) == 17
     databases = (await ds.client.get("/-/databases.json")).json()
     assert databases[0]["is_mutable"] is False and databases[0]["hash"]
+
+
+def test_datasette_plugins_lists_the_sites_plugins():
+    """`datasette plugins` in this environment: the installed package's entry points, nothing loaded by path."""
+    done = subprocess.run([sys.executable, "-m", "datasette", "plugins"], capture_output=True, text=True, timeout=60)
+    listed = json.loads(done.stdout)
+    ours = [p for p in listed if p["name"] == "open287g"]
+    assert len(ours) == 17
+    assert {"extra_template_vars", "startup", "register_routes", "permission_allowed"} & {h for p in ours for h in p["hooks"]}
 
 
 # --- every table and view, three formats ---------------------------------------------------
@@ -455,6 +473,24 @@ async def test_a_url_naming_a_shown_facet_gets_it_once(ds, sql):
     assert data["filtered_table_rows_count"] == sql("select count(*) from agreements where model = 'JEM'")[0][0]
 
 
+def test_the_private_method_permissions_wraps_is_the_one_it_was_written_for():
+    """plugins/permissions.py wraps Datasette 0.65.5's private _table_permission_allows (no public hook can spare
+    the default permission hook's call to it): another Datasette, or another source of either, fails here."""
+    import hashlib
+    import inspect
+
+    from datasette import default_permissions
+    from datasette.app import Datasette
+    from datasette.version import __version__
+
+    def digest(function):
+        return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+    assert __version__ == "0.65.5", "check plugins/permissions.py against this Datasette, then update the pins here"
+    assert digest(Datasette._table_permission_allows) == "b165e240f8c461d4"
+    assert digest(default_permissions.permission_allowed) == "5966f4db11c60665"
+
+
 async def test_table_permission_rules_are_read_once_and_still_hold(tmp_path):
     """plugins/permissions.py keeps each table's rules; a denial in the metadata still denies."""
     from datasette.app import Datasette
@@ -463,8 +499,7 @@ async def test_table_permission_rules_are_read_once_and_still_hold(tmp_path):
     conn = sqlite3.connect(path)
     conn.executescript("create table open_rows (id integer primary key); create table closed_rows (id integer primary key);")
     conn.close()
-    made = Datasette([str(path)], metadata={"databases": {"t": {"tables": {"closed_rows": {"allow": False}}}}},
-                     plugins_dir=str(serve.PLUGINS_DIR))
+    made = Datasette([str(path)], metadata={"databases": {"t": {"tables": {"closed_rows": {"allow": False}}}}})
     computed = []
     original = made._table_permission_allows
     made._table_permission_allows = lambda database, table: computed.append(table) or original(database, table)

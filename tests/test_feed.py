@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from open287g.read import MODEL_NAMES
+from open287g.rules import MODEL_NAMES
 from open287g.serve import make_datasette
 
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from conftest import snapshot_manifest
 from ice_server import DOCLIB, Server, ice_page
 from open287g import DATA
-from open287g.fetch import fetch, fetch_command, find_links
+from open287g.fetch import fetch, find_links
+from open287g.fetch_documents import fetch_command
 
 ICE = DATA / "ice"
 NEWEST_PARTICIPATING = "participatingAgencies03272026am.xlsx"

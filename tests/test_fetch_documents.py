@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ice_server import Server
-from open287g.fetch import fetch_command
+from open287g.fetch_documents import fetch_command
 from open287g.fetch_documents import document_links, fetch_documents
 from workbooks import write_workbook
 

@@ -4,6 +4,7 @@ import datetime
 from open287g import history
 from open287g.lineage import agreement_id_of, walk_participating
 from open287g.read import _interpret, fingerprint
+from open287g.records import Publication
 
 ROSTER_COLUMNS = history.ROSTER_COLUMNS
 FILE_COLUMNS = ("state", "agency", "county", "support_type", "signed", "moa")
@@ -12,8 +13,7 @@ STATES = {"AZ": "Arizona", "MD": "Maryland", "NC": "North Carolina", "NJ": "New 
 
 def roster_row(state, agency, support_type, signed, moa="r_287gmoa.pdf"):
     printed, _ = _interpret(ROSTER_COLUMNS, (state, agency, support_type, signed, moa), None, None)
-    history._read_roster_models({"rows": [printed], "anomalies": []})
-    return printed
+    return history._read_roster_models({"rows": [printed], "anomalies": ()})["rows"][0]
 
 
 def file_row(state, agency, model, signed, moa_url=None):
@@ -25,11 +25,11 @@ def pubs(*dated):
     """(date, source_kind, rows) -> publications in that order."""
     out = []
     for n, (day, kind, rows) in enumerate(dated, start=1):
-        out.append({
-            "id": f"pub{n:03d}", "seq": n, "file_name": f"made-up {day}", "source_kind": kind,
-            "published_at": f"{day}T12:00:00", "rows": rows, "sheet_rows": list(range(2, len(rows) + 2)),
-            "fingerprint": fingerprint(rows), "truncated": False, "sha256": f"{n:064x}", "anomalies": [],
-        })
+        out.append(Publication(
+            path=None, file=f"made-up {day}", file_name=f"made-up {day}", original_name=f"made-up {day}", folder=kind, source_kind=kind,
+            bytes=0, id=f"pub{n:03d}", seq=n, published_at=f"{day}T12:00:00", rows=tuple(rows), sheet_rows=tuple(range(2, len(rows) + 2)),
+            fingerprint=fingerprint(rows), sha256=f"{n:064x}",
+        ))
     return out
 
 
@@ -49,8 +49,8 @@ def test_roster_models_map_onto_todays_on_the_roster_only():
     from open287g.read import model_of
 
     assert model_of("Task Force") is None and model_of("Jail Enforcement") is None  # ICE's files of 2021 on
-    assert roster_row("TEXAS", "X Police Department", "Jail Enforcement", "2010-01-01")["model"] == "Jail Enforcement Model"
-    assert roster_row("TEXAS", "X Police Department", "Task Force", "2010-01-01")["model"] == "Task Force Model"
+    assert roster_row("TEXAS", "X Police Department", "Jail Enforcement", "2010-01-01").model == "Jail Enforcement Model"
+    assert roster_row("TEXAS", "X Police Department", "Task Force", "2010-01-01").model == "Task Force Model"
 
 
 def test_a_hybrid_is_two_agreements():
@@ -135,4 +135,4 @@ def test_caption_date_is_read_and_not_the_publication_date():
     assert history._caption_date("Mutually Signed Agreements (69) as of 09/02/2011") == "2011-09-02"
     assert history._caption_date("Mutually Signed Agreements (39) signed as of 12/31/2012") == "2012-12-31"
     assert history._caption_date(None) is None
-    assert history.era_of({"source_kind": "page_table"}) == "page table" and history.era_of({"source_kind": "roster", "era": "roster"}) == "roster"
+    assert [Publication(path=None, file="f", file_name="f", original_name="f", folder=k, source_kind=k, bytes=0).era for k in ("page_table", "participating", "roster")] == ["page table", "workbook", "roster"]

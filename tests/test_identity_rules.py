@@ -6,6 +6,7 @@ import pytest
 from open287g import dating, identity
 from open287g.lineage import Lineage, walk_participating
 from open287g.read import _interpret, fingerprint
+from open287g.records import Publication
 
 COLUMNS = ("state", "agency", "county", "support_type", "signed", "moa")
 STATES = {"FL": "Florida", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
@@ -21,11 +22,12 @@ def publications(*lists, start=datetime.date(2025, 3, 1)):
     pubs = []
     for n, rows in enumerate(lists, start=1):
         day = start + datetime.timedelta(days=n)
-        pubs.append({
-            "id": f"pub{n:03d}", "seq": n, "file_name": f"participatingAgencies{day:%m%d%Y}pm.xlsx",
-            "published_at": f"{day.isoformat()}T17:00:00", "rows": rows, "sheet_rows": list(range(2, len(rows) + 2)),
-            "fingerprint": fingerprint(rows), "truncated": False, "sha256": f"{n:064x}", "anomalies": [],
-        })
+        name = f"participatingAgencies{day:%m%d%Y}pm.xlsx"
+        pubs.append(Publication(
+            path=None, file=name, file_name=name, original_name=name, folder="participating", source_kind="participating", bytes=0,
+            id=f"pub{n:03d}", seq=n, published_at=f"{day.isoformat()}T17:00:00", rows=tuple(rows), sheet_rows=tuple(range(2, len(rows) + 2)),
+            fingerprint=fingerprint(rows), sha256=f"{n:064x}",
+        ))
     return pubs
 
 
@@ -150,7 +152,7 @@ def test_truncated_newest_list_is_held_and_ends_nothing():
     pubs = publications(full, full, full[:4])
     lin = walk_participating(pubs, STATES, set())
     assert all(a.status == "active" for a in lin.agreements.values()) and len(lin.agreements) == 40
-    assert pubs[2].get("held") and pubs[2]["anomalies"][0][0] == "unconfirmed_mass_ending"
+    assert pubs[2].id in lin.held and lin.notes[pubs[2].id][0][0] == "unconfirmed_mass_ending"
     # A maintainer's confirmation (its sha256 in data/confirmations.csv) lets it end what it dropped.
     confirmed = walk_participating(publications(full, full, full[:4]), STATES, {f"{3:064x}"})
     assert sum(a.status == "ended" for a in confirmed.agreements.values()) == 36
@@ -162,7 +164,7 @@ def test_truncated_list_in_the_middle_is_not_used_when_the_next_restores_the_row
     lin = walk_participating(pubs, STATES, set())
     assert all(a.status == "active" for a in lin.agreements.values())
     assert not [c for c in lin.changes if c.kind in ("ended", "gap")]
-    assert pubs[1]["anomalies"][0][0] == "mass_ending_not_confirmed"
+    assert lin.notes[pubs[1].id][0][0] == "mass_ending_not_confirmed"
 
 
 def test_results_do_not_depend_on_row_order():
@@ -198,13 +200,10 @@ def test_a_file_long_after_its_neighbours_keeps_its_printed_date_with_a_warning(
     full = [row("TEXAS", f"Town {n} Police Department", "Task Force Model", "2025-05-01") for n in range(20)]
     pubs = []
     for n, name in enumerate(["participatingAgencies05012025pm.xlsx", "participatingAgencies05052025pm.xlsx", "participatingAgencies06232025pm.xlsx"]):
-        pubs.append({"id": f"p{n}", "file_name": name, "original_name": name, "list": "participating", "rows": full,
-                     "keys": {r["key3"] for r in full}, "fingerprint": f"f{n}", "row_count": 20, "sha256": f"{n}",
-                     "anomalies": [], "capture_utc": None, "fetched_utc": None, "truncated": False, "duplicate_of": None})
-    dating.date_publications(pubs)
-    late = pubs[2]
-    assert late["published_at"] == datetime.datetime(2025, 6, 23, 17)
-    assert [k for k, _, _ in late["anomalies"]] == ["date_far_from_neighbours"]
+        pubs.append(_made_up(n, name, full))
+    late = dating.date(pubs)[2]
+    assert late.published_at == "2025-06-23T17:00:00"
+    assert [k for k, _, _ in late.anomalies] == ["date_far_from_neighbours"]
 
 
 def test_lineage_alone_needs_no_state_names():
@@ -221,11 +220,15 @@ def _dated(names, fetched=None, extra_from=None):
     pubs = []
     for n, name in enumerate(names):
         rows = base if extra_from is not None and n >= names.index(extra_from) else base[:20]
-        pubs.append({"id": f"p{n}", "file_name": name, "original_name": name, "list": "participating", "rows": rows,
-                     "keys": {r["key3"] for r in rows}, "fingerprint": f"f{n}", "row_count": len(rows), "sha256": f"{n}",
-                     "anomalies": [], "capture_utc": None, "fetched_utc": (fetched or {}).get(name), "truncated": False, "duplicate_of": None})
-    dating.date_publications(pubs)
-    return pubs
+        pubs.append(_made_up(n, name, rows, fetched_utc=(fetched or {}).get(name)))
+    return dating.date(pubs)
+
+
+def _made_up(n, name, rows, **more):
+    """A made-up participating workbook of these rows, as the reader returns it."""
+    return Publication(path=None, file=name, file_name=name, original_name=name, folder="participating", source_kind="participating",
+                       bytes=0, id=f"p{n}", header="STATE|LAW ENFORCEMENT AGENCY|SUPPORT TYPE|SIGNED", rows=tuple(rows),
+                       keys=frozenset(r.body_key for r in rows), fingerprint=f"f{n}", row_count=len(rows), sha256=f"{n}", **more)
 
 
 def test_the_newest_files_are_not_moved_a_month_ahead_beside_their_twins():
@@ -234,12 +237,12 @@ def test_the_newest_files_are_not_moved_a_month_ahead_beside_their_twins():
     names = ["participatingAgencies11202025am.xlsx", "participatingAgencies11212025am.xlsx", "participatingAgencies11252025pm.xlsx",
              "participatingAgencies12022025pm.xlsx", "participatingAgencies12032025am.xlsx", "participatingAgencies12032025pm.xlsx"]
     pubs = _dated(names, extra_from="participatingAgencies12022025pm.xlsx")
-    assert [p["published_at"].date().isoformat() for p in pubs] == ["2025-11-20", "2025-11-21", "2025-11-25", "2025-12-02", "2025-12-03", "2025-12-03"]
-    assert not [k for p in pubs for k, _, _ in p["anomalies"]]
+    assert [p.published_at[:10] for p in pubs] == ["2025-11-20", "2025-11-21", "2025-11-25", "2025-12-02", "2025-12-03", "2025-12-03"]
+    assert not [k for p in pubs for k, _, _ in p.anomalies]
 
 
 def test_a_mistyped_year_is_corrected_by_the_fetch_time():
     name = "participatingAgencies01052025pm.xlsx"  # ICE's real typo, fetched on 5 January 2026
     pubs = _dated(["participatingAgencies12292025am.xlsx", "participatingAgencies12312025am.xlsx", name], {name: "2026-01-05T18:02:11Z"})
-    assert pubs[2]["published_at"] == datetime.datetime(2026, 1, 5, 17)
-    assert [k for k, _, _ in pubs[2]["anomalies"]] == ["typo_year"] and "fetched on 2026-01-05" in pubs[2]["anomalies"][0][2]
+    assert pubs[2].published_at == "2026-01-05T17:00:00"
+    assert [k for k, _, _ in pubs[2].anomalies] == ["typo_year"] and "fetched on 2026-01-05" in pubs[2].anomalies[0][2]

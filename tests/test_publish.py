@@ -6,12 +6,13 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from conftest import DATA, SNAPSHOT, copy_data, run_cli
 from open287g import prod, serve
 from open287g.hostile_sql import ALWAYS_STOPPED
 from open287g.config import read_queries
-from open287g.publish import KIND_LABELS, SERVED_PACKAGES, commit_message, compare, diff_command
+from open287g.publish import KIND_LABELS, commit_message, compare, diff_command
+
+PACKAGE = Path(prod.__file__).resolve().parent
 
 NEWEST = "participatingAgencies03272026am.xlsx"
 
@@ -102,55 +105,66 @@ def test_bundle_metadata_is_the_served_config_with_canned_queries(bundle, site_d
     assert metadata["title"] and metadata["license"]
 
 
-def test_bundle_holds_the_local_plugins_and_templates(bundle):
-    plugins = tree(serve.PLUGINS_DIR)
-    assert {"markers.py", "row_links.py", "static/markers.js", "static/albers-usa.js"} <= set(plugins)
-    assert tree(bundle / "plugins") == plugins
+def test_bundle_holds_the_package_as_a_wheel_and_the_templates(bundle):
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    wheel = bundle / manifest["wheel"]
+    assert re.fullmatch(r"open287g-[\d.]+-py3-none-any\.whl", wheel.name)
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        entry_points = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    # every plugin module, its static files, and the package modules the plugins import
+    plugins = sorted(p.stem for p in (PACKAGE / "plugins").glob("*.py") if p.stem != "__init__")
+    assert {f"open287g/plugins/{p}.py" for p in plugins} | {"open287g/plugins/static/markers.js", "open287g/search.py",
+                                                            "open287g/locale/es/LC_MESSAGES/messages.po"} <= names
+    assert [line for line in entry_points.split("[datasette]")[1].split("\n") if line.strip()] == \
+        [f"{p} = open287g.plugins.{p}" for p in plugins]
+    # no copy of the package by path: the image imports the installed wheel
+    assert not (bundle / "open287g").exists() and not (bundle / "plugins").exists()
     assert tree(bundle / "templates") == tree(serve.TEMPLATES_DIR)
 
 
-def test_dockerfile_pins_datasette_and_the_plugins(bundle, dockerfile):
+def test_dockerfile_installs_the_wheel_with_every_dependency_pinned(bundle, dockerfile):
     assert version("datasette").startswith("0.65.")
     assert instructions(dockerfile, "FROM") == [f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"]
+    wheel = json.loads((bundle / "bundle.json").read_text())["wheel"]
     (install,) = [r for r in instructions(dockerfile, "RUN") if r.startswith("pip install")]
-    words = install.split()
-    for name in SERVED_PACKAGES:
-        assert f"{name}=={version(name)}" in words, (name, install)
-    assert "datasette==0.65." in install
-    assert "-c" in words and (bundle / words[words.index("-c") + 1]).exists()
+    assert install == f"pip install --no-cache-dir -c constraints.txt ./{wheel}"
+    assert f"COPY constraints.txt {wheel} ./" in dockerfile and "PYTHONPATH" not in dockerfile
     constraints = (bundle / "constraints.txt").read_text().splitlines()
-    assert f"datasette=={version('datasette')}" in constraints
-    assert f"jinja2=={version('jinja2')}" in constraints  # dependencies are pinned too
+    for name in ("datasette", "datasette-cluster-map", "datasette-leaflet", "datasette-atom", "datasette-gzip",
+                 "sqlite-utils", "babel", "supervisor", "jinja2"):  # jinja2: dependencies of dependencies too
+        assert f"{name}=={version(name)}" in constraints, name
+    assert not [c for c in constraints if c.startswith(("open287g==", "pip=="))]
 
 
 def test_dockerfile_runs_the_production_layout_with_the_serve_settings(bundle, dockerfile):
     runs = instructions(dockerfile, "RUN")
-    assert [r for r in runs if r.startswith("datasette inspect")] == ["datasette inspect 287g.db --inspect-file inspect-data.json"]
-    assert any("apt-get install" in r and "nginx-light" in r.split() and "supervisor" in r.split() for r in runs)
-    assert instructions(dockerfile, "CMD") == ['["supervisord", "-c", "/app/supervisord.conf"]']
+    assert [r for r in runs if "datasette inspect" in r] == ["python -m datasette inspect 287g.db --inspect-file inspect-data.json"]
+    assert any("apt-get install" in r and "nginx-light" in r.split() for r in runs)
+    assert instructions(dockerfile, "CMD") == ['["python", "-m", "supervisor.supervisord", "-c", "/app/supervisord.conf"]']
     assert instructions(dockerfile, "USER") == ["nobody"]
     copied = " ".join(instructions(dockerfile, "COPY"))
     assert "nginx.conf" in copied and "supervisord.conf" in copied and "data/ data/" in copied
-    # the find plugin imports open287g: the image carries the package and its request-time needs
-    assert "open287g/ open287g/" in copied and "PYTHONPATH=/app" in dockerfile
-    assert (bundle / "open287g" / "search.py").exists() and (bundle / "open287g" / "palette.py").exists()
-    assert re.search(r"\bus==\S+", " ".join(runs)) and "sqlite-utils==" in " ".join(runs)
     programs = supervised(bundle)
-    assert set(programs) == {"pages", "sql", "nginx"}
+    assert list(programs) == list(prod.PROGRAMS) == ["pages", "sql", "nginx"]
+    # the image's programs are the layout `open287g serve --prod` runs here, with the image's paths
+    here = prod.Site(db="/srv/287g.db", inspect="/srv/i.json", metadata="/srv/m.json", templates="/srv/t", data="/srv/data",
+                     run_dir="/run/x", workdir="/run/x", python="/venv/python", nginx="/sbin/nginx", nginx_conf="/run/x/n.conf")
     for name, settings in (("pages", serve.SETTINGS), ("sql", serve.SQL_SETTINGS)):
         args, env = programs[name]
-        args = args[args.index("datasette"):]
-        assert args[:2] == ["datasette", "serve"] and env == {"OPEN287G_ROLE": name}
+        local_args, local_env = prod.programs(here)[name]
+        assert env == local_env == {"OPEN287G_ROLE": name}
+        args = args[args.index("python"):]
+        assert args[:4] == ["python", "-m", "datasette", "serve"]
         assert args[args.index("-i") + 1] == "287g.db"
         assert args[args.index("--inspect-file") + 1] == "inspect-data.json"
         assert args[args.index("--metadata") + 1] == "metadata.json"
-        assert args[args.index("--plugins-dir") + 1] == "plugins"
+        assert "--plugins-dir" not in args  # the plugins are the installed package's entry points
         assert args[args.index("--uds") + 1] == f"/tmp/open287g/{name}.sock"
         served = {args[i + 1]: args[i + 2] for i, a in enumerate(args) if a == "--setting"}
         assert served == {k: serve._setting_value(v) for k, v in settings.items()}
-        # the same options `open287g serve` passes
-        local = serve.datasette_command(Path("x.db"), settings=settings)
-        assert {a for a in local if a.startswith("--")} - {"-h", "-p"} <= set(args)
+        local_args = local_args[local_args.index("/venv/python"):]
+        assert [a for a in args if a.startswith("--") and a != "--version-note"] == [a for a in local_args if a.startswith("--")]
     assert programs["sql"][0][:len(prod.SQL_PRIORITY)] == prod.SQL_PRIORITY
     assert serve.SQL_SETTINGS["sql_time_limit_ms"] == 1000
     # the image's nginx.conf is the one template, rendered for the image's paths, port and this database
@@ -180,33 +194,47 @@ def test_fly_toml_scales_one_immutable_image_without_volumes(bundle, dockerfile)
 
 
 def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site_db):
-    """Run the Dockerfile's datasette step, then supervisord.conf's three programs, in a copy of the bundle.
+    """Install the wheel in a fresh virtualenv as the Dockerfile does, run its datasette step, then its CMD (supervisord).
 
-    Only what a container differs in is changed: the run directory (/tmp/open287g) moves under
-    tmp_path and nginx listens on 127.0.0.1 and a free port instead of 0.0.0.0:8080."""
+    Only what a container differs in is changed: pip runs offline (--no-index --no-deps; the
+    dependencies it would download are this environment's, by a .pth line added after the
+    install), the app (/app) and run directory (/tmp/open287g) move under tmp_path, and nginx
+    listens on 127.0.0.1 and a free port instead of 0.0.0.0:8080."""
     nginx = prod.nginx_path()
     if not nginx:
         pytest.skip("nginx is not installed (apt-get install nginx-light; .ci/run does)")
-    app, run = tmp_path / "app", tmp_path / "run"
+    app, run, venv = tmp_path / "app", tmp_path / "run", tmp_path / "venv"
     shutil.copytree(bundle, app)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{Path(nginx).parent}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (install,) = [r for r in instructions(dockerfile, "RUN") if r.startswith("pip install")]
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), *shlex.split(install)[1:],
+                           "--no-index", "--no-deps", "--quiet"], cwd=app, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (site_packages,) = venv.glob("lib/python*/site-packages")
+    (site_packages / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{Path(nginx).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("PYTHONPATH", None)
+    # the server imports the package from the wheel, not from this checkout
+    where = subprocess.run(["python", "-c", "import open287g; print(open287g.__file__)"], cwd=app, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).is_relative_to(site_packages), where
     for step in instructions(dockerfile, "RUN"):
-        if step.startswith("datasette "):
+        if step.startswith("python -m datasette "):
             done = subprocess.run(step, shell=True, cwd=app, env=env, capture_output=True, text=True, timeout=60)
             assert done.returncode == 0, done.stderr
     (run / "tmp").mkdir(parents=True)
     (run / "cache").mkdir()
     port = prod.free_port()
     conf = (app / "nginx.conf").read_text().replace("/tmp/open287g", str(run)).replace("0.0.0.0:8080", f"127.0.0.1:{port}")
+    if os.geteuid() == 0:
+        conf = "user root;\n" + conf  # as root nginx's workers would become nobody, shut out of tmp_path
     (app / "nginx.conf").write_text(conf)
-    procs = []
+    supervisord_conf = (app / "supervisord.conf").read_text().replace("/tmp/open287g", str(run))
+    (app / "supervisord.conf").write_text(supervisord_conf.replace("/app/", f"{app}/").replace("directory=/app\n", f"directory={app}\n"))
+    (cmd,) = instructions(dockerfile, "CMD")
+    cmd = [str(app / "supervisord.conf") if a == "/app/supervisord.conf" else a for a in json.loads(cmd)]
+    procs = [subprocess.Popen(cmd, cwd=app, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
-        for name, (args, extra_env) in supervised(app).items():
-            args = [str(app / "nginx.conf") if a == "/app/nginx.conf" else a.replace("/tmp/open287g", str(run)) for a in args]
-            if name == "nginx" and os.geteuid() == 0:
-                args += ["-g", "user root;"]  # as root nginx's workers would become nobody, shut out of tmp_path
-            procs.append(subprocess.Popen(args, cwd=app, env={**env, **extra_env}, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True))
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -222,8 +250,10 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
         assert database["name"] == "287g" and database["is_mutable"] is False and database["hash"] == sha256(site_db)
         settings = httpx.get(base + "/-/settings.json").json()
         assert {k: settings[k] for k in serve.SETTINGS} == serve.SETTINGS
-        names = {p["name"] for p in httpx.get(base + "/-/plugins.json").json()}
-        assert {"markers.py", "row_links.py", "limits.py", "queries.py", "errors.py", "downloads.py", "charts.py", "datasette-cluster-map", "datasette-atom", "datasette-gzip"} <= names
+        plugins = httpx.get(base + "/-/plugins.json").json()
+        assert {"datasette-cluster-map", "datasette-atom", "datasette-gzip"} <= {p["name"] for p in plugins}
+        ours = [p for p in plugins if p["name"] == "open287g"]
+        assert len(ours) == len([p for p in (PACKAGE / "plugins").glob("*.py") if p.stem != "__init__"])
         answers = [httpx.get(base + "/287g/as_of.json?date=2026-03-27&_shape=array&_size=max", timeout=60) for _ in range(2)]
         assert [len(a.json()) for a in answers] == [1560, 1560]
         assert [a.headers["x-cache-status"] for a in answers] == ["MISS", "HIT"]
@@ -239,12 +269,9 @@ def test_bundle_serves_as_its_dockerfile_says(bundle, dockerfile, tmp_path, site
         assert slow.status_code == 400 and "took too long" in slow.json()["error"]
     finally:
         for proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+            proc.terminate()  # supervisord stops its programs
         for proc in procs:
-            proc.wait(20)
+            proc.wait(30)
 
 
 def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, snapshot_data, tmp_path):

@@ -8,15 +8,14 @@ from pathlib import Path
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from open287g import palette, places, search
+from open287g import palette, search
 from open287g.i18n import _, model_names, ngettext, number
 from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
-from open287g.gazetteer import lookup_key
+from open287g.rules import CODES, MODEL_NAMES  # noqa: F401 (MODEL_NAMES: the one table, read by tests)
+from open287g.words import lookup_key, words
 
-# read.MODEL_NAMES, written out: importing open287g.read would load the workbook reader into every server
-MODEL_NAMES = {"JEM": "Jail Enforcement Model", "WSO": "Warrant Service Officer", "TFM": "Task Force Model"}
-MODELS = tuple(MODEL_NAMES)
+MODELS = CODES
 
 # The newest publication of each list: one row per list, not every publication sorted per request
 NEWEST_LIST = """
@@ -590,13 +589,13 @@ _OWN_WORDS = {"police", "marshal", "marshals", "department", "public", "safety",
 def _own_police(agency, town_words):
     """Whether a town-reach agency is this town's own: placed at it, or named for it ("Cadiz Police Department")."""
     if agency["place_name"]:
-        return places.words(agency["place_name"]) == town_words
-    words = places.words(agency["name"])
+        return words(agency["place_name"]) == town_words
+    name_words = words(agency["name"])
     for prefix in (["city", "of"], ["town", "of"], ["village", "of"], ["borough", "of"]):
-        if words[:2] == prefix:
-            words = words[2:]
+        if name_words[:2] == prefix:
+            name_words = name_words[2:]
     n = len(town_words)
-    return words[:n] == town_words and len(words) > n and words[n] in _OWN_WORDS
+    return name_words[:n] == town_words and len(name_words) > n and name_words[n] in _OWN_WORDS
 
 
 async def answer(db, state_code, counties, town=None):
@@ -613,7 +612,7 @@ async def answer(db, state_code, counties, town=None):
     since = {}
     for r in await _rows(db, ACTIVE_SINCE, {"ids": json.dumps([a["id"] for a in agencies])}):
         since.setdefault(r["agency_id"], []).append({"model": r["model"], "since": r["since"]})
-    town_words = places.words(town) if town else None
+    town_words = words(town) if town else None
     groups = {g: [] for g in GROUPS}
     others = []
     for a in agencies:

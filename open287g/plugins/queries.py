@@ -96,27 +96,22 @@ def column_descriptions(datasette, columns, canned=True):
 
 
 LIST_UNKNOWN = """
-select
-  (select max(published_at) from publications where list = 'participating' and era = 'roster') as roster_last,
-  (select min(published_at) from publications where list = 'participating' and era = 'roster') as roster_first,
-  (select min(published_at) from publications where list = 'participating' and era != 'roster') as files_first
+select starts, ends
+from list_gaps
+where list = 'participating'
+  and (starts is null or substr(starts, 1, 10) < :day)
+  and :day < substr(ends, 1, 10)
 """
 
 
 async def list_unknown(datasette, day):
-    """{"from", "until"} when ICE's list on `day` is not readable (before the first roster capture, or between
-    the last one and ICE's first list of 2021), else None. The as_of query answers no rows then."""
+    """{"from", "until"} when ICE's list on `day` is not readable (a span of list_gaps: before the first roster
+    capture, or between the last one and ICE's first list of 2021), else None. The as_of query answers no rows then."""
     if not day:
         return None
     db = datasette.get_database(site(datasette)["database"])
-    r = (await db.execute(LIST_UNKNOWN)).first()
-    if not r or not r["roster_last"] or not r["files_first"]:
-        return None
-    if day < r["roster_first"][:10]:
-        return {"from": None, "until": r["roster_first"]}
-    if r["roster_last"][:10] < day < r["files_first"][:10]:
-        return {"from": r["roster_last"], "until": r["files_first"]}
-    return None
+    r = (await db.execute(LIST_UNKNOWN, {"day": day})).first()
+    return {"from": r["starts"], "until": r["ends"]} if r else None
 
 
 async def counts_by_model(datasette, sql, args, params):

@@ -1,0 +1,113 @@
+"""The build's records, declared once: a printed row and a publication. Both are frozen; a stage that changes
+one returns a new one (dataclasses.replace), so no stage alters what another stage made."""
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .rules import MODEL_CODES
+
+# The printed columns that make a listing distinct.
+CONTENT = ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row as ICE printed it, with what the reader made of it. Rows recur unchanged across hundreds of
+    publications: one object serves every printing, which is safe because it cannot change."""
+    state: str
+    agency: str
+    level: str | None
+    county: str | None
+    support_type: str
+    signed: str | None
+    moa: str | None
+    addendum: str | None
+    signed_on: str | None  # SIGNED read as an ISO date
+    moa_url: str | None
+    addendum_url: str | None
+    model: str | None  # the model's name (rules.MODEL_NAMES), None when SUPPORT TYPE names none
+    level_clean: str | None  # TYPE read as County, Municipality or State
+    state_code: str | None  # STATE as a postal code, None when it names no state
+    agency_norm: str  # identity.norm_agency of the agency's name
+    # The printed columns that make a listing distinct, as read: a correction of the row's identity keeps them.
+    content: tuple = None
+    # Derived (never passed in):
+    content_repr: str = field(init=False)
+    key: tuple = field(init=False)  # the row key: (state, normalised agency, model code, signing date)
+
+    def __post_init__(self):
+        if self.content is None:
+            object.__setattr__(self, "content", tuple(getattr(self, k) for k in CONTENT))
+        object.__setattr__(self, "content_repr", repr(self.content))
+        object.__setattr__(self, "key", (self.state_code, self.agency_norm, MODEL_CODES.get(self.model), self.signed_on))
+
+    @property
+    def model_code(self):
+        return self.key[2]
+
+    @property
+    def body_key(self):
+        """The row key without the date: one agency's agreement of one model (pending lists print no date)."""
+        return self.key[:3]
+
+
+ROSTER = "roster"
+# Where a publication comes from -> its era, as the publications table says it.
+ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook", ROSTER: "roster"}
+
+Anomaly = tuple  # (kind, sheet row or None, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One file of ICE's (or one capture of its 2011-2017 roster), filled in stage by stage."""
+    # inventory: the file and its MANIFEST.csv line
+    path: Path
+    file: str  # under data/
+    file_name: str
+    original_name: str
+    folder: str
+    source_kind: str  # participating, pending, page_table (data/ice folders) or roster
+    bytes: int
+    capture_utc: str | None = None
+    fetched_utc: str | None = None
+    archived_by: str | None = None
+    manifest_sha256: str | None = None
+    manifest_rows: int | None = None
+    caption: str | None = None  # the roster's caption and its "as of" date
+    caption_date: str | None = None
+    # read
+    sha256: str | None = None
+    id: str | None = None
+    error: str | None = None  # why the file could not be read; it is then left out
+    header: str | None = None
+    rows: tuple = ()  # Row, one per non-blank data row
+    sheet_rows: tuple = ()  # the sheet row of each row
+    blank_rows: int = 0
+    row_count: int = 0
+    fingerprint: str | None = None  # the content, independent of order and formatting (dating.fingerprint)
+    keys: frozenset = frozenset()  # the rows' body keys, compared between publications
+    saved_at: str | None = None  # when Excel last saved the file
+    # date
+    list: str | None = None  # participating or pending, from the columns
+    published_at: str | None = None  # ISO date-time
+    date_source: str | None = None
+    slot: str | None = None  # am, mid or pm, from ICE's file name
+    seq: int | None = None  # order on its list
+    duplicate_of: str | None = None
+    truncated: bool = False
+    # lineage
+    held: bool = False  # a mass ending not (yet) confirmed: ends nothing
+    anomalies: tuple = ()  # Anomaly, in the order the stages found them
+
+    @property
+    def is_roster(self):
+        """A capture of ICE's 2011-2017 roster (data/history), not one of ICE's files of 2021 on."""
+        return self.source_kind == ROSTER
+
+    @property
+    def era(self):
+        return ERAS[self.source_kind]
+
+    def noting(self, *found):
+        """This publication with more anomalies."""
+        return replace(self, anomalies=self.anomalies + tuple(found)) if found else self
