@@ -177,8 +177,15 @@ def build_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cache_dir(build_dir):
-    return build_dir / "cache"
+def cache_dir(tmp_path_factory, build_dir, build_result):
+    """The parse cache the session's build filled. Each xdist worker gets its own copy (hard links: the
+    build replaces cache files whole, never writes one in place), so the builds of one worker never
+    evict the other's lineage checkpoints or remove a file the other is listing."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build_dir / "cache"
+    copy = tmp_path_factory.getbasetemp() / "cache"
+    shutil.copytree(build_dir / "cache", copy, copy_function=os.link)
+    return copy
 
 
 @pytest.fixture(scope="session")
@@ -188,11 +195,11 @@ def snapshot_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def build_result(tmp_path_factory, build_dir, cache_dir, snapshot_data):
+def build_result(tmp_path_factory, build_dir, snapshot_data):
     """The cold build of the shipped data, with its exit code and output."""
     def build(path):
         env = dict(os.environ, CI="1")
-        result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+        result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", build_dir / "cache", env=env)
         path.write_text(json.dumps([result.args, result.returncode, result.stdout, result.stderr]))
 
     result = subprocess.CompletedProcess(*json.loads(shared(tmp_path_factory, "build_result.json", build).read_text()))
