@@ -21,6 +21,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 # Exit 1 from the build means "built; a file was rejected" (named on stderr, recorded in
 # build_anomalies): the database holds everything else, so serve, publish and the refresh go on.
+# Exit 2 means "not built" and fails make (exit codes: README.md, "How it is built").
 build: $(STAMP)
 	$(BIN)/open287g build || [ $$? -eq 1 ]
 

@@ -1,5 +1,6 @@
 """The open287g command: build, serve, fetch, extract-moa, gates and publish, each a thin wrapper over a stage module."""
 import sys
+import traceback
 
 import click
 
@@ -20,14 +21,28 @@ def cli():
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed.")
 @click.option("--no-documents", is_flag=True, help="Leave out the MOA documents' tables (to time what they cost; the site needs them).")
 def build(data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
-    """Build build/287g.db from every file in data/."""
+    """Build build/287g.db from every file in data/.
+
+    \b
+    Exit codes:
+      0  built: every file read
+      1  built, some file refused: the database is in place without it (named on stderr, recorded in build_anomalies)
+      2  not built: a configuration or data error, no workbooks, a failed QA check or a crash; the old database stays
+    """
     # sqlite-utils imports pandas, when installed, only to map its types; the build's rows are
     # plain Python values and that import costs 0.6 s a build.
     sys.modules.setdefault("pandas", None)
-    from .pipeline import run_build
+    from .pipeline import NOT_BUILT, run_build
 
-    sys.exit(run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress, force=force,
-                       with_documents=not no_documents))
+    try:
+        code = run_build(data_dir, db_path, cache_dir=cache_dir, jobs=jobs, progress=progress, force=force,
+                         with_documents=not no_documents)
+    except Exception:
+        # Python's own exit code for a crash is 1, which would read as "built".
+        traceback.print_exc()
+        print("error: the build stopped; the database was not replaced", file=sys.stderr)
+        code = NOT_BUILT
+    sys.exit(code)
 
 
 @cli.command()

@@ -73,8 +73,9 @@ class Stored:
     url: str
     sha256: str
     bytes: int
-    data_rows: int
+    data_rows: int  # None when the build will refuse the file
     header: str
+    unreadable: str = None  # why the build will refuse it
 
 
 @dataclass
@@ -248,28 +249,27 @@ def check_package(data, content_type=""):
         raise FetchError(f"truncated or damaged zip archive ({e})") from None
 
 
-def _blank(value):
-    return value is None or str(value).strip() == ""
-
-
 def summarise(path):
-    """(data_rows, header) as MANIFEST.csv records them: header = first non-blank row; rows after it with any value."""
+    """(data_rows, header) as MANIFEST.csv records them, read as the build reads the file (read.read_layout).
+
+    A workbook the build will refuse (a required column missing or renamed) is still a real
+    workbook, kept: its data_rows and header are left empty, and the reason is returned third.
+    """
+    from .read import EmptySheet, PublicationError, read_layout
     from .xlsx import WorkbookError, read_sheet
 
     try:
         rows, _links = read_sheet(path)
-    except WorkbookError as e:
+        sheet = read_layout(rows)
+    except (WorkbookError, EmptySheet) as e:
         raise FetchError(f"unreadable workbook: {e}") from None
-    for i, (_number, values) in enumerate(rows):
-        if any(not _blank(v) for v in values):
-            header = "|".join(str(v).strip() for v in values if not _blank(v))
-            data_rows = sum(1 for _n, vals in rows[i + 1:] if any(not _blank(v) for v in vals))
-            return data_rows, header
-    raise FetchError("unreadable workbook: the sheet is empty (no header row)")
+    except PublicationError as e:
+        return None, "", str(e)
+    return len(sheet.rows), sheet.printed, None
 
 
 def validate(data, content_type=""):
-    """Check the bytes are a readable .xlsx workbook -> (data_rows, header); FetchError otherwise."""
+    """Check the bytes are a readable .xlsx workbook -> (data_rows, header, why the build will refuse it); FetchError otherwise."""
     check_package(data, content_type)
     with tempfile.TemporaryDirectory(prefix="open287g-fetch-") as tmp:
         path = Path(tmp) / "workbook.xlsx"
@@ -423,20 +423,20 @@ def fetch(
                     result.unchanged.append(entry)
                     say(report_line(entry, served_as=link.name))
                     continue
-                data_rows, sheet_header = validate(data, content_type)
+                data_rows, sheet_header, unreadable = validate(data, content_type)
                 folder = ice / link.list
                 folder.mkdir(parents=True, exist_ok=True)
                 name, on_disk = choose_name(folder, safe_name(link.name), sha256, taken)
                 if not on_disk:
                     atomic_write(folder / name, data)
                 now = _utc_now()
-                stored = Stored(f"{link.list}/{name}", link.name, link.url, sha256, len(data), data_rows, sheet_header)
+                stored = Stored(f"{link.list}/{name}", link.name, link.url, sha256, len(data), data_rows, sheet_header, unreadable)
                 new_rows.append({
                     "file": stored.file,
                     "original_name": stored.original_name,
                     "sha256": sha256,
                     "bytes": str(stored.bytes),
-                    "data_rows": str(data_rows),
+                    "data_rows": "" if data_rows is None else str(data_rows),
                     "header": sheet_header,
                     "capture_utc": now,
                     "archived_by": f"fetched from {page_url}",
@@ -466,6 +466,8 @@ def fetch(
 def report_line(entry, served_as=None, ignored=False):
     """One line for one workbook: new / unchanged / refused / ignored."""
     if isinstance(entry, Stored):
+        if entry.unreadable:
+            return f"new {entry.file} (the build will refuse it: {entry.unreadable})"
         return f"new {entry.file} ({entry.data_rows:,} rows)"
     if isinstance(entry, Unchanged):
         also = f" (served as {served_as})" if served_as and entry.file.rsplit("/", 1)[-1] != served_as else ""

@@ -1,11 +1,16 @@
 """Reads the ZIP codes of the `zipcodes` package (postal town, county, centroid) and the counties table; writes places (every town a resident might type, with its county or counties) and zip_codes."""
 import collections
+import hashlib
 import json
+import pickle
 from importlib.metadata import version
+from pathlib import Path
 
 import sqlite_utils
 
 from . import places
+from .cachekey import cache_key, with_imports
+from .files import atomic_write
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert
 
@@ -75,11 +80,27 @@ def rows(idx, counties):
     return out, sorted(zips, key=lambda z: z["zip"])
 
 
-def write(db_path):
-    """places and zip_codes, linked to counties and states."""
+def _cached_rows(counties, cache_dir):
+    if not cache_dir:
+        return rows(places.index(), counties)
+    h = hashlib.sha256(cache_key(*with_imports(__name__), packages=places.PACKAGES).encode())
+    h.update(repr(sorted(counties.items())).encode())
+    path = Path(cache_dir) / f"gazetteer-{h.hexdigest()[:16]}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        pass
+    found = rows(places.index(), counties)
+    atomic_write(path, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+    return found
+
+
+def write(db_path, cache_dir=None):
+    """places and zip_codes, linked to counties and states; the rows are kept in cache_dir (they change only
+    with this code, the packages the places come from, and the counties)."""
     db = sqlite_utils.Database(db_path)
     counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
-    place_rows, zip_rows = rows(places.index(), counties)
+    place_rows, zip_rows = _cached_rows(counties, cache_dir)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
         r["source"] = f"{r['source']}: {source}"

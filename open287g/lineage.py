@@ -1,11 +1,11 @@
 """Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
 import csv
 import hashlib
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import identity, ids, records, rules
+from . import identity
+from .cachekey import cache_key, with_imports
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
 from .ids import short_id, sortable
 from .rules import MODEL_NAMES
@@ -626,7 +626,7 @@ def walk_keys(distinct, repeats, states, confirmed):
     """One key per step of the walk: what the state after walking distinct[i] depends on. That is every
     publication walked so far (the rows as the walk reads them, with their repeats and dates), the next
     one (a mass ending is confirmed by it), the state names, the confirmations and this code."""
-    h = hashlib.sha256(_code_key().encode())
+    h = hashlib.sha256(cache_key(*with_imports(__name__, "open287g.records")).encode())  # records: the rows' own code
     h.update(repr(sorted(states.items())).encode())
     signature = {}  # id(row) -> its text: rows recur in hundreds of publications
 
@@ -653,10 +653,3 @@ def walk_keys(distinct, repeats, states, confirmed):
         keys.append(step.hexdigest()[:24])
     return keys
 
-
-def _code_key():
-    """The source of the modules whose code decides a walk."""
-    h = hashlib.sha256()
-    for module in (sys.modules[__name__], identity, records, rules, ids):
-        h.update(Path(module.__file__).read_bytes())
-    return h.hexdigest()

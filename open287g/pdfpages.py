@@ -1,18 +1,20 @@
 """Reads one MOA PDF with pypdfium2 (text layer, form fields, tesseract OCR where a page has no text) into positioned page segments; refuses bad PDFs."""
 import ctypes
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import zlib
 from pathlib import Path
 
+from .cachekey import cache_key
 from .files import atomic_write
 
-READER_VERSION = 2  # bump when what is cached of a page changes (tesseract's words): the OCR cache is keyed by it
 MAX_BYTES = 60 * 1024 * 1024  # the largest MOA in the corpus is about 9 MB
 MAX_PAGES = 150  # the longest MOA with its addendum runs to about 30 pages
 MAX_INFLATED = 64 * 1024 * 1024  # one compressed stream may not inflate past this
@@ -149,6 +151,12 @@ def form_segments(pdf, page, height):
 
 # --- OCR ----------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1)
+def _ocr_key():
+    """What the OCR cache holds depends on: this module, pypdfium2's rendering and tesseract's version."""
+    return cache_key(sys.modules[__name__], packages=("pypdfium2",), extra=(str(tesseract_version()),))
+
+
 def tesseract_version():
     exe = shutil.which("tesseract")
     if not exe:
@@ -236,7 +244,7 @@ def read_pages(path, ocr_cache=None, ocr=True):
     check_bytes(data)
     sha256 = hashlib.sha256(data).hexdigest()
     pdf = open_pdf(path, data)
-    cache = Path(ocr_cache) / f"{sha256}.ocr.v{READER_VERSION}.json" if ocr_cache else None
+    cache = Path(ocr_cache) / f"{sha256}.ocr.{_ocr_key()}.json" if ocr_cache else None
     ocred = json.loads(cache.read_text()) if cache and cache.exists() else {}
     fresh = False
     try:

@@ -13,10 +13,14 @@ from pathlib import Path
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
+from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write, file_sha256
-from .read import READER_VERSION, _extract_job, extract_cached, interpret
+from .read import _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
+
+# The build's exit codes (README.md, `open287g build --help`): a "not built" never reads as "built".
+BUILT, BUILT_WITH_REFUSALS, NOT_BUILT = 0, 1, 2
 
 LIST_FOLDERS = {"participating": "participating", "pending": "pending", "page-tables": "page_table"}
 
@@ -69,7 +73,12 @@ def _absorbed(p, result):
     if "error" in result:
         return replace(p, error=result["error"]).noting(("rejected", None, result["error"]))
     r = interpret(result["ok"])
-    return replace(p, **{**r, "anomalies": p.anomalies + r["anomalies"]})
+    pub = replace(p, **{**r, "anomalies": p.anomalies + r["anomalies"]})
+    # Rule manifest_rows_differ: the rows read are what is built; the fetcher's count (read.read_layout
+    # when fetched) differing means the file or the reader changed since: recorded, not a failed build.
+    if pub.manifest_rows is not None and pub.manifest_rows != pub.row_count:
+        pub = pub.noting(("manifest_rows_differ", None, f"{pub.row_count} data rows read; MANIFEST.csv records {pub.manifest_rows}"))
+    return pub
 
 
 def read_all(sources, cache_dir, jobs, progress):
@@ -80,9 +89,12 @@ def read_all(sources, cache_dir, jobs, progress):
     """
     pubs = _identified(sources)
     cache_dir = Path(cache_dir)
-    cached = {p.id for p in pubs if (cache_dir / f"{p.sha256}.v{READER_VERSION}.pickle").exists()}
+    cached = {p.id for p in pubs if extract_cache_file(cache_dir, p.sha256).exists()}
     todo = [p for p in pubs if p.id not in cached]
-    places.INDEX_CACHE = str(cache_dir / f"places-index-{_source_hash(places)}.pickle")
+    places.INDEX_CACHE = str(cache_dir / f"places-index-{_places_key()}.pickle")
+    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name),
+                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{_places_key()}.json")):
+        prune(cache_dir, family, current)
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
     done = {}
@@ -107,15 +119,16 @@ def read_all(sources, cache_dir, jobs, progress):
     return [done[p.id] for p in pubs], len(todo)
 
 
-def _source_hash(module):
-    return hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()[:12]
+def _places_key():
+    """What the geography index and places' answers depend on: places.py, the modules it uses (words.py) and the packages it reads."""
+    return cache_key(*with_imports(places), packages=places.PACKAGES)
 
 
 class PlaceCache:
     """places.locate() results kept between builds, so a rebuild needs no geography index unless an agency is new."""
 
     def __init__(self, cache_dir):
-        self.path = Path(cache_dir) / f"places-{_source_hash(places)}.json"
+        self.path = Path(cache_dir) / f"places-{_places_key()}.json"
         self.results, self.dirty = {}, False
 
     def __enter__(self):
@@ -232,7 +245,7 @@ def resolve_all(pubs, locate=places.locate, states=None, confirmed=None, checkpo
 
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
-LOUD_FILES = ("unknown_column", "rows_above_header", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
+LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "manifest_rows_differ", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
 
 
 def _warn_files(pubs):
@@ -298,7 +311,8 @@ class _Stages:
 
 
 def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force=False, with_documents=True):
-    """The whole build; returns the process exit code (1 when a file was rejected, the database still built)."""
+    """The whole build; returns the process exit code: BUILT, BUILT_WITH_REFUSALS (the database built
+    without the files named on stderr) or NOT_BUILT (the old database, if any, stays)."""
     started = time.perf_counter()
     db_path = Path(db_path)
     signature = input_signature(data_dir) + ("" if with_documents else "-no-documents")
@@ -316,11 +330,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
     except config.ConfigError as e:
         _log(f"error: {e}")
-        return 2
+        return NOT_BUILT
     sources = inventory(data_dir)
     if not sources:
         _log(f"error: {Path(data_dir) / 'ice'}: no workbooks found")
-        return 2
+        return NOT_BUILT
     stage = _Stages()
     pubs, parsed = read_all(sources, cache_dir, jobs, progress)
     pubs += history.roster_publications(data_dir)
@@ -334,7 +348,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         abbreviations = search_index.read_abbreviations(Path(data_dir) / "abbreviations.csv")
     except (fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
         _log(f"error: {e}")
-        return 2
+        return NOT_BUILT
     pubs, correction_report = fixes.apply_corrections(pubs, corrections)
     for c in correction_report:
         if not c["rows_touched"]:
@@ -361,7 +375,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     load.write(tmp, built, seeds)
     try:  # counties and populations, the search index, meetings linked on evidence (issue 9)
         counties.write(tmp, data_dir)
-        gazetteer.write(tmp)
+        gazetteer.write(tmp, cache_dir)
         reach.write(tmp, areas)
         search_index.write_index(tmp, abbreviations)
         link_meetings(tmp)
@@ -371,7 +385,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     except (counties.CensusError, reach.AreasError) as e:
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
-        return 2
+        return NOT_BUILT
     stage("load")
     qa = finish.finish(tmp, built, metadata)
     stage("finish")
@@ -380,7 +394,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         for c in qa["broken"]:
             _log(f"error: QA check failed: {c['check']}: expected {c['expected']}, found {c['found']} {c['detail']}".rstrip())
         tmp.unlink(missing_ok=True)
-        return 1
+        return NOT_BUILT
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     os.replace(tmp, db_path)
     config.write_config(db_path.parent, metadata)
@@ -390,7 +404,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     text = summary(built, qa, parsed, elapsed, db_path)
     print(text, flush=True)
     rejected = [p for p in pubs if p.error]
-    exit_code = 1 if rejected or seeds["problems"] else 0
+    exit_code = BUILT_WITH_REFUSALS if rejected or seeds["problems"] else BUILT
     stamp = db_path.with_name(db_path.name + ".inputs.json")
     stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
     return exit_code

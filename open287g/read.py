@@ -4,9 +4,13 @@ import functools
 import operator
 import pickle
 import re
+import sys
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import xlsx
+from .cachekey import cache_key
 from .dating import fingerprint
 from .files import atomic_write
 from .identity import norm_agency
@@ -14,8 +18,6 @@ from .places import state_postal
 from .records import Row
 from .rules import LEVELS, MODEL_NAMES, MODEL_SPELLINGS as MODELS
 from .xlsx import WorkbookError, read_sheet, saved_at
-
-READER_VERSION = 13  # bump to invalidate build/cache when this module's output changes
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -36,6 +38,10 @@ MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell was not written by Ex
 
 class PublicationError(Exception):
     """A publication that cannot be used at all; str() is the one-line reason."""
+
+
+class EmptySheet(PublicationError):
+    """A sheet with no non-blank row at all."""
 
 
 def clean_text(value):
@@ -173,7 +179,7 @@ def _header(rows):
     a header cell the reader does not know is left unread, and reported, when the header carries
     every known column, so it cannot be one of them renamed (ICE has added columns five times);
     with a known column absent the file is refused, since the new name may be the absent column's.
-    Returns (position, header sheet row, {column: index}, header texts, unknown texts, rows above).
+    Returns (position, header sheet row, {column: index}, header texts, header as printed, unknown texts, rows above).
     """
     first, seen = None, 0
     for position, (number, values) in enumerate(rows):
@@ -201,24 +207,77 @@ def _header(rows):
             raise PublicationError(f"unknown column {', '.join(repr(u) for u in unknown)} in header row {number}, "
                                    f"with {', '.join(absent)} absent: it may be {'one of them' if len(absent) > 1 else 'that column'} renamed")
         header = [t for t in texts if t]
-        return position, number, columns, header, unknown, seen
+        printed = "|".join(t for t in map(clean_text, values) if t)
+        return position, number, columns, header, printed, unknown, seen
     if first is None:
-        raise PublicationError("empty sheet: no header row")
+        raise EmptySheet("empty sheet: no header row")
     number, texts, missing = first
     raise PublicationError(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
 
 
+def _blank(value):
+    """A cell that prints nothing (clean_text gives ""): empty, or only whitespace."""
+    return value is None or (value.__class__ is str and not value.strip())
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A worksheet as the reader sees it: where its header is and which rows are data.
+
+    The one reading of a sheet's layout: the build's rows and MANIFEST.csv's data_rows
+    (fetch.summarise) both come from read_layout, so the two always agree.
+    """
+    header_row: int  # the header's sheet row number
+    columns: dict  # our column name -> cell index, in header order
+    header: tuple  # the header's cells, upper-cased
+    printed: str  # the header's cells as printed, joined by |
+    unknown: tuple  # header cells the reader does not know
+    above: int  # non-blank rows above the header
+    rows: list  # [(sheet row, cells in columns' order)]: the data rows
+    blank: int  # rows below the header with nothing in a column the reader reads
+    notes: list  # [(sheet row, text)]: rule footnote
+
+
+def read_layout(sheet_rows):
+    """[(sheet row, values)] -> Sheet; raises PublicationError (EmptySheet when nothing is printed).
+
+    Rule footnote: rows below the last row that names an agency or a support type, naming
+    neither themselves, are a note ICE printed under the list ("Source: ...", "* as of ..."),
+    not an agency: left unread and recorded as a footnote anomaly.
+    """
+    position, header_row, columns, header, printed, unknown, above = _header(sheet_rows)
+    indexes = tuple(columns.values())
+    width = max(indexes) + 1
+    pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
+    names = tuple(columns)
+    named = (names.index("agency"), names.index("support_type"))
+    rows, blank, last = [], 0, 0
+    for number, values in sheet_rows[position + 1:]:
+        if len(values) < width:
+            values = list(values) + [None] * (width - len(values))
+        raw = pick(values)
+        if all(_blank(v) for v in raw):
+            blank += 1  # trailing blank and blank-but-formatted rows
+            continue
+        for value in raw:
+            if value.__class__ is str and len(value) > MAX_CELL_CHARS:
+                raise PublicationError(f"row {number}: a cell of {len(value):,} characters, over Excel's {MAX_CELL_CHARS:,}-character limit")
+        rows.append((number, raw))
+        if not all(_blank(raw[i]) for i in named):
+            last = len(rows)
+    notes = [(number, " | ".join(clean_text(v) for v in raw if not _blank(v))) for number, raw in rows[last:]]
+    return Sheet(header_row, columns, tuple(header), printed, tuple(unknown), above, rows[:last], blank, notes)
+
+
 @functools.lru_cache(maxsize=None)
 def _interpret(columns, raw, moa_link, addendum_link):
-    """One row's raw cells -> (row dict without sheet_row, [(anomaly kind, detail)]).
+    """One data row's raw cells (read_layout's) -> (row dict without sheet_row, [(anomaly kind, detail)]).
 
     Cached: most rows recur unchanged in hundreds of publications, so each distinct row is
     interpreted once per process.
     """
     cells = dict(zip(columns, raw))
     printed = {name: clean_text(value) for name, value in cells.items()}
-    if not any(printed.values()):
-        return None, ()
     anomalies = []
     row = {
         "state": printed.get("state", ""),
@@ -289,23 +348,15 @@ def extract(path):
         sheet_rows, links = read_sheet(path)
     except WorkbookError as e:
         raise PublicationError(str(e)) from None
-    position, header_row, columns, header, unknown, above = _header(sheet_rows)
+    sheet = read_layout(sheet_rows)
+    columns = sheet.columns
     names = tuple(columns)
-    indexes = tuple(columns.values())
-    width = max(indexes) + 1
     moa_links = _links_by_row(links, columns.get("moa"))
     add_links = _links_by_row(links, columns.get("addendum"))
-    pick = operator.itemgetter(*indexes) if len(indexes) > 1 else (lambda v: (v[indexes[0]],))
     moa = names.index("moa") if "moa" in names else None
     none = (None, False)
     cells = []
-    for number, values in sheet_rows[position + 1:]:
-        if len(values) < width:
-            values = list(values) + [None] * (width - len(values))
-        raw = pick(values)
-        for value in raw:
-            if value.__class__ is str and len(value) > MAX_CELL_CHARS:
-                raise PublicationError(f"row {number}: a cell of {len(value):,} characters, over Excel's {MAX_CELL_CHARS:,}-character limit")
+    for number, raw in sheet.rows:
         if moa is not None and isinstance(raw[moa], str) and "web.archive.org/web/" in raw[moa]:
             # Page tables print the MOA as an Internet Archive URL that differs per capture;
             # ICE's own URL is what was printed, so rows recur across captures.
@@ -313,8 +364,9 @@ def extract(path):
         moa_url, moa_safe = moa_links.get(number, none)
         add_url, add_safe = add_links.get(number, none)
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
-    return {"header": "|".join(header), "header_row": header_row, "names": names, "cells": cells,
-            "unknown_columns": tuple(unknown), "rows_above_header": above, "saved_at": saved_at(path)}
+    return {"header": "|".join(sheet.header), "header_row": sheet.header_row, "names": names, "cells": cells,
+            "blank_rows": sheet.blank, "notes": sheet.notes, "unknown_columns": sheet.unknown,
+            "rows_above_header": sheet.above, "saved_at": saved_at(path)}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur across hundreds of files
@@ -340,7 +392,6 @@ def interpret(extracted):
         anomalies.append(("unknown_column", header_row, f"column {column!r} is not one the reader knows: left unread"))
     if extracted.get("rows_above_header"):
         anomalies.append(("rows_above_header", header_row, f"{extracted['rows_above_header']} non-blank row(s) above the header row {header_row} left unread"))
-    blank = 0
     memo = _MEMO
     for number, *cells in extracted["cells"]:
         key = (names, *cells)
@@ -348,19 +399,18 @@ def interpret(extracted):
         if hit is None:
             hit = memo[key] = _interpret_cells(names, *cells)
         row, found = hit
-        if row is None:
-            blank += 1  # trailing blank and blank-but-formatted rows
-            continue
         rows.append(row)
         sheet_rows.append(number)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
+    for number, text in extracted.get("notes", ()):
+        anomalies.append(("footnote", number, f"{text!r} below the list, naming no agency or support type: left unread"))
     return {
         "header": extracted["header"],
         "saved_at": extracted.get("saved_at"),
         "rows": tuple(rows),
         "sheet_rows": tuple(sheet_rows),
-        "blank_rows": blank,
+        "blank_rows": extracted.get("blank_rows", 0),
         "row_count": len(rows),
         "anomalies": tuple(anomalies),
         "fingerprint": fingerprint(rows),
@@ -374,12 +424,19 @@ def read_workbook(path):
     return {**interpret(extracted), "header_row": extracted["header_row"]}
 
 
+def extract_cache_file(cache_dir, sha256):
+    """Where extract()'s result for these bytes is cached: keyed by the file's sha256 and by what
+    extract() depends on (this module, xlsx.py, the calamine package)."""
+    key = cache_key(sys.modules[__name__], xlsx, packages=("python-calamine",))
+    return Path(cache_dir) / f"{sha256}.{key}.pickle"
+
+
 def extract_cached(path, sha256, cache_dir):
-    """extract() through a cache keyed by the file's sha256: a file is parsed once per reader version.
+    """extract() through the cache (extract_cache_file): a file is parsed once per version of the reader.
 
     Returns {'ok': extracted} or {'error': one-line reason}; errors are cached too.
     """
-    cache_file = Path(cache_dir) / f"{sha256}.v{READER_VERSION}.pickle" if cache_dir else None
+    cache_file = extract_cache_file(cache_dir, sha256) if cache_dir else None
     if cache_file and cache_file.exists():
         try:
             with open(cache_file, "rb") as f:

@@ -1,6 +1,8 @@
 """Bad inputs, interrupted builds, incremental and no-change rebuilds, each on a private copy of data/."""
+import csv
 import hashlib
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -207,6 +209,91 @@ def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
         read_workbook(tmp_path / "none.xlsx")
 
 
+def test_cache_keys_follow_the_code_and_the_packages(tmp_path):
+    """The parse cache is keyed by read.py's and xlsx.py's bytes and calamine's version, not a hand-bumped number."""
+    import importlib.util
+
+    from open287g import places, read, xlsx
+    from open287g.cachekey import cache_key
+
+    def load_copy(text, name):
+        (tmp_path / name).write_text(text)
+        spec = importlib.util.spec_from_file_location("open287g.xlsx", tmp_path / name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    key = cache_key(read, xlsx, packages=("python-calamine",))
+    assert read.extract_cache_file(tmp_path, "ab12").name == f"ab12.{key}.pickle" and len(key) == 16
+    source = (ROOT / "open287g" / "xlsx.py").read_text()
+    # the same bytes give the same key; one changed byte of xlsx.py, a new one
+    assert cache_key(read, load_copy(source, "same.py"), packages=("python-calamine",)) == key
+    assert cache_key(read, load_copy(source + "\n# changed\n", "changed.py"), packages=("python-calamine",)) != key
+    # another module list, another package, or a package absent: each its own key
+    others = {cache_key(read, packages=("python-calamine",)), cache_key(read, xlsx), cache_key(read, xlsx, packages=("pypdfium2",)),
+              cache_key(read, xlsx, packages=("no-such-package-here",)), cache_key(places, packages=places.PACKAGES)}
+    assert len(others) == 5 and key not in others
+    # a key built on a module's imports follows them, read from its source: lineage's checkpoints change
+    # with words.py (identity's normaliser) and rules.py (a table of constants), places' caches with words.py
+    from open287g.cachekey import with_imports
+
+    assert {"open287g.lineage", "open287g.identity", "open287g.words", "open287g.rules", "open287g.ids"} <= set(with_imports("open287g.lineage"))
+    assert with_imports(places) == ("open287g.files", "open287g.places", "open287g.words")
+
+
+def test_the_build_prunes_cache_entries_of_other_code(odd_list, cache_dir):
+    from open287g.read import extract_cache_file
+
+    names = {p.name for p in cache_dir.iterdir()}
+    assert not {f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"} & names
+    odd = extract_cache_file(cache_dir, _sha(odd_list[2] / "ice" / "participating" / ODD))
+    assert odd.name in names and sum(1 for _ in cache_dir.glob(extract_cache_file(cache_dir, "*").name)) >= 1123
+    parsed = [n for n in names if re.fullmatch(r"[0-9a-f]{64}\.\w+\.pickle", n)]
+    assert parsed and all(n.endswith(odd.name[64:]) for n in parsed)
+
+
+def test_a_crash_exits_not_built(monkeypatch, tmp_path):
+    """Python exits 1 on an uncaught exception, which would read as "built, some file refused"."""
+    from click.testing import CliRunner
+
+    from open287g import pipeline
+    from open287g.cli import cli
+
+    def crash(*args, **kwargs):
+        raise KeyError("published_at")
+
+    monkeypatch.setattr(pipeline, "run_build", crash)
+    result = CliRunner().invoke(cli, ["build", "--data", str(tmp_path), "--out", str(tmp_path / "287g.db")])
+    assert result.exit_code == pipeline.NOT_BUILT == 2
+    assert "KeyError: 'published_at'" in result.output and "error: the build stopped; the database was not replaced" in result.output
+    assert not (tmp_path / "287g.db").exists()
+    helped = CliRunner().invoke(cli, ["build", "--help"])
+    assert "1  built, some file refused" in helped.output and "2  not built" in helped.output
+
+
+def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_build(tmp_path):
+    from open287g.fetch import summarise
+    from open287g.read import read_workbook
+
+    other = ROW[:1] + ["Other PD"] + ROW[2:]
+    rows = [["287(g) Participating Agencies"], FULL, ROW, [None] * 8, other, ["", "  "], ["* Source: ICE, as of 2026-04-01"], [None, None, None, None, None, None, "", "see note"]]
+    _workbook(tmp_path / "foot.xlsx", rows)
+    r = read_workbook(tmp_path / "foot.xlsx")
+    assert [row.agency for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"] and r["sheet_rows"] == (3, 5)
+    assert r["blank_rows"] == 2
+    assert [a for a in r["anomalies"] if a[0] == "footnote"] == [
+        ("footnote", 7, "'* Source: ICE, as of 2026-04-01' below the list, naming no agency or support type: left unread"),
+        ("footnote", 8, "'see note' below the list, naming no agency or support type: left unread")]
+    # the manifest's count is the build's: two data rows, the header as printed
+    assert summarise(tmp_path / "foot.xlsx") == (2, "|".join(FULL), None)
+    # a row naming no agency between two listings is a row (an empty agency), not a note
+    _workbook(tmp_path / "mid.xlsx", [FULL, ROW, ["TX"], other])
+    assert [row.agency for row in read_workbook(tmp_path / "mid.xlsx")["rows"]] == ["Example County Sheriff's Office", "", "Other PD"]
+    # a file the build refuses is still stored by fetch, its rows uncounted and the reason kept
+    _workbook(tmp_path / "renamed.xlsx", [[c if c != "SIGNED" else "DATE SIGNED" for c in FULL], ROW])
+    assert summarise(tmp_path / "renamed.xlsx") == (None, "", "unknown column 'DATE SIGNED' in header row 1, with SIGNED absent: it may be that column renamed")
+
+
 def test_model_spellings_are_read_only_when_one_model_is_meant():
     from open287g.read import model_of
 
@@ -279,6 +366,108 @@ def test_the_save_time_is_read_from_the_workbook(tmp_path):
     assert saved_at(DATA / "ice" / "participating" / "participatingAgencies01052025pm.xlsx") == "2026-01-05T20:22:43"
     (tmp_path / "not.xlsx").write_bytes(b"<html>")
     assert saved_at(tmp_path / "not.xlsx") is None
+
+
+# --- ICE's next list with a title above the header and a note below the list (issue 21) -----------------
+ODD = "participatingAgencies03302026am.xlsx"
+ODD_TITLE = "287(g) Participating Agencies as of March 30, 2026"
+ODD_NOTE = "Source: U.S. Immigration and Customs Enforcement. Agencies listed had an active 287(g) agreement on the date above."
+PENDING = "pending/pendingAgencies02272026am.xlsx"  # 2 data rows
+NEWEST_SHA = "2fdce17" + "0" * 57  # a made-up sha256 for a stale cache entry
+
+
+@pytest.fixture(scope="module")
+def odd_list(tmp_path_factory, cache_dir, build_result):
+    """The snapshot plus ICE's newest list again as the next day's, with a title row above the header and
+    a note below the list, its MANIFEST line from the fetcher's summarise; and the pending list's
+    manifest line miscounted. Built once, with the session's parse cache."""
+    from open287g.fetch import read_manifest, summarise, write_manifest
+
+    root = tmp_path_factory.mktemp("odd")
+    data = copy_data(root / "data")
+    path = data / "ice" / "participating" / ODD
+    real = real_rows(DATA / "ice" / "participating" / NEWEST)  # its header, 1560 rows, then 10 blank-but-formatted rows
+    _workbook(path, [[ODD_TITLE], []] + real + [[], [ODD_NOTE]])
+    data_rows, header, refused = summarise(path)
+    header_names, rows, terminator = read_manifest(data / "ice" / "MANIFEST.csv")
+    column = {name: i for i, name in enumerate(header_names)}
+    rows[[r[0] for r in rows].index(PENDING)][column["data_rows"]] = "3"
+    line = {"file": f"participating/{ODD}", "original_name": ODD, "sha256": _sha(path), "bytes": str(path.stat().st_size),
+            "data_rows": str(data_rows), "header": header, "capture_utc": "2026-03-30T14:05:00Z", "archived_by": "fetched from ICE's page"}
+    write_manifest(data / "ice" / "MANIFEST.csv", header_names, rows + [line], terminator)
+    # entries an older reader and geocoder left in the cache
+    for stale in (f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"):
+        (cache_dir / stale).write_bytes(b"old")
+    result = run_cli("build", "--data", data, "--out", root / "287g.db", "--cache", cache_dir)
+    db = sqlite3.connect(root / "287g.db")
+    db.row_factory = sqlite3.Row
+    return result, db, data, (data_rows, header, refused), len(real)
+
+
+def test_the_odd_next_list_builds_clean_and_is_the_newest(odd_list):
+    result, db, _, summary, _ = odd_list
+    assert summary == (1560, "STATE|LAW ENFORCEMENT AGENCY|TYPE|COUNTY|SUPPORT TYPE|SIGNED|MOA|ADDENDUM", None)
+    assert result.returncode == 0, result.stderr  # built, no file refused
+    assert f"latest participating list: {ODD} (2026-03-30, 1560 rows)" in result.stdout
+    pub = db.execute("select * from publications where file_name = ?", (ODD,)).fetchone()
+    assert (pub["row_count"], pub["manifest_rows"], pub["header"]) == (1560, 1560, summary[1]), dict(pub)
+    assert db.execute("select count(*) from listings where list = 'participating' and ? between first_seq and last_seq", (pub["seq"],)).fetchone()[0] == 1560
+    assert db.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
+    assert db.execute("select count(*) from qa_checks where passed = 0").fetchone()[0] == 0
+
+
+def test_the_title_and_the_note_are_recorded_not_read_as_agencies(odd_list):
+    result, db, _, _, real = odd_list
+    pub = db.execute("select id, blank_rows from publications where file_name = ?", (ODD,)).fetchone()
+    kinds = {r["kind"]: r for r in db.execute("select * from build_anomalies where publication_id = ?", (pub["id"],))}
+    assert set(kinds) >= {"rows_above_header", "footnote"} and "unknown_state" not in kinds and "unknown_model" not in kinds
+    assert kinds["rows_above_header"]["sheet_rows"] == "3"  # the header, under the title and a blank row
+    assert kinds["footnote"]["sheet_rows"] == str(2 + real + 2) and ODD_NOTE in kinds["footnote"]["detail"]
+    assert pub["blank_rows"] == real - 1 - 1560 + 1  # the real file's blank rows and the one above the note
+    assert kinds["footnote"]["action"] == "note below the list left unread; not an agency"
+    assert db.execute("select count(*) from listings where agency like 'Source:%' or state like 'Source:%' or agency like '287(g)%'").fetchone()[0] == 0
+    assert f"warning: participating/{ODD}: footnote: " in result.stderr
+
+
+def test_a_manifest_row_count_that_differs_is_recorded_and_built(odd_list):
+    result, db, _, _, _ = odd_list
+    pub = db.execute("select * from publications where file = ?", (PENDING,)).fetchone()
+    assert (pub["row_count"], pub["manifest_rows"]) == (2, 3)
+    a = db.execute("select * from build_anomalies where publication_id = ? and kind = 'manifest_rows_differ'", (pub["id"],)).fetchone()
+    assert a["detail"] == "2 data rows read; MANIFEST.csv records 3"
+    check = db.execute("select * from qa_checks where \"check\" like 'row counts that differ from MANIFEST.csv%'").fetchone()
+    assert (check["expected"], check["found"], check["passed"], check["detail"]) == ("1", "1", 1, PENDING)
+    assert f"warning: {PENDING}: manifest_rows_differ: 2 data rows read; MANIFEST.csv records 3" in result.stderr
+
+
+def test_the_odd_next_list_passes_the_gates(odd_list, db_path):
+    _, db, data, _, _ = odd_list
+    r = run_cli("gates", "--db", db.execute("pragma database_list").fetchone()["file"], "--data", data, "--previous", db_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("gates passed: ") and "1,560 active agreements (1,560 published)" in r.stdout
+
+
+def test_fetching_the_odd_list_counts_the_rows_the_build_reads(odd_list, tmp_path):
+    from ice_server import Server
+    from open287g.fetch import fetch
+
+    _, db, data, _, _ = odd_list
+    target = tmp_path / "data"
+    for folder in ("participating", "pending"):
+        (target / "ice" / folder).mkdir(parents=True)
+    server = Server()
+    try:
+        url = server.serve({ODD: ("bytes", (data / "ice" / "participating" / ODD).read_bytes())})
+        lines = []
+        result = fetch(url, target, echo=lines.append, timeout=2.0, retries=0, backoff=0.01)
+    finally:
+        server.close()
+    built = db.execute("select row_count, header from publications where file_name = ?", (ODD,)).fetchone()
+    assert result.ok and [(s.file, s.data_rows) for s in result.new] == [(f"participating/{ODD}", built["row_count"])]
+    assert lines == [f"new participating/{ODD} (1,560 rows)"]
+    with open(target / "ice" / "MANIFEST.csv", newline="", encoding="utf-8") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["data_rows"] == "1560" and row["header"].upper() == built["header"]
 
 
 def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_them_again():

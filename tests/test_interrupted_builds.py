@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, ROOT, run_cli
-from open287g.read import READER_VERSION
+from open287g.read import extract_cache_file
 
 SEED = 20260327
 KILLS = 20
@@ -59,7 +59,7 @@ def group_alive(pgid):
 
 
 def cache_entries(cache):
-    return sum(1 for _ in Path(cache).glob(f"*.v{READER_VERSION}.pickle"))
+    return sum(1 for _ in Path(cache).glob(extract_cache_file(cache, "*").name))
 
 
 def active_count(db_path):

@@ -204,3 +204,20 @@ def test_make_build_treats_a_rejected_file_as_built():
     publish go on, so one bad workbook never blocks the others."""
     dry = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "open287g build || [ $? -eq 1 ]" in dry.stdout, dry.stdout
+
+
+@pytest.mark.parametrize("code,passes", [(0, True), (1, True), (2, False), (3, False)])
+def test_make_build_fails_exactly_when_not_built(tmp_path, code, passes):
+    """make's Build step (and so the refresh's) passes on 0 (built) and 1 (built, some file refused),
+    and fails on 2 (not built) and any other code: a "not built" never reads as "built"."""
+    from open287g.pipeline import BUILT, BUILT_WITH_REFUSALS, NOT_BUILT
+
+    assert (BUILT, BUILT_WITH_REFUSALS, NOT_BUILT) == (0, 1, 2)
+    # The recipe itself, run by make, with an open287g that only exits with the code.
+    fake = tmp_path / "open287g"
+    fake.write_text(f"#!/bin/sh\nexit {code}\n")
+    fake.chmod(0o755)
+    stamp = tmp_path / "installed"
+    stamp.touch()
+    run = subprocess.run(["make", "build", f"BIN={tmp_path}", f"STAMP={stamp}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (run.returncode == 0) == passes, run.stdout + run.stderr

@@ -1,0 +1,75 @@
+"""Keys for the caches in build/cache, derived from what a cached value depends on: the source bytes
+of the modules that produce it and the installed versions of the packages they call."""
+import ast
+import functools
+import hashlib
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+PACKAGE = __name__.rpartition(".")[0]
+
+
+def _source(module):
+    """(name, source path) of a module object or a module's name, without importing it."""
+    if isinstance(module, str):
+        return module, Path(importlib.util.find_spec(module).origin)
+    return module.__name__, Path(module.__file__)
+
+
+def _package_imports(name, path):
+    """The modules of this package that the module's source imports, anywhere in it (read, not run)."""
+    parent = name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1]) if node.level else ""
+            target = ".".join(p for p in (base, node.module) if p)
+            if node.module is None:  # from . import a, b: modules, or names the package's __init__ defines
+                yield from (f"{target}.{alias.name}" if importlib.util.find_spec(f"{target}.{alias.name}") else target for alias in node.names)
+            elif target == PACKAGE or target.startswith(PACKAGE + "."):
+                yield target
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."))
+
+
+def with_imports(*modules):
+    """The modules and every module of this package they import, directly or through one another,
+    as names sorted: what a cached value made by them depends on."""
+    seen, todo = set(), [_source(m) for m in modules]
+    while todo:
+        name, path = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(_source(n) for n in _package_imports(name, path) if n not in seen)
+    return tuple(sorted(seen))
+
+
+@functools.lru_cache(maxsize=None)
+def cache_key(*modules, packages=(), extra=()):
+    """A 16-hex-digit key: any change to a module's bytes, a package's version or an extra string
+    (a program's version) gives a new key, so a cache never serves a value the code would no longer
+    produce. Computed once per process for each combination."""
+    h = hashlib.sha256()
+    for module in modules:  # module objects or names
+        name, path = _source(module)
+        h.update(f"{name}\0".encode())
+        h.update(path.read_bytes())
+    for name in packages:
+        try:
+            found = version(name)
+        except PackageNotFoundError:
+            found = "absent"
+        h.update(f"\0{name}={found}".encode())
+    for text in extra:
+        h.update(f"\0{text}".encode())
+    return h.hexdigest()[:16]
+
+
+def prune(folder, family, current):
+    """Delete the files of one cache family (a glob) that are not under the current key: written by
+    code or packages since changed, nothing can read them again, and each family would otherwise
+    grow by a full copy with every change to the code."""
+    for path in Path(folder).glob(family):
+        if not path.match(current):
+            path.unlink(missing_ok=True)
