@@ -1,10 +1,14 @@
 """Shared fixtures: one real build of the snapshot of data/, made once per test session through the CLI;
 and the guard that fails any test reading a workbook of the live data/ the snapshot does not hold."""
+import fcntl
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -99,12 +103,41 @@ def pytest_collection_finish(session):
         raise pytest.UsageError("a test module reads the live data/ outside the snapshot at import: " + "; ".join(dict.fromkeys(live_reads)))
 
 
+# The longest files first (measured with --durations), so pytest-xdist starts the two longest on
+# the two workers at once and shares out the rest behind them; the other files keep their order.
+LONGEST_FIRST = ("test_replay.py", "test_interrupted_builds.py", "test_identity_real.py", "test_build_failures.py",
+                 "test_publish.py", "test_gates.py", "test_hostile_workbooks.py", "test_prod.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 # Tables a test wants shown after the run (the replay's day-by-day outcome), whatever the -q/-s flags.
+# A test appends to `summaries`; they ride on its report, so they reach the terminal from an xdist worker too.
 summaries = []
+SUMMARY = "terminal summary"
+shown = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    while summaries:
+        report.user_properties.append((SUMMARY, summaries.pop(0)))
+    return report
+
+
+def pytest_runtest_logreport(report):
+    shown.extend(value for key, value in report.user_properties if key == SUMMARY)
 
 
 def pytest_terminal_summary(terminalreporter):
-    for title, text in summaries:
+    for title, text in shown:
         terminalreporter.section(title)
         terminalreporter.write_line(text)
 
@@ -121,27 +154,55 @@ def run_cli(*args, timeout=600, env=None):
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
+def shared(tmp_path_factory, name, make):
+    """tmp/<name>, made by make(path) once per test run. Under pytest-xdist the workers share the
+    run's temporary directory: the first to ask makes it under a lock, the others wait and reuse it
+    (one cold build per run, not one per worker)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # left by a worker whose make() failed
+            make(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("build")
+    return shared(tmp_path_factory, "build", lambda path: path.mkdir())
 
 
 @pytest.fixture(scope="session")
-def cache_dir(build_dir):
-    return build_dir / "cache"
+def cache_dir(tmp_path_factory, build_dir, build_result):
+    """The parse cache the session's build filled. Each xdist worker gets its own copy (hard links: the
+    build replaces cache files whole, never writes one in place), so the builds of one worker never
+    evict the other's lineage checkpoints or remove a file the other is listing."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build_dir / "cache"
+    copy = tmp_path_factory.getbasetemp() / "cache"
+    shutil.copytree(build_dir / "cache", copy, copy_function=os.link)
+    return copy
 
 
 @pytest.fixture(scope="session")
 def snapshot_data(tmp_path_factory):
     """data/ limited to the snapshot's workbooks (tests/snapshot_files.txt)."""
-    return copy_data(tmp_path_factory.mktemp("snapshot") / "data")
+    return shared(tmp_path_factory, "snapshot", lambda path: copy_data(path / "data")) / "data"
 
 
 @pytest.fixture(scope="session")
-def build_result(build_dir, cache_dir, snapshot_data):
+def build_result(tmp_path_factory, build_dir, snapshot_data):
     """The cold build of the shipped data, with its exit code and output."""
-    env = dict(os.environ, CI="1")
-    result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", cache_dir, env=env)
+    def build(path):
+        env = dict(os.environ, CI="1")
+        result = run_cli("build", "--data", snapshot_data, "--out", build_dir / "287g.db", "--cache", build_dir / "cache", env=env)
+        path.write_text(json.dumps([result.args, result.returncode, result.stdout, result.stderr]))
+
+    result = subprocess.CompletedProcess(*json.loads(shared(tmp_path_factory, "build_result.json", build).read_text()))
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -152,13 +213,43 @@ def db_path(build_result, build_dir):
 
 
 @pytest.fixture(scope="session")
-def site_db(db_path):
+def site_db(tmp_path_factory, db_path):
     """The built database ready to serve: metadata.json (written by the build) and datasette inspect counts."""
     from open287g import serve
 
     assert (db_path.parent / "metadata.json").exists(), "the build must write metadata.json beside the database"
-    serve.prepare(db_path)
+    shared(tmp_path_factory, "site_db_prepared", lambda path: (serve.prepare(db_path), path.touch()))
     return db_path
+
+
+@pytest.fixture(scope="session")
+def server(site_db, tmp_path_factory):
+    """`datasette serve` of the built database on a free port, as `open287g serve` runs it: one per
+    test process, shared by the browser tests (it only reads). Its log goes to a file: a pipe nobody
+    reads would fill with the access log and stall the server."""
+    from open287g import prod, serve
+
+    port = prod.free_port()
+    log_path = tmp_path_factory.mktemp("server") / "datasette.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(serve.datasette_command(site_db, "127.0.0.1", port), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("datasette did not start: " + log_path.read_text(errors="replace"))
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A resident's questions asked in a real browser (Debian's chromium via Playwright, the served site as in
 test_browser.py): each test types or clicks as a user would and asserts the answer on the page.
 Screenshots go to build/screenshots/ (the ones in docs/ are copied from there)."""
-from test_browser import SHOTS, page, server  # noqa: F401  (the same browser and datasette fixtures)
+from test_browser import SHOTS, page  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 from test_find import newest_rows
 
 from open287g import palette

@@ -7,7 +7,7 @@ Uses the served site and browser page of test_browser.py; screenshots go to buil
 import gzip
 from urllib.parse import urlsplit
 
-from test_browser import SHOTS, page, playwright_api, server, zoom  # noqa: F401  (fixtures)
+from test_browser import SHOTS, page, playwright_api, zoom  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 from test_reader_pages import wait_for_map
 
 PHONE = {"width": 390, "height": 844}

@@ -1,6 +1,6 @@
 """The agreement documents in a real browser (Debian's chromium via Playwright, the served site as in
 test_browser.py): an agency page shows who signed its MOA and the points of contact; /documents finds a name."""
-from test_browser import SHOTS, page, server  # noqa: F401  (the same browser and datasette fixtures)
+from test_browser import SHOTS, page  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 
 FRANKLIN_WSO = "FranklinCountyAL_WSO_MOA_030625.pdf"
 

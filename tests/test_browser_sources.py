@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from test_browser import SHOTS, page, server  # noqa: F401  (the same datasette fixture)
+from test_browser import SHOTS, page  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 
 # The newest participating list of the pinned snapshot (tests/snapshot_files.txt) and its bytes' SHA-256
 NEWEST = "participatingAgencies03272026am.xlsx"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from test_browser import SHOTS, page, server  # noqa: F401  (the same browser and datasette fixtures)
+from test_browser import SHOTS, page  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 from test_reader_pages import axe_violations, wait_for_map
 from test_spanish import english_lines
 

@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-from test_browser import ARGS, CHROMIUM, SHOTS, playwright_api, server  # noqa: F401  (the same datasette fixture)
+from test_browser import ARGS, CHROMIUM, SHOTS, playwright_api
 
 PHONE = {"width": 390, "height": 844}
 # Inside Chatham County, Georgia (downtown Savannah)

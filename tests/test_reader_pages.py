@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from open287g import ROOT
-from test_browser import SHOTS, page, playwright_api, server  # noqa: F401  (fixtures)
+from test_browser import SHOTS, page, playwright_api  # noqa: F401  (the same browser fixture; the datasette server is conftest's)
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
