@@ -34,7 +34,7 @@ def document_links(data_dir, cache_dir=None):
         read = interpret(result["ok"])
         for row, sheet_row in zip(read["rows"], read["sheet_rows"]):
             for column in ("moa_url", "addendum_url"):
-                url = document_url(row.get(column))
+                url = document_url(getattr(row, column))
                 if url and file_name_of(url) and url.lower().startswith("http"):
                     links.setdefault(url, (path.name, sheet_row))
     return links

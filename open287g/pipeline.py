@@ -181,8 +181,16 @@ class Checkpoints:
 
     def save(self, key, state):
         atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-        for old in sorted(self.dir.glob("lineage-*.pickle"), key=lambda f: f.stat().st_mtime, reverse=True)[self.KEEP:]:
+        for old in sorted(self.dir.glob("lineage-*.pickle"), key=_mtime, reverse=True)[self.KEEP:]:
             old.unlink(missing_ok=True)
+
+
+def _mtime(path):
+    """A file's modification time; 0 for one another build has just removed (builds may share a cache)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0
 
 
 class _NoBar:
