@@ -144,3 +144,24 @@ def test_pages_fit_a_phone(phone, server, path):
     assert height <= MAX_PHONE_HEIGHT, f"{path} is {height} px tall at 390 px"
     if path == "/287g/states/TX":
         phone.screenshot(path=str(SHOTS / "state_texas_phone.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_ices_list_on_a_date_before_2021_is_asked_for_by_clicking(page, server, sql, width):
+    """The date picker starts at the first publication on file (a roster capture of 2011), not at 2021."""
+    tab = page.context.new_page()
+    tab.set_viewport_size({"width": width, "height": 900})
+    tab.goto(server + "/")
+    link = tab.get_by_role("link", name="ICE's list on a date").first
+    if not link.is_visible():
+        tab.locator("summary, button").filter(has_text="Menu").first.click()
+    link.click()
+    first = sql("select substr(min(published_at), 1, 10) from publications")[0][0]
+    assert first == "2011-02-20" and tab.locator("input[name=date]").get_attribute("min") == first
+    for day, expect in (("2016-06-01", "Jail Enforcement"), ("2019-06-01", "2021-01-13 (ICE's next list) is readable")):
+        tab.locator("input[name=date]").fill(day)
+        tab.locator("form:has(input[name=date]) [type=submit]").click()
+        tab.wait_for_load_state()
+        assert f"date={day}" in tab.url and expect in tab.inner_text("main"), (day, tab.inner_text("main")[:500])
+    tab.screenshot(path=str(SHOTS / f"as_of_gap_{width}.png"))
+    tab.close()

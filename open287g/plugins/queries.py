@@ -114,6 +114,13 @@ async def list_unknown(datasette, day):
     return {"from": r["starts"], "until": r["ends"]} if r else None
 
 
+async def first_day(datasette):
+    """The day of the first publication on file: the earliest date a query can answer for (a date picker's min)."""
+    db = datasette.get_database(site(datasette)["database"])
+    r = (await db.execute("select substr(min(published_at), 1, 10) as day from publications where published_at is not null")).first()
+    return r["day"] if r else None
+
+
 async def counts_by_model(datasette, sql, args, params):
     """[(model, rows)] of a query's result, counted by SQLite over the same query."""
     db = datasette.get_database(site(datasette)["database"])
@@ -151,6 +158,8 @@ def extra_template_vars(template, database, columns, request, datasette):
             "model_colours": site(datasette)["model_colours"],
             "model_names": i18n.model_names(),
         })
+        if "date" in out["parameter_kinds"].values():
+            out["first_day"] = await first_day(datasette)
         if not problems and name == "as_of":
             out["list_unknown"] = await list_unknown(datasette, request.args.get("date", "").strip())
         if not problems and query.get("counts_by_model"):
