@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from . import places
-from .cachekey import cache_key, with_imports
+from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert
@@ -92,6 +92,7 @@ def _cached_rows(counties, cache_dir):
         pass
     found = rows(places.index(), counties)
     atomic_write(path, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+    prune(cache_dir, "gazetteer-*.pickle", path.name)  # rows under another key are never read again
     return found
 
 
