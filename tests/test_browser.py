@@ -139,7 +139,12 @@ def test_charts_read_at_a_glance(page, server, sql):
     strokes = page.eval_on_selector_all(".o287g-line", "els => els.map(e => e.getAttribute('stroke'))")
     # JEM and TFM in three runs (2009, 2011-2017, 2021 on), WSO in one, ICE's name lists of 2007-2008 in grey
     assert sorted(strokes) == sorted([MODEL_COLOURS["JEM"]] * 3 + [MODEL_COLOURS["TFM"]] * 3 + [MODEL_COLOURS["WSO"], "#999"])
-    assert "2008" in texts and "2011" in texts and texts.count("no list readable") == 3  # 2008-2009, 2009-2011 and 2017-2021 are gaps, not lines
+    # the stretches of list_gaps are shaded and never bridged: before ICE's first roster capture (20 Feb 2011;
+    # the 2007-2009 points are other sources) and 1 Aug 2017 to 13 Jan 2021
+    gaps = sql("select count(*) from list_gaps where list = 'participating' and ends is not null")[0][0]
+    assert gaps == 2 and "2008" in texts and "2011" in texts and texts.count("no list readable") == gaps
+    shaded = page.eval_on_selector_all(".o287g-gap", "els => els.map(e => +e.getAttribute('width'))")
+    assert len(shaded) == gaps and min(shaded) > 0
     page.locator("#o287g-chart").screenshot(path=str(SHOTS / "chart.png"))
     for name, slots_sql in (
         ("agreements_by_state", "select count(distinct state_code) from agreements where status = 'active'"),

@@ -103,7 +103,7 @@ def test_the_map_and_the_charts_speak_spanish(page, server):
     page.wait_for_selector("#o287g-chart svg")
     assert page.locator("#o287g-chart-title").text_content() == "Crecimiento de los acuerdos por modelo, mes a mes"
     axis = page.locator("#o287g-chart svg text").all_text_contents()
-    assert "Mes" in axis and "Acuerdos" in axis
+    assert "Mes" in axis and "Acuerdos" in axis and axis.count("ninguna lista legible") == 2
     assert page.locator("#o287g-chart-desc").text_content() == "Acuerdos por mes, un color por modelo; la tabla de abajo tiene todas las cifras."
 
 

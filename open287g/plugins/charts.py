@@ -19,8 +19,9 @@ from open287g.i18n import _, model_names
 SCRIPT = Path(__file__).resolve().parent / "static" / "charts.js"
 
 
-def chart_settings(query, shared):
-    """The settings charts.js draws from, or None for a query without a chart."""
+def chart_settings(query, shared, gaps=()):
+    """The settings charts.js draws from, or None for a query without a chart. gaps: (first month or None,
+    last month) of each stretch no list of ICE's is readable (list_gaps), shaded on a month axis."""
     fragment = dict(parse_qsl(query.get("fragment") or ""))
     if not fragment.get("g.mark"):
         return None
@@ -42,6 +43,8 @@ def chart_settings(query, shared):
         # the month names and number grouping of the page's language (Babel's CLDR data)
         "months": [str(m).rstrip(".").capitalize() for m in get_month_names("abbreviated", locale=i18n.BABEL_LOCALES[i18n.current.get()]).values()],
         "locale": i18n.BABEL_LOCALES[i18n.current.get()].replace("_", "-"),
+        "gaps": [list(g) for g in gaps] if x_type == "temporal" else [],
+        "gapLabel": _("no list readable"),
     }
 
 
@@ -57,10 +60,23 @@ def extra_body_script(template, database, view_name, request, datasette):
     if not shared or template != "query.html" or database != shared.get("database") or request is None:
         return ""
     query = (datasette.metadata("queries", database=database) or {}).get(request.url_vars.get("table") or "")
-    settings = chart_settings(query, shared) if query else None
-    if not settings:
+    if not query or not chart_settings(query, shared):
         return ""
-    return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), _script())
+
+    async def script():
+        settings = chart_settings(query, shared, await _gaps(datasette.get_database(database)))
+        return "window.OPEN287G_CHART = {};\n{}".format(json.dumps(settings), _script())
+
+    return script
+
+
+async def _gaps(db):
+    """The participating list's gaps (rule list_gaps, written by the build) as (first month or None, last month)."""
+    if "list_gaps" not in await db.table_names():
+        return []
+    rows = await db.execute("select substr(starts, 1, 7), substr(ends, 1, 7) from list_gaps "
+                            "where list = 'participating' and ends is not null order by id")
+    return [tuple(r) for r in rows]
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,5 +1,6 @@
 // 287(g) Open Data: one chart above a canned query's table, drawn as SVG from the query's JSON.
-// window.OPEN287G_CHART = {mark: "line"|"bar", x, xType: "temporal"|"ordinal", y, color, colours, title, xLabel, yLabel, desc, months, locale}
+// window.OPEN287G_CHART = {mark: "line"|"bar", x, xType: "temporal"|"ordinal", y, color, colours, title, xLabel, yLabel, desc, months, locale,
+//   gaps: [[first month or null, last month], ...] where no list of ICE's is readable, gapLabel}
 // Bars are stacked by colour (never drawn over each other); months with no row still get a slot.
 (function () {
   "use strict";
@@ -98,22 +99,28 @@
         });
       });
     } else {
-      // More than a year without any figure is a gap in the record (no ICE list readable): shaded, not bridged.
-      var GAP = 12, last = null, gaps = 0;
-      slots.forEach(function (x, i) {
-        if (!values[x]) return;
-        if (last !== null && i - last > GAP) {
-          el("rect", { x: xAt(last) + band, y: 0, width: xAt(i) - xAt(last) - 2 * band, height: h, fill: "#f1f1f1", "class": "o287g-gap" }, plot);
-          // narrow neighbouring gaps: labels on alternate lines so they do not overlap
-          el("text", { x: (xAt(last) + xAt(i)) / 2, y: 16 + (gaps++ % 2) * 16, "text-anchor": "middle", "font-size": 12, fill: "#444", "class": "o287g-gap-label" }, plot, "no list readable");
-        }
-        last = i;
+      // The stretches no list of ICE's is readable (the build's list_gaps table, sent as month pairs by
+      // open287g/plugins/charts.py) are shaded, and no line is drawn across one of their edges.
+      var first = monthIndex(slots[0]), lastSlot = monthIndex(slots[slots.length - 1]);
+      var gaps = (spec.gaps || []).map(function (g) {
+        return [g[0] ? monthIndex(g[0]) : -Infinity, monthIndex(g[1])];
+      });
+      var crosses = function (a, b) {  // a < b, month indexes of two neighbouring points
+        return gaps.some(function (g) { return (a <= g[0] && g[0] < b) || (a < g[1] && g[1] <= b); });
+      };
+      gaps.forEach(function (g, n) {
+        var from = Math.max(g[0], first), to = Math.min(g[1], lastSlot);
+        if (to <= from) return;
+        var x0 = xAt(from - first) + band, x1 = xAt(to - first) - band;
+        el("rect", { x: x0, y: 0, width: Math.max(0, x1 - x0), height: h, fill: "#f1f1f1", "class": "o287g-gap" }, plot);
+        // narrow neighbouring gaps: labels on alternate lines so they do not overlap
+        el("text", { x: (x0 + x1) / 2, y: 16 + (n % 2) * 16, "text-anchor": "middle", "font-size": 12, fill: "#444", "class": "o287g-gap-label" }, plot, spec.gapLabel);
       });
       series.forEach(function (s) {
         var points = [], runs = [[]], prev = null;
         slots.forEach(function (x, i) {
           if (!(values[x] && values[x][s] !== undefined)) return;
-          if (prev !== null && i - prev > GAP) runs.push([]);
+          if (prev !== null && crosses(monthIndex(slots[prev]), monthIndex(x))) runs.push([]);
           var p = [xAt(i), yAt(values[x][s]), x, values[x][s]];
           points.push(p);
           runs[runs.length - 1].push(p);
