@@ -12,7 +12,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from .cachekey import cache_key
+from .cachekey import cache_key, prune
 from .files import atomic_write
 
 MAX_BYTES = 60 * 1024 * 1024  # the largest MOA in the corpus is about 9 MB
@@ -277,4 +277,5 @@ def read_pages(path, ocr_cache=None, ocr=True):
         pdf.close()
     if cache and fresh:
         atomic_write(cache, json.dumps(ocred))
+        prune(cache.parent, f"{sha256}.ocr.*.json", cache.name)  # this document's OCR under an older key is never read again
     return pages

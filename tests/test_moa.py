@@ -73,7 +73,14 @@ def test_scanned_page_is_read_by_ocr_and_cached(tmp_path):
     assert r["page_text"][0]["source"] == "ocr"
     assert "Warrant Service Officer" in text and "Rusk County" in text
     assert r["model"] == "WSO"
-    assert list((tmp_path / "ocr").glob("*.ocr.*.json")), "tesseract's lines are cached by sha256"
+    cached = list((tmp_path / "ocr").glob("*.ocr.*.json"))
+    assert len(cached) == 1, "tesseract's lines are cached by sha256"
+    # the same document's lines under an older key (code or tesseract since changed) are pruned on the next OCR
+    stale = cached[0].with_name(cached[0].name.split(".ocr.")[0] + ".ocr.0123456789abcdef.json")
+    stale.write_text("{}")
+    cached[0].unlink()
+    assert read(RUSK_SCAN, tmp_path)["ocr_pages"] == [1]
+    assert [p.name for p in (tmp_path / "ocr").glob("*.ocr.*.json")] == [cached[0].name]
 
 
 # --- links ------------------------------------------------------------------------------------
