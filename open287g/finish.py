@@ -30,7 +30,7 @@ def _qa_checks(db, built):
         # gate = 1: the database is built and correct as far as it goes, but must not be published while this fails.
         checks.append({"check": name, "expected": str(expected), "found": str(found), "passed": int(expected == found), "detail": detail, "gate": gate})
 
-    pubs = [p for p in built["publications"] if not p.error]
+    pubs = [p for p in built.publications if not p.error]
     # Every published row is carried by exactly one listing span per publication.
     traced = dict(db.execute(
         "select p.id, count(l.id) from publications p left join listings l "
@@ -46,7 +46,7 @@ def _qa_checks(db, built):
     check("every participating listing with a known model links to an agreement", 0, orphans)
     no_agency = db.execute("select count(*) from agreements where agency_id not in (select id from agencies)").fetchone()[0]
     check("every agreement links to an agency", 0, no_agency)
-    latest = built["latest"]
+    latest = built.latest
     if latest:
         active = db.execute("select count(*) from agreements where status = 'active'").fetchone()[0]
         # The agreements the latest list's rows are linked to (a row with a model and no agreement counts once, as the walk would).

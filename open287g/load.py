@@ -103,18 +103,19 @@ def insert(db, table, rows, pk, foreign_keys=(), columns=None):
 
 
 def write(path, built, seeds):
+    """The build's own tables (pipeline.Tables, and the seeds' rows) into a new database at path."""
     db = sqlite_utils.Database(path)
     db.conn.execute("pragma journal_mode = off")
     db.conn.execute("pragma synchronous = off")
-    lineage = built["lineage"]
-    agencies = built["agencies"]
-    of_agreement, of_application = built["agency_of"].of_agreement, built["agency_of"].of_application  # agencies.Agencies
-    state_rows = built["states"]
+    lineage = built.lineage
+    agencies = built.agencies.rows
+    of_agreement, of_application = built.agencies.of_agreement, built.agencies.of_application
+    state_rows = built.states
     insert(db, "states", 
         ({"code": s["postal"], "name": s["name"], "fips": s["fips"], "latitude": s["latitude"], "longitude": s["longitude"]} for s in state_rows),
         pk="code",
     )
-    insert(db, "publications", (_publication_row(p) for p in built["publications"]), pk="id", foreign_keys=[("duplicate_of", "publications", "id")])
+    insert(db, "publications", (_publication_row(p) for p in built.publications), pk="id", foreign_keys=[("duplicate_of", "publications", "id")])
     insert(db, "agencies", 
         (
             {
@@ -188,7 +189,7 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "pending_applications", 
-        ({**{k: v for k, v in app.items() if k != "agency_key"}, "agency_id": of_application[app["id"]]} for app in built["pending"]),
+        ({**{k: v for k, v in app.items() if k != "agency_key"}, "agency_id": of_application[app["id"]]} for app in built.pending),
         pk="id",
         foreign_keys=[
             ("agency_id", "agencies", "id"),
@@ -200,7 +201,7 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "listings", 
-        built["listings"],
+        built.listings,
         pk="id",
         foreign_keys=[
             ("agreement_id", "agreements", "id"),
@@ -223,16 +224,16 @@ def write(path, built, seeds):
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
-    insert(db, "list_gaps", ({"id": i, **g} for i, g in enumerate(built["list_gaps"], start=1)), pk="id",
+    insert(db, "list_gaps", ({"id": i, **g} for i, g in enumerate(built.list_gaps, start=1)), pk="id",
            columns={"id": int, "list": str, "after_publication_id": str, "starts": str, "before_publication_id": str, "ends": str},
            foreign_keys=[("after_publication_id", "publications", "id"), ("before_publication_id", "publications", "id")])
     insert(db, "build_anomalies", 
-        ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built["publications"]), start=1)),
+        ({"id": i, **r} for i, r in enumerate(_anomaly_rows(built.publications), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id")],
     )
-    insert(db, "id_aliases", built["aliases"], pk="alias", columns={"alias": str, "table_name": str, "id": str, "reason": str})
-    insert(db, "corrections", ({"id": i, **c} for i, c in enumerate(built["corrections"], start=1)), pk="id")
+    insert(db, "id_aliases", built.agencies.aliases, pk="alias", columns={"alias": str, "table_name": str, "id": str, "reason": str})
+    insert(db, "corrections", ({"id": i, **c} for i, c in enumerate(built.corrections, start=1)), pk="id")
     insert(db, "historical_moa_2024", seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
     insert(db, "steering_committee_meetings", seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])
     db.conn.commit()

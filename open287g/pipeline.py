@@ -260,6 +260,28 @@ class Placed:
     states: list
 
 
+@dataclass(frozen=True)
+class Tables:
+    """What load and finish write, from the stages before them."""
+    publications: tuple  # every publication, rejected ones included
+    listings: list
+    list_gaps: list
+    lineage: object  # lineage.Lineage: agreements, changes, merges
+    pending: list  # pending applications
+    agencies: object  # agencies.Agencies: rows, aliases, of_agreement, of_application
+    latest: object  # the newest participating publication walked, or None
+    states: list
+    corrections: tuple  # what each line of data/corrections.csv touched
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """load: what went into the database besides the tables, for the summary and the exit code."""
+    seeds: dict  # seeds.read_seeds: historical, meetings, problems
+    documents: dict  # documents.write's counts, or None when documents were left out
+    evidence: int  # history_evidence rows
+
+
 def gather(data_dir):
     """inventory: data/ -> Inputs; NotBuilt when there is nothing to build or a hand-kept file is broken."""
     data_dir = Path(data_dir)
@@ -339,27 +361,16 @@ def place(walked, locate, states):
 
 
 def tables(corrected, walked, placed):
-    """What load and finish write: the stages' records by table."""
+    """What load and finish write: the stages' records, gathered as Tables."""
     latest = next((p for p in placed.publications if p.id == walked.lineage.last_walked), None)
-    return {
-        "publications": list(placed.publications),
-        "listings": placed.listings,
-        "list_gaps": walked.list_gaps,
-        "lineage": walked.lineage,
-        "pending": walked.applications,
-        "agencies": placed.agencies.rows,
-        "aliases": placed.agencies.aliases,
-        "agency_of": placed.agencies,
-        "latest": latest,
-        "states": placed.states,
-        "corrections": list(corrected.report),
-    }
+    return Tables(placed.publications, placed.listings, walked.list_gaps, walked.lineage, walked.applications,
+                  placed.agencies, latest, placed.states, corrected.report)
 
 
 def load_all(tmp, built, inputs, cache_dir, with_documents):
     """load: the tables into a new database file, then counties, places, reach, the search index, meetings,
-    documents and the history's evidence; returns (seeds, documents, evidence)."""
-    seeds = read_seeds(inputs.data_dir / "seeds", built["agencies"])
+    documents and the history's evidence -> Loaded."""
+    seeds = read_seeds(inputs.data_dir / "seeds", built.agencies.rows)
     for problem in seeds["problems"]:
         _log(f"error: {problem}")
     load.write(tmp, built, seeds)
@@ -370,10 +381,10 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
         search_index.write_index(tmp, list(inputs.abbreviations))
         link_meetings(tmp)
         documents_written = documents.write(tmp, inputs.data_dir) if with_documents else None  # the MOA documents' committed extraction
-        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built["states"]}, places.state_postal)
+        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal)
     except (counties.CensusError, reach.AreasError) as e:
         raise NotBuilt(str(e)) from None
-    return seeds, documents_written, evidence
+    return Loaded(seeds, documents_written, evidence)
 
 
 def finish_all(tmp, built, metadata):
@@ -486,7 +497,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         built = tables(corrected, walked, placed)
         db_path.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)
-        seeds, built["documents"], built["evidence"] = load_all(tmp, built, inputs, cache_dir, with_documents)
+        loaded = load_all(tmp, built, inputs, cache_dir, with_documents)
         stage("load")
         qa = finish_all(tmp, built, inputs.metadata)
         stage("finish")
@@ -499,9 +510,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     config.write_config(db_path.parent, inputs.metadata)
     stage("config")
     stage.report()
-    text = summary(built, qa, was_read.parsed, time.perf_counter() - started, db_path)
+    text = summary(built, loaded, qa, was_read.parsed, time.perf_counter() - started, db_path)
     print(text, flush=True)
-    refused = any(p.error for p in built["publications"]) or seeds["problems"]
+    refused = any(p.error for p in built.publications) or loaded.seeds["problems"]
     exit_code = BUILT_WITH_REFUSALS if refused else BUILT
     stamp = db_path.with_name(db_path.name + ".inputs.json")
     stamp.write_text(json.dumps({"signature": signature, "summary": text, "exit_code": exit_code}))
@@ -515,9 +526,9 @@ def _documents_line(d):
             f"agreements linked to a document: {d['agreements_linked']}, not linked: {d['agreements_not_linked']}")
 
 
-def summary(built, qa, parsed, elapsed, db_path):
-    pubs = built["publications"]
-    agreements = built["lineage"].agreements.values()
+def summary(built, loaded, qa, parsed, elapsed, db_path):
+    pubs = built.publications
+    agreements = built.lineage.agreements.values()
     status = {}
     for a in agreements:
         status[a.status] = status.get(a.status, 0) + 1
@@ -525,17 +536,17 @@ def summary(built, qa, parsed, elapsed, db_path):
     for p in pubs:
         by_list[p.list or "rejected"] = by_list.get(p.list or "rejected", 0) + 1
     anomalies = qa["anomaly_rows"]
-    latest = built["latest"]
+    latest = built.latest
     roster = sum(1 for p in pubs if p.is_roster)
     lines = [
         f"built {db_path} in {elapsed:.1f}s ({parsed} workbook{'s' if parsed != 1 else ''} parsed, {len(pubs) - roster - parsed} from cache)",
         f"publications: {len(pubs)} ({', '.join(f'{v} {k}' for k, v in sorted(by_list.items()))}; {roster} of them captures of ICE's 2011-2017 roster)",
         f"latest participating list: {latest.file_name} ({latest.published_at[:10]}, {latest.row_count} rows)" if latest else "no participating list",
         f"agreements: {sum(status.values())} ({', '.join(f'{v} {k}' for k, v in sorted(status.items()))})",
-        f"agencies: {len(built['agencies'])} ({sum(1 for a in built['agencies'].values() if a['status'] == 'active')} with an active agreement)",
-        f"listings: {len(built['listings'])} distinct rows from {sum(p.row_count for p in pubs)} published rows",
-        f"changes: {len(built['lineage'].changes)}; merges: {len(built['lineage'].merges)}",
-        _documents_line(built.get("documents")),
+        f"agencies: {len(built.agencies.rows)} ({sum(1 for a in built.agencies.rows.values() if a['status'] == 'active')} with an active agreement)",
+        f"listings: {len(built.listings)} distinct rows from {sum(p.row_count for p in pubs)} published rows",
+        f"changes: {len(built.lineage.changes)}; merges: {len(built.lineage.merges)}",
+        _documents_line(loaded.documents),
         f"anomalies: {anomalies} rows in build_anomalies, one per file and kind; QA checks: {qa['passed']} passed, {qa['failed']} failed",
     ]
     for p in pubs:
