@@ -32,6 +32,13 @@ def _package_imports(name, path):
             yield from (alias.name for alias in node.names if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."))
 
 
+@functools.lru_cache(maxsize=None)
+def _imports_of(name, path):
+    """_package_imports once per module and process (parsing a source takes milliseconds; cache_key, too,
+    reads a module's bytes once per process), so keys sharing modules share the work."""
+    return tuple(_package_imports(name, path))
+
+
 def with_imports(*modules):
     """The modules and every module of this package they import, directly or through one another,
     as names sorted: what a cached value made by them depends on."""
@@ -41,7 +48,7 @@ def with_imports(*modules):
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_source(n) for n in _package_imports(name, path) if n not in seen)
+        todo.extend(_source(n) for n in _imports_of(name, path) if n not in seen)
     return tuple(sorted(seen))
 
 
