@@ -17,10 +17,21 @@ def _source(module):
     return module.__name__, Path(module.__file__)
 
 
+def _statements(nodes):
+    """Every statement, nested ones too: an import is a statement, so the expressions (most of a module's
+    nodes) need not be walked."""
+    for node in nodes:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
 def _package_imports(name, path):
     """The modules of this package that the module's source imports, anywhere in it (read, not run)."""
     parent = name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in _statements(ast.parse(path.read_bytes()).body):
         if isinstance(node, ast.ImportFrom):
             base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1]) if node.level else ""
             target = ".".join(p for p in (base, node.module) if p)
