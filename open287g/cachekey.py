@@ -17,10 +17,21 @@ def _source(module):
     return module.__name__, Path(module.__file__)
 
 
+def _statements(nodes):
+    """Every statement, nested ones too: an import is a statement, so the expressions (most of a module's
+    nodes) need not be walked."""
+    for node in nodes:
+        yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+
+
 def _package_imports(name, path):
     """The modules of this package that the module's source imports, anywhere in it (read, not run)."""
     parent = name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in _statements(ast.parse(path.read_bytes()).body):
         if isinstance(node, ast.ImportFrom):
             base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1]) if node.level else ""
             target = ".".join(p for p in (base, node.module) if p)
@@ -32,6 +43,13 @@ def _package_imports(name, path):
             yield from (alias.name for alias in node.names if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."))
 
 
+@functools.lru_cache(maxsize=None)
+def _imports_of(name, path):
+    """_package_imports once per module and process (parsing a source takes milliseconds; cache_key, too,
+    reads a module's bytes once per process), so keys sharing modules share the work."""
+    return tuple(_package_imports(name, path))
+
+
 def with_imports(*modules):
     """The modules and every module of this package they import, directly or through one another,
     as names sorted: what a cached value made by them depends on."""
@@ -41,7 +59,7 @@ def with_imports(*modules):
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_source(n) for n in _package_imports(name, path) if n not in seen)
+        todo.extend(_source(n) for n in _imports_of(name, path) if n not in seen)
     return tuple(sorted(seen))
 
 

@@ -91,9 +91,10 @@ def _order_roster(roster):
 
 
 def jaccard(a, b):
-    if not a and not b:
+    if a is b or (not a and not b):  # republished files share one key set (read.Snapshot)
         return 1.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)  # the union's size, without building the union
 
 
 def assign_list(pub, header):
@@ -133,21 +134,22 @@ def name_date(file_name):
     return None, None, None
 
 
-def _neighbours(others, when, k=FIT_NEIGHBOURS):
-    """others sorted by published_at -> up to k publications strictly before and k strictly after `when`."""
-    dates = [o["published_at"] for o in others]
+def _neighbours(others, when, k=FIT_NEIGHBOURS, dates=None):
+    """others sorted by published_at (dates: their published_at, when known) -> up to k publications strictly
+    before and k strictly after `when`."""
+    dates = dates if dates is not None else [o["published_at"] for o in others]
     i = bisect.bisect_left(dates, when)
     j = bisect.bisect_right(dates, when)
     return others[max(0, i - k):i] + others[j:j + k]
 
 
-def _fit(pub, others, when):
+def _fit(pub, others, when, dates=None):
     """How well content fits at a date: the median similarity to the nearest publications on each side.
 
     A median, so that one odd neighbour (a truncated or misdated file) cannot move a good file, while
     a misdated file, unlike everything around its printed date, still scores low.
     """
-    sims = sorted(jaccard(pub["keys"], o["keys"]) for o in _neighbours(others, when))
+    sims = sorted(jaccard(pub["keys"], o["keys"]) for o in _neighbours(others, when, dates=dates))
     if not sims:
         return 0.0
     mid = len(sims) // 2
@@ -200,16 +202,22 @@ def _fix_typed_dates(members):
     A shift later than every other publication is never chosen on content alone: there its only
     neighbours are the newest files, so any file looks like it belongs there.
     """
+    dated = None  # the members with a date, sorted by it (stably): sorted again only after a date changes
     for p in members:
         if p["date_source"] != "ICE file name":
             continue
-        others = sorted((o for o in members if o is not p and o["published_at"]), key=lambda o: o["published_at"])
+        if dated is None:
+            dated = sorted((o for o in members if o["published_at"]), key=lambda o: o["published_at"])
+            all_dates = [o["published_at"] for o in dated]
+            place = {id(o): i for i, o in enumerate(dated)}
+            # Archive capture times are trusted; other names may themselves be mistyped (p's own is a name).
+            captured = [o["published_at"] for o in dated if "capture" in o["date_source"]]
+        i = place.get(id(p))
+        others, dates = (dated, all_dates) if i is None else (dated[:i] + dated[i + 1:], all_dates[:i] + all_dates[i + 1:])
         if not others:
             continue
-        # Archive capture times are trusted; other names may themselves be mistyped.
-        trusted = [o["published_at"] for o in others if "capture" in o["date_source"]] or [o["published_at"] for o in others]
-        low = min(trusted) - RANGE_TOLERANCE
-        newest = max(o["published_at"] for o in others)
+        low = min(captured or dates) - RANGE_TOLERANCE
+        newest = dates[-1]
         high = newest + RANGE_TOLERANCE
         printed = p["published_at"]
         fetched = _fetch_bound(p)
@@ -221,10 +229,11 @@ def _fix_typed_dates(members):
             near = [w for w in shifts if fits(w)]
             if len(near) == 1:
                 _correct(p, printed, near[0], f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d}", source)
+                dated = None
             else:
                 p["found"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
             continue
-        current = _fit(p, others, printed)
+        current = _fit(p, others, printed, dates)
         out_of_range = not (low <= printed <= high)
         best, best_fit = None, -1.0
         for when in shifts:
@@ -234,7 +243,7 @@ def _fix_typed_dates(members):
                 continue
             if when > newest and not out_of_range:
                 continue
-            fit = _fit(p, others, when)
+            fit = _fit(p, others, when, dates)
             if fit > best_fit:
                 best, best_fit = when, fit
         if out_of_range and (best is None or best_fit <= current + FAR_FIT_MARGIN):
@@ -252,6 +261,7 @@ def _fix_typed_dates(members):
         else:
             continue
         _correct(p, printed, best, f"{reason} (similarity to neighbours {current:.2f} -> {best_fit:.2f})")
+        dated = None
 
 
 def _ruled_out_by_own_time(printed, fetched, saved):

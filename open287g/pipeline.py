@@ -1,5 +1,6 @@
 """Runs the build: data/ -> read (cached, in parallel) -> date -> resolve -> load -> finish -> build/287g.db, swapped in atomically."""
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write, file_sha256
-from .read import _extract_job, extract_cache_file, extract_cached, interpret
+from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
 
@@ -54,25 +55,44 @@ def inventory(data_dir):
     return sources
 
 
-def _identified(sources):
-    """Each source with its sha256 and id: the hash's first 12 digits; the same bytes under another name are a publication of their own."""
-    ids, out = set(), []
+# A file modified this close to its hashing is hashed again next time: a rewrite within the same tick of the
+# file system's clock would leave size and mtime as they were (git's "racy" entries).
+RACY_NS = 2_000_000_000
+
+
+def _identified(sources, known=None):
+    """Each source with its sha256 and id: the hash's first 12 digits; the same bytes under another name are a publication of their own.
+
+    known: {(device, inode, size, mtime_ns): sha256} from the last build (read.Snapshot); a file with the same
+    stat is not hashed again. Returns (publications, that mapping for these files).
+    """
+    ids, out, hashes = set(), [], {}
+    known = known or {}
+    now = time.time_ns()
     for p in sources:
-        sha256 = file_sha256(p.path)
+        st = os.stat(p.path)
+        stamp = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        sha256 = known.get(stamp) or file_sha256(p.path)
+        if now - st.st_mtime_ns > RACY_NS:
+            hashes[stamp] = sha256
         pub_id = sha256[:12]
         if pub_id in ids:
             pub_id = hashlib.sha256(f"{sha256}\0{p.file}".encode()).hexdigest()[:12]
         ids.add(pub_id)
         found = (("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p.manifest_sha256[:12]}…)"),) if p.manifest_sha256 and p.manifest_sha256 != sha256 else ()
         out.append(replace(p, sha256=sha256, id=pub_id).noting(*found))
-    return out
+    return out, hashes
 
 
-def _absorbed(p, result):
-    """A publication with what its workbook holds, or the one-line reason it cannot be read."""
-    if "error" in result:
-        return replace(p, error=result["error"]).noting(("rejected", None, result["error"]))
-    r = interpret(result["ok"])
+def _interpreted(result):
+    """extract_cached's answer -> interpret()'s result, or the refusal as it is."""
+    return result if "error" in result else interpret(result["ok"])
+
+
+def _absorbed(p, r):
+    """A publication with what its workbook holds (interpret()'s result), or the one-line reason it cannot be read."""
+    if "error" in r:
+        return replace(p, error=r["error"]).noting(("rejected", None, r["error"]))
     pub = replace(p, **{**r, "anomalies": p.anomalies + r["anomalies"]})
     # Rule manifest_rows_differ: the rows read are what is built; the fetcher's count (read.read_layout
     # when fetched) differing means the file or the reader changed since: recorded, not a failed build.
@@ -82,22 +102,35 @@ def _absorbed(p, result):
 
 
 def read_all(sources, cache_dir, jobs, progress):
-    """Hash every file and read it through the cache; uncached files go to worker processes -> (publications, files parsed).
+    """Hash every file and read it through the caches; uncached files go to worker processes -> (publications, files parsed).
 
-    The main process interprets rows as results arrive, and one worker builds the geography
-    index when it is not cached, so a cold build keeps both cores busy.
+    The snapshot (read.Snapshot) answers for every file read by the last build, in one load; a file it lacks is
+    interpreted from its extract cache, or parsed. The main process interprets rows as results arrive, and one
+    worker builds the geography index when it is not cached, so a cold build keeps both cores busy.
     """
-    pubs = _identified(sources)
     cache_dir = Path(cache_dir)
-    cached = {p.id for p in pubs if extract_cache_file(cache_dir, p.sha256).exists()}
-    todo = [p for p in pubs if p.id not in cached]
-    places.INDEX_CACHE = str(cache_dir / f"places-index-{_places_key()}.pickle")
-    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name),
-                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{_places_key()}.json")):
+    snapshot = Snapshot(cache_dir)
+    pubs, hashes = _identified(sources, snapshot.hashes)
+    kept = snapshot.results
+    lacking = [p for p in pubs if p.sha256 not in kept]
+    cached = {p.id for p in lacking if extract_cache_file(cache_dir, p.sha256).exists()}
+    todo = [p for p in lacking if p.id not in cached]
+    places_key = _places_key()
+    places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
+    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), ("read-*.pickle", snapshot.path.name),
+                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json")):
         prune(cache_dir, family, current)
+    if lacking:
+        snapshot.seed()
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
-    done = {}
+    done, good = {}, {}
+
+    def absorb(p, r):
+        done[p.id] = _absorbed(p, r)
+        if "error" not in r:
+            good[p.sha256] = r
+
     if len(todo) > 4 and workers > 1:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers) as pool:
@@ -105,20 +138,26 @@ def read_all(sources, cache_dir, jobs, progress):
                 pool.submit(places.warm_index, places.INDEX_CACHE)
             results = pool.map(_extract_job, [(str(p.path), p.sha256, cache_dir) for p in todo], chunksize=4)
             for p in pubs:
-                if p.id in cached:
-                    done[p.id] = _absorbed(p, extract_cached(p.path, p.sha256, cache_dir))
+                if p.sha256 in kept:
+                    absorb(p, kept[p.sha256])
+                elif p.id in cached:
+                    absorb(p, _interpreted(extract_cached(p.path, p.sha256, cache_dir)))
             for p, result in zip(todo, results):
-                done[p.id] = _absorbed(p, result)
+                absorb(p, _interpreted(result))
                 bar.update(1)
     else:
         for p in pubs:
-            done[p.id] = _absorbed(p, extract_cached(p.path, p.sha256, cache_dir))
-            if p.id not in cached:
+            r = kept.get(p.sha256)
+            absorb(p, r if r is not None else _interpreted(extract_cached(p.path, p.sha256, cache_dir)))
+            if r is None and p.id not in cached:
                 bar.update(1)
     bar.close()
+    # Refused files stay out of the snapshot: their reason is read from the extract cache each time.
+    snapshot.save({p.sha256: good[p.sha256] for p in pubs if p.sha256 in good}, hashes)
     return [done[p.id] for p in pubs], len(todo)
 
 
+@functools.cache
 def _places_key():
     """What the geography index and places' answers depend on: places.py, the modules it uses (words.py) and the packages it reads."""
     return cache_key(*with_imports(places), packages=places.PACKAGES)

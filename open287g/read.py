@@ -1,8 +1,13 @@
-"""Reads one ICE workbook (data/ice/**.xlsx) into plain row dicts, with the anomalies seen in it; caches the result by content hash."""
+"""Reads one ICE workbook (data/ice/**.xlsx) into Row records, with the anomalies seen in it; caches the raw cells
+per file and every workbook's reading in one snapshot (build/cache/read-<key>.pickle), both by content hash."""
 import datetime
 import functools
+import gc
+import io
 import operator
+import os
 import pickle
+import platform
 import re
 import sys
 import urllib.parse
@@ -10,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import xlsx
-from .cachekey import cache_key
+from .cachekey import cache_key, with_imports
 from .dating import fingerprint
 from .files import atomic_write
 from .identity import norm_agency
@@ -369,7 +374,17 @@ def extract(path):
             "rows_above_header": sheet.above, "saved_at": saved_at(path)}
 
 
-_MEMO = {}  # (column names, raw cells, links) -> (row, anomalies); rows recur across hundreds of files
+_MEMO = {}  # (column names, raw cells, links) -> (row, its body key, anomalies); rows recur across hundreds of files
+# Row -> (the one Row object kept for it, its body key): equal rows from different cells, or read from the
+# snapshot, become one object, so the snapshot's pickle stores each row once and its files' key sets share tuples.
+_ROWS = {}
+
+
+def _canonical(row):
+    hit = _ROWS.get(row)
+    if hit is None:
+        hit = _ROWS[row] = (row, row.body_key)
+    return hit
 
 
 def _interpret_cells(names, raw, moa_url, add_url, safelinked):
@@ -386,7 +401,7 @@ def interpret(extracted):
     runs beside them. anomalies are (kind, sheet_row, detail) tuples.
     """
     names = extracted["names"]
-    anomalies, rows, sheet_rows = [], [], []
+    anomalies, rows, sheet_rows, body_keys = [], [], [], []
     header_row = extracted["header_row"]
     for column in extracted.get("unknown_columns", ()):
         anomalies.append(("unknown_column", header_row, f"column {column!r} is not one the reader knows: left unread"))
@@ -397,9 +412,11 @@ def interpret(extracted):
         key = (names, *cells)
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = _interpret_cells(names, *cells)
-        row, found = hit
+            row, found = _interpret_cells(names, *cells)
+            hit = memo[key] = (*_canonical(row), found)
+        row, body_key, found = hit
         rows.append(row)
+        body_keys.append(body_key)
         sheet_rows.append(number)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
@@ -414,7 +431,7 @@ def interpret(extracted):
         "row_count": len(rows),
         "anomalies": tuple(anomalies),
         "fingerprint": fingerprint(rows),
-        "keys": frozenset(r.body_key for r in rows),
+        "keys": frozenset(body_keys),
     }
 
 
@@ -460,3 +477,151 @@ def one_line(text, limit=300):
 
 def _extract_job(args):
     return extract_cached(*args)
+
+
+# The packages whose versions a reading depends on: calamine reads the cells, `us` names the states (words.state_postal).
+SNAPSHOT_PACKAGES = ("python-calamine", "us")
+
+
+@functools.cache
+def _snapshot_key():
+    """What interpret()'s results depend on: this module and every module of the package it imports (the rules,
+    the row records, the text normaliser), those packages and Python's version (its Unicode tables, pickle).
+    Once per process: reading the imports' sources takes tens of milliseconds."""
+    return cache_key(*with_imports(__name__), packages=SNAPSHOT_PACKAGES, extra=(platform.python_version(),))
+
+
+def snapshot_file(cache_dir):
+    return Path(cache_dir) / f"read-{_snapshot_key()}.pickle"
+
+
+def _shared(results):
+    """interpret() results with equal parts made one object (republished files repeat each other's rows, keys and
+    anomalies), so the snapshot's pickle stores each once and loads it once. Rows are already one object per
+    distinct row (_canonical), so a tuple of rows is compared by the rows' ids."""
+    pool = {}
+
+    def one(kind, value, key=None):
+        return pool.setdefault((kind, value if key is None else key), value)
+
+    return {sha: {**r, "rows": one("rows", r["rows"], tuple(map(id, r["rows"]))), "sheet_rows": one("sheet_rows", r["sheet_rows"]),
+                  "keys": one("keys", r["keys"]), "anomalies": one("anomalies", r["anomalies"]), "header": one("header", r["header"])}
+            for sha, r in results.items()}
+
+
+def _row_pairs(results, known=()):
+    """(row, body key) for each distinct row of these results not among known's, in order of first appearance."""
+    seen, pairs, tuples = {id(row) for row, _ in known}, [], set()
+    for r in results.values():
+        if id(r["rows"]) in tuples:
+            continue
+        tuples.add(id(r["rows"]))
+        for row in r["rows"]:
+            if id(row) not in seen:
+                seen.add(id(row))
+                pairs.append(_canonical(row))
+    return tuple(pairs)
+
+
+def _load(path, unpickler=pickle.Unpickler):
+    """A snapshot or delta file's dict, or None when it is missing, damaged (unpickling damaged bytes can raise
+    almost anything) or of another format."""
+    collecting = gc.isenabled()
+    gc.disable()  # a snapshot is one object graph: collecting while it grows only slows its load
+    try:
+        with open(path, "rb") as f:
+            saved = unpickler(f).load()
+        if (isinstance(saved, dict) and saved.get("format") == Snapshot.FORMAT and isinstance(saved.get("results"), dict)
+                and isinstance(saved.get("hashes"), dict) and isinstance(saved.get("rows"), tuple)):
+            return saved
+        return None
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _DeltaPickler(pickle.Pickler):
+    """Pickles the delta with the snapshot's rows and body keys as their place in its row list."""
+
+    def __init__(self, file, rows):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.places = {id(x): (part, i) for i, pair in enumerate(rows) for part, x in enumerate(pair)}
+
+    def persistent_id(self, obj):
+        return self.places.get(id(obj))
+
+
+class _DeltaUnpickler(pickle.Unpickler):
+    def __init__(self, file, rows):
+        super().__init__(file)
+        self.rows = rows
+
+    def persistent_load(self, pid):
+        part, i = pid
+        return self.rows[i][part]
+
+
+class Snapshot:
+    """The last build's reading of every good workbook (sha256 -> interpret()'s result) and each file's sha256 by
+    its (device, inode, size, mtime), so that a rebuild loads them at once, then hashes and reads only what they lack.
+
+    Two files: the snapshot (snapshot_file), and a delta beside it holding the few files read since, which
+    refers to the snapshot's rows by place: adding a file rewrites the small delta, not the whole. Missing,
+    damaged or written by other code, either is ignored and its files are read again. Refused files are not
+    kept here; their reason stays in the per-file extract cache.
+    """
+
+    FORMAT = 2
+    DELTA_FILES = 16  # files the delta holds before the snapshot is written whole again
+
+    def __init__(self, cache_dir):
+        self.path = snapshot_file(cache_dir)
+        self.delta_path = self.path.with_name(f"{self.path.stem}-new.pickle")
+        self.tag, self.base, self.base_hashes, self.rows = None, {}, {}, ()
+        self.delta, self.delta_rows = {}, ()
+        base = _load(self.path)
+        if base and isinstance(base.get("tag"), str):
+            self.tag, self.base, self.base_hashes, self.rows = base["tag"], base["results"], base["hashes"], base["rows"]
+        self.hashes = self.base_hashes
+        delta = _load(self.delta_path, functools.partial(_DeltaUnpickler, rows=self.rows)) if self.tag else None
+        if delta and delta.get("base") == self.tag:
+            self.delta, self.delta_rows, self.hashes = delta["results"], delta["rows"], delta["hashes"]
+        self.results = {**self.base, **self.delta}
+        self._seeded = False
+
+    def seed(self):
+        """Before interpreting new files: their rows equal to kept ones become the kept objects (_canonical)."""
+        if not self._seeded:
+            self._seeded = True
+            for row, body_key in self.rows + self.delta_rows:
+                _ROWS.setdefault(row, (row, body_key))
+
+    def save(self, results, hashes):
+        """Keep exactly these results (sha256 -> interpret()'s result, this build's good files) and file hashes;
+        written only when they differ from what was loaded."""
+        if results.keys() == self.results.keys() and hashes == self.hashes:
+            return
+        extra = {sha: r for sha, r in results.items() if sha not in self.base}
+        if self.tag and len(extra) <= self.DELTA_FILES and all(sha in results for sha in self.base):
+            if not extra and hashes == self.base_hashes:
+                self.delta_path.unlink(missing_ok=True)
+                return
+            new = _shared({sha: r for sha, r in extra.items() if sha not in self.delta})
+            delta = {sha: self.delta.get(sha) or new[sha] for sha in extra}
+            f = io.BytesIO()
+            _DeltaPickler(f, self.rows).dump({"format": self.FORMAT, "base": self.tag, "results": delta, "hashes": hashes,
+                                              "rows": _row_pairs(delta, known=self.rows)})
+            atomic_write(self.delta_path, f.getvalue())
+            return
+        # The first snapshot, a file gone (its rows may go with it) or a full delta: everything written afresh.
+        new = _shared({sha: r for sha, r in results.items() if sha not in self.base})
+        kept = {sha: self.base.get(sha) or new[sha] for sha in results}
+        gone = any(sha not in results for sha in self.base)
+        rows = _row_pairs(kept) if gone else self.rows + _row_pairs(new, known=self.rows)
+        data = {"format": self.FORMAT, "tag": os.urandom(8).hex(), "results": kept, "hashes": hashes, "rows": rows}
+        atomic_write(self.path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        self.delta_path.unlink(missing_ok=True)

@@ -1,0 +1,96 @@
+"""The read stage's snapshot (read.Snapshot): a read from it, or from its delta, gives the publications a read
+without it gives; a damaged snapshot or delta is ignored; a file's hash is remembered by its stat."""
+import os
+import shutil
+
+import pytest
+
+from conftest import DATA
+from open287g import pipeline, read
+
+# The newest few workbooks of two kinds, and one more to add.
+FILES = sorted((DATA / "ice" / "participating").glob("*.xlsx"))[-6:] + sorted((DATA / "ice" / "pending").glob("*.xlsx"))[-3:]
+NEW = sorted((DATA / "ice" / "participating").glob("*.xlsx"))[-7]
+
+
+def _data(root, files):
+    for f in files:
+        target = root / "ice" / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, target)
+        except OSError:
+            shutil.copy2(f, target)
+    return root
+
+
+def _read(data, cache):
+    return pipeline.read_all(pipeline.inventory(data), cache, jobs=1, progress=False)
+
+
+@pytest.fixture()
+def data(tmp_path):
+    return _data(tmp_path / "data", FILES)
+
+
+def test_a_read_from_the_snapshot_equals_a_fresh_one(tmp_path, data):
+    cache = tmp_path / "cache"
+    fresh, parsed = _read(data, cache)
+    assert parsed == len(FILES) and read.snapshot_file(cache).exists()
+    again, parsed = _read(data, cache)
+    assert parsed == 0 and again == fresh
+    # read from the snapshot, a publication's rows are one object per distinct row
+    assert len({id(r) for p in again for r in p.rows}) == len({r for p in again for r in p.rows})
+
+
+def test_a_file_added_goes_to_the_delta_and_reads_the_same(tmp_path, data):
+    cache = tmp_path / "cache"
+    _read(data, cache)
+    base = read.snapshot_file(cache).read_bytes()
+    _data(data, [NEW])
+    with_new, parsed = _read(data, cache)
+    assert parsed == 1 and read.snapshot_file(cache).read_bytes() == base  # the snapshot itself is not rewritten
+    assert read.Snapshot(cache).delta_path.exists()
+    again, parsed = _read(data, cache)
+    assert parsed == 0 and again == with_new
+    assert again == _read(data, tmp_path / "empty")[0]
+    # the file removed again: the snapshot is written afresh, without it, and the delta goes
+    (data / "ice" / NEW.parent.name / NEW.name).unlink()
+    without, _ = _read(data, cache)
+    assert not read.Snapshot(cache).delta_path.exists() and set(read.Snapshot(cache).results) == {p.sha256 for p in without}
+
+
+@pytest.mark.parametrize("damaged", ["snapshot", "delta"])
+def test_a_damaged_snapshot_or_delta_is_ignored(tmp_path, data, damaged):
+    cache = tmp_path / "cache"
+    _read(data, cache)
+    _data(data, [NEW])
+    expected, _ = _read(data, cache)
+    snapshot = read.Snapshot(cache)
+    path = snapshot.path if damaged == "snapshot" else snapshot.delta_path
+    path.write_bytes(path.read_bytes()[:1000])
+    got, parsed = _read(data, cache)
+    assert got == expected and parsed == 0  # read again from the per-file extract cache
+    for name in os.listdir(cache):
+        if not name.startswith("read-"):
+            os.unlink(cache / name)
+    (cache / snapshot.path.name).write_bytes(b"not a pickle")
+    got, parsed = _read(data, cache)
+    assert got == expected and parsed == len(FILES) + 1
+
+
+def test_a_file_is_hashed_again_only_when_its_stat_changes(tmp_path, data, monkeypatch):
+    cache = tmp_path / "cache"
+    first, _ = _read(data, cache)
+    hashed = []
+    real = pipeline.file_sha256
+    monkeypatch.setattr(pipeline, "file_sha256", lambda path: hashed.append(path.name) or real(path))
+    assert _read(data, cache)[0] == first and hashed == []
+    # another file's bytes under one name (a new inode, mtime set back): hashed again, read as that file
+    victim, other = data / "ice" / "pending" / FILES[-1].name, FILES[-2]
+    stat = victim.stat()
+    victim.unlink()
+    shutil.copyfile(other, victim)
+    os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    pubs, _ = _read(data, cache)
+    assert hashed == [victim.name] and pubs[-1].sha256 == pubs[-2].sha256 != first[-1].sha256
