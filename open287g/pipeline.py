@@ -377,11 +377,11 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
     try:
         counties.write(tmp, inputs.data_dir)
         gazetteer.write(tmp, cache_dir)
-        reach.write(tmp, list(inputs.areas))
+        reach.write(tmp, list(inputs.areas), cache_dir)
         search_index.write_index(tmp, list(inputs.abbreviations))
         link_meetings(tmp)
         documents_written = documents.write(tmp, inputs.data_dir) if with_documents else None  # the MOA documents' committed extraction
-        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal)
+        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal, cache_dir)
     except (counties.CensusError, reach.AreasError) as e:
         raise NotBuilt(str(e)) from None
     return Loaded(seeds, documents_written, evidence)
