@@ -475,7 +475,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if saved:
         # Nothing in data/ or the code changed since the last build: the database is current.
         # A build killed while loading or finishing leaves its unfinished file behind: clear it.
-        for leftover in (db_path.with_name(db_path.name + ".tmp"), db_path.with_name(db_path.name + ".tmp-journal")):
+        for leftover in (db_path.with_name(db_path.name + ".tmp"), db_path.with_name(db_path.name + ".tmp-journal"),
+                         db_path.with_name(db_path.name + ".tmp.vacuum")):
             leftover.unlink(missing_ok=True)
         print(f"up to date: {db_path} (inputs unchanged; checked in {time.perf_counter() - started:.2f}s; --force rebuilds)")
         print(saved["summary"])
