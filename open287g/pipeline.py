@@ -378,7 +378,7 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
         counties.write(tmp, inputs.data_dir)
         gazetteer.write(tmp, cache_dir)
         reach.write(tmp, list(inputs.areas), cache_dir)
-        search_index.write_index(tmp, list(inputs.abbreviations))
+        search_index.write_index(tmp, list(inputs.abbreviations), cache_dir)
         link_meetings(tmp)
         documents_written = documents.write(tmp, inputs.data_dir) if with_documents else None  # the MOA documents' committed extraction
         evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal, cache_dir)
