@@ -32,6 +32,12 @@ def _package_imports(name, path):
             yield from (alias.name for alias in node.names if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."))
 
 
+@functools.lru_cache(maxsize=None)
+def _imports_of(name, path):
+    """_package_imports, parsed once per process: every cache's key walks places.py, words.py..."""
+    return tuple(_package_imports(name, path))
+
+
 def with_imports(*modules):
     """The modules and every module of this package they import, directly or through one another,
     as names sorted: what a cached value made by them depends on."""
@@ -41,7 +47,7 @@ def with_imports(*modules):
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_source(n) for n in _package_imports(name, path) if n not in seen)
+        todo.extend(_source(n) for n in _imports_of(name, path) if n not in seen)
     return tuple(sorted(seen))
 
 

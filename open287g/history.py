@@ -220,6 +220,9 @@ def write(path, data_dir, state_names, state_postal, cache_dir=None):
     import sqlite3
 
     db = sqlite3.connect(path)
+    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
     db.row_factory = sqlite3.Row
     agreements = [dict(a, spellings=json.loads(a["spellings"])) for a in db.execute(
         "select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id")]

@@ -139,6 +139,9 @@ def write(db_path, areas, cache_dir=None):
     """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
     level_corrections, in the database the build is finishing; cache_dir keeps the counties areas name."""
     db = sqlite_utils.Database(db_path)
+    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
     idx = _Counties(cache_dir)

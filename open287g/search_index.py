@@ -113,18 +113,19 @@ def write_index(db_path, abbreviations=(), cache_dir=None):
                                           foreign_keys=[("state_code", "states", "code")])
     path = _words_file(cache_dir) if cache_dir else None
     kept = _load_words(path) if path else {}
-    used, rows = {}, []
+    used, rows, missed = {}, [], 0
     for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):
         key = (label, spellings, place, county)
         spelt = kept.get(key)
         if type(spelt) is not str:
             names = [label] + (json.loads(spellings) if spellings else [])
             spelt = _text(*dict.fromkeys(names), place, county)
+            missed += 1
         used[key] = spelt
         rows.append((len(rows) + 1, kind, ref, state, label, status, spelt))
     db["search_entries"].create(COLUMNS, pk="id")
     db.conn.executemany(f"insert into search_entries ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})", rows)
-    if path and used != kept:
+    if path and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
         atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL))
         prune(cache_dir, "search-words-*.pickle", path.name)  # words under another key are never read again
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
