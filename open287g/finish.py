@@ -1,4 +1,6 @@
 """Finishes the new database file: indexes, full-text search, views, and QA checks written as rows in qa_checks."""
+import bisect
+import os
 from pathlib import Path
 
 import sqlite_utils
@@ -32,10 +34,7 @@ def _qa_checks(db, built):
 
     pubs = [p for p in built.publications if not p.error]
     # Every published row is carried by exactly one listing span per publication.
-    traced = dict(db.execute(
-        "select p.id, count(l.id) from publications p left join listings l "
-        "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.id"
-    ).fetchall())
+    traced = _traced(db)
     mismatched = [p.file for p in pubs if traced.get(p.id, 0) != p.row_count]
     check("listings traced to each publication equal its non-blank rows", 0, len(mismatched), ", ".join(mismatched[:5]))
     # A count, not a stop: a row count that differs from MANIFEST.csv is recorded (manifest_rows_differ) and built.
@@ -64,8 +63,50 @@ def _qa_checks(db, built):
     return checks
 
 
+def _traced(db):
+    """{publication id: the listings whose span covers it}: the count of
+    `publications p left join listings l on l.list = p.list and p.seq between l.first_seq and l.last_seq`,
+    counted from the spans' sorted ends (that join scans the listings once per publication)."""
+    spans = db.execute("select list, first_seq, last_seq from listings").fetchall()
+    pubs = db.execute("select id, list, seq from publications").fetchall()
+    if not all(type(v) is int for _, first, last in spans for v in (first, last) if v is not None) or \
+            not all(type(seq) is int for _, _, seq in pubs if seq is not None):
+        return dict(db.execute(
+            "select p.id, count(l.id) from publications p left join listings l "
+            "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.id").fetchall())
+    firsts, lasts = {}, {}
+    for name, first, last in spans:
+        if name is not None and first is not None and last is not None and first <= last:
+            firsts.setdefault(name, []).append(first)
+            lasts.setdefault(name, []).append(last)
+    for ends in (*firsts.values(), *lasts.values()):
+        ends.sort()
+    # spans with first <= seq, less those already over (last < seq): the spans with first <= seq <= last
+    return {pid: bisect.bisect_right(firsts[name], seq) - bisect.bisect_left(lasts[name], seq)
+            if seq is not None and name in firsts else 0 for pid, name, seq in pubs}
+
+
+def _compact(db, path):
+    """VACUUM, written as a new file that replaces path: one write of the database, where VACUUM in place
+    writes a temporary copy, the journal and the file again. Synced before the rename, as atomic_write does."""
+    compacted = Path(f"{path}.vacuum")
+    compacted.unlink(missing_ok=True)  # left by a build killed here
+    db.conn.execute("vacuum into ?", (str(compacted),))
+    db.conn.close()
+    fd = os.open(compacted, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(compacted, path)
+
+
 def finish(path, built, metadata=None):
     db = sqlite_utils.Database(path)
+    # The file is the build's own temporary: a crash leaves it for the next build to discard, so there is
+    # nothing for a journal or a sync per statement to protect (_compact syncs the finished file once).
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
     for table, index_list in INDEXES.items():
         if table in db.table_names():
             for columns in index_list:
@@ -80,8 +121,7 @@ def finish(path, built, metadata=None):
     anomaly_rows = db["build_anomalies"].count
     db.conn.execute("analyze")
     db.conn.commit()
-    db.conn.execute("vacuum")
-    db.conn.close()
+    _compact(db, path)
     return {
         "anomaly_rows": anomaly_rows,
         "passed": sum(c["passed"] for c in checks),

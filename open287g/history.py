@@ -5,11 +5,14 @@ import csv
 import datetime
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 from dataclasses import replace
 
 from . import identity, records
+from .cachekey import cache_key, prune, with_imports
+from .files import atomic_write
 from .read import interpret
 from .records import Publication
 from .rules import ROSTER_MODEL_SPELLINGS
@@ -142,20 +145,55 @@ def evidence_rows(data_dir):
     return out
 
 
-def match_evidence(rows, agreements, state_names, state_postal):
+def _matches_file(cache_dir):
+    """Where the names each evidence agency matches are kept: under a key of identity.py and the modules it uses."""
+    return Path(cache_dir) / f"evidence-matches-{cache_key(*with_imports(identity))}.pickle"
+
+
+def _load_matches(path):
+    """{state: (spellings, {evidence agency: the spellings it matches})}, or {} when missing or unreadable."""
+    try:
+        found = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
+        return {}
+    ok = isinstance(found, dict) and all(
+        isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], frozenset) and isinstance(v[1], dict)
+        and all(isinstance(m, frozenset) for m in v[1].values()) for v in found.values())
+    return found if ok else {}
+
+
+def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
     """Each evidence row with the agreement it speaks of (same state, a name the agreement was printed under or
     close to it, the model when the row has one) and its finding. Sorted before picking: the agreement with the
-    same signing date, else the earliest listed."""
+    same signing date, else the earliest listed.
+
+    compare_names' answer for a (spelling, evidence agency, state) is fixed by the code, so with cache_dir the
+    spellings each evidence agency matches are kept between builds and only spellings new to the state are
+    compared (a rebuild with one new workbook compares a handful instead of ~40,000 pairs)."""
     by_state = {}
     for a in agreements:
         by_state.setdefault(a["state_code"], []).append(a)
     for v in by_state.values():
         v.sort(key=lambda a: (a["first_seen"], a["id"]))
+    path = _matches_file(cache_dir) if cache_dir else None
+    kept = _load_matches(path) if path else {}
+    fresh = {}  # what this build compared: written back when it differs from what was kept
     for r in rows:
         code = state_postal(r["state"])
         r["state_code"] = code
         state = (state_names.get(code, ""), code or "")
-        named = [a for a in by_state.get(code, ()) if any(identity.compare_names(s, r["agency"], state) for s in a["spellings"])]
+        here = by_state.get(code, ())
+        if state not in fresh:
+            fresh[state] = (frozenset(s for a in here for s in a["spellings"]), {})
+        pool, matched_by = fresh[state]
+        matched = matched_by.get(r["agency"])
+        if matched is None:
+            old_pool, old = kept.get(state, (frozenset(), {}))
+            known = old.get(r["agency"])
+            todo, matched = (pool, frozenset()) if known is None else (pool - old_pool, known & pool)
+            matched = matched | {s for s in sorted(todo) if identity.compare_names(s, r["agency"], state)}
+            matched_by[r["agency"]] = matched
+        named = [a for a in here if any(s in matched for s in a["spellings"])]
         same_model = [a for a in named if r["model"] in (None, a["model"])]
         pick = next((a for a in same_model if r["signed_on"] and a["signed_on"] == r["signed_on"]), None) or (same_model[0] if same_model else None)
         r["agreement_id"] = pick["id"] if pick else None
@@ -171,18 +209,24 @@ def match_evidence(rows, agreements, state_names, state_postal):
             r["finding"] = "an earlier signing than ICE's list printed"
         else:
             r["finding"] = "a later signing than ICE's list printed"
+    if path and fresh != kept:
+        atomic_write(path, pickle.dumps(fresh, protocol=pickle.HIGHEST_PROTOCOL))
+        prune(cache_dir, "evidence-matches-*.pickle", path.name)  # answers under another key are never read again
     return rows
 
 
-def write(path, data_dir, state_names, state_postal):
-    """history_evidence, and each agency's earliest signing with its source."""
+def write(path, data_dir, state_names, state_postal, cache_dir=None):
+    """history_evidence, and each agency's earliest signing with its source; cache_dir keeps match_evidence's name matches."""
     import sqlite3
 
     db = sqlite3.connect(path)
+    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
+    db.execute("pragma journal_mode = off")
+    db.execute("pragma synchronous = off")
     db.row_factory = sqlite3.Row
     agreements = [dict(a, spellings=json.loads(a["spellings"])) for a in db.execute(
         "select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id")]
-    rows = match_evidence(evidence_rows(data_dir), agreements, state_names, state_postal)
+    rows = match_evidence(evidence_rows(data_dir), agreements, state_names, state_postal, cache_dir)
     db.execute("""create table history_evidence (id integer primary key, file text, line integer, source text, as_of text,
         state text, state_code text references states(code), agency text, model_printed text, model text, signed_on text, date_kind text,
         note text, agreement_id text references agreements(id), agency_id text references agencies(id), finding text)""")

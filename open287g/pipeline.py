@@ -416,11 +416,11 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
     try:
         counties.write(tmp, inputs.data_dir)
         gazetteer.write(tmp, cache_dir)
-        reach.write(tmp, list(inputs.areas))
-        search_index.write_index(tmp, list(inputs.abbreviations))
+        reach.write(tmp, list(inputs.areas), cache_dir)
+        search_index.write_index(tmp, list(inputs.abbreviations), cache_dir)
         link_meetings(tmp)
         documents_written = documents.write(tmp, inputs.data_dir) if with_documents else None  # the MOA documents' committed extraction
-        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal)
+        evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal, cache_dir)
     except (counties.CensusError, reach.AreasError) as e:
         raise NotBuilt(str(e)) from None
     return Loaded(seeds, documents_written, evidence)
@@ -514,7 +514,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     if saved:
         # Nothing in data/ or the code changed since the last build: the database is current.
         # A build killed while loading or finishing leaves its unfinished file behind: clear it.
-        for leftover in (db_path.with_name(db_path.name + ".tmp"), db_path.with_name(db_path.name + ".tmp-journal")):
+        for leftover in (db_path.with_name(db_path.name + ".tmp"), db_path.with_name(db_path.name + ".tmp-journal"),
+                         db_path.with_name(db_path.name + ".tmp.vacuum")):
             leftover.unlink(missing_ok=True)
         print(f"up to date: {db_path} (inputs unchanged; checked in {time.perf_counter() - started:.2f}s; --force rebuilds)")
         print(saved["summary"])

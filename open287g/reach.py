@@ -1,11 +1,14 @@
 """Reads an agency's name, ICE's printed level, its placement and data/agency_areas.csv; says whose residents it can act on (its town, its county, a region of counties, a campus, or the whole state) and where that contradicts ICE's level."""
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from . import places
+from .cachekey import cache_key, prune, with_imports
+from .files import atomic_write
 from .fixes import data_rows
 from .load import insert
 
@@ -99,13 +102,49 @@ def contradiction(agency, reach):
             "evidence": agency.get("location_method")}
 
 
-def write(db_path, areas):
+class _Counties:
+    """The counties agency_areas.csv names, found in the geography index, or in cache_dir where an earlier
+    build kept the answers: a rebuild then needs no geography index (a quarter of a second to load)."""
+
+    def __init__(self, cache_dir=None):
+        self.path = Path(cache_dir) / f"reach-counties-{cache_key(*with_imports(places), packages=places.PACKAGES)}.pickle" if cache_dir else None
+        self.kept = {}
+        if self.path:
+            try:
+                found = pickle.loads(self.path.read_bytes())
+                if isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items()):
+                    self.kept = found
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
+                pass
+        self.used = {}
+
+    def find_county(self, st, text, fuzzy=True):
+        """{'fips'} of a county as places' index.find_county gives it, or None."""
+        key = (st, text, fuzzy)
+        if key not in self.used:
+            if key in self.kept:
+                self.used[key] = self.kept[key]
+            else:
+                hit = places.index().find_county(st, text, fuzzy=fuzzy)
+                self.used[key] = hit["fips"] if hit else None
+        return None if self.used[key] is None else {"fips": self.used[key]}
+
+    def save(self):
+        if self.path and self.used != self.kept:
+            atomic_write(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
+            prune(self.path.parent, "reach-counties-*.pickle", self.path.name)  # answers under another key are never read again
+
+
+def write(db_path, areas, cache_dir=None):
     """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
-    level_corrections, in the database the build is finishing."""
+    level_corrections, in the database the build is finishing; cache_dir keeps the counties areas name."""
     db = sqlite_utils.Database(db_path)
+    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
-    idx = places.index()
+    idx = _Counties(cache_dir)
     updates, covers, corrections = [], [], []
     for a in agencies:
         r = classify(a, areas, idx)
@@ -114,6 +153,7 @@ def write(db_path, areas):
         c = contradiction(a, r)
         if c:
             corrections.append(c)
+    idx.save()
     for column in ("reach", "reach_counties", "reach_rule"):
         db["agencies"].add_column(column, str)
     db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ? where id = ?", updates)

@@ -1,12 +1,14 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
 import functools
 import json
+import pickle
 from pathlib import Path
 
 import sqlite_utils
 
+from .cachekey import cache_key, prune, with_imports
+from .files import atomic_write
 from .fixes import data_rows
-from .load import insert
 from .words import words
 
 INDEX_ROWS = """
@@ -81,18 +83,51 @@ class AbbreviationsError(ValueError):
     """data/abbreviations.csv cannot be read."""
 
 
-def write_index(db_path, abbreviations=()):
+# search_entries' columns and types, as load.insert would infer them from the rows
+COLUMNS = {"id": int, "kind": str, "ref": str, "state_code": str, "label": str, "status": str, "words": str}
+
+
+def _words_file(cache_dir):
+    """Where each entry's words are kept between builds: under a key of this module and words.py."""
+    return Path(cache_dir) / f"search-words-{cache_key(*with_imports(__name__))}.pickle"
+
+
+def _load_words(path):
+    """{(label, spellings, place, county): words} of an earlier build, or {} when missing or unreadable."""
+    try:
+        found = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
+        return {}
+    return found if isinstance(found, dict) else {}  # each value is checked where it is read
+
+
+def write_index(db_path, abbreviations=(), cache_dir=None):
     """search_entries, one row per agency, county, place and state with its words as words() spells
-    them; search_entries_fts, their FTS5 trigram index; search_abbreviations."""
+    them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
+    words: the ~40,000 places and counties are the same from build to build."""
     db = sqlite_utils.Database(db_path)
+    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
+    db.conn.execute("pragma journal_mode = off")
+    db.conn.execute("pragma synchronous = off")
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
-    rows = []
+    path = _words_file(cache_dir) if cache_dir else None
+    kept = _load_words(path) if path else {}
+    used, rows, missed = {}, [], 0
     for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):
-        names = [label] + (json.loads(spellings) if spellings else [])
-        rows.append({"id": len(rows) + 1, "kind": kind, "ref": ref, "state_code": state, "label": label,
-                     "status": status, "words": _text(*dict.fromkeys(names), place, county)})
-    insert(db, "search_entries", rows, pk="id")
+        key = (label, spellings, place, county)
+        spelt = kept.get(key)
+        if type(spelt) is not str:
+            names = [label] + (json.loads(spellings) if spellings else [])
+            spelt = _text(*dict.fromkeys(names), place, county)
+            missed += 1
+        used[key] = spelt
+        rows.append((len(rows) + 1, kind, ref, state, label, status, spelt))
+    db["search_entries"].create(COLUMNS, pk="id")
+    db.conn.executemany(f"insert into search_entries ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})", rows)
+    if path and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
+        atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL))
+        prune(cache_dir, "search-words-*.pickle", path.name)  # words under another key are never read again
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()

@@ -1,0 +1,137 @@
+"""The caches that make a rebuild cheap after the load stage (history's name matches, reach's counties,
+the search index's words) and finish's count of listings per publication: each gives what computing gives,
+and a missing or corrupt cache file is ignored. Small made-up cases, no build."""
+import sqlite3
+
+import pytest
+
+from open287g import finish, history, identity, places, reach, search_index
+
+AGREEMENTS = [
+    {"id": "a1", "agency_id": "x", "state_code": "AR", "model": "JEM", "signed_on": "2007-09-26",
+     "first_seen": "2011-02-20", "spellings": ["Benton County Sheriff's Office"]},
+    {"id": "a2", "agency_id": "y", "state_code": "AR", "model": "TFM", "signed_on": "2008-01-02",
+     "first_seen": "2011-02-20", "spellings": ["Washington County Sheriff's Office", "Washington Co. SO"]},
+]
+
+
+def evidence():
+    return [dict(file="f", line=n, source="OIG", as_of="2009-10-28", state="Arkansas", agency=agency, model_printed=None,
+                 model=None, signed_on=signed, date_kind="as printed", note=None)
+            for n, (agency, signed) in enumerate([("Benton County Sheriff's Office", "2007-09-26"),
+                                                  ("Washington County Sheriffs Office", None),
+                                                  ("Rogers Police Department", "2009-01-01")], start=2)]
+
+
+def matched(agreements, cache_dir=None):
+    rows = history.match_evidence(evidence(), agreements, {"AR": "Arkansas"}, lambda s: "AR", cache_dir)
+    return [(r["agreement_id"], r["agency_id"], r["finding"]) for r in rows]
+
+
+def test_evidence_matches_from_the_cache_equal_computed_ones(tmp_path, monkeypatch):
+    computed = matched(AGREEMENTS)
+    assert matched(AGREEMENTS, tmp_path) == computed
+    assert len(list(tmp_path.glob("evidence-matches-*.pickle"))) == 1
+
+    def never(*args, **kwargs):
+        raise AssertionError("compared a pair the cache holds")
+
+    with monkeypatch.context() as m:
+        m.setattr(identity, "compare_names", never)
+        assert matched(AGREEMENTS, tmp_path) == computed
+    # A new agreement of the state: only its spelling is compared, and the answer is what computing gives.
+    more = AGREEMENTS + [{"id": "a3", "agency_id": "z", "state_code": "AR", "model": "JEM", "signed_on": "2009-01-01",
+                          "first_seen": "2012-01-01", "spellings": ["Rogers Police Dept"]}]
+    assert matched(more, tmp_path) == matched(more) != computed
+
+
+def test_a_corrupt_evidence_cache_is_ignored(tmp_path):
+    computed = matched(AGREEMENTS)
+    matched(AGREEMENTS, tmp_path)
+    for junk in (b"not a pickle", b"\x80\x05N.", b""):  # garbage, a pickled None, an empty file
+        (path,) = tmp_path.glob("evidence-matches-*.pickle")
+        path.write_bytes(junk)
+        assert matched(AGREEMENTS, tmp_path) == computed
+
+
+class FakeIndex:
+    def __init__(self):
+        self.asked = []
+
+    def find_county(self, st, text, fuzzy=True):
+        self.asked.append((st, text))
+        return {"fips": "05007", "name": "Benton"} if text == "Benton" else None
+
+
+def test_reach_counties_from_the_cache_equal_the_index(tmp_path, monkeypatch):
+    fake = FakeIndex()
+    monkeypatch.setattr(places, "index", lambda: fake)
+    first = reach._Counties(tmp_path)
+    answers = [first.find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")]
+    assert answers == [{"fips": "05007"}, None]
+    first.save()
+    monkeypatch.setattr(places, "index", lambda: pytest.fail("loaded the geography index"))
+    again = reach._Counties(tmp_path)
+    assert [again.find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")] == answers
+    (path,) = tmp_path.glob("reach-counties-*.pickle")
+    path.write_bytes(b"\x00garbage")
+    monkeypatch.setattr(places, "index", lambda: fake)
+    assert [reach._Counties(tmp_path).find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")] == answers
+
+
+def small_database(path):
+    db = sqlite3.connect(path)
+    db.executescript("""
+        create table states (code text primary key, name text);
+        insert into states values ('AR', 'Arkansas'), ('FL', 'Florida');
+        create table agencies (id text primary key, name text, state_code text, status text, spellings text, place_name text, county_name text);
+        insert into agencies values ('ar-1', 'Benton County Sheriff''s Office', 'AR', 'active', '["Benton Co. S.O."]', 'Bentonville', 'Benton County'),
+                                    ('fl-1', 'St. Johns County Sheriff''s Office', 'FL', 'ended', null, null, 'St. Johns County');
+        create table counties (fips text primary key, state_code text, name text, state_name text, agencies_active integer);
+        insert into counties values ('05007', 'AR', 'Benton County', 'Arkansas', 1), ('12109', 'FL', 'St. Johns County', 'Florida', 0);
+        create table places (id text primary key, state_code text, name text, state_name text);
+        insert into places values ('ar/bentonville', 'AR', 'Bentonville', 'Arkansas'), ('fl/st-augustine', 'FL', 'St. Augustine', 'Florida');
+    """)
+    db.commit()
+    db.close()
+    return path
+
+
+def index_of(path, cache_dir=None):
+    small_database(path)
+    search_index.write_index(path, [], cache_dir)
+    db = sqlite3.connect(path)
+    try:
+        return (db.execute("select * from search_entries order by id").fetchall(),
+                db.execute("select rowid from search_entries_fts where search_entries_fts match 'saint' order by rowid").fetchall(),
+                db.execute("select sql from sqlite_master where name = 'search_entries'").fetchall())
+    finally:
+        db.close()
+
+
+def test_search_words_from_the_cache_equal_computed_ones(tmp_path, monkeypatch):
+    computed = index_of(tmp_path / "a.db")
+    assert computed[1]  # "St." is spelt saint
+    cache = tmp_path / "cache"
+    assert index_of(tmp_path / "b.db", cache) == computed
+    monkeypatch.setattr(search_index, "_text", lambda *parts: pytest.fail("spelt an entry the cache holds"))
+    assert index_of(tmp_path / "c.db", cache) == computed
+    monkeypatch.undo()
+    (path,) = cache.glob("search-words-*.pickle")
+    path.write_bytes(b"junk")
+    assert index_of(tmp_path / "d.db", cache) == computed
+
+
+def test_listings_traced_equal_the_join(tmp_path):
+    db = sqlite3.connect(tmp_path / "t.db")
+    db.executescript("""
+        create table publications (id text primary key, list text, seq integer);
+        insert into publications values ('p1', 'participating', 1), ('p2', 'participating', 2), ('p3', 'participating', 3),
+                                        ('q1', 'pending', 1), ('r', null, null), ('s', 'participating', null), ('t', 'other', 1);
+        create table listings (id integer primary key, list text, first_seq integer, last_seq integer);
+        insert into listings (list, first_seq, last_seq) values ('participating', 1, 3), ('participating', 2, 2), ('participating', 3, 1),
+                                                                ('participating', 1, 1), ('pending', 1, 1), ('pending', null, 4), (null, 1, 3);
+    """)
+    joined = dict(db.execute("select p.id, count(l.id) from publications p left join listings l "
+                             "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.id"))
+    assert finish._traced(db) == joined == {"p1": 2, "p2": 2, "p3": 1, "q1": 1, "r": 0, "s": 0, "t": 0}
