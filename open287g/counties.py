@@ -6,6 +6,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import basedb
+from .cachekey import cache_key, with_imports
 from .load import insert
 
 COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
@@ -185,12 +187,34 @@ def _fill(f):
     return "pending" if f.get("agencies_pending_only") else "none"
 
 
-def write(db_path, data_dir):
-    """Add counties, county_shapes and state populations to the database the build is finishing."""
+SHAPE_TABLES = ("county_shapes", "state_shapes")
+
+
+def _base(data_dir, postal_by_fips, cache_dir):
+    """The base file of the outlines and the census figures read: keyed by the census and outline files, this code and
+    the states' FIPS codes; None without a cache or when a file is missing (read_census/read_shapes then say which)."""
+    if not cache_dir:
+        return None
+    found = basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES),
+                       [Path(data_dir) / name for name in (COUNTY_FILE[0], STATE_FILE[0], SHAPES_FILE)], [sorted(postal_by_fips.items())])
+    return basedb.Base(cache_dir, "counties", found) if found else None
+
+
+def write(db_path, data_dir, cache_dir=None):
+    """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
+    outlines and census figures come from a base file there (basedb), made the first time."""
     db = sqlite_utils.Database(db_path)
     postal_by_fips = {fips: code for code, fips in db.execute("select code, fips from states")}
-    counties, states = read_census(data_dir, postal_by_fips)
-    shapes = read_shapes(data_dir)
+    base = _base(data_dir, postal_by_fips, cache_dir)
+    saved = base.values() if base else None
+    shapes = None
+    if saved:
+        counties, states, shaped = saved["counties"], saved["states"], saved["shaped"]
+    else:
+        counties, states = read_census(data_dir, postal_by_fips)
+        shapes = read_shapes(data_dir)
+        shaped = set(shapes)
+        saved = {"counties": [dict(c) for c in counties], "states": states, "shaped": shaped}  # before the additions below
     known = {c["fips"] for c in counties}
     # County equivalents the census files leave out (Puerto Rico's municipios, the territories,
     # Connecticut's old counties) still get a row when an agency sits in one.
@@ -213,25 +237,32 @@ def write(db_path, data_dir):
             "models_active": ", ".join(m for m in ("JEM", "WSO", "TFM") if f[m.lower() + "_active"]) or None,
             "map_fill": _fill(f),
             "agreements_per_100k": round(f["agreements_active"] * 100000 / c["population"], 2) if c["population"] else None,
-            "has_shape": int(c["fips"] in shapes),
+            "has_shape": int(c["fips"] in shaped),
         })
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
-    insert(db, "county_shapes",
-           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
-    insert(db, "state_shapes",
-           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
+    db.conn.commit()
+    if not (shapes is None and base.copy(db_path, SHAPE_TABLES)):
+        shapes = shapes or read_shapes(data_dir)
+        insert(db, "county_shapes",
+               ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
+        insert(db, "state_shapes",
+               ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
+        db.conn.commit()
+        if base:
+            base.save(db_path, SHAPE_TABLES, values=saved)
     states_table = db["states"]
     for column, kind in (("population", int), ("population_year", int), ("population_vintage", str), ("population_source", str)):
         if column not in states_table.columns_dict:
             states_table.add_column(column, kind)
-    for code, (population, vintage, year, name) in states.items():
-        states_table.update(code, {"population": population, "population_year": year, "population_vintage": vintage,
-                                   "population_source": f"{SOURCE}, {name}"})
+    # One statement for every state (sqlite-utils' update() commits row by row).
+    db.conn.executemany("update states set population = ?, population_year = ?, population_vintage = ?, population_source = ? where code = ?",
+                        [(population, year, vintage, f"{SOURCE}, {name}", code) for code, (population, vintage, year, name) in states.items()])
     db["counties"].create_index(["state_code"], if_not_exists=True)
     if _all_known(db):  # lets agency pages and facets link to the county
-        db["agencies"].add_foreign_key("county_fips", "counties", "fips")
+        # transform() is what add_foreign_key runs, without the VACUUM of the whole file after it (finish vacuums)
+        db["agencies"].transform(add_foreign_keys=[("county_fips", "counties", "fips")])
     db.conn.commit()
-    return {"counties": len(rows), "shapes": len(shapes)}
+    return {"counties": len(rows), "shapes": len(shaped)}
 
 
 def _all_known(db):

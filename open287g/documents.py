@@ -4,6 +4,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import basedb
+from .cachekey import cache_key, with_imports
 from .load import insert
 from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
 
@@ -60,13 +62,19 @@ def _document_row(r):
     }
 
 
-def link(db, records):
-    """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file."""
+def _by_name(records):
+    """{file name, and the name in lower case: sha256} of the documents on file; the first document of a name wins."""
     by_name = {}
     for r in records:
         for name in [r["file_name"], *(r.get("also_named") or [])]:
             by_name.setdefault(name, r["sha256"])
             by_name.setdefault(name.lower(), r["sha256"])
+    return by_name
+
+
+def link(db, records=None, by_name=None):
+    """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file."""
+    by_name = _by_name(records) if by_name is None else by_name
     rows, seen = [], set()
     for agreement_id, role, printed in db.execute(LINKS).fetchall():
         name = file_name_of(printed)
@@ -82,21 +90,28 @@ def link(db, records):
     return rows
 
 
-def write(path, data_dir):
-    """Load the committed extraction; returns counts for the build summary."""
-    records = load_records(data_dir)
+STATIC = ("moa_pages", "moa_signatories", "moa_contacts", "moa_refused")  # rows from the extraction alone
+FTS = "moa_pages_fts"
+
+
+def _base(data_dir, cache_dir):
+    """The base file of the extraction's own tables: keyed by documents.jsonl.gz and this code; None without a cache."""
+    if not cache_dir:
+        return None
+    found = basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES), [Path(data_dir) / "moa" / DOCUMENTS])
+    return basedb.Base(cache_dir, "documents", found) if found else None  # no file: no documents, nothing to keep
+
+
+def _static(records):
+    """What the base keeps besides its tables: each document's row before the build's links, the names, the counts."""
+    good = [r for r in records if "refused" not in r]
+    return {"documents": [_document_row(r) for r in good], "by_name": _by_name(good), "refused": len(records) - len(good),
+            "ocr_documents": sum(1 for r in good if r["ocr_pages"])}
+
+
+def _insert_static(db, records):
     good = [r for r in records if "refused" not in r]
     refused = [r for r in records if "refused" in r]
-    db = sqlite_utils.Database(path)
-    links = link(db.conn, good)
-    linked = {l["sha256"] for l in links if l["sha256"]}
-    docs = [_document_row(r) for r in good]
-    for d in docs:
-        d["agreements"] = len({l["agreement_id"] for l in links if l["sha256"] == d["sha256"]})
-        if not d["url"]:
-            d["url"] = next((l["url_unwrapped"] for l in links if l["sha256"] == d["sha256"]), None)
-    insert(db, "moa_documents", docs, pk="sha256", columns={"sha256": str, "file_name": str, "url": str, "model": str, "template": str,
-                                                          "field_office": str, "agency_named": str})
     insert(db, "moa_pages", ({"sha256": r["sha256"], "page": p["page"], "text": p["text"], "source": p["source"]}
                              for r in good for p in r["page_text"]),
            pk=("sha256", "page"), foreign_keys=[("sha256", "moa_documents", "sha256")],
@@ -113,6 +128,33 @@ def write(path, data_dir):
                     "email": str, "page": int, "method": str})
     insert(db, "moa_refused", ({"sha256": r["sha256"], "file_name": r["file_name"], "bytes": r.get("bytes"), "reason": r["refused"]}
                                for r in refused), pk="sha256", columns={"sha256": str, "file_name": str, "bytes": int, "reason": str})
+
+
+def write(path, data_dir, cache_dir=None):
+    """Load the committed extraction; returns counts for the build summary. With a cache_dir the tables that depend on
+    the extraction alone (STATIC and the pages' full-text index) are copied from a base file there (basedb)."""
+    base = _base(data_dir, cache_dir)
+    saved = base.values() if base else None
+    records = None if saved else load_records(data_dir)
+    static = saved or _static(records)
+    db = sqlite_utils.Database(path)
+    links = link(db.conn, by_name=static["by_name"])
+    linked = {l["sha256"] for l in links if l["sha256"]}
+    of_document = {}  # sha256 -> its links, in links' order
+    for l in links:
+        of_document.setdefault(l["sha256"], []).append(l)
+    docs = [dict(d) for d in static["documents"]]
+    for d in docs:
+        found = of_document.get(d["sha256"], [])
+        d["agreements"] = len({l["agreement_id"] for l in found})
+        if not d["url"]:
+            d["url"] = found[0]["url_unwrapped"] if found else None
+    insert(db, "moa_documents", docs, pk="sha256", columns={"sha256": str, "file_name": str, "url": str, "model": str, "template": str,
+                                                          "field_office": str, "agency_named": str})
+    db.conn.commit()
+    copied = bool(saved) and base.copy(path, STATIC, indexes=False)  # the indexes are made below, in today's order
+    if not copied:
+        _insert_static(db, records if records is not None else load_records(data_dir))
     insert(db, "agreement_documents", ({"id": i, **l} for i, l in enumerate(links, start=1)), pk="id",
            foreign_keys=[("agreement_id", "agreements", "id"), ("sha256", "moa_documents", "sha256")],
            columns={"id": int, "agreement_id": str, "sha256": str, "role": str, "url": str, "url_unwrapped": str,
@@ -120,14 +162,18 @@ def write(path, data_dir):
     for table, column in (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("agreement_documents", "agreement_id"),
                           ("agreement_documents", "sha256"), ("moa_signatories", "name")):
         db[table].create_index([column], if_not_exists=True)
-    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
     db.conn.commit()
+    if not (copied and base.copy_fts(path, FTS)):
+        db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
+        db.conn.commit()
+        if base:
+            base.save(path, STATIC, fts=(FTS,), values=static)
     agreements_with_link = {l["agreement_id"] for l in links}
     agreements_linked = {l["agreement_id"] for l in links if l["sha256"]}
     return {
-        "documents": len(good),
-        "refused": len(refused),
-        "ocr_documents": sum(1 for r in good if r["ocr_pages"]),
+        "documents": len(docs),
+        "refused": static["refused"],
+        "ocr_documents": static["ocr_documents"],
         "documents_linked": len(linked),
         "agreements_linked": len(agreements_linked),
         "agreements_not_linked": len(agreements_with_link - agreements_linked),

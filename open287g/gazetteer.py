@@ -1,16 +1,12 @@
 """Reads the ZIP codes of the `zipcodes` package (postal town, county, centroid) and the counties table; writes places (every town a resident might type, with its county or counties) and zip_codes."""
 import collections
-import hashlib
 import json
-import pickle
 from importlib.metadata import version
-from pathlib import Path
 
 import sqlite_utils
 
-from . import places
+from . import basedb, places
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert
 
@@ -80,28 +76,29 @@ def rows(idx, counties):
     return out, sorted(zips, key=lambda z: z["zip"])
 
 
-def _cached_rows(counties, cache_dir):
+TABLES = ("places", "zip_codes")
+
+
+def _base(counties, cache_dir):
+    """The base file of places and zip_codes: they change only with this code, the packages the places come from,
+    and the counties; None without a cache."""
     if not cache_dir:
-        return rows(places.index(), counties)
-    h = hashlib.sha256(cache_key(*with_imports(__name__), packages=places.PACKAGES).encode())
-    h.update(repr(sorted(counties.items())).encode())
-    path = Path(cache_dir) / f"gazetteer-{h.hexdigest()[:16]}.pickle"
-    try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-        pass
-    found = rows(places.index(), counties)
-    atomic_write(path, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
-    prune(cache_dir, "gazetteer-*.pickle", path.name)  # rows under another key are never read again
-    return found
+        return None
+    prune(cache_dir, "gazetteer-*.pickle", "-")  # the row pickles the base file replaced
+    return basedb.Base(cache_dir, "gazetteer", basedb.key(cache_key(*with_imports(__name__), packages=places.PACKAGES + basedb.PACKAGES),
+                                                          extra=[sorted(counties.items())]))
 
 
 def write(db_path, cache_dir=None):
-    """places and zip_codes, linked to counties and states; the rows are kept in cache_dir (they change only
-    with this code, the packages the places come from, and the counties)."""
+    """places and zip_codes, linked to counties and states; with a cache_dir they are copied from a base file there
+    (basedb), made the first time."""
     db = sqlite_utils.Database(db_path)
     counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
-    place_rows, zip_rows = _cached_rows(counties, cache_dir)
+    base = _base(counties, cache_dir)
+    saved = base.values() if base else None
+    if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
+        return saved["counts"]
+    place_rows, zip_rows = rows(places.index(), counties)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
         r["source"] = f"{r['source']}: {source}"
@@ -114,4 +111,7 @@ def write(db_path, cache_dir=None):
     db["places"].create_index(["key"])
     db["zip_codes"].create_index(["place_id"])
     db.conn.commit()
-    return {"places": len(place_rows), "zip_codes": len(zip_rows)}
+    counts = {"places": len(place_rows), "zip_codes": len(zip_rows)}
+    if base:
+        base.save(db_path, TABLES, values={"counts": counts})
+    return counts

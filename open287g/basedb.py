@@ -1,0 +1,133 @@
+"""Reads and writes the cache's base databases (build/cache/base-<family>-<key>.sqlite): tables that depend only on
+data/ files and code (outlines, places, MOA pages...), copied into each new database instead of being made again."""
+import hashlib
+import pickle
+import sqlite3
+from pathlib import Path
+
+from .cachekey import prune
+from .files import atomic_write, file_sha256
+
+VALUES = "base_values"  # name -> pickled value a writer keeps beside its tables; never copied out
+PACKAGES = ("sqlite-utils",)  # writes the tables' schema text
+
+
+def key(code_key, files=(), extra=()):
+    """A 16-hex-digit key from the code's key (cachekey.cache_key), the bytes of each input file and any other inputs
+    (compared by repr); None when an input file is missing, so the writer computes and reports it as it always has."""
+    h = hashlib.sha256(f"{code_key}\0sqlite {sqlite3.sqlite_version}".encode())
+    for path in files:
+        try:
+            h.update(f"\0{Path(path).name}\0{file_sha256(path)}".encode())
+        except OSError:
+            return None
+    for value in extra:
+        h.update(f"\0{value!r}".encode())
+    return h.hexdigest()[:16]
+
+
+class Base:
+    """One base file: values() before using it, copy() or copy_fts() to fill the new database, save() after computing."""
+
+    def __init__(self, cache_dir, family, key):
+        self.family, self.key = family, key
+        self.path = Path(cache_dir) / f"base-{family}-{key}.sqlite"
+
+    def values(self):
+        """The values saved with the tables, or None when the file is missing, cut short or not this key's."""
+        try:
+            size = self.path.stat().st_size
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+        except (OSError, sqlite3.Error):
+            return None
+        try:
+            # A file cut short is caught here; sqlite errors while copying are caught by copy().
+            if size != conn.execute("pragma page_size").fetchone()[0] * conn.execute("pragma page_count").fetchone()[0]:
+                return None
+            found = {name: pickle.loads(value) for name, value in conn.execute(f"select name, value from {VALUES}")}
+        except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError):
+            return None
+        finally:
+            conn.close()
+        return found if found.get("key") == self.key else None
+
+    def copy(self, db_path, tables, indexes=True):
+        """Create the tables (and, with indexes, their indexes) in db_path as the base has them and copy their rows
+        (same rowids); True when done, False with nothing changed when the base cannot be read."""
+        return self._into(db_path, lambda conn: [_copy_table(conn, "base", t, indexes) for t in tables])
+
+    def copy_fts(self, db_path, name):
+        """The FTS5 table `name` as the base has it (made by sqlite-utils' enable_fts on the same rows, rowid for rowid);
+        its shadow tables are copied, not the text indexed again."""
+        return self._into(db_path, lambda conn: _copy_fts(conn, "base", name))
+
+    def _into(self, db_path, work):
+        # The caller has committed its own connection; this one writes the file and closes, so no connection keeps
+        # a stale view of an FTS index.
+        conn = sqlite3.connect(db_path, isolation_level=None, uri=True)
+        try:
+            conn.execute("pragma synchronous = off")  # the new file is renamed into place only once complete
+            conn.execute("attach database ? as base", (self.path.resolve().as_uri() + "?mode=ro",))  # never creates it
+            conn.execute("begin")
+            try:
+                work(conn)
+                conn.execute("commit")
+            except sqlite3.Error:
+                conn.execute("rollback")
+                return False
+            return True
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
+
+    def save(self, db_path, tables, fts=(), values=None):
+        """Copy the tables (with their indexes) and FTS tables from db_path into a new base file, with values;
+        other keys' files of this family are removed (no code can read them again)."""
+        mem = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            mem.execute("attach database ? as source", (str(db_path),))
+            mem.execute("begin")
+            for table in tables:
+                _copy_table(mem, "source", table, indexes=True)
+            for name in fts:
+                _copy_fts(mem, "source", name)
+            mem.execute(f"create table {VALUES} (name text primary key, value blob)")
+            mem.executemany(f"insert into {VALUES} values (?, ?)", [(name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+                                                                   for name, value in sorted({**(values or {}), "key": self.key}.items())])
+            mem.execute("commit")
+            mem.execute("detach database source")
+            data = mem.serialize()
+        finally:
+            mem.close()
+        atomic_write(self.path, data)
+        prune(self.path.parent, f"base-{self.family}-*.sqlite", self.path.name)
+
+
+def _schema(conn, db, type_, name):
+    row = conn.execute(f"select sql from {db}.sqlite_master where type = ? and name = ?", (type_, name)).fetchone()
+    if not row or not row[0]:
+        raise sqlite3.DatabaseError(f"{db}: no {type_} {name}")
+    return row[0]
+
+
+def _copy_table(conn, source, table, indexes):
+    """Into main: the table as `source` declares it, its indexes in the order made, its rows (same rowids)."""
+    conn.execute(_schema(conn, source, "table", table))  # unqualified names are created in main
+    if indexes:
+        for (sql,) in conn.execute(f"select sql from {source}.sqlite_master where type = 'index' and tbl_name = ? "
+                                   "and sql is not null order by rowid", (table,)).fetchall():
+            conn.execute(sql)
+    # Same schema and indexes on both sides: SQLite copies the records as they are (its transfer optimisation).
+    conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]")
+
+
+def _copy_fts(conn, source, name):
+    conn.execute(_schema(conn, source, "table", name))  # CREATE VIRTUAL TABLE: makes empty shadow tables
+    shadows = [n for (n,) in conn.execute(f"select name from {source}.sqlite_master where type = 'table' and name in (?, ?, ?, ?, ?) "
+                                          "order by rowid", tuple(f"{name}_{s}" for s in ("data", "idx", "content", "docsize", "config")))]
+    if not shadows:
+        raise sqlite3.DatabaseError(f"{source}: no shadow tables of {name}")
+    for shadow in shadows:
+        conn.execute(f"delete from main.[{shadow}]")
+        conn.execute(f"insert into main.[{shadow}] select * from {source}.[{shadow}]")

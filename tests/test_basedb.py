@@ -1,0 +1,122 @@
+"""The base files in the cache (basedb): the fixed tables of counties, gazetteer and documents copied from them are the
+tables written without them, schema, rowids and full-text index included; a damaged base file is made again."""
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from open287g import counties, documents, gazetteer
+from open287g.load import insert
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _everything(path):
+    """sqlite_master in order and every table's rows with their rowids (FTS shadow tables too), after the VACUUM finish
+    runs (a copied table's indexes are made with it, so before it they sit elsewhere in sqlite_master)."""
+    vacuumed = path.with_suffix(".vacuumed")
+    vacuumed.unlink(missing_ok=True)
+    sqlite3.connect(path).execute("vacuum into ?", (str(vacuumed),))
+    conn = sqlite3.connect(vacuumed)
+    out = {"schema": conn.execute("select type, name, tbl_name, sql from sqlite_master order by rowid").fetchall()}
+    for (name,) in conn.execute("select name from sqlite_master where type = 'table' and sql not like 'create virtual%'"):
+        without_rowid = "without rowid" in conn.execute("select lower(sql) from sqlite_master where name = ?", (name,)).fetchone()[0]
+        out[name] = conn.execute(f"select {'' if without_rowid else 'rowid, '}* from [{name}]").fetchall()
+    conn.close()
+    return out
+
+
+def _start(path):
+    """What load.write leaves that the three writers read: states, agencies (one in a county the census lacks), agreements, listings."""
+    db = sqlite_utils.Database(path)
+    insert(db, "states", [{"code": "AL", "name": "Alabama", "fips": "01"}, {"code": "CT", "name": "Connecticut", "fips": "09"},
+                          {"code": "PR", "name": "Puerto Rico", "fips": "72"}], pk="code")
+    insert(db, "agencies", [{"id": "a1", "name": "Franklin County Sheriff", "state_code": "AL", "level": "County", "county_fips": "01059",
+                             "county_name": "Franklin County", "precision": "county", "status": "active"},
+                            {"id": "a2", "name": "Hartford Police", "state_code": "CT", "level": "City", "county_fips": "09001",
+                             "county_name": "Hartford County", "precision": "town", "status": "active"}],
+           pk="id", foreign_keys=[("state_code", "states", "code")])
+    insert(db, "agreements", [{"id": "g1", "agency_id": "a1", "status": "active", "model": "WSO"},
+                              {"id": "g2", "agency_id": "a2", "status": "ended", "model": "TFM"}], pk="id")
+    insert(db, "listings", [{"id": 1, "agreement_id": "g1", "addendum_url": None,
+                             "moa_url": "https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf"},
+                            {"id": 2, "agreement_id": "g2", "moa_url": "https:/www.ice.gov/doclib/287gMOA/NotHeld_TFM_MOA.pdf",
+                             "addendum_url": None}], pk="id")
+    db.conn.commit()
+    db.conn.close()
+
+
+@pytest.fixture(scope="module")
+def fake_rows():
+    """gazetteer.rows on a few places (the real ones need the geography index); counts its calls."""
+    calls = []
+
+    def rows(idx, known):
+        calls.append(1)
+        return ([{"id": "al/russellville", "name": "Russellville", "key": "russellville", "state_code": "AL", "county_fips": "01059",
+                  "latitude": 34.5, "longitude": -87.7, "source": "USPS postal town"}],
+                [{"zip": "35653", "town": "Russellville", "state_code": "AL", "county_fips": "01059", "place_id": "al/russellville"}])
+    return rows, calls
+
+
+def _write_all(path, cache):
+    counts = counties.write(path, DATA, cache)
+    gazetteer.write(path, cache)
+    return counts, documents.write(path, DATA, cache)
+
+
+def test_tables_from_the_base_are_the_tables_written_without_it(tmp_path, monkeypatch, fake_rows):
+    rows, calls = fake_rows
+    monkeypatch.setattr(gazetteer, "rows", rows)
+    monkeypatch.setattr(gazetteer.places, "index", lambda: None)
+    _start(tmp_path / "start.db")
+    for name in ("plain", "first", "again", "damaged"):
+        shutil.copy(tmp_path / "start.db", tmp_path / f"{name}.db")
+    cache = tmp_path / "cache"
+    plain = _write_all(tmp_path / "plain.db", None)
+    assert _write_all(tmp_path / "first.db", cache) == plain  # makes the base files
+    bases = sorted(cache.glob("base-*.sqlite"))
+    assert [p.name.split("-")[1] for p in bases] == ["counties", "documents", "gazetteer"]
+    made = {p: p.stat().st_mtime_ns for p in bases}
+    calls.clear()
+    assert _write_all(tmp_path / "again.db", cache) == plain  # copies from them
+    assert not calls and {p: p.stat().st_mtime_ns for p in bases} == made  # read, not made again
+    expected = _everything(tmp_path / "plain.db")
+    assert expected["moa_pages_fts_data"] and expected["county_shapes"] and expected["places"]
+    assert _everything(tmp_path / "first.db") == expected
+    assert _everything(tmp_path / "again.db") == expected
+    conn = sqlite3.connect(tmp_path / "again.db")
+    assert conn.execute("select count(*) from moa_pages_fts where moa_pages_fts match 'Trulove'").fetchone()[0] >= 1
+    assert conn.execute("select population from states where code = 'AL'").fetchone()[0] > 4_000_000
+    conn.close()
+    # a base cut short, one of garbage and one missing: each is made again and the tables are the same
+    counties_base, documents_base, gazetteer_base = bases
+    counties_base.write_bytes(counties_base.read_bytes()[:-4096])
+    documents_base.write_bytes(b"not a database" * 1000)
+    gazetteer_base.unlink()
+    assert _write_all(tmp_path / "damaged.db", cache) == plain
+    assert _everything(tmp_path / "damaged.db") == expected
+    assert sorted(cache.glob("base-*.sqlite")) == bases
+    assert all(sqlite3.connect(p).execute("pragma integrity_check").fetchone() == ("ok",) for p in bases)
+
+
+def test_a_base_of_other_inputs_is_not_read(tmp_path):
+    """The key follows the input files: other census bytes give another base, and the old one is pruned."""
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "census", data / "census")
+    shutil.copytree(DATA / "geo", data / "geo")
+    _start(tmp_path / "a.db")
+    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    cache = tmp_path / "cache"
+    counties.write(tmp_path / "a.db", data, cache)
+    first = list(cache.glob("base-counties-*.sqlite"))
+    county_file = data / counties.COUNTY_FILE[0]
+    text = county_file.read_text(encoding="latin-1")
+    county_file.write_text(text.replace("Franklin County", "Franklyn County", 1), encoding="latin-1")
+    counties.write(tmp_path / "b.db", data, cache)
+    second = list(cache.glob("base-counties-*.sqlite"))
+    assert len(first) == len(second) == 1 and first != second
+    names = dict(sqlite3.connect(tmp_path / "b.db").execute("select fips, name from counties where state_code = 'AL'"))
+    assert "Franklyn County" in names.values()
