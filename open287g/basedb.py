@@ -1,5 +1,4 @@
-"""Reads and writes the cache's base databases (build/cache/base-<family>-<key>.sqlite): tables that depend only on
-data/ files and code (outlines, places, MOA pages...), copied into each new database instead of being made again."""
+"""Reads and writes build/cache/base-<family>-<key>.sqlite: tables that depend only on data/ files and code (outlines, places, MOA pages), copied into each new database instead of made again."""
 import hashlib
 import pickle
 import sqlite3
@@ -67,6 +66,7 @@ class Base:
         conn = sqlite3.connect(db_path, isolation_level=None, uri=True)
         try:
             conn.execute("pragma synchronous = off")  # the new file is renamed into place only once complete
+            conn.execute("pragma journal_mode = memory")  # enough to roll a failed copy back
             conn.execute("attach database ? as base", (self.path.resolve().as_uri() + "?mode=ro",))  # never creates it
             conn.execute("begin")
             try:

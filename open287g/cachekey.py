@@ -50,16 +50,18 @@ def _imports_of(name, path):
     return tuple(_package_imports(name, path))
 
 
-def with_imports(*modules):
+def with_imports(*modules, leaves=()):
     """The modules and every module of this package they import, directly or through one another,
-    as names sorted: what a cached value made by them depends on."""
+    as names sorted: what a cached value made by them depends on. A leaf (a module name) counts, but what it
+    imports is not followed: for a value made with a few self-contained functions of a large module."""
     seen, todo = set(), [_source(m) for m in modules]
     while todo:
         name, path = todo.pop()
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(_source(n) for n in _imports_of(name, path) if n not in seen)
+        if name not in leaves:
+            todo.extend(_source(n) for n in _imports_of(name, path) if n not in seen)
     return tuple(sorted(seen))
 
 

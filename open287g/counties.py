@@ -4,11 +4,10 @@ import functools
 import json
 from pathlib import Path
 
-import sqlite_utils
 
 from . import basedb
 from .cachekey import cache_key, with_imports
-from .load import insert
+from .load import insert, open_new
 
 COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
 # Puerto Rico is in no county file; its state total comes from the national/state file.
@@ -203,7 +202,7 @@ def _base(data_dir, postal_by_fips, cache_dir):
 def write(db_path, data_dir, cache_dir=None):
     """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
     outlines and census figures come from a base file there (basedb), made the first time."""
-    db = sqlite_utils.Database(db_path)
+    db = open_new(db_path)
     postal_by_fips = {fips: code for code, fips in db.execute("select code, fips from states")}
     base = _base(data_dir, postal_by_fips, cache_dir)
     saved = base.values() if base else None
@@ -229,7 +228,8 @@ def write(db_path, data_dir, cache_dir=None):
     state_names = dict(db.execute("select code, name from states"))
     rows = []
     for c in sorted(counties, key=lambda c: c["fips"]):
-        f = {k: figures.get(c["fips"], {}).get(k) or 0 for k in FIGURES}
+        found = figures.get(c["fips"], {})
+        f = {k: found.get(k) or 0 for k in FIGURES}
         rows.append({
             **c,
             "state_name": state_names.get(c["state_code"]),

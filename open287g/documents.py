@@ -2,11 +2,10 @@
 import json
 from pathlib import Path
 
-import sqlite_utils
 
 from . import basedb
 from .cachekey import cache_key, with_imports
-from .load import insert
+from .load import insert, open_new
 from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
 
 # every printed link of a participating row, with the agreement it belongs to
@@ -98,7 +97,10 @@ def _base(data_dir, cache_dir):
     """The base file of the extraction's own tables: keyed by documents.jsonl.gz and this code; None without a cache."""
     if not cache_dir:
         return None
-    found = basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES), [Path(data_dir) / "moa" / DOCUMENTS])
+    # moa.py gives the rows kept only read_jsonl_gz (gzip and json): its imports (the PDF extraction, read.py for
+    # links) make nothing the base keeps, and parsing them would cost more than the copy
+    code = cache_key(*with_imports(__name__, leaves=("open287g.moa",)), packages=basedb.PACKAGES)
+    found = basedb.key(code, [Path(data_dir) / "moa" / DOCUMENTS])
     return basedb.Base(cache_dir, "documents", found) if found else None  # no file: no documents, nothing to keep
 
 
@@ -137,7 +139,7 @@ def write(path, data_dir, cache_dir=None):
     saved = base.values() if base else None
     records = None if saved else load_records(data_dir)
     static = saved or _static(records)
-    db = sqlite_utils.Database(path)
+    db = open_new(path)
     links = link(db.conn, by_name=static["by_name"])
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order

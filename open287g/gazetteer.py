@@ -3,12 +3,11 @@ import collections
 import json
 from importlib.metadata import version
 
-import sqlite_utils
 
 from . import basedb, places
 from .cachekey import cache_key, prune, with_imports
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
-from .load import insert
+from .load import insert, open_new
 
 SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
 
@@ -92,7 +91,7 @@ def _base(counties, cache_dir):
 def write(db_path, cache_dir=None):
     """places and zip_codes, linked to counties and states; with a cache_dir they are copied from a base file there
     (basedb), made the first time."""
-    db = sqlite_utils.Database(db_path)
+    db = open_new(db_path)
     counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
     base = _base(counties, cache_dir)
     saved = base.values() if base else None

@@ -1,5 +1,6 @@
 """Writes the resolved rows into a new SQLite file with sqlite-utils: tables, primary and foreign keys."""
 import json
+import operator
 from dataclasses import asdict
 
 import sqlite_utils
@@ -75,7 +76,7 @@ def _publication_row(p):
 
 
 def _type(values):
-    kinds = {type(v) for v in values if v is not None}
+    kinds = set(map(type, values)) - {type(None)}
     if kinds <= {int, bool} and kinds:
         return int
     if kinds <= {int, float, bool} and kinds:
@@ -91,15 +92,31 @@ def insert(db, table, rows, pk, foreign_keys=(), columns=None):
     """
     rows = list(rows)
     names = list(columns or {})
+    seen = set(names)
     for row in rows:
-        for k in row:
-            if k not in names:
-                names.append(k)
+        if not seen.issuperset(row):  # the columns in the order first met
+            for k in row:
+                if k not in seen:
+                    names.append(k)
+                    seen.add(k)
     types = {n: (columns or {}).get(n) or _type([r.get(n) for r in rows]) for n in names}
     db[table].create(types, pk=pk, foreign_keys=list(foreign_keys))
     placeholders = ", ".join("?" for _ in names)
     quoted = ", ".join(f"[{n}]" for n in names)
-    db.conn.executemany(f"insert into [{table}] ({quoted}) values ({placeholders})", ([r.get(n) for n in names] for r in rows))
+    if len(names) > 1 and all(len(r) == len(names) for r in rows):  # every row has every column: read them in C
+        values = map(operator.itemgetter(*names), rows)
+    else:
+        values = ([r.get(n) for n in names] for r in rows)
+    db.conn.executemany(f"insert into [{table}] ({quoted}) values ({placeholders})", values)
+
+
+def open_new(path):
+    """The new database file, opened to be filled: it is renamed into place only once complete, so nothing is
+    synced to disk on each commit and the rollback journal stays in memory."""
+    db = sqlite_utils.Database(path)
+    db.conn.execute("pragma journal_mode = memory")
+    db.conn.execute("pragma synchronous = off")
+    return db
 
 
 def write(path, built, seeds):

@@ -1,6 +1,7 @@
 """Runs the build: data/ -> read (cached, in parallel) -> date -> resolve -> load -> finish -> build/287g.db, swapped in atomically."""
 import csv
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -409,6 +410,16 @@ def tables(corrected, walked, placed):
 def load_all(tmp, built, inputs, cache_dir, with_documents):
     """load: the tables into a new database file, then counties, places, reach, the search index, meetings,
     documents and the history's evidence -> Loaded."""
+    # The stages' records live until the build ends: frozen, the collector stops walking them again and again
+    # while load allocates (a full collection over them costs ~50 ms each time).
+    gc.freeze()
+    try:
+        return _load_all(tmp, built, inputs, cache_dir, with_documents)
+    finally:
+        gc.unfreeze()
+
+
+def _load_all(tmp, built, inputs, cache_dir, with_documents):
     seeds = read_seeds(inputs.data_dir / "seeds", built.agencies.rows)
     for problem in seeds["problems"]:
         _log(f"error: {problem}")
