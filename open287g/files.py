@@ -51,3 +51,16 @@ def atomic_write(path, data):
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def swap_in(finished, path):
+    """Rename a finished file (written by another program, as SQLite's VACUUM INTO writes) over path,
+    synced first as atomic_write's are: a crash leaves the old file or the whole new one."""
+    fd = os.open(finished, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(finished, path)
+    _fsync_dir(Path(path).parent)
+    return Path(path)

@@ -1,10 +1,10 @@
 """Finishes the new database file: indexes, full-text search, views, and QA checks written as rows in qa_checks."""
 import bisect
-import os
 from pathlib import Path
 
 import sqlite_utils
 
+from .files import swap_in
 from .load import insert
 from .materialise import materialise
 
@@ -88,17 +88,12 @@ def _traced(db):
 
 def _compact(db, path):
     """VACUUM, written as a new file that replaces path: one write of the database, where VACUUM in place
-    writes a temporary copy, the journal and the file again. Synced before the rename, as atomic_write does."""
+    writes a temporary copy, the journal and the file again. Synced before the rename (files.swap_in)."""
     compacted = Path(f"{path}.vacuum")
     compacted.unlink(missing_ok=True)  # left by a build killed here
     db.conn.execute("vacuum into ?", (str(compacted),))
     db.conn.close()
-    fd = os.open(compacted, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(compacted, path)
+    swap_in(compacted, path)
 
 
 def finish(path, built, metadata=None):

@@ -16,7 +16,7 @@ from . import ROOT, config, counties, dating, documents, finish, fixes, gazettee
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, file_sha256
+from .files import atomic_write, file_sha256, swap_in
 from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
@@ -557,7 +557,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         tmp.unlink(missing_ok=True)
         return NOT_BUILT
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
-    os.replace(tmp, db_path)
+    swap_in(tmp, db_path)
     config.write_config(db_path.parent, inputs.metadata)
     stage("config")
     stage.report()
