@@ -2,10 +2,8 @@
 import bisect
 from pathlib import Path
 
-import sqlite_utils
-
 from .files import swap_in
-from .load import insert
+from .load import insert, open_new
 from .materialise import materialise
 
 
@@ -97,11 +95,7 @@ def _compact(db, path):
 
 
 def finish(path, built, metadata=None):
-    db = sqlite_utils.Database(path)
-    # The file is the build's own temporary: a crash leaves it for the next build to discard, so there is
-    # nothing for a journal or a sync per statement to protect (_compact syncs the finished file once).
-    db.conn.execute("pragma journal_mode = off")
-    db.conn.execute("pragma synchronous = off")
+    db = open_new(path)  # _compact syncs the finished file once
     for table, index_list in INDEXES.items():
         if table in db.table_names():
             for columns in index_list:

@@ -52,25 +52,32 @@ def apply_corrections(pubs, corrections):
     touched = {id(c): 0 for c in corrections}
     files = {id(c): set() for c in corrections}
     done = {}  # id(row) -> (corrected row or None, corrections that hit it)
+    lists = {}  # id(rows) -> (corrected rows and their keys, or None; hits per correction): the read shares one tuple among the publications printing the same rows
     out = []
     for p in pubs:
-        rows, changed = [], False
-        for row in p.rows:
-            hit = done.get(id(row))
-            if hit is None:
-                fixed, hits = {}, []
-                for c in corrections:
-                    keyed, field, derive = DERIVED[c["column"]]
-                    scope = (c.get("agency") or "").strip()
-                    if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
-                        fixed[field] = derive(c["right"])
-                        hits.append(c)
-                hit = done[id(row)] = (replace(row, **fixed) if fixed else None, hits)
-            corrected, hits = hit
-            for c in hits:
-                touched[id(c)] += 1
-                files[id(c)].add(p.file)
-            rows.append(corrected or row)
-            changed = changed or corrected is not None
-        out.append(replace(p, rows=tuple(rows), keys=frozenset(r.body_key for r in rows)) if changed else p)
+        found = lists.get(id(p.rows))
+        if found is None:
+            rows, counts, changed = [], {}, False
+            for row in p.rows:
+                hit = done.get(id(row))
+                if hit is None:
+                    fixed, hits = {}, []
+                    for c in corrections:
+                        keyed, field, derive = DERIVED[c["column"]]
+                        scope = (c.get("agency") or "").strip()
+                        if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
+                            fixed[field] = derive(c["right"])
+                            hits.append(c)
+                    hit = done[id(row)] = (replace(row, **fixed) if fixed else None, hits)
+                corrected, hits = hit
+                for c in hits:
+                    counts[id(c)] = counts.get(id(c), 0) + 1
+                rows.append(corrected or row)
+                changed = changed or corrected is not None
+            found = lists[id(p.rows)] = ((tuple(rows), frozenset(r.body_key for r in rows)) if changed else None, counts, p.rows)
+        fixed_rows, counts, _kept = found  # _kept: the tuple stays alive, so its id is not reused
+        for c, n in counts.items():
+            touched[c] += n
+            files[c].add(p.file)
+        out.append(replace(p, rows=fixed_rows[0], keys=fixed_rows[1]) if fixed_rows else p)
     return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from . import identity, records
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write
+from .load import open_new
 from .read import interpret
 from .records import Publication
 from .rules import ROSTER_MODEL_SPELLINGS
@@ -219,10 +220,7 @@ def write(path, data_dir, state_names, state_postal, cache_dir=None):
     """history_evidence, and each agency's earliest signing with its source; cache_dir keeps match_evidence's name matches."""
     import sqlite3
 
-    db = sqlite3.connect(path)
-    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
-    db.execute("pragma journal_mode = off")
-    db.execute("pragma synchronous = off")
+    db = open_new(path).conn
     db.row_factory = sqlite3.Row
     agreements = [dict(a, spellings=json.loads(a["spellings"])) for a in db.execute(
         "select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id")]

@@ -111,8 +111,9 @@ def insert(db, table, rows, pk, foreign_keys=(), columns=None):
 
 
 def open_new(path):
-    """The new database file, opened to be filled: it is renamed into place only once complete, so nothing is
-    synced to disk on each commit and the rollback journal stays in memory."""
+    """The build's new database file, opened by each stage that fills it: it is renamed into place only once
+    complete (a crash leaves it for the next build to discard), so nothing is synced to disk on each commit
+    and the rollback journal stays in memory."""
     db = sqlite_utils.Database(path)
     db.conn.execute("pragma journal_mode = memory")
     db.conn.execute("pragma synchronous = off")
@@ -121,9 +122,7 @@ def open_new(path):
 
 def write(path, built, seeds):
     """The build's own tables (pipeline.Tables, and the seeds' rows) into a new database at path."""
-    db = sqlite_utils.Database(path)
-    db.conn.execute("pragma journal_mode = off")
-    db.conn.execute("pragma synchronous = off")
+    db = open_new(path)
     lineage = built.lineage
     agencies = built.agencies.rows
     of_agreement, of_application = built.agencies.of_agreement, built.agencies.of_application

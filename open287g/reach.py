@@ -4,13 +4,11 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from . import places
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write
 from .fixes import data_rows
-from .load import insert
+from .load import insert, open_new
 
 REACHES = ("town", "county", "regional", "campus", "statewide", "unplaced")
 # ICE's TYPE column read as a reach: a campus or a region is no contradiction of "County" or "Municipality".
@@ -138,10 +136,7 @@ class _Counties:
 def write(db_path, areas, cache_dir=None):
     """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
     level_corrections, in the database the build is finishing; cache_dir keeps the counties areas name."""
-    db = sqlite_utils.Database(db_path)
-    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
-    db.conn.execute("pragma journal_mode = off")
-    db.conn.execute("pragma synchronous = off")
+    db = open_new(db_path)
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
     idx = _Counties(cache_dir)

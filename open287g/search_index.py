@@ -4,11 +4,10 @@ import json
 import pickle
 from pathlib import Path
 
-import sqlite_utils
-
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write
 from .fixes import data_rows
+from .load import open_new
 from .words import words
 
 INDEX_ROWS = """
@@ -105,10 +104,7 @@ def write_index(db_path, abbreviations=(), cache_dir=None):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
     words: the ~40,000 places and counties are the same from build to build."""
-    db = sqlite_utils.Database(db_path)
-    # The build's own temporary file, as load.write writes it: a crash leaves it for the next build to discard.
-    db.conn.execute("pragma journal_mode = off")
-    db.conn.execute("pragma synchronous = off")
+    db = open_new(db_path)
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
     path = _words_file(cache_dir) if cache_dir else None

@@ -4,10 +4,9 @@ import datetime
 import json
 from pathlib import Path
 
-import sqlite_utils
-
 from . import places, search
 from .identity import norm_agency
+from .load import open_new
 from .read import model_of, parse_date
 from .rules import MODEL_CODES
 
@@ -169,7 +168,7 @@ def _candidates(db, name):
 def link_meetings(db_path):
     """Link the meetings whose name fits several agencies or none: an agency is linked only when it is the one
     candidate that held an agreement of the meeting's model on ICE's list on the meeting's date."""
-    db = sqlite_utils.Database(db_path)
+    db = open_new(db_path)
     if "match_detail" not in db["steering_committee_meetings"].columns_dict:
         db["steering_committee_meetings"].add_column("match_detail", str)
     linked = 0
