@@ -6,32 +6,37 @@ from .ids import short_id, sortable
 
 def listing_spans(members):
     """Each distinct printed row of one list stored once per unbroken run of publications that carried it:
-    [(the row key, the listing)], the key for link_listings."""
-    listings, open_spans, keys = [], {}, {}
-    previous = None
-    for p in members:
+    [(the row key, the listing)], the key for link_listings.
+
+    A span's end (its last publication, sheet row and count) is written when it closes, not on every
+    publication it runs through: most publications re-publish the one before unchanged."""
+    listings, open_spans, keys, opened = [], {}, {}, {}
+    previous = previous_rows = last = None
+    last_i = -1
+
+    def close(key):
+        span = open_spans.pop(key)
+        span.update(last_publication_id=last.id, last_seq=last.seq, last_sheet_row=previous_rows[key][1], last_seen=last.published_at)
+        span["publications"] = last_i - opened.pop(key) + 1  # a run of consecutive publications
+        return keys.pop(key), span
+
+    for i, p in enumerate(members):
         if previous is not None and p.rows == previous.rows and p.sheet_rows == previous.sheet_rows:
             # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
-            for span in open_spans.values():
-                span.update(last_publication_id=p.id, last_seq=p.seq, last_seen=p.published_at)
-                span["publications"] += 1
+            last, last_i = p, i
             continue
-        previous = p
         seen = {}
         current = {}
         for row, sheet_row in zip(p.rows, p.sheet_rows):
             content = row.content
             n = seen[content] = seen.get(content, 0) + 1  # exact duplicate rows keep their multiplicity
             current[(content, n)] = (row, sheet_row)
-        for key in list(open_spans):
-            if key not in current:
-                listings.append((keys.pop(key), open_spans.pop(key)))
+        listings.extend(close(key) for key in [k for k in open_spans if k not in current])
         for key, (row, sheet_row) in current.items():
-            span = open_spans.get(key)
-            if span is None:
+            if key not in open_spans:
                 content, n = key
-                keys[key] = row.key
-                open_spans[key] = span = {
+                keys[key], opened[key] = row.key, i
+                open_spans[key] = {
                     "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
                     "list": p.list,
                     **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
@@ -44,9 +49,8 @@ def listing_spans(members):
                     "first_seen": p.published_at,
                     "publications": 0,
                 }
-            span.update(last_publication_id=p.id, last_seq=p.seq, last_sheet_row=sheet_row, last_seen=p.published_at)
-            span["publications"] += 1
-    listings.extend((keys[k], span) for k, span in open_spans.items())
+        previous, previous_rows, last, last_i = p, current, p, i
+    listings.extend(close(key) for key in list(open_spans))
     return listings
 
 
