@@ -165,7 +165,8 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
     metadata_path = Path(metadata_path)
     if not metadata_path.exists():
         raise ConfigError(f"{metadata_path}: missing")
-    metadata = yaml.safe_load(metadata_path.read_text(encoding="utf-8")) or {}
+    # libyaml's loader when PyYAML has it (its wheels do): the same dict, read ten times faster
+    metadata = yaml.load(metadata_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     db_meta = metadata.setdefault("databases", {}).setdefault(database, {})
     if SITE_PLUGIN in (metadata.get("plugins") or {}):
         raise ConfigError(f"{metadata_path.name}: plugins.{SITE_PLUGIN} is written by the build from open287g/palette.py; remove it")

@@ -1,6 +1,7 @@
 """Reads data/corrections.csv (hand fixes keyed on the wrong value) and publications; returns the publications with corrected copies of the rows they touch, and what each line touched."""
 import csv
 import re
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,31 +52,42 @@ def apply_corrections(pubs, corrections):
     (publications, one report row per correction)."""
     touched = {id(c): 0 for c in corrections}
     files = {id(c): set() for c in corrections}
-    done = {}  # id(row) -> (corrected row or None, corrections that hit it)
-    lists = {}  # id(rows) -> (corrected rows and their keys, or None; hits per correction): the read shares one tuple among the publications printing the same rows
+    hit = {}  # id(row) -> (corrected row, the corrections that hit it), for the rows some correction hits
+    checked = set()  # ids of the distinct rows checked so far
+    lists = {}  # id(rows) -> (corrected rows and their keys, or None; rows touched per correction; the rows, kept alive so the id stays theirs)
+    wrong = {}  # the field a line is keyed on -> the wrong values lines name
+    for c in corrections:
+        wrong.setdefault(DERIVED[c["column"]][0], set()).add(c["wrong"])
     out = []
     for p in pubs:
         found = lists.get(id(p.rows))
         if found is None:
-            rows, counts, changed = [], {}, False
-            for row in p.rows:
-                hit = done.get(id(row))
-                if hit is None:
-                    fixed, hits = {}, []
-                    for c in corrections:
-                        keyed, field, derive = DERIVED[c["column"]]
-                        scope = (c.get("agency") or "").strip()
-                        if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
-                            fixed[field] = derive(c["right"])
-                            hits.append(c)
-                    hit = done[id(row)] = (replace(row, **fixed) if fixed else None, hits)
-                corrected, hits = hit
-                for c in hits:
-                    counts[id(c)] = counts.get(id(c), 0) + 1
-                rows.append(corrected or row)
-                changed = changed or corrected is not None
-            found = lists[id(p.rows)] = ((tuple(rows), frozenset(r.body_key for r in rows)) if changed else None, counts, p.rows)
-        fixed_rows, counts, _kept = found  # _kept: the tuple stays alive, so its id is not reused
+            # The read shares one tuple among the publications printing the same rows, and one object among equal rows.
+            distinct = dict(zip(map(id, p.rows), p.rows))
+            for row_id in distinct.keys() - checked:
+                row, fixed, hits = distinct[row_id], {}, []
+                if not any(getattr(row, keyed) in values for keyed, values in wrong.items()):
+                    continue  # no line's wrong value is printed in it, so none can apply
+                for c in corrections:
+                    keyed, field, derive = DERIVED[c["column"]]
+                    scope = (c.get("agency") or "").strip()
+                    if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
+                        fixed[field] = derive(c["right"])
+                        hits.append(c)
+                if fixed:
+                    hit[row_id] = (replace(row, **fixed), hits)
+            checked.update(distinct)
+            counts = {}
+            if distinct.keys() & hit.keys():
+                rows = tuple(hit[id(r)][0] if id(r) in hit else r for r in p.rows)
+                for row_id, n in Counter(map(id, p.rows)).items():
+                    for c in hit.get(row_id, ((), ()))[1]:
+                        counts[id(c)] = counts.get(id(c), 0) + n
+                found = ((rows, frozenset(r.body_key for r in rows)), counts, p.rows)
+            else:
+                found = (None, counts, p.rows)
+            lists[id(p.rows)] = found
+        fixed_rows, counts, _rows = found
         for c, n in counts.items():
             touched[c] += n
             files[c].add(p.file)

@@ -1,7 +1,7 @@
 """Writes the resolved rows into a new SQLite file with sqlite-utils: tables, primary and foreign keys."""
 import json
 import operator
-from dataclasses import asdict
+from dataclasses import fields
 
 import sqlite_utils
 
@@ -73,6 +73,11 @@ def _publication_row(p):
     # A file that could not be read has no rows to count.
     row.update(status=status, anomalies=len(p.anomalies), **({"row_count": None, "blank_rows": None} if p.error else {}))
     return row
+
+
+def _fields(record):
+    """A flat dataclass record's (field, value) pairs in declaration order: asdict without its deep copy."""
+    return ((f.name, getattr(record, f.name)) for f in fields(record))
 
 
 def _type(values):
@@ -230,13 +235,13 @@ def write(path, built, seeds):
     )
     insert(db, "changes", 
         # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        ({"id": c.id, **{k: v for k, v in asdict(c).items() if k != "application_id"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
+        ({"id": c.id, **{k: v for k, v in _fields(c) if k != "application_id"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
          for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )
     insert(db, "agreement_merges", 
-        ({"id": i, **asdict(m)} for i, m in enumerate(lineage.merges, start=1)),
+        ({"id": i, **dict(_fields(m))} for i, m in enumerate(lineage.merges, start=1)),
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )
