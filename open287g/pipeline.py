@@ -410,16 +410,6 @@ def tables(corrected, walked, placed):
 def load_all(tmp, built, inputs, cache_dir, with_documents):
     """load: the tables into a new database file, then counties, places, reach, the search index, meetings,
     documents and the history's evidence -> Loaded."""
-    # The stages' records live until the build ends: frozen, the collector stops walking them again and again
-    # while load allocates (a full collection over them costs ~50 ms each time).
-    gc.freeze()
-    try:
-        return _load_all(tmp, built, inputs, cache_dir, with_documents)
-    finally:
-        gc.unfreeze()
-
-
-def _load_all(tmp, built, inputs, cache_dir, with_documents):
     seeds = read_seeds(inputs.data_dir / "seeds", built.agencies.rows)
     for problem in seeds["problems"]:
         _log(f"error: {problem}")
@@ -537,6 +527,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     try:
         inputs = gather(data_dir)
         was_read = read(inputs, cache_dir, jobs, progress)
+        # Each stage's records live until the build ends: frozen, the collector stops walking them again and
+        # again while later stages allocate (a full collection over the read's rows costs tens of ms each time).
+        gc.freeze()
         stage("read")
         corrected = correct(was_read, inputs)
         stage("fix")
@@ -546,6 +539,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             placed = place(walked, locate, states)
         stage("resolve")
         built = tables(corrected, walked, placed)
+        gc.freeze()
         db_path.parent.mkdir(parents=True, exist_ok=True)
         tmp.unlink(missing_ok=True)
         loaded = load_all(tmp, built, inputs, cache_dir, with_documents)
@@ -556,6 +550,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
         _log(f"error: {e}")
         tmp.unlink(missing_ok=True)
         return NOT_BUILT
+    finally:
+        gc.unfreeze()
     # The new database replaces the old one only once complete: an interrupted build leaves the old one.
     swap_in(tmp, db_path)
     config.write_config(db_path.parent, inputs.metadata)
