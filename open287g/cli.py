@@ -1,4 +1,5 @@
 """The open287g command: build, serve, fetch, extract-moa, gates and publish, each a thin wrapper over a stage module."""
+import importlib
 import sys
 import traceback
 
@@ -7,7 +8,28 @@ import click
 from . import BUILD, DATA
 
 
-@click.group()
+# Commands defined in other modules, imported only when run or listed: `open287g build` starts without the
+# fetcher, the PDF reader and the publisher. A module that cannot be imported here (an image without the PDF
+# packages) leaves its command out.
+LAZY = {"fetch": ("fetch_documents", "fetch_command"), "extract-moa": ("moa", "extract_command"),
+        "publish": ("publish", "publish_command"), "changes": ("publish", "diff_command"), "gates": ("gates", "gates_command")}
+
+
+class _Commands(click.Group):
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *(name for name in LAZY if self.get_command(ctx, name))})
+
+    def get_command(self, ctx, name):
+        if name not in LAZY:
+            return super().get_command(ctx, name)
+        module, attr = LAZY[name]
+        try:
+            return getattr(importlib.import_module(f"open287g.{module}"), attr)
+        except (ImportError, AttributeError):
+            return None
+
+
+@click.group(cls=_Commands)
 def cli():
     """287(g) Open Data: ICE's 287(g) publications as one SQLite database."""
 
@@ -61,23 +83,6 @@ def serve(db_path, host, port, prod, run_dir):
     from .serve import serve as run_serve
 
     sys.exit(run_serve(db_path, host, port))
-
-
-def _lazy(module, name):
-    """Attach a command defined in another module without importing it at start-up."""
-    import importlib
-
-    try:
-        cli.add_command(getattr(importlib.import_module(f"open287g.{module}"), name))
-    except (ImportError, AttributeError):
-        pass
-
-
-_lazy("fetch_documents", "fetch_command")
-_lazy("moa", "extract_command")
-_lazy("publish", "publish_command")
-_lazy("publish", "diff_command")
-_lazy("gates", "gates_command")
 
 
 if __name__ == "__main__":

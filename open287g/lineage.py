@@ -632,11 +632,9 @@ def walk_keys(distinct, repeats, states, confirmed):
 
     def described(p):
         d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
-        for r in p.rows:
-            text = signature.get(id(r))
-            if text is None:
-                text = signature[id(r)] = f"{r.content_repr}{r.key!r}\n".encode()
-            d.update(text)
+        rows = dict(zip(map(id, p.rows), p.rows))
+        signature.update((i, f"{rows[i].content_repr}{rows[i].key!r}\n".encode()) for i in rows.keys() - signature.keys())
+        d.update(b"".join(map(signature.__getitem__, map(id, p.rows))))  # one update: the same digest as one per row
         return d.digest()
 
     def repeated(p):

@@ -1,7 +1,12 @@
 """Reads dated publications and writes listings (each distinct printed row with its span of publications) and pending applications."""
 import datetime
+from itertools import count, repeat
+from operator import attrgetter
 
 from .ids import short_id, sortable
+
+
+_content = attrgetter("content")
 
 
 def listing_spans(members):
@@ -10,7 +15,7 @@ def listing_spans(members):
 
     A span's end (its last publication, sheet row and count) is written when it closes, not on every
     publication it runs through: most publications re-publish the one before unchanged."""
-    listings, open_spans, keys, opened = [], {}, {}, {}
+    listings, open_spans, keys, opened, order, created = [], {}, {}, {}, {}, count()
     previous = previous_rows = last = None
     last_i = -1
 
@@ -18,6 +23,7 @@ def listing_spans(members):
         span = open_spans.pop(key)
         span.update(last_publication_id=last.id, last_seq=last.seq, last_sheet_row=previous_rows[key][1], last_seen=last.published_at)
         span["publications"] = last_i - opened.pop(key) + 1  # a run of consecutive publications
+        del order[key]
         return keys.pop(key), span
 
     for i, p in enumerate(members):
@@ -25,33 +31,44 @@ def listing_spans(members):
             # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
             last, last_i = p, i
             continue
-        seen = {}
-        current = {}
-        for row, sheet_row in zip(p.rows, p.sheet_rows):
-            content = row.content
-            n = seen[content] = seen.get(content, 0) + 1  # exact duplicate rows keep their multiplicity
-            current[(content, n)] = (row, sheet_row)
-        listings.extend(close(key) for key in [k for k in open_spans if k not in current])
-        for key, (row, sheet_row) in current.items():
-            if key not in open_spans:
-                content, n = key
-                keys[key], opened[key] = row.key, i
-                open_spans[key] = {
-                    "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
-                    "list": p.list,
-                    **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
-                    "state_code": row.state_code,
-                    "model": row.model_code,
-                    "occurrence": n,
-                    "first_publication_id": p.id,
-                    "first_seq": p.seq,
-                    "first_sheet_row": sheet_row,
-                    "first_seen": p.published_at,
-                    "publications": 0,
-                }
+        current = _printed(p)
+        gone = open_spans.keys() - current.keys()
+        listings.extend(close(key) for key in sorted(gone, key=order.__getitem__))  # in the order they opened
+        new = current.keys() - open_spans.keys()
+        position = dict(zip(current, count())) if new else {}
+        for key in sorted(new, key=position.__getitem__):  # in the order printed
+            row, sheet_row = current[key]
+            content, n = key
+            keys[key], opened[key], order[key] = row.key, i, next(created)
+            open_spans[key] = {
+                "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
+                "list": p.list,
+                **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
+                "state_code": row.state_code,
+                "model": row.model_code,
+                "occurrence": n,
+                "first_publication_id": p.id,
+                "first_seq": p.seq,
+                "first_sheet_row": sheet_row,
+                "first_seen": p.published_at,
+                "publications": 0,
+            }
         previous, previous_rows, last, last_i = p, current, p, i
     listings.extend(close(key) for key in list(open_spans))
     return listings
+
+
+def _printed(p):
+    """{(content, occurrence): (row, sheet row)} of a publication, in the order printed: exact duplicate rows keep
+    their multiplicity (the second printing is occurrence 2)."""
+    contents = list(map(_content, p.rows))
+    if len(set(contents)) == len(contents):  # no duplicate row, as in nearly every list: built without a Python loop
+        return dict(zip(zip(contents, repeat(1)), zip(p.rows, p.sheet_rows)))
+    seen, current = {}, {}
+    for content, row, sheet_row in zip(contents, p.rows, p.sheet_rows):
+        n = seen[content] = seen.get(content, 0) + 1
+        current[(content, n)] = (row, sheet_row)
+    return current
 
 
 def link_listings(spans, lineage, apps, agencies):
