@@ -18,6 +18,7 @@ import argparse
 import csv
 import datetime
 import hashlib
+import json
 import os
 import platform
 import re
@@ -162,15 +163,26 @@ def median(rounds, key):
     return statistics.median(r[key] for r in rounds)
 
 
-def pandas_baseline(files):
-    """The naive builder: every workbook through pandas.read_excel, all rows concatenated, duplicates dropped."""
-    import pandas as pd
+BASELINE = """
+import json, sys, time
+import pandas as pd
+files = sys.argv[1:]
+started = time.perf_counter()
+frames = [pd.read_excel(f, dtype=str, engine="openpyxl") for f in files]
+rows = pd.concat(frames, ignore_index=True)
+distinct = rows.drop_duplicates()
+print(json.dumps([time.perf_counter() - started, len(rows), len(distinct)]))
+"""
 
-    started = time.perf_counter()
-    frames = [pd.read_excel(f, dtype=str, engine="openpyxl") for f in files]
-    rows = pd.concat(frames, ignore_index=True)
-    distinct = rows.drop_duplicates()
-    return time.perf_counter() - started, len(rows), len(distinct)
+
+def pandas_baseline(files, packages):
+    """The naive builder: every workbook through pandas.read_excel, all rows concatenated, duplicates dropped.
+    Run in its own process with pandas from packages (a folder outside .venv: `make bench` installs it there)."""
+    result = subprocess.run([sys.executable, "-c", BASELINE, *map(str, files)], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(Path(packages).resolve())))
+    if result.returncode:
+        sys.exit(f"pandas baseline failed: {result.stderr.strip().splitlines()[-1:]}")
+    return json.loads(result.stdout)
 
 
 def verdict(ok):
@@ -188,6 +200,8 @@ def write_doc(lines):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="rounds of the three builds, odd; medians are kept (default 3)")
+    parser.add_argument("--baseline-packages", default="build/bench-packages",
+                        help="folder holding pandas and openpyxl for the baseline, kept out of .venv (default: build/bench-packages)")
     parser.add_argument("--no-doc", action="store_true", help=f"print only; leave {DOC.relative_to(ROOT)} alone")
     args = parser.parse_args()
     if args.runs < 1 or args.runs % 2 == 0:
@@ -198,7 +212,7 @@ def main():
         load_before = os.getloadavg()[0]
         inputs = {}
         rounds = [one_round(Path(tmpdir), inputs) for _ in range(args.runs)]
-        pandas_s, rows, distinct = pandas_baseline(files)
+        pandas_s, rows, distinct = pandas_baseline(files, args.baseline_packages)
     cold_s, one_s, twice_s = median(rounds, "cold"), median(rounds, "one"), median(rounds, "twice")
     one_share, twice_ratio, speedup = median(rounds, "one_share"), median(rounds, "twice_ratio"), pandas_s / cold_s
     middle = sorted(rounds, key=lambda r: r["cold"])[len(rounds) // 2]
