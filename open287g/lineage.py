@@ -628,13 +628,15 @@ def walk_keys(distinct, repeats, states, confirmed):
     one (a mass ending is confirmed by it), the state names, the confirmations and this code."""
     h = hashlib.sha256(cache_key(*with_imports(__name__, "open287g.records")).encode())  # records: the rows' own code
     h.update(repr(sorted(states.items())).encode())
-    signature = {}  # id(row) -> its text: rows recur in hundreds of publications
+    signature = {}  # id(row) -> its digest: rows recur in hundreds of publications
 
     def described(p):
         d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
         rows = dict(zip(map(id, p.rows), p.rows))
-        signature.update((i, f"{rows[i].content_repr}{rows[i].key!r}\n".encode()) for i in rows.keys() - signature.keys())
-        d.update(b"".join(map(signature.__getitem__, map(id, p.rows))))  # one update: the same digest as one per row
+        # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
+        signature.update((i, hashlib.blake2b(f"{rows[i].content_repr}{rows[i].key!r}".encode(), digest_size=16).digest())
+                         for i in rows.keys() - signature.keys())
+        d.update(b"".join(map(signature.__getitem__, map(id, p.rows))))  # the list in one update
         return d.digest()
 
     def repeated(p):

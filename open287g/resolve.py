@@ -6,7 +6,7 @@ from operator import attrgetter
 from .ids import short_id, sortable
 
 
-_content = attrgetter("content")
+_content = attrgetter("content_repr")  # a str: its hash is kept, where a tuple's is computed on each lookup
 
 
 def listing_spans(members):
@@ -38,7 +38,7 @@ def listing_spans(members):
         position = dict(zip(current, count())) if new else {}
         for key in sorted(new, key=position.__getitem__):  # in the order printed
             row, sheet_row = current[key]
-            content, n = key
+            content, n = row.content, key[1]
             keys[key], opened[key], order[key] = row.key, i, next(created)
             open_spans[key] = {
                 "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
@@ -59,8 +59,8 @@ def listing_spans(members):
 
 
 def _printed(p):
-    """{(content, occurrence): (row, sheet row)} of a publication, in the order printed: exact duplicate rows keep
-    their multiplicity (the second printing is occurrence 2)."""
+    """{(content, occurrence): (row, sheet row)} of a publication, in the order printed, the content as its repr:
+    exact duplicate rows keep their multiplicity (the second printing is occurrence 2)."""
     contents = list(map(_content, p.rows))
     if len(set(contents)) == len(contents):  # no duplicate row, as in nearly every list: built without a Python loop
         return dict(zip(zip(contents, repeat(1)), zip(p.rows, p.sheet_rows)))
