@@ -109,22 +109,28 @@ def write_index(db_path, abbreviations=(), cache_dir=None):
                                           foreign_keys=[("state_code", "states", "code")])
     path = _words_file(cache_dir) if cache_dir else None
     kept = _load_words(path) if path else {}
-    used, rows, missed = {}, [], 0
-    for kind, ref, state, label, status, spellings, place, county in db.execute(INDEX_ROWS):
+    used, missed = {}, []
+
+    def spelt(label, spellings, place, county):
         key = (label, spellings, place, county)
-        spelt = kept.get(key)
-        if type(spelt) is not str:
+        found = kept.get(key)
+        if type(found) is not str:
             names = [label] + (json.loads(spellings) if spellings else [])
-            spelt = _text(*dict.fromkeys(names), place, county)
-            missed += 1
-        used[key] = spelt
-        rows.append((len(rows) + 1, kind, ref, state, label, status, spelt))
+            found = _text(*dict.fromkeys(names), place, county)
+            missed.append(key)
+        used[key] = found
+        return found
+
+    # Filled in one statement, each entry's words from the cache or spelt (a Python function SQLite calls per
+    # row), numbered in the order INDEX_ROWS gives them.
+    db.conn.create_function("spelt", 4, spelt, deterministic=True)
     db["search_entries"].create(COLUMNS, pk="id")
-    db.conn.executemany(f"insert into search_entries ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})", rows)
+    db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select row_number() over (), kind, ref, state_code, label, "
+                    f"status, spelt(label, spellings, place_name, county_name) from ({INDEX_ROWS})")
     if path and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
         atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL))
         prune(cache_dir, "search-words-*.pickle", path.name)  # words under another key are never read again
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()
-    return len(rows)
+    return db["search_entries"].count
