@@ -1,6 +1,9 @@
 """Writing and hashing files: the one atomic writer (temp file in the same folder, fsync, rename) every stage uses."""
+import contextlib
+import gc
 import hashlib
 import os
+import pickle
 import tempfile
 from pathlib import Path
 
@@ -64,3 +67,23 @@ def swap_in(finished, path):
     os.replace(finished, path)
     _fsync_dir(Path(path).parent)
     return Path(path)
+
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """The garbage collector paused while a cache is loaded: it is one graph of new objects, and collecting
+    while it grows only walks it again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def unpickle(data):
+    """pickle.loads of a cache file's bytes, with the collector paused."""
+    with paused_gc():
+        return pickle.loads(data)

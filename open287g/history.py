@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from . import identity, records
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write
+from .files import atomic_write, unpickle
 from .load import open_new
 from .read import interpret
 from .records import Publication
@@ -154,7 +154,7 @@ def _matches_file(cache_dir):
 def _load_matches(path):
     """{state: (spellings, {evidence agency: the spellings it matches})}, or {} when missing or unreadable."""
     try:
-        found = pickle.loads(path.read_bytes())
+        found = unpickle(path.read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
         return {}
     ok = isinstance(found, dict) and all(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import places
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write
+from .files import atomic_write, unpickle
 from .fixes import data_rows
 from .load import insert, open_new
 
@@ -109,7 +109,7 @@ class _Counties:
         self.kept = {}
         if self.path:
             try:
-                found = pickle.loads(self.path.read_bytes())
+                found = unpickle(self.path.read_bytes())
                 if isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items()):
                     self.kept = found
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):

@@ -2,7 +2,6 @@
 per file and every workbook's reading in one snapshot (build/cache/read-<key>.pickle), both by content hash."""
 import datetime
 import functools
-import gc
 import io
 import operator
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 from . import xlsx
 from .cachekey import cache_key, with_imports
 from .dating import fingerprint
-from .files import atomic_write
+from .files import atomic_write, paused_gc
 from .identity import norm_agency
 from .places import state_postal
 from .records import Row
@@ -526,10 +525,8 @@ def _row_pairs(results, known=()):
 def _load(path, unpickler=pickle.Unpickler):
     """A snapshot or delta file's dict, or None when it is missing, damaged (unpickling damaged bytes can raise
     almost anything) or of another format."""
-    collecting = gc.isenabled()
-    gc.disable()  # a snapshot is one object graph: collecting while it grows only slows its load
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, paused_gc():
             saved = unpickler(f).load()
         if (isinstance(saved, dict) and saved.get("format") == Snapshot.FORMAT and isinstance(saved.get("results"), dict)
                 and isinstance(saved.get("hashes"), dict) and isinstance(saved.get("rows"), tuple)):
@@ -539,9 +536,6 @@ def _load(path, unpickler=pickle.Unpickler):
         return None
     except Exception:  # noqa: BLE001
         return None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class _DeltaPickler(pickle.Pickler):
