@@ -70,9 +70,11 @@ def makefile_targets():
 
 
 def cli_commands():
+    import click
+
     from open287g.cli import cli
 
-    return set(cli.commands)
+    return set(cli.list_commands(click.Context(cli)))  # the commands loaded on demand too
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
