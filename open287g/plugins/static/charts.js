@@ -76,7 +76,9 @@
       if (spec.xType === "temporal") {
         var idx = monthIndex(x);
         var every = slots.length > 48 ? 12 : slots.length > 18 ? 3 : 1;
-        if ((idx % every) === 0) label = every === 12 ? String(Math.floor(idx / 12)) : monthName(idx);
+        // years far apart on a long axis: a label every so many years, so that each has 40 px of its own
+        var years = every === 12 ? Math.max(1, Math.ceil(40 / (band * 12))) : 1;
+        if ((idx % (every * years)) === 0) label = every === 12 ? String(Math.floor(idx / 12)) : monthName(idx);
       } else label = x;
       if (label !== null) {
         var tx = xAt(i), ty = h + 14;
