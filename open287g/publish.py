@@ -14,6 +14,7 @@ builds), e.g. "ICE 287(g) update 2026-03-27: 8 agreements added, 2 ended, 1 re-d
 scheduled refresh uses it as its commit message.
 """
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -29,8 +30,9 @@ from pathlib import Path
 import click
 
 from . import BUILD, DATA, ROOT, prod
+from .cachekey import prune
 from .config import DATABASE
-from .files import file_sha256
+from .files import atomic_write, file_sha256
 
 DEFAULT_OUT = BUILD / "deploy"
 DEFAULT_APP = "open287g"
@@ -129,8 +131,30 @@ def image_site(db_file, template_dir, version_note):
                      python="python", nginx="nginx", nginx_conf=f"{APP_DIR}/nginx.conf", version_note=version_note)
 
 
-def build_wheel(out_dir):
-    """The package as a wheel in out_dir, built offline from a copy of its sources; returns the wheel's name."""
+WHEELS = BUILD / "cache" / "wheels"  # built wheels, by the hash of what they are built from
+
+
+def _sources_key():
+    """The sha256 of every file the wheel is built from (BUILT_FROM), by path: the same sources give the same wheel."""
+    h = hashlib.sha256()
+    for name in BUILT_FROM:
+        source = ROOT / name
+        files = sorted(f for f in source.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+                       and f.suffix != ".pyc" and not f.name.startswith(".")) if source.is_dir() else [source]
+        for f in files:
+            h.update(f"{f.relative_to(ROOT).as_posix()}\0{file_sha256(f)}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def build_wheel(out_dir, cache_dir=WHEELS):
+    """The package as a wheel in out_dir, built offline from a copy of its sources; returns the wheel's name.
+    A wheel built before from the same sources is copied from cache_dir (pip takes about a second)."""
+    key = _sources_key()
+    kept = sorted(Path(cache_dir).glob(f"{key}--open287g-*.whl"))
+    if len(kept) == 1:
+        name = kept[0].name.split("--", 1)[1]
+        shutil.copyfile(kept[0], Path(out_dir) / name)
+        return name
     with tempfile.TemporaryDirectory(prefix="open287g-wheel-") as src:
         for name in BUILT_FROM:
             source = ROOT / name
@@ -144,6 +168,8 @@ def build_wheel(out_dir):
     wheels = sorted(Path(out_dir).glob("open287g-*.whl"))
     if done.returncode or len(wheels) != 1:
         raise PublishError(f"building the package's wheel failed: {(done.stderr.strip().splitlines() or ['no wheel'])[-1]}")
+    atomic_write(Path(cache_dir) / f"{key}--{wheels[0].name}", wheels[0].read_bytes())
+    prune(cache_dir, "*--open287g-*.whl", f"{key}--*")  # wheels of older sources are never used again
     return wheels[0].name
 
 

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DATA, SNAPSHOT, copy_data, run_cli
-from open287g import prod, serve
+from open287g import prod, publish, serve
 from open287g.hostile_sql import ALWAYS_STOPPED
 from open287g.config import read_queries
 from open287g.publish import KIND_LABELS, commit_message, compare, diff_command
@@ -397,3 +397,14 @@ def test_commit_message_wording():
     assert commit_message(two) == "ICE 287(g) update 2026-04-01 to 2026-04-03: 3 agreements added, 1 earlier change withdrawn"
     none = {"counts": {}, "dates": ["2026-04-02"], "new_publications": 1, "withdrawn": 0}
     assert commit_message(none) == "ICE 287(g) update 2026-04-02: no agreement changes (1 new publication)"
+
+
+def test_the_wheel_is_built_once_for_the_same_sources(tmp_path, monkeypatch):
+    """pip builds the package's wheel once; a second bundle of the same sources copies it from the cache."""
+    cache, first, second = tmp_path / "wheels", tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    name = publish.build_wheel(first, cache)
+    assert name.startswith("open287g-") and [p.name.split("--")[1] for p in cache.iterdir()] == [name]
+    monkeypatch.setattr(publish.subprocess, "run", lambda *a, **k: pytest.fail("pip ran again for the same sources"))
+    assert publish.build_wheel(second, cache) == name
+    assert (second / name).read_bytes() == (first / name).read_bytes()
