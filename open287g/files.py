@@ -83,7 +83,16 @@ def paused_gc():
             gc.enable()
 
 
-def unpickle(data):
-    """pickle.loads of a cache file's bytes, with the collector paused."""
-    with paused_gc():
-        return pickle.loads(data)
+# What unpickling a damaged or foreign cache file can raise
+UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError)
+
+
+def read_cache(path):
+    """A cache file's pickled value, loaded with the collector paused; None when it is missing or unreadable
+    (the caller then computes it again)."""
+    try:
+        data = Path(path).read_bytes()
+        with paused_gc():
+            return pickle.loads(data)
+    except UNREADABLE:
+        return None

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from . import identity, records
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, unpickle
+from .files import atomic_write, read_cache
 from .load import open_new
 from .read import interpret
 from .records import Publication
@@ -153,10 +153,7 @@ def _matches_file(cache_dir):
 
 def _load_matches(path):
     """{state: (spellings, {evidence agency: the spellings it matches})}, or {} when missing or unreadable."""
-    try:
-        found = unpickle(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
-        return {}
+    found = read_cache(path)
     ok = isinstance(found, dict) and all(
         isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], frozenset) and isinstance(v[1], dict)
         and all(isinstance(m, frozenset) for m in v[1].values()) for v in found.values())

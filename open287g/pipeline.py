@@ -16,7 +16,7 @@ from . import ROOT, config, counties, dating, documents, finish, fixes, gazettee
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, file_sha256, swap_in, unpickle
+from .files import atomic_write, file_sha256, read_cache, swap_in
 from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
@@ -213,10 +213,8 @@ class Checkpoints:
         for i in range(len(keys) - 1, -1, -1):
             path = self._path(keys[i])
             if path.exists():
-                try:
-                    return i, unpickle(path.read_bytes())
-                except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-                    return None  # a damaged checkpoint: walk from the start
+                state = read_cache(path)
+                return None if state is None else (i, state)  # a damaged checkpoint: walk from the start
         return None
 
     def save(self, key, state):

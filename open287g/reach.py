@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import places
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, unpickle
+from .files import atomic_write, read_cache
 from .fixes import data_rows
 from .load import insert, open_new
 
@@ -108,12 +108,9 @@ class _Counties:
         self.path = Path(cache_dir) / f"reach-counties-{cache_key(*with_imports(places), packages=places.PACKAGES)}.pickle" if cache_dir else None
         self.kept = {}
         if self.path:
-            try:
-                found = unpickle(self.path.read_bytes())
-                if isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items()):
-                    self.kept = found
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
-                pass
+            found = read_cache(self.path)
+            if isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items()):
+                self.kept = found
         self.used = {}
 
     def find_county(self, st, text, fuzzy=True):

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import xlsx
 from .cachekey import cache_key, with_imports
 from .dating import fingerprint
-from .files import atomic_write, paused_gc
+from .files import atomic_write, paused_gc, read_cache
 from .identity import norm_agency
 from .places import state_postal
 from .records import Row
@@ -454,11 +454,9 @@ def extract_cached(path, sha256, cache_dir):
     """
     cache_file = extract_cache_file(cache_dir, sha256) if cache_dir else None
     if cache_file and cache_file.exists():
-        try:
-            with open(cache_file, "rb") as f:
-                return pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-            pass  # a damaged cache entry is simply re-parsed
+        found = read_cache(cache_file)
+        if found is not None:
+            return found  # else damaged: parsed again below
     try:
         result = {"ok": extract(path)}
     except PublicationError as e:

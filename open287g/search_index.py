@@ -5,7 +5,7 @@ import pickle
 from pathlib import Path
 
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, unpickle
+from .files import atomic_write, read_cache
 from .fixes import data_rows
 from .load import open_new
 from .words import words
@@ -93,10 +93,7 @@ def _words_file(cache_dir):
 
 def _load_words(path):
     """{(label, spellings, place, county): words} of an earlier build, or {} when missing or unreadable."""
-    try:
-        found = unpickle(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError):
-        return {}
+    found = read_cache(path)
     return found if isinstance(found, dict) else {}  # each value is checked where it is read
 
 
