@@ -16,10 +16,14 @@ def _collect(idx, known_fips):
     """{(state, key): place} from every civilian ZIP: its postal town, and the other town names USPS accepts
     for it (a name becomes a place of its own only where no postal town of that name exists in the state)."""
     towns, alternates, zips = {}, {}, []
+    county_of = {}  # (state, county as printed) -> FIPS: 42,000 ZIPs print about 3,300 counties
     for z in places.zip_records():
         st = z["state"]
-        found = idx.find_county(st, z["county"], fuzzy=False) if z["county"] else None
-        fips = found["fips"] if found and found["fips"] in known_fips else None
+        where = (st, z["county"])
+        if where not in county_of:
+            found = idx.find_county(st, z["county"], fuzzy=False) if z["county"] else None
+            county_of[where] = found["fips"] if found and found["fips"] in known_fips else None
+        fips = county_of[where]
         lat, lon = z["latitude"], z["longitude"]
         zips.append({"zip": z["zip_code"], "town": z["city"], "state_code": st, "county_fips": fips,
                      "county_name_printed": z["county"], "type": z["zip_code_type"].lower(),

@@ -28,7 +28,15 @@ def words(text, aliases=True):
     """Lower-case ASCII words: accents dropped, apostrophes removed, abbreviations expanded ("St. Johns Co." -> saint johns county)."""
     if not text:
         return []
-    text = str(text).translate(_APOSTROPHES)
+    # Keyed on text, never a number: 1, 1.0 and True are one key to a cache.
+    return list(_words(text if type(text) is str else str(text), aliases))
+
+
+# Names recur by the thousand (every ZIP's town, every row's agency in every list): each distinct text is
+# normalised once; bounded, since the server normalises what readers type.
+@functools.lru_cache(maxsize=1 << 17)
+def _words(text, aliases):
+    text = text.translate(_APOSTROPHES)
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in text if not unicodedata.combining(ch))
@@ -36,8 +44,8 @@ def words(text, aliases=True):
     text = text.replace("'", "").replace("&", " and ")
     parts = re.split(r"[^a-z0-9]+", text)
     if not aliases:
-        return [w for w in parts if w]
-    return [x for w in parts if w for x in _TOKEN_ALIASES.get(w, w).split()]
+        return tuple(w for w in parts if w)
+    return tuple(x for w in parts if w for x in _TOKEN_ALIASES.get(w, w).split())
 
 
 def squash(tokens):
