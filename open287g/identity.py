@@ -90,14 +90,17 @@ def _same_word(a, b):
     # Cheap bounds first (same answers): an edit distance is at least the length difference, and
     # difflib's quick ratios are upper bounds of its ratio.
     limit = 2 if min(len(a), len(b)) >= 8 else 1
-    if abs(len(a) - len(b)) <= limit and edits(a, b) <= limit:
+    if abs(len(a) - len(b)) <= limit and edits(a, b, limit) <= limit:
         return True
     m = difflib.SequenceMatcher(None, a, b)
     return m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO
 
 
-def edits(a, b):
-    """Edit distance with adjacent swaps (Damerau-Levenshtein, optimal string alignment): "Counry" -> "County" is 1."""
+def edits(a, b, limit=None):
+    """Edit distance with adjacent swaps (Damerau-Levenshtein, optimal string alignment): "Counry" -> "County" is 1.
+
+    With a limit, any distance over it may be returned as limit + 1: once every cell of two rows in a row
+    exceeds the limit, no alignment can come back under it (a swap reaches back two rows)."""
     prev2, prev = None, list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
         cur = [i] + [0] * len(b)
@@ -106,6 +109,8 @@ def edits(a, b):
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
             if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if limit is not None and min(cur) > limit and min(prev) > limit:
+            return limit + 1
         prev2, prev = prev, cur
     return prev[len(b)]
 

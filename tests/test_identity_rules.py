@@ -246,3 +246,17 @@ def test_a_mistyped_year_is_corrected_by_the_fetch_time():
     pubs = _dated(["participatingAgencies12292025am.xlsx", "participatingAgencies12312025am.xlsx", name], {name: "2026-01-05T18:02:11Z"})
     assert pubs[2].published_at == "2026-01-05T17:00:00"
     assert [k for k, _, _ in pubs[2].anomalies] == ["typo_year"] and "fetched on 2026-01-05" in pubs[2].anomalies[0][2]
+
+
+def test_edit_distance_with_a_limit_answers_every_comparison_with_it_as_without():
+    # _same_word asks only "at most limit edits?"; the limit lets edits() stop early on unlike words.
+    assert identity.edits("counry", "county") == 1 and identity.edits("macro", "marco") == 1
+    assert identity.edits("aggricultural", "agricultural", 2) == 1
+    assert identity.edits("washington", "jefferson", 2) == 3  # stopped early: limit + 1, not the distance 8
+    assert identity.edits("washington", "jefferson") == 8
+    words = ["county", "counry", "conty", "sheriff", "sherrif", "sheriffs", "office", "offic", "marco", "macro",
+             "berrien", "berrian", "aggricultural", "agricultural", "department", "departent", "constables", "constbales"]
+    for a in words:
+        for b in words:
+            for limit in (0, 1, 2):
+                assert (identity.edits(a, b, limit) <= limit) == (identity.edits(a, b) <= limit), (a, b, limit)
