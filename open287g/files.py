@@ -29,10 +29,13 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def atomic_write(path, data):
+def atomic_write(path, data, durable=True):
     """Write bytes (or text, as UTF-8) to path so that a reader, or a crash, never sees a partial file.
 
     The temp file's name is unique, so processes writing the same path at once each replace it whole.
+    durable=False leaves out the two fsyncs, for a cache entry that a power cut may cost but never
+    corrupt unnoticed: its reader (read_cache) takes a damaged file for a missing one. A killed process
+    loses nothing either way: the kernel keeps what was written.
     """
     path = Path(path)
     if isinstance(data, str):
@@ -43,7 +46,8 @@ def atomic_write(path, data):
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -52,7 +56,8 @@ def atomic_write(path, data):
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return path
 
 
