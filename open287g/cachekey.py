@@ -4,6 +4,7 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -17,21 +18,26 @@ def _source(module):
     return module.__name__, Path(module.__file__)
 
 
-def _statements(nodes):
-    """Every statement, nested ones too: an import is a statement, so the expressions (most of a module's
-    nodes) need not be walked."""
-    for node in nodes:
-        yield node
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            inner = getattr(node, field, None)
-            if isinstance(inner, list):
-                yield from _statements(inner)
+# An import statement at the start of a line, at any indent (a function's own import counts): with its
+# parenthesised names or backslash-continued lines. Only these are parsed, not the whole source: a build
+# keys its caches by about twenty modules, and parsing each in full cost it 0.05 s.
+_IMPORT = re.compile(rb"^[ \t]*((?:from[ \t]+[.\w]+[ \t]+import[ \t]*\([^)]*\)|(?:from[ \t]+[.\w]+[ \t]+)?import\b(?:[^\n\\]|\\[\s\S])*))", re.M)
+
+
+def _import_nodes(source):
+    """The import statements of a module's source, as ast nodes. A match that does not parse (prose in a
+    docstring beginning "import ...") is no statement."""
+    for m in _IMPORT.finditer(source):
+        try:
+            yield from ast.parse(m.group(1)).body
+        except SyntaxError:
+            continue
 
 
 def _package_imports(name, path):
     """The modules of this package that the module's source imports, anywhere in it (read, not run)."""
     parent = name.rpartition(".")[0]
-    for node in _statements(ast.parse(path.read_bytes()).body):
+    for node in _import_nodes(path.read_bytes()):
         if isinstance(node, ast.ImportFrom):
             base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1]) if node.level else ""
             target = ".".join(p for p in (base, node.module) if p)

@@ -241,6 +241,30 @@ def test_cache_keys_follow_the_code_and_the_packages(tmp_path):
     assert with_imports(places) == ("open287g.files", "open287g.places", "open287g.words")
 
 
+def test_the_import_scan_finds_every_import_a_full_parse_finds():
+    """cachekey reads a module's imports from its import lines alone; on every module of the package (and on
+    made-up sources: nested, parenthesised, continued, in a docstring) it must find what a full parse finds."""
+    import ast
+
+    from open287g import cachekey
+
+    def full(source):
+        return sorted(ast.dump(n) for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+    def scanned(source):
+        return sorted(ast.dump(n) for n in cachekey._import_nodes(source))
+
+    made_up = (b"import os\nfrom . import (\n    a,\n    b,\n)\ndef f():\n    from .x import y  # lazy\n"
+               b"    if 1:\n        import open287g.z as z\nfrom .w import \\\n    v\n")
+    assert scanned(made_up) == full(made_up) and len(full(made_up)) == 5
+    modules = sorted((ROOT / "open287g").rglob("*.py"))
+    assert len(modules) > 40
+    for path in modules:
+        source = path.read_bytes()
+        # a docstring line that reads like an import may add a statement, never lose one
+        assert set(full(source)) <= set(scanned(source)), path.name
+
+
 def test_the_build_prunes_cache_entries_of_other_code(odd_list, cache_dir):
     from open287g.read import extract_cache_file
 
