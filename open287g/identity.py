@@ -1,4 +1,5 @@
 """Reads printed agency names, states, dates and MOA links and scores whether two printed rows are one agreement (see docs/IDENTITY.md)."""
+import collections
 import datetime
 import difflib
 import functools
@@ -87,13 +88,31 @@ def _same_word(a, b):
         return True
     if len(a) < 5 or len(b) < 5:
         return False
-    # Cheap bounds first (same answers): an edit distance is at least the length difference, and
-    # difflib's quick ratios are upper bounds of its ratio.
+    # Cheap bounds first (same answers). An insertion, deletion or substitution changes by at most one how many
+    # letters either word has beyond the letters the two share (a swap changes none), so the edit distance is at
+    # least that; difflib's ratio is at most its two quick ratios, of the lengths and of the letters shared.
+    shared = _shared_letters(a, b)
     limit = 2 if min(len(a), len(b)) >= 8 else 1
-    if abs(len(a) - len(b)) <= limit and edits(a, b, limit) <= limit:
+    if max(len(a), len(b)) - shared <= limit and edits(a, b, limit) <= limit:
         return True
-    m = difflib.SequenceMatcher(None, a, b)
-    return m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO
+    return _ratio_at_least(a, b, TYPO_RATIO, shared)
+
+
+def _shared_letters(a, b):
+    """How many letters a and b share, each counted as often as both have it (difflib's quick_ratio count)."""
+    return sum((collections.Counter(a) & collections.Counter(b)).values())
+
+
+def _ratio_at_least(a, b, ratio, shared=None):
+    """difflib's ratio of a and b is at least `ratio`, with its two upper bounds (the lengths, then the letters
+    shared) computed first, as difflib computes them: building a SequenceMatcher costs more than both, and most
+    pairs of words fail the second."""
+    total = len(a) + len(b)
+    if 2.0 * min(len(a), len(b)) / total < ratio:
+        return False
+    if 2.0 * (_shared_letters(a, b) if shared is None else shared) / total < ratio:
+        return False
+    return difflib.SequenceMatcher(None, a, b).ratio() >= ratio
 
 
 def edits(a, b, limit=None):

@@ -260,3 +260,28 @@ def test_edit_distance_with_a_limit_answers_every_comparison_with_it_as_without(
         for b in words:
             for limit in (0, 1, 2):
                 assert (identity.edits(a, b, limit) <= limit) == (identity.edits(a, b) <= limit), (a, b, limit)
+
+
+def test_the_typo_ratio_is_difflibs_with_its_bounds_first():
+    import difflib
+
+    words = ["somerville", "somervell", "county", "counties", "sheriff", "sheriffs", "berrien", "berrian", "macro", "marco",
+             "department", "departent", "freedom", "freeborn", "walker", "waller", "aggricultural", "agricultural", "abc", "abcdefghij"]
+    for a in words:
+        for b in words:
+            for ratio in (0.5, 0.84, 0.9):
+                assert identity._ratio_at_least(a, b, ratio) == (difflib.SequenceMatcher(None, a, b).ratio() >= ratio), (a, b, ratio)
+
+
+def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared():
+    # _same_word skips the edit distance of words whose letters differ by more than the limit: the bound must hold.
+    import itertools
+    import random
+
+    rng = random.Random(287)
+    for _ in range(3000):
+        a = "".join(rng.choice("abcdes") for _ in range(rng.randint(1, 9)))
+        b = "".join(rng.choice("abcdes") for _ in range(rng.randint(1, 9)))
+        assert identity.edits(a, b) >= max(len(a), len(b)) - identity._shared_letters(a, b), (a, b)
+    for a, b in itertools.product(["counry", "county", "conty", "marco", "macro", "berrian", "berrien"], repeat=2):
+        assert identity.edits(a, b) >= max(len(a), len(b)) - identity._shared_letters(a, b)
