@@ -1,11 +1,15 @@
 """The open287g command: build, serve, fetch, extract-moa, gates and publish, each a thin wrapper over a stage module."""
 import importlib
+import os
 import sys
 import traceback
 
 import click
 
 from . import BUILD, DATA
+
+
+_WHOLE_PROGRAM = False  # True when the process is this command line (main), not a caller such as click's test runner
 
 
 # Commands defined in other modules, imported only when run or listed: `open287g build` starts without the
@@ -64,6 +68,12 @@ def build(data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
         traceback.print_exc()
         print("error: the build stopped; the database was not replaced", file=sys.stderr)
         code = NOT_BUILT
+    if _WHOLE_PROGRAM:
+        # Everything is written, synced and closed: end here rather than have the interpreter free the build's
+        # millions of objects one by one on the way out (0.9 s after a cold build).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 
@@ -85,5 +95,12 @@ def serve(db_path, host, port, prod, run_dir):
     sys.exit(run_serve(db_path, host, port))
 
 
-if __name__ == "__main__":
+def main():
+    """The program: the console script and `python -m open287g.cli`."""
+    global _WHOLE_PROGRAM
+    _WHOLE_PROGRAM = True
     cli()
+
+
+if __name__ == "__main__":
+    main()
