@@ -1,20 +1,24 @@
 """Reads the ZIP codes of the `zipcodes` package (postal town, county, centroid) and the counties table; writes places (every town a resident might type, with its county or counties) and zip_codes."""
 import collections
 import json
+import pickle
 from importlib.metadata import version
+from pathlib import Path
 
 
 from . import basedb, places
 from .cachekey import cache_key, prune, with_imports
+from .files import atomic_write, read_cache
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert, open_new
 
 SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
 
 
-def _collect(idx, known_fips):
+def _collect(idx):
     """{(state, key): place} from every civilian ZIP: its postal town, and the other town names USPS accepts
-    for it (a name becomes a place of its own only where no postal town of that name exists in the state)."""
+    for it (a name becomes a place of its own only where no postal town of that name exists in the state).
+    A ZIP's county is the one the geography index finds, whether or not the counties table has it."""
     towns, alternates, zips = {}, {}, []
     county_of = {}  # (state, county as printed) -> FIPS: 42,000 ZIPs print about 3,300 counties
     for z in places.zip_records():
@@ -22,12 +26,10 @@ def _collect(idx, known_fips):
         where = (st, z["county"])
         if where not in county_of:
             found = idx.find_county(st, z["county"], fuzzy=False) if z["county"] else None
-            county_of[where] = found["fips"] if found and found["fips"] in known_fips else None
+            county_of[where] = found["fips"] if found else None
         fips = county_of[where]
         lat, lon = z["latitude"], z["longitude"]
-        zips.append({"zip": z["zip_code"], "town": z["city"], "state_code": st, "county_fips": fips,
-                     "county_name_printed": z["county"], "type": z["zip_code_type"].lower(),
-                     "latitude": lat, "longitude": lon})
+        zips.append((z["zip_code"], z["city"], st, fips, z["county"], z["zip_code_type"].lower(), lat, lon))
         for name, table in [(z["city"], towns)] + [(alt, alternates) for alt in z["acceptable_cities"]]:
             key = (st, slug(name))
             if not key[1]:
@@ -47,36 +49,68 @@ def _collect(idx, known_fips):
     return towns, zips
 
 
-def rows(idx, counties):
-    """(places rows, zip_codes rows), sorted, from the ZIP data and the counties table."""
-    towns, zips = _collect(idx, set(counties))
+def towns(idx):
+    """What places and zip_codes are before the counties table is known: (towns, zips), plain tuples sorted as the
+    tables are. A town's counties are every county its ZIPs lie in, most ZIPs first (ties in FIPS order, so builds
+    are deterministic), with their counts; rows() keeps those the counties table has."""
+    collected, zips = _collect(idx)
     state_names = {s["postal"]: s["name"] for s in places.states()}
     out = []
-    for (st, key), t in sorted(towns.items()):
+    for (st, key), t in sorted(collected.items()):
         name = t["names"].most_common(1)[0][0]
-        # most ZIPs first; ties in FIPS order, so builds are deterministic
-        fips = [f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0]))]
         lat, lon = places.mean_point(t["points"]) if t["points"] else (None, None)
+        out.append((st, key, name, lookup_key(name), state_names.get(st),
+                    tuple(f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0]))),
+                    ", ".join(sorted(set(t["zips"]))), len(set(t["zips"])),
+                    None if lat is None else round(lat, 4), None if lon is None else round(lon, 4),
+                    "other town name USPS accepts for its ZIP codes" if t.get("alternate") else "USPS postal town"))
+    ids = {(town[0], town[1]) for town in out}
+    placed = []
+    for z in sorted(zips, key=lambda z: z[0]):
+        key = (z[2], slug(z[1]))
+        placed.append((*z, f"{key[0].lower()}/{key[1]}" if key in ids else None))
+    return out, placed
+
+
+def rows(partial, counties):
+    """(places rows, zip_codes rows), sorted, from towns()' result and the counties table ({fips: name}): a
+    county the table lacks is no town's county and no ZIP's."""
+    out = []
+    for st, key, name, lookup, state_name, found, zip_codes, zip_count, lat, lon, source in partial[0]:
+        fips = [f for f in found if f in counties]
         out.append({
             "id": f"{st.lower()}/{key}",
             "name": name,
-            "key": lookup_key(name),
+            "key": lookup,
             "state_code": st,
-            "state_name": state_names.get(st),
+            "state_name": state_name,
             "county_fips": fips[0] if fips else None,
             "counties": json.dumps([{"fips": f, "name": counties[f]} for f in fips]),
             "county_count": len(fips),
-            "zip_codes": ", ".join(sorted(set(t["zips"]))),
-            "zip_count": len(set(t["zips"])),
-            "latitude": None if lat is None else round(lat, 4),
-            "longitude": None if lon is None else round(lon, 4),
-            "source": "other town name USPS accepts for its ZIP codes" if t.get("alternate") else "USPS postal town",
+            "zip_codes": zip_codes,
+            "zip_count": zip_count,
+            "latitude": lat,
+            "longitude": lon,
+            "source": source,
         })
-    ids = {(r["state_code"], r["id"].split("/", 1)[1]) for r in out}
-    for z in zips:
-        key = (z["state_code"], slug(z["town"]))
-        z["place_id"] = f"{key[0].lower()}/{key[1]}" if key in ids else None
-    return out, sorted(zips, key=lambda z: z["zip"])
+    zips = [{"zip": z, "town": town, "state_code": st, "county_fips": fips if fips in counties else None,
+             "county_name_printed": printed, "type": kind, "latitude": lat, "longitude": lon, "place_id": place}
+            for z, town, st, fips, printed, kind, lat, lon, place in partial[1]]
+    return out, zips
+
+
+def towns_file(cache_dir):
+    """Where towns() is kept for the build that needs it: under a key of this module and the packages the places
+    come from. A cold build's worker writes it while workbooks are read (warm)."""
+    return Path(cache_dir) / f"towns-{cache_key(*with_imports(__name__), packages=places.PACKAGES)}.pickle"
+
+
+def warm(cache_dir):
+    """towns() into towns_file (in a worker process of a cold build, after the geography index)."""
+    path = towns_file(cache_dir)
+    if not path.exists():
+        atomic_write(path, pickle.dumps(towns(places.index()), protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+    return True
 
 
 TABLES = ("places", "zip_codes")
@@ -101,7 +135,8 @@ def write(db_path, cache_dir=None):
     saved = base.values() if base else None
     if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
         return saved["counts"]
-    place_rows, zip_rows = rows(places.index(), counties)
+    found = read_cache(towns_file(cache_dir)) if cache_dir else None
+    place_rows, zip_rows = rows(found if isinstance(found, tuple) and len(found) == 2 else towns(places.index()), counties)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
         r["source"] = f"{r['source']}: {source}"

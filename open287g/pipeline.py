@@ -107,7 +107,8 @@ def read_all(sources, cache_dir, jobs, progress):
 
     The snapshot (read.Snapshot) answers for every file read by the last build, in one load; a file it lacks is
     interpreted from its extract cache, or parsed. The main process interprets rows as results arrive, and one
-    worker builds the geography index when it is not cached, so a cold build keeps both cores busy.
+    worker builds the geography index and the gazetteer's towns when they are not cached, so a cold build keeps
+    both cores busy.
     """
     cache_dir = Path(cache_dir)
     snapshot = Snapshot(cache_dir)
@@ -119,7 +120,8 @@ def read_all(sources, cache_dir, jobs, progress):
     places_key = _places_key()
     places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
     for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), ("read-*.pickle", snapshot.path.name),
-                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json")):
+                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json"),
+                            ("towns-*.pickle", gazetteer.towns_file(cache_dir).name)):
         prune(cache_dir, family, current)
     if lacking:
         snapshot.seed()
@@ -135,8 +137,8 @@ def read_all(sources, cache_dir, jobs, progress):
     if len(todo) > 4 and workers > 1:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers) as pool:
-            if not os.path.exists(places.INDEX_CACHE):
-                pool.submit(places.warm_index, places.INDEX_CACHE)
+            if not os.path.exists(places.INDEX_CACHE) or not gazetteer.towns_file(cache_dir).exists():
+                pool.submit(_warm_geography, places.INDEX_CACHE, cache_dir)
             results = pool.map(_extract_job, [(str(p.path), p.sha256, cache_dir) for p in todo], chunksize=4)
             for p in pubs:
                 if p.sha256 in kept:
@@ -156,6 +158,13 @@ def read_all(sources, cache_dir, jobs, progress):
     # Refused files stay out of the snapshot: their reason is read from the extract cache each time.
     snapshot.save({p.sha256: good[p.sha256] for p in pubs if p.sha256 in good}, hashes)
     return [done[p.id] for p in pubs], len(todo)
+
+
+def _warm_geography(index_cache, cache_dir):
+    """In a worker while workbooks are read: the geography index, then the gazetteer's towns from it (the load
+    stage's longest step in a cold build), each into the cache when missing."""
+    places.warm_index(index_cache)
+    return gazetteer.warm(cache_dir)
 
 
 @functools.cache
