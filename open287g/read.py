@@ -457,14 +457,25 @@ def extract_cached(path, sha256, cache_dir):
         found = read_cache(cache_file)
         if found is not None:
             return found  # else damaged: parsed again below
-    try:
-        result = {"ok": extract(path)}
-    except PublicationError as e:
-        result = {"error": one_line(str(e))}
+    result = _extracted(path)
     if cache_file:
-        # Not fsynced: one per workbook, 59 MB in all, where the fsyncs cost a cold build more than its parsing.
-        atomic_write(cache_file, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        _stored(cache_file, result)
     return result
+
+
+def _extracted(path):
+    try:
+        return {"ok": extract(path)}
+    except PublicationError as e:
+        return {"error": one_line(str(e))}
+
+
+def _stored(cache_file, result):
+    """result pickled into cache_file; returns the pickle."""
+    data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+    # Not fsynced: one per workbook, 59 MB in all, where the fsyncs cost a cold build more than its parsing.
+    atomic_write(cache_file, data, durable=False)
+    return data
 
 
 def one_line(text, limit=300):
@@ -474,7 +485,16 @@ def one_line(text, limit=300):
 
 
 def _extract_job(args):
-    return extract_cached(*args)
+    """A worker's parse of a file the cache lacks, answered with the pickle it wrote there (job_result reads it):
+    the result is pickled once, where returning it would pickle it a second time for the way back."""
+    path, sha256, cache_dir = args
+    return _stored(extract_cache_file(cache_dir, sha256), _extracted(path))
+
+
+def job_result(data):
+    """_extract_job's answer -> extract_cached's."""
+    with paused_gc():
+        return pickle.loads(data)
 
 
 # The packages whose versions a reading depends on: calamine reads the cells, `us` names the states (words.state_postal).
