@@ -103,8 +103,8 @@ def pytest_collection_finish(session):
         raise pytest.UsageError("a test module reads the live data/ outside the snapshot at import: " + "; ".join(dict.fromkeys(live_reads)))
 
 
-# The longest files first (measured with --durations), so pytest-xdist starts the two longest on
-# the two workers at once and shares out the rest behind them; the other files keep their order.
+# The longest files first (measured with --durations), so pytest-xdist starts the longest on
+# the workers at once and shares out the rest behind them; the other files keep their order.
 LONGEST_FIRST = ("test_replay.py", "test_interrupted_builds.py", "test_identity_real.py", "test_build_failures.py",
                  "test_publish.py", "test_gates.py", "test_hostile_workbooks.py", "test_prod.py")
 
