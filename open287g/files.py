@@ -92,12 +92,16 @@ def paused_gc():
 UNREADABLE = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError, ImportError)
 
 
+def unpickle(data):
+    """A pickle's value, loaded with the collector paused."""
+    with paused_gc():
+        return pickle.loads(data)
+
+
 def read_cache(path):
-    """A cache file's pickled value, loaded with the collector paused; None when it is missing or unreadable
-    (the caller then computes it again)."""
+    """A cache file's pickled value (unpickle); None when it is missing or unreadable (the caller then computes
+    it again)."""
     try:
-        data = Path(path).read_bytes()
-        with paused_gc():
-            return pickle.loads(data)
+        return unpickle(Path(path).read_bytes())
     except UNREADABLE:
         return None

@@ -16,8 +16,8 @@ from . import ROOT, config, counties, dating, documents, finish, fixes, gazettee
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, file_sha256, read_cache, swap_in
-from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret, job_result
+from .files import atomic_write, file_sha256, read_cache, swap_in, unpickle
+from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
 
@@ -146,7 +146,7 @@ def read_all(sources, cache_dir, jobs, progress):
                 elif p.id in cached:
                     absorb(p, _interpreted(extract_cached(p.path, p.sha256, cache_dir)))
             for p, result in zip(todo, results):
-                absorb(p, _interpreted(job_result(result)))
+                absorb(p, _interpreted(unpickle(result)))
                 bar.update(1)
     else:
         for p in pubs:

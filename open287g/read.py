@@ -485,16 +485,11 @@ def one_line(text, limit=300):
 
 
 def _extract_job(args):
-    """A worker's parse of a file the cache lacks, answered with the pickle it wrote there (job_result reads it):
-    the result is pickled once, where returning it would pickle it a second time for the way back."""
+    """A worker's parse of a file the cache lacks, answered with the pickle it wrote there (files.unpickle gives
+    extract_cached's answer): the result is pickled once, where returning it would pickle it a second time for
+    the way back."""
     path, sha256, cache_dir = args
     return _stored(extract_cache_file(cache_dir, sha256), _extracted(path))
-
-
-def job_result(data):
-    """_extract_job's answer -> extract_cached's."""
-    with paused_gc():
-        return pickle.loads(data)
 
 
 # The packages whose versions a reading depends on: calamine reads the cells, `us` names the states (words.state_postal).
