@@ -105,6 +105,12 @@ def towns_file(cache_dir):
     return Path(cache_dir) / f"towns-{cache_key(*with_imports(__name__), packages=places.PACKAGES)}.pickle"
 
 
+def _towns(cache_dir):
+    """towns() as a read worker left it in the cache, or made here (no cache, a serial build, a damaged file)."""
+    found = read_cache(towns_file(cache_dir)) if cache_dir else None
+    return found if isinstance(found, tuple) and len(found) == 2 else towns(places.index())
+
+
 def warm(cache_dir):
     """towns() into towns_file (in a worker process of a cold build, after the geography index)."""
     path = towns_file(cache_dir)
@@ -135,8 +141,7 @@ def write(db_path, cache_dir=None):
     saved = base.values() if base else None
     if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
         return saved["counts"]
-    found = read_cache(towns_file(cache_dir)) if cache_dir else None
-    place_rows, zip_rows = rows(found if isinstance(found, tuple) and len(found) == 2 else towns(places.index()), counties)
+    place_rows, zip_rows = rows(_towns(cache_dir), counties)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
         r["source"] = f"{r['source']}: {source}"
