@@ -16,11 +16,12 @@ SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centr
 
 
 def _collect(idx):
-    """{(state, key): place} from every civilian ZIP: its postal town, and the other town names USPS accepts
+    """({(state, key): place}, ZIP rows, {name: slug}) from every civilian ZIP: its postal town, and the other town names USPS accepts
     for it (a name becomes a place of its own only where no postal town of that name exists in the state).
     A ZIP's county is the one the geography index finds, whether or not the counties table has it."""
     towns, alternates, zips = {}, {}, []
     county_of = {}  # (state, county as printed) -> FIPS: 42,000 ZIPs print about 3,300 counties
+    slugs = {}  # name -> slug: 57,000 names, 26,000 distinct
     for z in places.zip_records():
         st = z["state"]
         where = (st, z["county"])
@@ -31,11 +32,15 @@ def _collect(idx):
         lat, lon = z["latitude"], z["longitude"]
         zips.append((z["zip_code"], z["city"], st, fips, z["county"], z["zip_code_type"].lower(), lat, lon))
         for name, table in [(z["city"], towns)] + [(alt, alternates) for alt in z["acceptable_cities"]]:
-            key = (st, slug(name))
-            if not key[1]:
+            town = slugs.get(name)
+            if town is None:
+                town = slugs[name] = slug(name)
+            if not town:
                 continue
-            t = table.setdefault(key, {"names": collections.Counter(), "zips": [], "points": [],
-                                       "counties": collections.Counter()})
+            key = (st, town)
+            t = table.get(key)
+            if t is None:  # not setdefault: its default would build two Counters for every name of every ZIP
+                t = table[key] = {"names": collections.Counter(), "zips": [], "points": [], "counties": collections.Counter()}
             t["names"][name] += 1
             t["zips"].append(z["zip_code"])
             if lat is not None:
@@ -46,14 +51,14 @@ def _collect(idx):
         if key not in towns:
             t["alternate"] = True
             towns[key] = t
-    return towns, zips
+    return towns, zips, slugs
 
 
 def towns(idx):
     """What places and zip_codes are before the counties table is known: (towns, zips), plain tuples sorted as the
     tables are. A town's counties are every county its ZIPs lie in, most ZIPs first (ties in FIPS order, so builds
     are deterministic), with their counts; rows() keeps those the counties table has."""
-    collected, zips = _collect(idx)
+    collected, zips, slugs = _collect(idx)
     state_names = {s["postal"]: s["name"] for s in places.states()}
     out = []
     for (st, key), t in sorted(collected.items()):
@@ -67,7 +72,7 @@ def towns(idx):
     ids = {(town[0], town[1]) for town in out}
     placed = []
     for z in sorted(zips, key=lambda z: z[0]):
-        key = (z[2], slug(z[1]))
+        key = (z[2], slugs[z[1]])
         placed.append((*z, f"{key[0].lower()}/{key[1]}" if key in ids else None))
     return out, placed
 
