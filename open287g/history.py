@@ -191,7 +191,7 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
             todo, matched = (pool, frozenset()) if known is None else (pool - old_pool, known & pool)
             matched = matched | {s for s in sorted(todo) if identity.compare_names(s, r["agency"], state)}
             matched_by[r["agency"]] = matched
-        named = [a for a in here if any(s in matched for s in a["spellings"])]
+        named = [a for a in here if not matched.isdisjoint(a["spellings"])]
         same_model = [a for a in named if r["model"] in (None, a["model"])]
         pick = next((a for a in same_model if r["signed_on"] and a["signed_on"] == r["signed_on"]), None) or (same_model[0] if same_model else None)
         r["agreement_id"] = pick["id"] if pick else None

@@ -1,5 +1,4 @@
 """Reads printed agency names, states, dates and MOA links and scores whether two printed rows are one agreement (see docs/IDENTITY.md)."""
-import collections
 import datetime
 import difflib
 import functools
@@ -100,7 +99,11 @@ def _same_word(a, b):
 
 def _shared_letters(a, b):
     """How many letters a and b share, each counted as often as both have it (difflib's quick_ratio count)."""
-    return sum((collections.Counter(a) & collections.Counter(b)).values())
+    shared = 0
+    for letter in set(a):  # str.count: a third of the cost of two Counters and their intersection
+        x, y = a.count(letter), b.count(letter)
+        shared += x if x < y else y
+    return shared
 
 
 def _ratio_at_least(a, b, ratio, shared=None):

@@ -275,6 +275,7 @@ def test_the_typo_ratio_is_difflibs_with_its_bounds_first():
 
 def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared():
     # _same_word skips the edit distance of words whose letters differ by more than the limit: the bound must hold.
+    import difflib
     import itertools
     import random
 
@@ -283,5 +284,7 @@ def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared
         a = "".join(rng.choice("abcdes") for _ in range(rng.randint(1, 9)))
         b = "".join(rng.choice("abcdes") for _ in range(rng.randint(1, 9)))
         assert identity.edits(a, b) >= max(len(a), len(b)) - identity._shared_letters(a, b), (a, b)
+        # the letters shared, each as often as both have it: difflib's quick_ratio count
+        assert identity._shared_letters(a, b) == round(difflib.SequenceMatcher(None, a, b).quick_ratio() * (len(a) + len(b)) / 2), (a, b)
     for a, b in itertools.product(["counry", "county", "conty", "marco", "macro", "berrian", "berrien"], repeat=2):
         assert identity.edits(a, b) >= max(len(a), len(b)) - identity._shared_letters(a, b)
