@@ -90,8 +90,11 @@ def _same_word(a, b):
     # Cheap bounds first (same answers). An insertion, deletion or substitution changes by at most one how many
     # letters either word has beyond the letters the two share (a swap changes none), so the edit distance is at
     # least that; difflib's ratio is at most its two quick ratios, of the lengths and of the letters shared.
+    shortest, total = min(len(a), len(b)), len(a) + len(b)
+    limit = 2 if shortest >= 8 else 1
+    if total - 2 * shortest > limit and 2.0 * shortest / total < TYPO_RATIO:
+        return False  # lengths alone fail both bounds below: the letters are never counted
     shared = _shared_letters(a, b)
-    limit = 2 if min(len(a), len(b)) >= 8 else 1
     if max(len(a), len(b)) - shared <= limit and edits(a, b, limit) <= limit:
         return True
     return _ratio_at_least(a, b, TYPO_RATIO, shared)
@@ -215,6 +218,7 @@ def compare_names(a, b, state=("", ""), county_words=frozenset()):
 _ADDENDUM = re.compile(r"\s*\(?\s*addendum\s*\)?\s*$", re.I)
 
 
+@functools.lru_cache(maxsize=1 << 14)  # once per distinct name: the walk asks for every row of every list
 def addendum_of(name):
     """ "Monmouth County Sheriff's Office (Addendum)" -> "Monmouth County Sheriff's Office"; None for any other name."""
     base = _ADDENDUM.sub("", name or "")

@@ -1,4 +1,5 @@
 """Reads the dated participating publications in order and writes agreements, merges and changes: who continued, who was renamed, re-dated, re-signed, and who ended."""
+import bisect
 import csv
 import hashlib
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ class Lineage:
             self.change(pub, "gap", agreement_id, before=since.published_at[:10], after=pub.published_at[:10],
                         detail=f"missing from {a.missing_count} publication{'s' if a.missing_count != 1 else ''} from {since.file_name}, then listed again")
             a.missing_since, a.missing_count = None, 0
-        if a.row == row:  # the row as printed last time (most often the very same object): nothing changed
+        if a.row is row or a.row == row:  # the row as printed last time (most often the very same object): nothing changed
             return
         a.row = row
         name_key = (key[0], key[1])
@@ -294,15 +295,17 @@ class Lineage:
                 if k in rows:
                     continue  # the same row printed twice is one agreement (listings keep both copies)
                 rows[k] = row
-        addenda = {k: rows.pop(k) for k in sorted(rows, key=sortable) if identity.addendum_of(rows[k].agency)}
-        taken, appeared = {}, {}
-        for k in sorted(rows, key=sortable):
+        addenda, taken, appeared = {}, {}, {}
+        for k in sorted(rows, key=sortable):  # taken and appeared are filled in this order
+            if identity.addendum_of(rows[k].agency):
+                addenda[k] = rows.pop(k)
+                continue
             agreement_id = self.by_key.get(k)
             if agreement_id is None:
                 appeared[k] = rows[k]
             else:
                 taken[k] = agreement_id
-        for k, agreement_id in sorted(taken.items(), key=lambda kv: sortable(kv[0])):
+        for k, agreement_id in taken.items():
             self._take(agreement_id, k, rows[k], pub)
         now = set(taken.values())
         for k, row in addenda.items():
@@ -394,11 +397,12 @@ class Lineage:
 
     def _fold_and_add(self, pub, appeared, now):
         """What is left is new, unless it is a second printing of an agreement in this same file."""
+        ordered = sorted(now)  # kept sorted as agreements are added below, not sorted again for every row
         for k in sorted(appeared, key=sortable):
             row = appeared[k]
             twin, follows = None, None
             state = self._state(k[0])
-            for agreement_id in sorted(now):
+            for agreement_id in ordered:
                 a = self.agreements[agreement_id]
                 if a.state_code != k[0] or a.model != k[2] or a.row is None:
                     continue
@@ -434,7 +438,9 @@ class Lineage:
                 # A new MOA printed beside the old one: if the old row later goes, it was superseded, not ended.
                 self.agreements[agreement_id].follows = follows
             self.change(pub, "added", agreement_id, after=k[3], detail=f"listed beside agreement {follows}, signed earlier" if follows else None)
-            now.add(agreement_id)
+            if agreement_id not in now:
+                now.add(agreement_id)
+                bisect.insort(ordered, agreement_id)
 
     def seen_again(self, pub):
         """An identical re-publication of the last list walked: everything on it was listed again."""

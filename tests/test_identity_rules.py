@@ -288,3 +288,25 @@ def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared
         assert identity._shared_letters(a, b) == round(difflib.SequenceMatcher(None, a, b).quick_ratio() * (len(a) + len(b)) / 2), (a, b)
     for a, b in itertools.product(["counry", "county", "conty", "marco", "macro", "berrian", "berrien"], repeat=2):
         assert identity.edits(a, b) >= max(len(a), len(b)) - identity._shared_letters(a, b)
+
+
+def test_same_word_answers_as_the_rule_without_its_shortcuts():
+    # The rule in full: equal, a plural s, or (5+ letters) at most one edit (two from 8 letters) or difflib's ratio
+    # at least TYPO_RATIO. _same_word's length, letter and limit shortcuts must never change an answer.
+    import difflib
+    import random
+
+    def rule(a, b):
+        if a == b or (len(a) >= 4 and len(b) >= 4 and a.rstrip("s") == b.rstrip("s")):
+            return True
+        if len(a) < 5 or len(b) < 5:
+            return False
+        limit = 2 if min(len(a), len(b)) >= 8 else 1
+        return identity.edits(a, b) <= limit or difflib.SequenceMatcher(None, a, b).ratio() >= identity.TYPO_RATIO
+
+    rng = random.Random(21)
+    words = sorted(identity.BOILERPLATE) + ["couny", "departent", "offic", "constbales", "somervell", "berrian", "lyons"]
+    words += ["".join(rng.choice("aeiourstln") for _ in range(rng.randint(3, 14))) for _ in range(150)]
+    for a in words:
+        for b in words:
+            assert identity._same_word(a, b) == rule(a, b), (a, b)
