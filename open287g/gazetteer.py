@@ -1,8 +1,8 @@
 """Reads the ZIP codes of the `zipcodes` package (postal town, county, centroid) and the counties table; writes places (every town a resident might type, with its county or counties) and zip_codes."""
-import collections
 import json
 import pickle
 from importlib.metadata import version
+from operator import itemgetter
 from pathlib import Path
 
 
@@ -39,14 +39,16 @@ def _collect(idx):
                 continue
             key = (st, town)
             t = table.get(key)
-            if t is None:  # not setdefault: its default would build two Counters for every name of every ZIP
-                t = table[key] = {"names": collections.Counter(), "zips": [], "points": [], "counties": collections.Counter()}
-            t["names"][name] += 1
+            if t is None:  # counts in plain dicts: a Counter costs more to make than all its counting here
+                t = table[key] = {"names": {}, "zips": [], "points": [], "counties": {}}
+            counts = t["names"]
+            counts[name] = counts.get(name, 0) + 1
             t["zips"].append(z["zip_code"])
             if lat is not None:
                 t["points"].append((lat, lon))
             if fips:
-                t["counties"][fips] += 1
+                counts = t["counties"]
+                counts[fips] = counts.get(fips, 0) + 1
     for key, t in alternates.items():
         if key not in towns:
             t["alternate"] = True
@@ -62,7 +64,7 @@ def towns(idx):
     state_names = {s["postal"]: s["name"] for s in places.states()}
     out = []
     for (st, key), t in sorted(collected.items()):
-        name = t["names"].most_common(1)[0][0]
+        name = max(t["names"].items(), key=itemgetter(1))[0]  # the most printed; a tie, the first seen (as Counter.most_common)
         lat, lon = places.mean_point(t["points"]) if t["points"] else (None, None)
         out.append((st, key, name, lookup_key(name), state_names.get(st),
                     tuple(f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0]))),
