@@ -232,10 +232,15 @@ class _Index:
         return None
 
 
+@functools.cache  # read by the geography index and the gazetteer, in one process: made once
 def zip_records():
     """The civilian ZIP codes of the `zipcodes` package, latitude and longitude as floats (None where the
     package has none, or 0,0: about 40 ZIPs carry that for "no coordinates"). Military APO/FPO ZIPs are
-    left out: their coordinates are not where the ZIP is used."""
+    left out: their coordinates are not where the ZIP is used. A tuple of dicts shared by every caller: read, never changed."""
+    return tuple(_zip_records())
+
+
+def _zip_records():
     import zipcodes
 
     for z in zipcodes.list_all():
