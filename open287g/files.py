@@ -16,6 +16,16 @@ def file_sha256(path):
     return h.hexdigest()
 
 
+def copy_hashed(source, target):
+    """Copy source to target (created or truncated); returns the sha256 of the bytes written, read once for both."""
+    h = hashlib.sha256()
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            h.update(chunk)
+            dst.write(chunk)
+    return h.hexdigest()
+
+
 def _fsync_dir(directory):
     try:
         fd = os.open(directory, os.O_RDONLY)

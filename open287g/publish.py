@@ -32,7 +32,7 @@ import click
 from . import BUILD, DATA, ROOT, prod
 from .cachekey import prune
 from .config import DATABASE
-from .files import atomic_write, file_sha256
+from .files import atomic_write, copy_hashed, file_sha256
 
 DEFAULT_OUT = BUILD / "deploy"
 DEFAULT_APP = "open287g"
@@ -313,8 +313,9 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        shutil.copyfile(db_path, tmp / db_file)
-        if file_sha256(tmp / db_file) != db_sha:
+        # Hashed as copied: the bytes written are the bytes hashed, so a copy of a database that changed meanwhile differs.
+        copied = {tmp / db_file: copy_hashed(db_path, tmp / db_file)}
+        if copied[tmp / db_file] != db_sha:
             raise PublishError(f"{db_path} changed while it was being copied: run publish again")
         shutil.copyfile(metadata_file, tmp / "metadata.json")
         wheel = build_wheel(tmp)  # the package, plugins and all, installed in the image by pip
@@ -324,7 +325,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
         # built from (about 44 MB), not whatever else data/ holds today, and the history sources
         for file in [*ice_files(db_path), "MANIFEST.csv"]:
             (tmp / "data" / "ice" / file).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(Path(data_dir) / "ice" / file, tmp / "data" / "ice" / file)
+            copied[tmp / "data" / "ice" / file] = copy_hashed(Path(data_dir) / "ice" / file, tmp / "data" / "ice" / file)
         if (Path(data_dir) / "history").is_dir():
             _copy_tree(Path(data_dir) / "history", tmp / "data" / "history")
         (tmp / "constraints.txt").write_text(
@@ -339,7 +340,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
         (tmp / "fly.toml").write_text(fly_toml(app, region, note), encoding="utf-8")
         (tmp / ".dockerignore").write_text(f"{BUNDLE_MANIFEST}\n", encoding="utf-8")
         files = {
-            str(p.relative_to(tmp)): file_sha256(p)
+            str(p.relative_to(tmp)): copied.get(p) or file_sha256(p)
             for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         manifest = {
