@@ -141,13 +141,13 @@ def _base(counties, cache_dir):
 
 def write(db_path, cache_dir=None):
     """places and zip_codes, linked to counties and states; with a cache_dir they are copied from a base file there
-    (basedb), made the first time."""
+    (basedb), made the first time. Returns that file's key, which fixes every places row (None without a cache)."""
     db = open_new(db_path)
     counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
     base = _base(counties, cache_dir)
     saved = base.values() if base else None
     if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
-        return saved["counts"]
+        return base.key
     place_rows, zip_rows = rows(_towns(cache_dir), counties)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
@@ -161,7 +161,6 @@ def write(db_path, cache_dir=None):
     db["places"].create_index(["key"])
     db["zip_codes"].create_index(["place_id"])
     db.conn.commit()
-    counts = {"places": len(place_rows), "zip_codes": len(zip_rows)}
     if base:
-        base.save(db_path, TABLES, values={"counts": counts})
-    return counts
+        base.save(db_path, TABLES)
+    return base.key if base else None

@@ -1,16 +1,19 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
 import functools
+import hashlib
 import json
 import pickle
 from pathlib import Path
 
+from . import basedb
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write, read_cache
 from .fixes import data_rows
 from .load import open_new
 from .words import words
 
-INDEX_ROWS = """
+# The entries in id order: agencies, counties and states (from the build), then places (the gazetteer's, fixed by its base key).
+OTHER_ROWS = """
 select
   'agency' as kind,
   a.id as ref,
@@ -43,7 +46,8 @@ select
   null,
   null
 from states s
-union all
+"""
+PLACE_ROWS = """
 select
   'place',
   p.id,
@@ -55,6 +59,9 @@ select
   null
 from places p
 """
+INDEX_ROWS = OTHER_ROWS + "union all" + PLACE_ROWS
+FTS = "search_entries_fts"
+
 
 def _text(*parts):
     return " ".join(spelt for spelt in map(_spelt, filter(None, parts)) if spelt)
@@ -97,13 +104,28 @@ def _load_words(path):
     return found if isinstance(found, dict) else {}  # each value is checked where it is read
 
 
-def write_index(db_path, abbreviations=(), cache_dir=None):
+def _base(db, cache_dir, places_key):
+    """The base file of search_entries and its index: keyed by this code, the gazetteer's key (places_key: the places
+    rows are fixed by it) and the agencies, counties and states entries as read now; None without both."""
+    if not cache_dir or not places_key:
+        return None
+    digest = hashlib.sha256(repr(db.conn.execute(OTHER_ROWS).fetchall()).encode()).hexdigest()
+    return basedb.Base(cache_dir, "search", basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES),
+                                                       extra=[places_key, digest]))
+
+
+def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
-    words: the ~40,000 places and counties are the same from build to build."""
+    words: the ~40,000 places and counties are the same from build to build; with places_key (gazetteer.write's)
+    the entries and their index are copied from a base file there when no agency, county or state entry changed."""
     db = open_new(db_path)
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
+    db.conn.commit()
+    base = _base(db, cache_dir, places_key)
+    if base and base.values() is not None and base.copy(db_path, ["search_entries"]) and base.copy_fts(db_path, FTS):
+        return db["search_entries"].count
     path = _words_file(cache_dir) if cache_dir else None
     kept = _load_words(path) if path else {}
     used, missed = {}, []
@@ -130,4 +152,6 @@ def write_index(db_path, abbreviations=(), cache_dir=None):
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()
+    if base:
+        base.save(db_path, ["search_entries"], fts=(FTS,))
     return db["search_entries"].count

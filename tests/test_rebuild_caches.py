@@ -97,9 +97,12 @@ def small_database(path):
     return path
 
 
-def index_of(path, cache_dir=None):
+def index_of(path, cache_dir=None, places_key=None, change=None):
     small_database(path)
-    search_index.write_index(path, [], cache_dir)
+    if change:
+        with sqlite3.connect(path) as db:
+            db.execute(change)
+    search_index.write_index(path, [], cache_dir, places_key)
     db = sqlite3.connect(path)
     try:
         return (db.execute("select * from search_entries order by id").fetchall(),
@@ -120,6 +123,27 @@ def test_search_words_from_the_cache_equal_computed_ones(tmp_path, monkeypatch):
     (path,) = cache.glob("search-words-*.pickle")
     path.write_bytes(b"junk")
     assert index_of(tmp_path / "d.db", cache) == computed
+
+
+def test_search_entries_from_the_base_equal_computed_ones_until_an_entry_changes(tmp_path, monkeypatch):
+    computed = index_of(tmp_path / "a.db")
+    cache = tmp_path / "cache"
+    assert index_of(tmp_path / "b.db", cache, "places-1") == computed
+    (base,) = cache.glob("base-search-*.sqlite")
+    monkeypatch.setattr(search_index.basedb.Base, "save", lambda *a, **k: pytest.fail("computed entries the base holds"))
+    assert index_of(tmp_path / "c.db", cache, "places-1") == computed
+    monkeypatch.undo()
+    # An agency's status, or other places (another gazetteer key), make another base: computed, not copied.
+    ended = "update agencies set status = 'ended' where id = 'ar-1'"
+    assert index_of(tmp_path / "d.db", cache, "places-1", ended) == index_of(tmp_path / "e.db", change=ended) != computed
+    assert not base.exists()  # the other key's file is pruned
+    saved = []
+    real_save = search_index.basedb.Base.save
+    monkeypatch.setattr(search_index.basedb.Base, "save", lambda self, *a, **k: (saved.append(self.key), real_save(self, *a, **k)))
+    assert index_of(tmp_path / "f.db", cache, "places-2") == computed and len(saved) == 1
+    (base,) = cache.glob("base-search-*.sqlite")
+    base.write_bytes(base.read_bytes()[:4096])  # cut short: read as missing
+    assert index_of(tmp_path / "g.db", cache, "places-2") == computed and len(saved) == 2
 
 
 def test_listings_traced_equal_the_join(tmp_path):
