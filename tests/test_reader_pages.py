@@ -30,6 +30,8 @@ def axe_violations(pg):
 def wait_for_map(pg):
     pg.wait_for_selector(".leaflet-container .o287g-cluster, .leaflet-container .o287g-marker")
     pg.wait_for_selector(".leaflet-overlay-pane path")
+    # the first batch of markers placed and the view fitted to it (markers.js counts the batches)
+    pg.wait_for_function("() => (window.open287g && window.open287g.batches) > 0")
     pg.wait_for_timeout(500)
 
 
@@ -78,6 +80,20 @@ def test_a_bad_date_says_so(page, server):
     assert response.status == 400 and "“31/03/2026” is not a date" in page.inner_text("[role=alert]")
 
 
+def test_map_opens_on_the_48_states_on_a_slow_phone_too(page, server):
+    # A CPU six times slower than this machine's: markercluster places the first batch of markers in several
+    # timed chunks, and the view datasette-cluster-map fitted to the first chunk (none) was the whole world.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 6})
+    try:
+        page.goto(server + "/287g/agencies_map")
+        wait_for_map(page)
+        assert_on_the_48_states(page)
+    finally:
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})  # the page is the module's: later tests run at full speed
+    assert not page.errors, page.errors
+
+
 def test_csv_link_downloads_a_named_file(page, server):
     page.goto(server + "/287g/as_of?date=2026-01-08")
     with page.expect_download() as info:
@@ -91,16 +107,22 @@ def test_csv_link_downloads_a_named_file(page, server):
     assert response.headers["content-disposition"] == 'attachment; filename="287g-agreements-model-TFM.csv"'
 
 
+CORNERS = {"Cape Flattery WA": (48.38, -124.7), "Lubec ME": (44.8, -66.95), "Key West FL": (24.55, -81.8),
+           "San Diego CA": (32.7, -117.15), "Brownsville TX": (25.9, -97.5), "Lake of the Woods MN": (49.38, -95.15)}
+
+
+def assert_on_the_48_states(pg):
+    """The map's view holds the corners of the contiguous states, not Guam."""
+    inside = pg.evaluate("""(points) => { const m = window.open287g.maps[0];
+        return Object.fromEntries(Object.entries(points).map(([k, p]) => [k, m.getBounds().contains(p)])); }""", CORNERS)
+    assert inside == {name: True for name in CORNERS}
+    assert pg.evaluate("window.open287g.maps[0].getBounds().contains([13.44, 144.79])") is False
+
+
 def test_map_opens_on_the_48_states_with_outlines_and_the_legend_below(page, server):
     page.goto(server + "/287g/agencies_map")
     wait_for_map(page)
-    # the first view holds the corners of the contiguous states, not Guam
-    corners = {"Cape Flattery WA": (48.38, -124.7), "Lubec ME": (44.8, -66.95), "Key West FL": (24.55, -81.8),
-               "San Diego CA": (32.7, -117.15), "Brownsville TX": (25.9, -97.5), "Lake of the Woods MN": (49.38, -95.15)}
-    inside = page.evaluate("""(points) => { const m = window.open287g.maps[0];
-        return Object.fromEntries(Object.entries(points).map(([k, p]) => [k, m.getBounds().contains(p)])); }""", corners)
-    assert inside == {name: True for name in corners}
-    assert page.evaluate("window.open287g.maps[0].getBounds().contains([13.44, 144.79])") is False
+    assert_on_the_48_states(page)
     # state outlines shipped with the site: one path per state or territory, no tile server
     assert page.locator(".leaflet-overlay-pane path").count() >= 50
     # the map comes before the facets and the table; the legend is under the map, not over it
