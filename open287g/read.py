@@ -377,6 +377,8 @@ _MEMO = {}  # (column names, raw cells, links) -> (row, its body key, anomalies)
 # Row -> (the one Row object kept for it, its body key): equal rows from different cells, or read from the
 # snapshot, become one object, so the snapshot's pickle stores each row once and its files' key sets share tuples.
 _ROWS = {}
+_LISTS = {}  # the row ids of a list -> (its rows, key set, fingerprint)
+_SHEET_ROWS = {}  # a sheet_rows tuple -> the one kept
 
 
 def _canonical(row):
@@ -421,16 +423,26 @@ def interpret(extracted):
             anomalies.append((kind, number, detail))
     for number, text in extracted.get("notes", ()):
         anomalies.append(("footnote", number, f"{text!r} below the list, naming no agency or support type: left unread"))
+    # Files that print the same rows share one tuple of them, its key set and fingerprint (made once): later stages
+    # compare and cache row lists by identity. The rows are _canonical's, alive while the pool holds them.
+    rows = tuple(rows)
+    shape = tuple(map(id, rows))
+    shared = _LISTS.get(shape)
+    if shared is None:
+        shared = _LISTS[shape] = (rows, frozenset(body_keys), fingerprint(rows))
+    rows, keys, printed = shared
+    sheet_rows = tuple(sheet_rows)
+    sheet_rows = _SHEET_ROWS.setdefault(sheet_rows, sheet_rows)
     return {
         "header": extracted["header"],
         "saved_at": extracted.get("saved_at"),
-        "rows": tuple(rows),
-        "sheet_rows": tuple(sheet_rows),
+        "rows": rows,
+        "sheet_rows": sheet_rows,
         "blank_rows": extracted.get("blank_rows", 0),
         "row_count": len(rows),
         "anomalies": tuple(anomalies),
-        "fingerprint": fingerprint(rows),
-        "keys": frozenset(body_keys),
+        "fingerprint": printed,
+        "keys": keys,
     }
 
 
