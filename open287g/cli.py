@@ -9,9 +9,6 @@ import click
 from . import BUILD, DATA
 
 
-_WHOLE_PROGRAM = False  # True when the process is this command line (main), not a caller such as click's test runner
-
-
 # Commands defined in other modules, imported only when run or listed: `open287g build` starts without the
 # fetcher, the PDF reader and the publisher. A module that cannot be imported here (an image without the PDF
 # packages) leaves its command out.
@@ -46,7 +43,8 @@ def cli():
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: only on a terminal).")
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed.")
 @click.option("--no-documents", is_flag=True, help="Leave out the MOA documents' tables (to time what they cost; the site needs them).")
-def build(data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
+@click.pass_obj
+def build(whole_program, data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
     """Build build/287g.db from every file in data/.
 
     \b
@@ -68,7 +66,7 @@ def build(data_dir, db_path, cache_dir, jobs, progress, force, no_documents):
         traceback.print_exc()
         print("error: the build stopped; the database was not replaced", file=sys.stderr)
         code = NOT_BUILT
-    if _WHOLE_PROGRAM:
+    if whole_program:  # main() passes True; a caller such as click's test runner, nothing
         # Everything is written, synced and closed: end here rather than have the interpreter free the build's
         # millions of objects one by one on the way out (0.9 s after a cold build).
         sys.stdout.flush()
@@ -96,10 +94,8 @@ def serve(db_path, host, port, prod, run_dir):
 
 
 def main():
-    """The program: the console script and `python -m open287g.cli`."""
-    global _WHOLE_PROGRAM
-    _WHOLE_PROGRAM = True
-    cli()
+    """The program: the console script and `python -m open287g.cli` (its commands' obj is True: the process is theirs)."""
+    cli(obj=True)
 
 
 if __name__ == "__main__":
