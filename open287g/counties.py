@@ -259,7 +259,7 @@ def write(db_path, data_dir, cache_dir=None):
                         [(population, year, vintage, f"{SOURCE}, {name}", code) for code, (population, vintage, year, name) in states.items()])
     db["counties"].create_index(["state_code"], if_not_exists=True)
     if _all_known(db):  # lets agency pages and facets link to the county
-        # transform() is what add_foreign_key runs, without the VACUUM of the whole file after it (finish vacuums)
+        # transform() is what add_foreign_key runs, without the VACUUM of the whole file after it (finish compacts the file if pages are left free)
         db["agencies"].transform(add_foreign_keys=[("county_fips", "counties", "fips")])
     db.conn.commit()
     return {"counties": len(rows), "shapes": len(shaped)}

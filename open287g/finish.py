@@ -95,7 +95,7 @@ def _compact(db, path):
 
 
 def finish(path, built, metadata=None):
-    db = open_new(path)  # _compact syncs the finished file once
+    db = open_new(path)  # synced once, when the finished file is renamed into place
     for table, index_list in INDEXES.items():
         if table in db.table_names():
             for columns in index_list:
@@ -110,7 +110,10 @@ def finish(path, built, metadata=None):
     anomaly_rows = db["build_anomalies"].count
     db.conn.execute("analyze")
     db.conn.commit()
-    _compact(db, path)
+    if db.conn.execute("pragma freelist_count").fetchone()[0]:
+        _compact(db, path)  # pages the build freed (none, as it only ever adds): the file written again without them
+    else:
+        db.conn.close()  # synced once, with the rename into place (files.swap_in)
     return {
         "anomaly_rows": anomaly_rows,
         "passed": sum(c["passed"] for c in checks),
