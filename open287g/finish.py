@@ -94,6 +94,15 @@ def _compact(db, path):
     swap_in(compacted, path)
 
 
+def _close(db, path):
+    """Close the finished file, written again without them (_compact) when pages are left free: a build only adds rows
+    and tables, so there are none and the file is kept as written. It is synced once, when renamed into place."""
+    if db.conn.execute("pragma freelist_count").fetchone()[0]:
+        _compact(db, path)
+    else:
+        db.conn.close()
+
+
 def finish(path, built, metadata=None):
     db = open_new(path)  # synced once, when the finished file is renamed into place
     for table, index_list in INDEXES.items():
@@ -110,10 +119,7 @@ def finish(path, built, metadata=None):
     anomaly_rows = db["build_anomalies"].count
     db.conn.execute("analyze")
     db.conn.commit()
-    if db.conn.execute("pragma freelist_count").fetchone()[0]:
-        _compact(db, path)  # pages the build freed (none, as it only ever adds): the file written again without them
-    else:
-        db.conn.close()  # synced once, with the rename into place (files.swap_in)
+    _close(db, path)
     return {
         "anomaly_rows": anomaly_rows,
         "passed": sum(c["passed"] for c in checks),

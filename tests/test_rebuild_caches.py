@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from open287g import finish, history, identity, places, reach, search_index
+from open287g import finish, history, identity, load, places, reach, search_index
 
 AGREEMENTS = [
     {"id": "a1", "agency_id": "x", "state_code": "AR", "model": "JEM", "signed_on": "2007-09-26",
@@ -159,3 +159,31 @@ def test_listings_traced_equal_the_join(tmp_path):
     joined = dict(db.execute("select p.id, count(l.id) from publications p left join listings l "
                              "on l.list = p.list and p.seq between l.first_seq and l.last_seq group by p.id"))
     assert finish._traced(db) == joined == {"p1": 2, "p2": 2, "p3": 1, "q1": 1, "r": 0, "s": 0, "t": 0}
+
+
+def test_the_finished_file_is_written_again_only_when_pages_are_free(tmp_path):
+    def made(name, drop):
+        path = tmp_path / name
+        db = load.open_new(path)
+        db.conn.execute("create table kept (text)")
+        db.conn.execute("create table scratch (text)")
+        db.conn.executemany("insert into kept values (?)", [("x" * 500,)] * 200)
+        db.conn.executemany("insert into scratch values (?)", [("y" * 500,)] * 2000)
+        if drop:
+            db.conn.execute("drop table scratch")  # its pages go to the free list
+        db.conn.commit()
+        before = (path.stat().st_ino, db.conn.execute("pragma page_count").fetchone()[0])
+        finish._close(db, path)
+        conn = sqlite3.connect(path)
+        try:
+            after = (path.stat().st_ino, conn.execute("pragma page_count").fetchone()[0], conn.execute("pragma freelist_count").fetchone()[0])
+            assert conn.execute("select count(*) from kept").fetchone()[0] == 200
+        finally:
+            conn.close()
+        return before, after
+
+    before, after = made("full.db", drop=False)
+    assert after == (*before, 0)  # nothing free: the same file, as written
+    before, after = made("freed.db", drop=True)
+    assert after[0] != before[0] and after[1] < before[1] / 5 and after[2] == 0  # compacted into a new file
+    assert not (tmp_path / "freed.db.vacuum").exists()
