@@ -1,6 +1,5 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
 import functools
-import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -109,9 +108,8 @@ def _base(db, cache_dir, places_key):
     rows are fixed by it) and the agencies, counties and states entries as read now; None without both."""
     if not cache_dir or not places_key:
         return None
-    digest = hashlib.sha256(repr(db.conn.execute(OTHER_ROWS).fetchall()).encode()).hexdigest()
     return basedb.Base(cache_dir, "search", basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES),
-                                                       extra=[places_key, digest]))
+                                                       extra=[places_key, db.conn.execute(OTHER_ROWS).fetchall()]))
 
 
 def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
