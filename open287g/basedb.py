@@ -50,10 +50,12 @@ class Base:
             conn.close()
         return found if found.get("key") == self.key else None
 
-    def copy(self, db_path, tables, indexes=True):
+    def copy(self, db_path, tables, indexes=True, fts=()):
         """Create the tables (and, with indexes, their indexes) in db_path as the base has them and copy their rows
-        (same rowids); True when done, False with nothing changed when the base cannot be read."""
-        return self._into(db_path, lambda conn: [_copy_table(conn, "base", t, indexes) for t in tables])
+        (same rowids), then the FTS tables fts as copy_fts does, in one transaction; True when done, False with
+        nothing changed when the base cannot be read."""
+        return self._into(db_path, lambda conn: ([_copy_table(conn, "base", t, indexes) for t in tables],
+                                                 [_copy_fts(conn, "base", name) for name in fts]))
 
     def copy_fts(self, db_path, name):
         """The FTS5 table `name` as the base has it (made by sqlite-utils' enable_fts on the same rows, rowid for rowid);
@@ -124,10 +126,12 @@ def _copy_table(conn, source, table, indexes):
 
 def _copy_fts(conn, source, name):
     conn.execute(_schema(conn, source, "table", name))  # CREATE VIRTUAL TABLE: makes empty shadow tables
-    shadows = [n for (n,) in conn.execute(f"select name from {source}.sqlite_master where type = 'table' and name in (?, ?, ?, ?, ?) "
-                                          "order by rowid", tuple(f"{name}_{s}" for s in ("data", "idx", "content", "docsize", "config")))]
-    if not shadows:
-        raise sqlite3.DatabaseError(f"{source}: no shadow tables of {name}")
+    query = "select name from {}.sqlite_master where type = 'table' and name in (?, ?, ?, ?, ?) order by rowid"
+    candidates = tuple(f"{name}_{s}" for s in ("data", "idx", "content", "docsize", "config"))
+    shadows = [n for (n,) in conn.execute(query.format("main"), candidates)]
+    kept = {n for (n,) in conn.execute(query.format(source), candidates)}
+    if not shadows or not kept.issuperset(shadows):  # an index missing a part would answer nothing, or wrongly
+        raise sqlite3.DatabaseError(f"{source}: shadow tables of {name} missing: {', '.join(sorted(set(shadows) - kept)) or 'all'}")
     for shadow in shadows:
         conn.execute(f"delete from main.[{shadow}]")
         conn.execute(f"insert into main.[{shadow}] select * from {source}.[{shadow}]")

@@ -122,7 +122,8 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
                                           foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
     base = _base(db, cache_dir, places_key)
-    if base and base.values() is not None and base.copy(db_path, ["search_entries"]) and base.copy_fts(db_path, FTS):
+    # The entries and their index in one transaction: a base that fails half way leaves neither behind.
+    if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
         return db["search_entries"].count
     path = _words_file(cache_dir) if cache_dir else None
     kept = _load_words(path) if path else {}

@@ -142,8 +142,12 @@ def test_search_entries_from_the_base_equal_computed_ones_until_an_entry_changes
     monkeypatch.setattr(search_index.basedb.Base, "save", lambda self, *a, **k: (saved.append(self.key), real_save(self, *a, **k)))
     assert index_of(tmp_path / "f.db", cache, "places-2") == computed and len(saved) == 1
     (base,) = cache.glob("base-search-*.sqlite")
-    base.write_bytes(base.read_bytes()[:4096])  # cut short: read as missing
+    with sqlite3.connect(base) as conn:
+        conn.execute("drop table search_entries_fts_data")  # the entries copy, their index cannot: neither is kept
     assert index_of(tmp_path / "g.db", cache, "places-2") == computed and len(saved) == 2
+    (base,) = cache.glob("base-search-*.sqlite")
+    base.write_bytes(base.read_bytes()[:4096])  # cut short: read as missing
+    assert index_of(tmp_path / "h.db", cache, "places-2") == computed and len(saved) == 3
 
 
 def test_listings_traced_equal_the_join(tmp_path):
