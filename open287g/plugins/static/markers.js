@@ -307,11 +307,15 @@
     return { show: function (value) { on = value; loadTowns(); } };
   }
 
+  // What the page's maps expose (the tests read it): each map set up, and how many marker batches were placed.
+  function registry() {
+    return (window.open287g = window.open287g || { maps: [], batches: 0 });
+  }
+
   function setUpMap(L, map, group) {
     if (!map || map.__open287g) return;
     map.__open287g = true;
-    window.open287g = window.open287g || { maps: [] };
-    window.open287g.maps.push(map);
+    registry().maps.push(map);
     var container = map.getContainer();
     container.setAttribute("role", "region");
     container.setAttribute("aria-label", WORDS.map.replace("%(title)s", (document.querySelector("h1") || { textContent: "" }).textContent.trim()));
@@ -424,10 +428,9 @@
           chunkProgress: function (done, total) {
             if (done !== total) return;
             setTimeout(function () {
-              var site = window.open287g = window.open287g || { maps: [] };
               var bounds = group.getBounds();  // none when the batch was empty
               if (group._map && group._map.__open287g && bounds.isValid()) group._map.fitBounds(bounds);
-              site.batches = (site.batches || 0) + 1;  // batches placed, which the tests wait for
+              registry().batches += 1;
             }, 0);
           }
         }, options || {}));
