@@ -106,10 +106,16 @@ def rows(partial, counties):
     return out, zips
 
 
+def _code_key(*packages):
+    """What this module's results depend on: its code, the modules it imports, the packages the places come from and
+    any packages named (those the base file is written with)."""
+    return cache_key(*with_imports(__name__), packages=places.PACKAGES + packages)
+
+
 def towns_file(cache_dir):
     """Where towns() is kept for the build that needs it: under a key of this module and the packages the places
     come from. A cold build's worker writes it while workbooks are read (warm)."""
-    return Path(cache_dir) / f"towns-{cache_key(*with_imports(__name__), packages=places.PACKAGES)}.pickle"
+    return Path(cache_dir) / f"towns-{_code_key()}.pickle"
 
 
 def _towns(cache_dir):
@@ -135,8 +141,7 @@ def _base(counties, cache_dir):
     if not cache_dir:
         return None
     prune(cache_dir, "gazetteer-*.pickle", "-")  # the row pickles the base file replaced
-    return basedb.Base(cache_dir, "gazetteer", basedb.key(cache_key(*with_imports(__name__), packages=places.PACKAGES + basedb.PACKAGES),
-                                                          extra=[sorted(counties.items())]))
+    return basedb.Base(cache_dir, "gazetteer", basedb.key(_code_key(*basedb.PACKAGES), extra=[sorted(counties.items())]))
 
 
 def write(db_path, cache_dir=None):
