@@ -87,8 +87,8 @@ def swap_in(finished, path):
 
 @contextlib.contextmanager
 def paused_gc():
-    """The garbage collector paused while a cache is loaded: it is one graph of new objects, and collecting
-    while it grows only walks it again and again."""
+    """The cyclic garbage collector paused (the state before is restored after): for a cache being loaded, or a
+    build, which make many new objects that all stay alive, so collecting while they grow only walks them again."""
     collecting = gc.isenabled()
     gc.disable()
     try:
