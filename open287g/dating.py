@@ -20,7 +20,6 @@ DATE_FIX_MARGIN = 0.3  # a corrected date must fit its neighbours this much bett
 RANGE_TOLERANCE = datetime.timedelta(days=30)
 FIT_NEIGHBOURS = 3  # publications on each side compared when checking a date against content
 MIN_FIT_GAIN = 0.05  # a near-perfect fit must also gain this much (0.99 -> 1.00 beside a twin file is no evidence)
-NO_GAIN = min(DATE_FIX_MARGIN, MIN_FIT_GAIN)  # the least gain any correction from content needs
 FETCH_BEFORE = datetime.timedelta(days=45)  # the daily refresh fetches a file within days of its publication ...
 FETCH_AFTER = datetime.timedelta(days=1)  # ... and never before it (am/mid/pm are US half-days; fetch times UTC)
 # Excel's save time (docProps/core.xml) against the date in ICE's file name: 431 of 439 files were

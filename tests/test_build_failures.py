@@ -384,21 +384,6 @@ def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
     assert unexplained["found"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["found"][0][2]
 
 
-def test_a_date_is_tried_against_others_unless_its_fit_is_too_close_to_perfect_to_gain():
-    """Made-up lists: a file named for 2 August that fits August's lists at 0.9 and September's at 1.0 is moved to
-    September (gain 0.1); the other dates are skipped only when the printed date fits within NO_GAIN of 1."""
-    from open287g.dating import NO_GAIN, _fix_typed_dates
-
-    august, september = frozenset(f"k{i}" for i in range(19)), frozenset(f"k{i}" for i in range(1, 20))  # Jaccard 18/20
-    list_ = [_pub(f"participatingAgencies{d}2025am.xlsx", keys=august) for d in ("0801", "0803", "0804", "0805")]
-    list_ += [_pub(f"participatingAgencies{d}2025am.xlsx", keys=september) for d in ("0901", "0903", "0904", "0905")]
-    typo = _pub("participatingAgencies08022025am.xlsx", keys=september)
-    _fix_typed_dates(list_ + [typo])
-    assert 1 - 0.9 >= NO_GAIN
-    assert str(typo["published_at"]) == "2025-09-02 09:00:00"
-    assert typo["found"][0][0] == "typo_month" and "(similarity to neighbours 0.90 -> 1.00)" in typo["found"][0][2]
-
-
 def test_the_save_time_is_read_from_the_workbook(tmp_path):
     from open287g.xlsx import saved_at
 
