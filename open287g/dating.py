@@ -143,13 +143,25 @@ def _neighbours(others, when, k=FIT_NEIGHBOURS, dates=None):
     return others[max(0, i - k):i] + others[j:j + k]
 
 
-def _fit(pub, others, when, dates=None):
+class _Pairs(dict):
+    """jaccard() kept by the pair of key sets: _fix_typed_dates compares each pair of neighbours from both sides
+    (3,013 pairs in 5,219 comparisons). The sets must outlive it: they are keyed by id."""
+
+    def __call__(self, a, b):
+        pair = (id(a), id(b)) if id(a) < id(b) else (id(b), id(a))
+        found = self.get(pair)
+        if found is None:
+            found = self[pair] = jaccard(a, b)
+        return found
+
+
+def _fit(pub, others, when, dates=None, similarity=jaccard):
     """How well content fits at a date: the median similarity to the nearest publications on each side.
 
     A median, so that one odd neighbour (a truncated or misdated file) cannot move a good file, while
     a misdated file, unlike everything around its printed date, still scores low.
     """
-    sims = sorted(jaccard(pub["keys"], o["keys"]) for o in _neighbours(others, when, dates=dates))
+    sims = sorted(similarity(pub["keys"], o["keys"]) for o in _neighbours(others, when, dates=dates))
     if not sims:
         return 0.0
     mid = len(sims) // 2
@@ -203,6 +215,7 @@ def _fix_typed_dates(members):
     neighbours are the newest files, so any file looks like it belongs there.
     """
     dated = None  # the members with a date, sorted by it (stably): sorted again only after a date changes
+    similarity = _Pairs()
     for p in members:
         if p["date_source"] != "ICE file name":
             continue
@@ -233,7 +246,7 @@ def _fix_typed_dates(members):
             else:
                 p["found"].append(("date_far_from_neighbours", None, f"file name says {printed:%Y-%m-%d}, but the file was {verb} on {when:%Y-%m-%d} and no one-year or one-month slip explains it; dated as printed"))
             continue
-        current = _fit(p, others, printed, dates)
+        current = _fit(p, others, printed, dates, similarity)
         out_of_range = not (low <= printed <= high)
         best, best_fit = None, -1.0
         for when in shifts:
@@ -243,7 +256,7 @@ def _fix_typed_dates(members):
                 continue
             if when > newest and not out_of_range:
                 continue
-            fit = _fit(p, others, when, dates)
+            fit = _fit(p, others, when, dates, similarity)
             if fit > best_fit:
                 best, best_fit = when, fit
         if out_of_range and (best is None or best_fit <= current + FAR_FIT_MARGIN):
