@@ -638,11 +638,15 @@ def walk_keys(distinct, repeats, states, confirmed):
 
     def described(p):
         d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
-        rows = dict(zip(map(id, p.rows), p.rows))
         # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
-        signature.update((i, hashlib.blake2b(f"{rows[i].content_repr}{rows[i].key!r}".encode(), digest_size=16).digest())
-                         for i in rows.keys() - signature.keys())
-        d.update(b"".join(map(signature.__getitem__, map(id, p.rows))))  # the list in one update
+        ids = list(map(id, p.rows))
+        digests = list(map(signature.get, ids))
+        if None in digests:  # rows no list before printed
+            for i, row in zip(ids, p.rows):
+                if i not in signature:
+                    signature[i] = hashlib.blake2b(f"{row.content_repr}{row.key!r}".encode(), digest_size=16).digest()
+            digests = list(map(signature.__getitem__, ids))
+        d.update(b"".join(digests))  # the list in one update
         return d.digest()
 
     def repeated(p):

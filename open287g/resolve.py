@@ -1,6 +1,6 @@
 """Reads dated publications and writes listings (each distinct printed row with its span of publications) and pending applications."""
 import datetime
-from itertools import count, repeat
+from itertools import count
 from operator import attrgetter
 
 from .ids import short_id, sortable
@@ -21,7 +21,7 @@ def listing_spans(members):
 
     def close(key):
         span = open_spans.pop(key)
-        span.update(last_publication_id=last.id, last_seq=last.seq, last_sheet_row=previous_rows[key][1], last_seen=last.published_at)
+        span.update(last_publication_id=last.id, last_seq=last.seq, last_sheet_row=previous.sheet_rows[previous_rows[key]], last_seen=last.published_at)
         span["publications"] = last_i - opened.pop(key) + 1  # a run of consecutive publications
         del order[key]
         return keys.pop(key), span
@@ -34,11 +34,10 @@ def listing_spans(members):
         current = _printed(p)
         gone = open_spans.keys() - current.keys()
         listings.extend(close(key) for key in sorted(gone, key=order.__getitem__))  # in the order they opened
-        new = current.keys() - open_spans.keys()
-        position = dict(zip(current, count())) if new else {}
-        for key in sorted(new, key=position.__getitem__):  # in the order printed
-            row, sheet_row = current[key]
-            content, n = row.content, key[1]
+        for key in sorted(current.keys() - open_spans.keys(), key=current.__getitem__):  # in the order printed
+            at = current[key]
+            row = p.rows[at]
+            content, n = row.content, key[1] if type(key) is tuple else 1
             keys[key], opened[key], order[key] = row.key, i, next(created)
             open_spans[key] = {
                 "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
@@ -49,7 +48,7 @@ def listing_spans(members):
                 "occurrence": n,
                 "first_publication_id": p.id,
                 "first_seq": p.seq,
-                "first_sheet_row": sheet_row,
+                "first_sheet_row": p.sheet_rows[at],
                 "first_seen": p.published_at,
                 "publications": 0,
             }
@@ -59,15 +58,16 @@ def listing_spans(members):
 
 
 def _printed(p):
-    """{(content, occurrence): (row, sheet row)} of a publication, in the order printed, the content as its repr:
-    exact duplicate rows keep their multiplicity (the second printing is occurrence 2)."""
+    """{key: the row's place in p.rows} of a publication, in the order printed. The key is the row's content (its
+    repr) for its first printing, (content, n) for the n-th printing of an exact duplicate row (n from 2): one
+    str a row, no tuple, in nearly every list."""
     contents = list(map(_content, p.rows))
     if len(set(contents)) == len(contents):  # no duplicate row, as in nearly every list: built without a Python loop
-        return dict(zip(zip(contents, repeat(1)), zip(p.rows, p.sheet_rows)))
+        return dict(zip(contents, count()))
     seen, current = {}, {}
-    for content, row, sheet_row in zip(contents, p.rows, p.sheet_rows):
+    for at, content in enumerate(contents):
         n = seen[content] = seen.get(content, 0) + 1
-        current[(content, n)] = (row, sheet_row)
+        current[content if n == 1 else (content, n)] = at
     return current
 
 
