@@ -641,7 +641,7 @@ def walk_keys(distinct, repeats, states, confirmed):
         # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
         ids = list(map(id, p.rows))
         digests = list(map(signature.get, ids))
-        if None in digests:  # rows no list before printed
+        if None in digests:  # rows that no earlier list printed
             for i, row in zip(ids, p.rows):
                 if i not in signature:
                     signature[i] = hashlib.blake2b(f"{row.content_repr}{row.key!r}".encode(), digest_size=16).digest()
