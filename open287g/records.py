@@ -1,6 +1,7 @@
 """The build's records, declared once: a printed row and a publication. Both are frozen; a stage that changes
 one returns a new one (dataclasses.replace), so no stage alters what another stage made."""
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 from pathlib import Path
 
 from .rules import MODEL_CODES
@@ -48,6 +49,20 @@ class Row:
     def body_key(self):
         """The row key without the date: one agency's agreement of one model (pending lists print no date)."""
         return self.key[:3]
+
+    # Pickled field by field, as dataclasses does for a frozen class with slots, without its fields() lookup on
+    # every row: the read's snapshot and the lineage checkpoints hold thousands of rows.
+    def __getstate__(self):
+        return _ROW_STATE(self)
+
+    def __setstate__(self, state):
+        for put, value in zip(_ROW_PUT, state):
+            put(self, value)
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(Row))
+_ROW_STATE = attrgetter(*_ROW_FIELDS)
+_ROW_PUT = tuple(getattr(Row, name).__set__ for name in _ROW_FIELDS)  # the slots' own setters: no frozen check
 
 
 ROSTER = "roster"

@@ -94,3 +94,21 @@ def test_a_file_is_hashed_again_only_when_its_stat_changes(tmp_path, data, monke
     os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     pubs, _ = _read(data, cache)
     assert hashed == [victim.name] and pubs[-1].sha256 == pubs[-2].sha256 != first[-1].sha256
+
+
+def test_a_row_pickles_with_every_field_and_stays_frozen():
+    """records.Row's own __getstate__/__setstate__: every field comes back, the derived ones as they were."""
+    import dataclasses
+    import pickle
+
+    from open287g.records import Row
+
+    row = Row(state="TEXAS", agency="Galveston County Sheriff's Office", level="County", county="Galveston",
+              support_type="Jail Enforcement Model", signed="2019-03-11", moa="link", addendum=None, signed_on="2019-03-11",
+              moa_url="https://www.ice.gov/doclib/287gMOA/287gGalvestonCoTX2019-03-11.pdf", addendum_url=None,
+              model="Jail Enforcement Model", level_clean="County", state_code="TX", agency_norm="galveston county sheriff")
+    again = pickle.loads(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL))
+    assert [getattr(again, f.name) for f in dataclasses.fields(Row)] == [getattr(row, f.name) for f in dataclasses.fields(Row)]
+    assert again.key == ("TX", "galveston county sheriff", "JEM", "2019-03-11") and again.content_repr == repr(row.content)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        again.state = "OKLAHOMA"
