@@ -26,7 +26,7 @@ def key(code_key, files=(), extra=()):
 
 
 class Base:
-    """One base file: values() before using it, copy() or copy_fts() to fill the new database, save() after computing."""
+    """One base file: values() before using it, copy() to fill the new database, save() after computing."""
 
     def __init__(self, cache_dir, family, key):
         self.family, self.key = family, key
@@ -52,15 +52,11 @@ class Base:
 
     def copy(self, db_path, tables, indexes=True, fts=()):
         """Create the tables (and, with indexes, their indexes) in db_path as the base has them and copy their rows
-        (same rowids), then the FTS tables fts as copy_fts does, in one transaction; True when done, False with
+        (same rowids), then the FTS5 tables fts (made by sqlite-utils' enable_fts on the same rows, rowid for rowid:
+        their shadow tables are copied, not the text indexed again), in one transaction; True when done, False with
         nothing changed when the base cannot be read."""
         return self._into(db_path, lambda conn: ([_copy_table(conn, "base", t, indexes) for t in tables],
                                                  [_copy_fts(conn, "base", name) for name in fts]))
-
-    def copy_fts(self, db_path, name):
-        """The FTS5 table `name` as the base has it (made by sqlite-utils' enable_fts on the same rows, rowid for rowid);
-        its shadow tables are copied, not the text indexed again."""
-        return self._into(db_path, lambda conn: _copy_fts(conn, "base", name))
 
     def _into(self, db_path, work):
         # The caller has committed its own connection; this one writes the file and closes, so no connection keeps

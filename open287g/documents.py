@@ -165,7 +165,7 @@ def write(path, data_dir, cache_dir=None):
                           ("agreement_documents", "sha256"), ("moa_signatories", "name")):
         db[table].create_index([column], if_not_exists=True)
     db.conn.commit()
-    if not (copied and base.copy_fts(path, FTS)):
+    if not (copied and base.copy(path, (), fts=(FTS,))):
         db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
         db.conn.commit()
         if base:
