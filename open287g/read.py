@@ -21,7 +21,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .records import Row
 from .rules import LEVELS, MODEL_NAMES, MODEL_SPELLINGS as MODELS
-from .xlsx import WorkbookError, read_sheet, saved_at
+from .xlsx import WorkbookError, read_sheet_with_save_time
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -349,7 +349,7 @@ def extract(path):
     raises PublicationError with a one-line reason.
     """
     try:
-        sheet_rows, links = read_sheet(path)
+        sheet_rows, links, saved = read_sheet_with_save_time(path)
     except WorkbookError as e:
         raise PublicationError(str(e)) from None
     sheet = read_layout(sheet_rows)
@@ -370,7 +370,7 @@ def extract(path):
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
     return {"header": "|".join(sheet.header), "header_row": sheet.header_row, "names": names, "cells": cells,
             "blank_rows": sheet.blank, "notes": sheet.notes, "unknown_columns": sheet.unknown,
-            "rows_above_header": sheet.above, "saved_at": saved_at(path)}
+            "rows_above_header": sheet.above, "saved_at": saved}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, its body key, anomalies); rows recur across hundreds of files

@@ -143,7 +143,13 @@ def _extent(sheet_xml):
 
 
 def read_sheet(path):
-    """Return (rows, hyperlinks): rows as [(sheet_row_number, [values...])], hyperlinks as {'G12': url}.
+    """Return (rows, hyperlinks): rows as [(sheet_row_number, [values...])], hyperlinks as {'G12': url}."""
+    rows, links, _saved = read_sheet_with_save_time(path)
+    return rows, links
+
+
+def read_sheet_with_save_time(path):
+    """Return (rows, hyperlinks, saved_at) from one opening of the zip: read_sheet's two and saved_at's.
 
     Values come from calamine (fast, typed: str, float, int, bool, date, datetime);
     the zip parts are checked first so a damaged file fails with a named reason.
@@ -180,6 +186,7 @@ def read_sheet(path):
             if columns > MAX_COLUMNS:
                 raise WorkbookError(f"sheet has a cell in column {columns}, over the {MAX_COLUMNS}-column limit")
             links = _hyperlinks(zf, sheet_part, data)
+            saved = _saved_at(zf)
         except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
             # RuntimeError: an encrypted part; NotImplementedError: an unknown compression method;
             # OSError: a part offset outside the file
@@ -193,7 +200,7 @@ def read_sheet(path):
         raise WorkbookError(f"unreadable sheet ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'})") from None
     # calamine gives "" for an empty cell and date/datetime for date-formatted cells;
     # the read stage interprets values column by column.
-    return list(enumerate(grid, start=1)), links
+    return list(enumerate(grid, start=1)), links, saved
 
 
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>\s*(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")
@@ -208,9 +215,16 @@ def saved_at(path):
     """
     try:
         with zipfile.ZipFile(path) as zf:
-            data = _read_part(zf, "docProps/core.xml")
+            return _saved_at(zf)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError):
+        return None
+
+
+def _saved_at(zf):
+    """saved_at from an open workbook; a damaged or odd core.xml is no save time, never a refused workbook."""
+    try:
+        data = _read_part(zf, "docProps/core.xml")
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zlib.error, WorkbookError):
         return None
     m = _MODIFIED.search(data or b"")
     return m.group(1).decode() if m else None
-
