@@ -276,6 +276,11 @@ def ice_files(db_path):
         conn.close()
 
 
+def _stamp(path):
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGION, allow_failed_checks=False, data_dir=DATA):
     """Write the deployable bundle into `out` (replacing an earlier bundle there); returns its manifest."""
     from . import serve
@@ -289,6 +294,7 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
         serve.prepare(db_path)  # metadata.json beside the database, fresh; as `open287g serve` does
     except (FileNotFoundError, RuntimeError) as e:
         raise PublishError(str(e)) from None
+    read_as = _stamp(db_path)  # the file the facts come from: the bundle gets a copy of this same file
     facts = database_facts(db_path)
     if facts["qa_failed"] and not allow_failed_checks:
         raise PublishError(f"{db_path}: {len(facts['qa_failed'])} QA check(s) failed ({'; '.join(facts['qa_failed'])}): not publishing")
@@ -305,18 +311,19 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
 
     db_file = f"{DATABASE}.db"  # the file's stem is the database name metadata.json describes
     newest = facts["newest"].get("participating")
-    db_sha = file_sha256(db_path)
     version_note = f"ICE list of {newest['published_at'][:10]} (publication {newest['id']})" if newest else None
-    note = f"database sha256 {db_sha}" + (f"; newest participating list {newest['file_name']}" if newest else "")
 
     _check_out_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        # Hashed as copied: the bytes written are the bytes hashed, so a copy of a database that changed meanwhile differs.
-        copied = {tmp / db_file: copy_hashed(db_path, tmp / db_file)}
-        if copied[tmp / db_file] != db_sha:
+        # Hashed as copied: the sha256 is of the bytes written. A build replaces the database by renaming a new file
+        # over it, so a database replaced or written since the facts were read has another inode, size or time.
+        db_sha = copy_hashed(db_path, tmp / db_file)
+        if _stamp(db_path) != read_as:
             raise PublishError(f"{db_path} changed while it was being copied: run publish again")
+        copied = {tmp / db_file: db_sha}
+        note = f"database sha256 {db_sha}" + (f"; newest participating list {newest['file_name']}" if newest else "")
         shutil.copyfile(metadata_file, tmp / "metadata.json")
         wheel = build_wheel(tmp)  # the package, plugins and all, installed in the image by pip
         if template_dir:
