@@ -92,10 +92,10 @@ def cache_key(*modules, packages=(), extra=()):
     return h.hexdigest()[:16]
 
 
-def prune(folder, family, current):
+def prune(folder, family, current=None):
     """Delete the files of one cache family (a glob) that are not under the current key: written by
     code or packages since changed, nothing can read them again, and each family would otherwise
-    grow by a full copy with every change to the code."""
+    grow by a full copy with every change to the code. current None: no code writes the family any more."""
     for path in Path(folder).glob(family):
-        if not path.match(current):
+        if current is None or not path.match(current):
             path.unlink(missing_ok=True)

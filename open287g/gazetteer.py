@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from . import basedb, places
-from .cachekey import cache_key, prune, with_imports
+from .cachekey import cache_key, with_imports
 from .files import atomic_write, read_cache
 from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert, open_new
@@ -140,7 +140,6 @@ def _base(counties, cache_dir):
     and the counties; None without a cache."""
     if not cache_dir:
         return None
-    prune(cache_dir, "gazetteer-*.pickle", "-")  # the row pickles the base file replaced
     return basedb.Base(cache_dir, "gazetteer", basedb.key(_code_key(*basedb.PACKAGES), extra=[sorted(counties.items())]))
 
 

@@ -120,7 +120,8 @@ def read_all(sources, cache_dir, jobs, progress):
     places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
     for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), ("read-*.pickle", snapshot.path.name),
                             ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json"),
-                            ("towns-*.pickle", gazetteer.towns_file(cache_dir).name)):
+                            ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
+                            ("gazetteer-*.pickle", None)):  # places rows as pickles, before the gazetteer's base file
         prune(cache_dir, family, current)
     if lacking:
         snapshot.seed()
