@@ -3,7 +3,6 @@ import bisect
 import datetime
 import hashlib
 import re
-from dataclasses import replace
 
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx; also
@@ -62,7 +61,7 @@ def date(pubs):
         w["seq"] = seq
     for w in work:
         w["published_at"] = w["published_at"].isoformat(timespec="seconds")
-    return [replace(w["pub"], **{name: w[name] for name in DECIDED}, anomalies=w["pub"].anomalies + tuple(w["found"])) for w in work]
+    return [w["pub"].updated(**{name: w[name] for name in DECIDED}, anomalies=w["pub"].anomalies + tuple(w["found"])) for w in work]
 
 
 def unreadable_spans(dated):

@@ -95,5 +95,5 @@ def apply_corrections(pubs, corrections):
         for c, n in counts.items():
             touched[c] += n
             files[c].add(p.file)
-        out.append(replace(p, rows=fixed_rows, keys=keys))
+        out.append(p.updated(rows=fixed_rows, keys=keys))
     return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]

@@ -8,7 +8,7 @@ import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
@@ -80,7 +80,7 @@ def _identified(sources, known=None):
             pub_id = hashlib.sha256(f"{sha256}\0{p.file}".encode()).hexdigest()[:12]
         ids.add(pub_id)
         found = (("sha256_mismatch", None, f"bytes differ from MANIFEST.csv (manifest {p.manifest_sha256[:12]}…)"),) if p.manifest_sha256 and p.manifest_sha256 != sha256 else ()
-        out.append(replace(p, sha256=sha256, id=pub_id).noting(*found))
+        out.append(p.updated(sha256=sha256, id=pub_id).noting(*found))
     return out, hashes
 
 
@@ -92,8 +92,8 @@ def _interpreted(result):
 def _absorbed(p, r):
     """A publication with what its workbook holds (interpret()'s result), or the one-line reason it cannot be read."""
     if "error" in r:
-        return replace(p, error=r["error"]).noting(("rejected", None, r["error"]))
-    pub = replace(p, **{**r, "anomalies": p.anomalies + r["anomalies"]})
+        return p.updated(error=r["error"]).noting(("rejected", None, r["error"]))
+    pub = p.updated(**{**r, "anomalies": p.anomalies + r["anomalies"]})
     # Rule manifest_rows_differ: the rows read are what is built; the fetcher's count (read.read_layout
     # when fetched) differing means the file or the reader changed since: recorded, not a failed build.
     if pub.manifest_rows is not None and pub.manifest_rows != pub.row_count:
@@ -386,7 +386,7 @@ def walk(pubs, states, confirmed, checkpoints=None):
     resumed, distinct = lineage.resumed
     if resumed:
         _log(f"lineage: resumed from its checkpoint after {resumed} of {distinct} distinct lists")
-    pubs = tuple(replace(p, held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in pubs)
+    pubs = tuple(p.updated(held=p.id in lineage.held).noting(*lineage.notes.get(p.id, ())) for p in pubs)
     return Walked(pubs, lineage, spans, apps, dating.unreadable_spans(dated))
 
 

@@ -1,6 +1,6 @@
 """The build's records, declared once: a printed row and a publication. Both are frozen; a stage that changes
-one returns a new one (dataclasses.replace), so no stage alters what another stage made."""
-from dataclasses import dataclass, field, fields, replace
+one returns a new one (dataclasses.replace, Publication.updated), so no stage alters what another stage made."""
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from pathlib import Path
 
@@ -123,6 +123,22 @@ class Publication:
     def era(self):
         return ERAS[self.source_kind]
 
+    def updated(self, **changes):
+        """This publication with changes, as dataclasses.replace makes it (Publication has no __post_init__ and
+        every field is an init field) without replace's walk of the fields and call of __init__: a build makes
+        some 5,000 of them."""
+        new = object.__new__(Publication)
+        for name, put, value in zip(_PUB_FIELDS, _PUB_PUT, _PUB_STATE(self)):
+            put(new, changes.pop(name, value))
+        if changes:
+            raise TypeError(f"Publication has no field {', '.join(sorted(changes))}")
+        return new
+
     def noting(self, *found):
         """This publication with more anomalies."""
-        return replace(self, anomalies=self.anomalies + tuple(found)) if found else self
+        return self.updated(anomalies=self.anomalies + tuple(found)) if found else self
+
+
+_PUB_FIELDS = tuple(f.name for f in fields(Publication))
+_PUB_STATE = attrgetter(*_PUB_FIELDS)
+_PUB_PUT = tuple(getattr(Publication, name).__set__ for name in _PUB_FIELDS)

@@ -112,3 +112,24 @@ def test_a_row_pickles_with_every_field_and_stays_frozen():
     assert again.key == ("TX", "galveston county sheriff", "JEM", "2019-03-11") and again.content_repr == repr(row.content)
     with pytest.raises(dataclasses.FrozenInstanceError):
         again.state = "OKLAHOMA"
+
+
+def test_a_publication_updated_equals_dataclasses_replace():
+    """records.Publication.updated: the same publication dataclasses.replace makes; the old one unchanged; a
+    misspelt field refused, as replace refuses it."""
+    import dataclasses
+    from pathlib import Path
+
+    from open287g.records import Publication
+
+    pub = Publication(path=Path("participatingAgencies03272026am.xlsx"), file="participating/participatingAgencies03272026am.xlsx",
+                      file_name="participatingAgencies03272026am.xlsx", original_name="participatingAgencies03272026am.xlsx",
+                      folder="participating", source_kind="participating", bytes=171_000, anomalies=(("footnote", 1563, "x"),))
+    changed = pub.updated(held=True, seq=907)
+    assert changed == dataclasses.replace(pub, held=True, seq=907) and changed.anomalies == pub.anomalies
+    assert (pub.held, pub.seq) == (False, None)
+    assert pub.noting(("rejected", None, "y")).anomalies == (("footnote", 1563, "x"), ("rejected", None, "y"))
+    with pytest.raises(TypeError, match="no field helt"):
+        pub.updated(helt=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        changed.held = False
