@@ -7,7 +7,6 @@ import os
 import pickle
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +134,9 @@ def read_all(sources, cache_dir, jobs, progress):
             good[p.sha256] = r
 
     if len(todo) > 4 and workers > 1:
+        # Imported here: a rebuild that parses a file or two never starts a pool (13 ms of imports).
+        from concurrent.futures import ProcessPoolExecutor
+
         cache_dir.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(workers) as pool:
             if not os.path.exists(places.INDEX_CACHE) or not gazetteer.towns_file(cache_dir).exists():
