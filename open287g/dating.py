@@ -41,8 +41,9 @@ def fingerprint(rows):
 DECIDED = ("list", "published_at", "date_source", "slot", "seq", "duplicate_of", "truncated")
 
 
-def date(pubs):
+def date(pubs, similarity=None):
     """Readable publications -> the same, each with its list, publication time, order on its list and marks.
+    similarity: a Similarity holding the last build's comparisons (filled with this build's), or None.
 
     ICE's 2011-2017 roster captures are dated by capture time and come first on the participating list;
     ICE's files of 2021 on are dated by name, checked against content, and numbered after them.
@@ -53,7 +54,7 @@ def date(pubs):
         w["list"] = assign_list(w, w["header"])
         w["duplicate_of"], w["truncated"] = None, False
     roster = [w for w in work if w["pub"].is_roster]
-    date_publications([w for w in work if not w["pub"].is_roster])
+    date_publications([w for w in work if not w["pub"].is_roster], similarity or Similarity())
     _order_roster(roster)
     # The roster's captures first on the participating list, then the files of 2021 on, numbered anew.
     files = sorted((w for w in work if w["list"] == "participating" and not w["pub"].is_roster), key=lambda w: w["seq"])
@@ -142,32 +143,44 @@ def _neighbours(others, when, k=FIT_NEIGHBOURS, dates=None):
     return others[max(0, i - k):i] + others[j:j + k]
 
 
-class _Pairs(dict):
-    """jaccard() kept by the pair of key sets: _fix_typed_dates compares each pair of neighbours from both sides
-    (3,013 pairs in 5,219 comparisons). The sets must outlive it: they are keyed by id."""
+class Similarity:
+    """jaccard() of two scratch records' key sets, kept by the pair of their fingerprints: _fix_typed_dates compares
+    each pair of neighbours from both sides (3,013 pairs in 5,219 comparisons), and the next build compares the same
+    pairs again, so known holds the last build's (pipeline.Similarities: valid while the code and the corrections,
+    which make key sets from rows, are unchanged). used is what this build compared; added counts what it computed."""
 
-    def __call__(self, a, b):
-        pair = (id(a), id(b)) if id(a) < id(b) else (id(b), id(a))
-        found = self.get(pair)
+    def __init__(self, known=None):
+        self.known, self.used, self.added = known or {}, {}, 0
+
+    def __call__(self, p, o):
+        a, b = p["fingerprint"], o["fingerprint"]
+        if a is None or b is None:
+            return jaccard(p["keys"], o["keys"])
+        pair = (a, b) if a < b else (b, a)
+        found = self.used.get(pair)
         if found is None:
-            found = self[pair] = jaccard(a, b)
+            found = self.known.get(pair)
+            if found is None:
+                found = jaccard(p["keys"], o["keys"])
+                self.added += 1
+            self.used[pair] = found
         return found
 
 
-def _fit(pub, others, when, dates=None, similarity=jaccard):
+def _fit(pub, others, when, dates, similarity):
     """How well content fits at a date: the median similarity to the nearest publications on each side.
 
     A median, so that one odd neighbour (a truncated or misdated file) cannot move a good file, while
     a misdated file, unlike everything around its printed date, still scores low.
     """
-    sims = sorted(similarity(pub["keys"], o["keys"]) for o in _neighbours(others, when, dates=dates))
+    sims = sorted(similarity(pub, o) for o in _neighbours(others, when, dates=dates))
     if not sims:
         return 0.0
     mid = len(sims) // 2
     return sims[mid] if len(sims) % 2 else (sims[mid - 1] + sims[mid]) / 2
 
 
-def date_publications(pubs):
+def date_publications(pubs, similarity):
     """Set published_at, date_source, seq and anomalies on the scratch records of ICE's files (see date)."""
     for p in pubs:
         p["published_at"], p["date_source"], p["slot"] = name_date(p["file_name"])
@@ -181,7 +194,7 @@ def date_publications(pubs):
     for p in pubs:
         lists.setdefault(p["list"], []).append(p)
     for members in lists.values():
-        _fix_typed_dates(members)
+        _fix_typed_dates(members, similarity)
         _place_undated(members)
     for name, members in lists.items():
         _order(members)
@@ -200,7 +213,7 @@ def _shift(when, years=0, months=0):
         return None
 
 
-def _fix_typed_dates(members):
+def _fix_typed_dates(members, similarity):
     """ICE mistyped the year or month in some names: participatingAgencies01052025pm is January 2026,
     participatingAgencies08022025pm holds early September's list.
 
@@ -214,7 +227,6 @@ def _fix_typed_dates(members):
     neighbours are the newest files, so any file looks like it belongs there.
     """
     dated = None  # the members with a date, sorted by it (stably): sorted again only after a date changes
-    similarity = _Pairs()
     for p in members:
         if p["date_source"] != "ICE file name":
             continue

@@ -234,6 +234,27 @@ class Checkpoints:
             old.unlink(missing_ok=True)
 
 
+class Similarities:
+    """dating.Similarity's comparisons, kept in the cache by the key of what they depend on: the code that makes key
+    sets from rows and compares them, and the hand corrections (which change rows' keys). A build with one new
+    publication then compares only the pairs it is part of."""
+
+    def __init__(self, cache_dir, corrections):
+        lines = repr(sorted(sorted(c.items()) for c in corrections))
+        key = cache_key(*with_imports("open287g.dating", "open287g.read", "open287g.fixes"), extra=(lines,))
+        self.path = Path(cache_dir) / f"similarity-{key}.pickle"
+
+    def load(self):
+        known = read_cache(self.path)
+        return dating.Similarity(known if isinstance(known, dict) else None)
+
+    def save(self, similarity):
+        """Keep the pairs this build compared, when they differ from those on file; other keys' files go."""
+        if similarity.added or len(similarity.used) != len(similarity.known):
+            atomic_write(self.path, pickle.dumps(similarity.used, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        prune(self.path.parent, "similarity-*.pickle", self.path.name)
+
+
 def _mtime(path):
     """A file's modification time; 0 for one another build has just removed (builds may share a cache)."""
     try:
@@ -369,9 +390,11 @@ def correct(read, inputs):
     return Corrected(tuple(pubs), tuple(report))
 
 
-def date(corrected):
+def date(corrected, similarities):
     """date: the readable publications, each with its list, date and order (dating.date); the unreadable ones as they are."""
-    dated = {p.id: p for p in dating.date([p for p in corrected.publications if not p.error])}
+    similarity = similarities.load()
+    dated = {p.id: p for p in dating.date([p for p in corrected.publications if not p.error], similarity)}
+    similarities.save(similarity)
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
@@ -546,7 +569,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             stage("fix")
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
-                walked = walk(date(corrected), states, inputs.confirmed, Checkpoints(cache_dir))
+                walked = walk(date(corrected, Similarities(cache_dir, inputs.corrections)), states, inputs.confirmed, Checkpoints(cache_dir))
                 placed = place(walked, locate, states)
             stage("resolve")
             built = tables(corrected, walked, placed)

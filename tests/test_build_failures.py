@@ -362,26 +362,51 @@ def _pub(name, saved=None, keys=frozenset({"a", "b"})):
     from open287g.dating import name_date
 
     when, source, slot = name_date(name)
-    return {"file_name": name, "published_at": when, "date_source": source, "slot": slot, "keys": set(keys),
+    return {"file_name": name, "published_at": when, "date_source": source, "slot": slot, "keys": set(keys), "fingerprint": None,
             "found": [], "saved_at": saved, "capture_utc": None}  # dating's scratch record: what it found goes in "found"
 
 
 def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
     """Rule saved_time on made-up publications: ICE's January habit, participatingAgencies01052025pm saved in 2026."""
-    from open287g.dating import _fix_typed_dates
+    from open287g.dating import Similarity, _fix_typed_dates
 
     list_ = [_pub("participatingAgencies12152025am.xlsx", "2025-12-14T10:00:00"),
              _pub("participatingAgencies12302025am.xlsx", "2025-12-29T10:00:00")]
     typo = _pub("participatingAgencies01052025pm.xlsx", "2026-01-05T20:22:43")
     late_save = _pub("participatingAgencies12202025am.xlsx", "2025-12-21T19:28:12")  # saved 1.4 days after its name date
     unexplained = _pub("participatingAgencies06102025am.xlsx", "2025-12-01T08:00:00")  # no one-year or one-month slip fits
-    _fix_typed_dates(list_ + [typo, late_save, unexplained])
+    _fix_typed_dates(list_ + [typo, late_save, unexplained], Similarity())
     assert str(typo["published_at"]) == "2026-01-05 17:00:00"
     assert typo["date_source"] == "ICE file name, date corrected from its save time"
     assert typo["found"] == [("typo_year", None, "file name says 2025-01-05, but the file was saved on 2026-01-05; date corrected to 2026-01-05")]
     assert str(late_save["published_at"]) == "2025-12-20 09:00:00" and late_save["date_source"] == "ICE file name"
     assert str(unexplained["published_at"]) == "2025-06-10 09:00:00"
     assert unexplained["found"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["found"][0][2]
+
+
+def test_similarities_are_kept_by_fingerprint_and_reused_by_the_next_build():
+    """dating.Similarity: a pair compared once is not compared again, in either order, and a second build given the
+    first's pairs computes none and dates alike (pipeline.Similarities keeps them in the cache)."""
+    from open287g.dating import Similarity, _fix_typed_dates
+
+    def made():
+        # each week's list adds an agency; January 2026's list, mistyped 2025, adds a fifth
+        days = (1, 8, 15, 22)
+        pubs = [_pub(f"participatingAgencies12{day:02d}2025am.xlsx", keys=set(days[:i + 1])) for i, day in enumerate(days)]
+        pubs.append(_pub("participatingAgencies01052025pm.xlsx", keys={*days, 29}))
+        for p in pubs:
+            p["fingerprint"] = repr(sorted(p["keys"]))
+        return pubs
+
+    first = Similarity()
+    assert first(made()[1], made()[3]) == first(made()[3], made()[1]) == 2 / 4 and first.added == 1
+    cold, warm = made(), made()
+    _fix_typed_dates(cold, first)
+    second = Similarity(dict(first.used))
+    _fix_typed_dates(warm, second)
+    assert second.added == 0 and second.used == first.used
+    assert [(p["published_at"], p["found"]) for p in warm] == [(p["published_at"], p["found"]) for p in cold]
+    assert str(cold[-1]["published_at"]) == "2026-01-05 17:00:00"  # the content fits a year later far better
 
 
 def test_the_save_time_is_read_from_the_workbook(tmp_path):
