@@ -591,7 +591,7 @@ def walk_participating(participating, states, confirmed, checkpoints=None):
         distinct.append(p)
         previous = p
     lineage, walked_keys, start = Lineage(states), None, 0
-    steps = walk_keys(distinct, repeats, states, confirmed) if checkpoints else []
+    steps = walk_keys(distinct, repeats, states, confirmed, checkpoints.rows_key) if checkpoints else []
     if checkpoints:
         found = checkpoints.load(steps)
         if found:
@@ -628,16 +628,20 @@ def walk_participating(participating, states, confirmed, checkpoints=None):
     return lineage
 
 
-def walk_keys(distinct, repeats, states, confirmed):
+def walk_keys(distinct, repeats, states, confirmed, rows_key=None):
     """One key per step of the walk: what the state after walking distinct[i] depends on. That is every
     publication walked so far (the rows as the walk reads them, with their repeats and dates), the next
-    one (a mass ending is confirmed by it), the state names, the confirmations and this code."""
+    one (a mass ending is confirmed by it), the state names, the confirmations and this code.
+    rows_key (pipeline.rows_key: the reading code and the corrections) fixes an ICE workbook's rows given its
+    bytes, so with it only the roster captures' rows are hashed."""
     h = hashlib.sha256(cache_key(*with_imports(__name__, "open287g.records")).encode())  # records: the rows' own code
-    h.update(repr(sorted(states.items())).encode())
+    h.update(repr((sorted(states.items()), rows_key)).encode())
     signature = {}  # id(row) -> its digest: rows recur in hundreds of publications
 
     def described(p):
         d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
+        if rows_key and not p.is_roster:
+            return d.digest()  # its rows: p.sha256 and rows_key
         # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
         ids = list(map(id, p.rows))
         digests = list(map(signature.get, ids))

@@ -15,7 +15,7 @@ from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import cache_key, prune, with_imports
 from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle
-from .read import Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
+from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
 
@@ -209,12 +209,12 @@ class PlaceCache:
 
 class Checkpoints:
     """The lineage walk's state before the newest list, kept in the cache by the key of everything it depends on
-    (lineage.walk_keys): a build whose publications up to there are unchanged resumes from it."""
+    (lineage.walk_keys, given rows_key): a build whose publications up to there are unchanged resumes from it."""
 
     KEEP = 3  # the newest few, so that a build of an older snapshot of data/ does not evict the current one
 
-    def __init__(self, cache_dir):
-        self.dir = Path(cache_dir)
+    def __init__(self, cache_dir, rows_key=None):
+        self.dir, self.rows_key = Path(cache_dir), rows_key
 
     def _path(self, key):
         return self.dir / f"lineage-{key}.pickle"
@@ -234,14 +234,20 @@ class Checkpoints:
             old.unlink(missing_ok=True)
 
 
-class Similarities:
-    """dating.Similarity's comparisons, kept in the cache by the key of what they depend on: the code that makes key
-    sets from rows and compares them, and the hand corrections (which change rows' keys). A build with one new
-    publication then compares only the pairs it is part of."""
+def rows_key(corrections):
+    """What fixes an ICE workbook's rows once its bytes are known: the code that reads and corrects them and the hand
+    corrections, and the packages a reading depends on. The caches of what is computed from rows (Similarities,
+    Checkpoints) are keyed by it."""
+    lines = repr(sorted(sorted(c.items()) for c in corrections))
+    return cache_key(*with_imports("open287g.read", "open287g.fixes"), packages=SNAPSHOT_PACKAGES, extra=(lines,))
 
-    def __init__(self, cache_dir, corrections):
-        lines = repr(sorted(sorted(c.items()) for c in corrections))
-        key = cache_key(*with_imports("open287g.dating", "open287g.read", "open287g.fixes"), extra=(lines,))
+
+class Similarities:
+    """dating.Similarity's comparisons, kept in the cache by the key of what they depend on: the rows (rows_key) and
+    the code that compares them. A build with one new publication then compares only the pairs it is part of."""
+
+    def __init__(self, cache_dir, rows_key):
+        key = cache_key(*with_imports("open287g.dating"), extra=(rows_key,))
         self.path = Path(cache_dir) / f"similarity-{key}.pickle"
 
     def load(self):
@@ -569,7 +575,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             stage("fix")
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
-                walked = walk(date(corrected, Similarities(cache_dir, inputs.corrections)), states, inputs.confirmed, Checkpoints(cache_dir))
+                rows = rows_key(inputs.corrections)
+                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows))
                 placed = place(walked, locate, states)
             stage("resolve")
             built = tables(corrected, walked, placed)

@@ -310,3 +310,21 @@ def test_same_word_answers_as_the_rule_without_its_shortcuts():
     for a in words:
         for b in words:
             assert identity._same_word(a, b) == rule(a, b), (a, b)
+
+
+def test_walk_keys_take_a_workbooks_rows_from_its_bytes_and_the_rows_key_but_hash_a_rosters_rows():
+    """lineage.walk_keys with pipeline.rows_key: an ICE workbook's rows are fixed by its sha256 and the rows key, so a
+    new rows key (code or corrections changed) moves every key; a roster capture's rows are still hashed."""
+    from dataclasses import replace
+
+    from open287g.lineage import walk_keys
+
+    a, b = row("FL", "Bay County Sheriff's Office", "Jail Enforcement Model", "2025-01-01"), row("TX", "Ector County Sheriff's Office", "Task Force Model", "2025-02-01")
+    pubs = publications([a], [a, b], [b])
+    keys = walk_keys(pubs, {}, STATES, set(), "rows-1")
+    assert len(keys) == 2 and keys == walk_keys(publications([a], [a, b], [b]), {}, STATES, set(), "rows-1")
+    assert set(keys).isdisjoint(walk_keys(pubs, {}, STATES, set(), "rows-2"))
+    assert walk_keys([replace(pubs[0], rows=(b,))] + pubs[1:], {}, STATES, set(), "rows-1") == keys  # the bytes say it all
+    assert walk_keys([replace(pubs[0], rows=(b,))] + pubs[1:], {}, STATES, set(), None) != walk_keys(pubs, {}, STATES, set(), None)
+    roster = [replace(p, source_kind="roster") for p in pubs]
+    assert walk_keys([replace(roster[0], rows=(b,))] + roster[1:], {}, STATES, set(), "rows-1") != walk_keys(roster, {}, STATES, set(), "rows-1")
