@@ -456,8 +456,8 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
         counties.write(tmp, inputs.data_dir, cache_dir)  # counties, gazetteer, documents: fixed tables from base files in the cache
         places_key = gazetteer.write(tmp, cache_dir)
         reach.write(tmp, list(inputs.areas), cache_dir)
-        search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key)
-        link_meetings(tmp)
+        search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key)
+        link_meetings(tmp, cache_dir, search_key)
         documents_written = documents.write(tmp, inputs.data_dir, cache_dir) if with_documents else None  # the MOA documents' committed extraction
         evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal, cache_dir)
     except (counties.CensusError, reach.AreasError) as e:

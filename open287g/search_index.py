@@ -116,7 +116,8 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
     words: the ~40,000 places and counties are the same from build to build; with places_key (gazetteer.write's)
-    the entries and their index are copied from a base file there when no agency, county or state entry changed."""
+    the entries and their index are copied from a base file there when no agency, county or state entry changed.
+    Returns that base file's key, which fixes every entry and so every search's answer (None without both)."""
     db = open_new(db_path)
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
@@ -124,7 +125,7 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     base = _base(db, cache_dir, places_key)
     # The entries and their index in one transaction: a base that fails half way leaves neither behind.
     if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
-        return db["search_entries"].count
+        return base.key
     path = _words_file(cache_dir) if cache_dir else None
     kept = _load_words(path) if path else {}
     used, missed = {}, []
@@ -153,4 +154,4 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     db.conn.commit()
     if base:
         base.save(db_path, ["search_entries"], fts=(FTS,))
-    return db["search_entries"].count
+    return base.key if base else None

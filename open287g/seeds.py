@@ -2,9 +2,12 @@
 import csv
 import datetime
 import json
+import pickle
 from pathlib import Path
 
 from . import places, search
+from .cachekey import cache_key, prune, with_imports
+from .files import atomic_write, read_cache
 from .identity import norm_agency
 from .load import open_new
 from .read import model_of, parse_date
@@ -165,15 +168,29 @@ def _candidates(db, name):
     return [h["ref"] for h in search.closest(hits)], "closest spelling of the name in ICE's lists"
 
 
-def link_meetings(db_path):
+def _candidates_file(cache_dir, search_key):
+    """Where each meeting name's candidates are kept between builds: under the search index's key (search_index.write_index:
+    the same entries answer every search alike) and this code's; None without both."""
+    if not cache_dir or not search_key:
+        return None
+    return Path(cache_dir) / f"meetings-{cache_key(*with_imports(__name__), extra=(search_key,))}.pickle"
+
+
+def link_meetings(db_path, cache_dir=None, search_key=None):
     """Link the meetings whose name fits several agencies or none: an agency is linked only when it is the one
     candidate that held an agreement of the meeting's model on ICE's list on the meeting's date."""
     db = open_new(db_path)
     if "match_detail" not in db["steering_committee_meetings"].columns_dict:
         db["steering_committee_meetings"].add_column("match_detail", str)
+    path = _candidates_file(cache_dir, search_key)
+    kept = read_cache(path) if path else None
+    kept = kept if isinstance(kept, dict) else {}
+    used = {}
     linked = 0
     for line, name, model, day in db.execute(UNLINKED).fetchall():
-        ids, how = _candidates(db, name)
+        if name not in used:
+            used[name] = kept[name] if name in kept else _candidates(db, name)
+        ids, how = used[name]
         held = db.execute(HELD_ON, {"ids": json.dumps(ids), "model": model, "day": day}).fetchall() if day else []
         names = "; ".join(f"{n} ({st})" for _, n, st in held)
         if len(held) == 1:
@@ -186,4 +203,7 @@ def link_meetings(db_path):
                       + (f"{len(held)} held a {model} agreement on {day}: {names}" if held else f"none held a {model} agreement on ICE's list on {day}")}
         db["steering_committee_meetings"].update(line, update)
     db.conn.commit()
+    if path and used != kept:
+        atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        prune(path.parent, "meetings-*.pickle", path.name)  # candidates under another key are never read again
     return linked

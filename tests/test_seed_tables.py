@@ -4,6 +4,8 @@ import importlib.util
 import pathlib
 import re
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "data" / "seeds"
 PAGE = SEEDS / "ice_287g_page_2024-05.txt"
@@ -122,3 +124,36 @@ def test_meetings_are_linked_on_evidence_and_say_how(sql):
     for match, detail, agency in sql("select match, match_detail, agency_id from steering_committee_meetings"):
         assert match.startswith(("one agency with this name", "the only candidate")) == (agency is not None)
         assert detail or match.startswith("one agency with this name")
+
+
+def test_meeting_candidates_kept_in_the_cache_link_as_computed_ones(db_path, tmp_path, monkeypatch):
+    """seeds.link_meetings on the built database with its evidence links undone: with a cache under the search
+    index's key it links as without one, then links again from the cache alone; another key searches again."""
+    import shutil
+    import sqlite3
+
+    from open287g import seeds
+
+    def unlinked_copy(name):
+        path = tmp_path / name
+        shutil.copy(db_path, path)
+        with sqlite3.connect(path) as conn:
+            n = conn.execute("update steering_committee_meetings set agency_id = null, match = null, match_detail = null "
+                             "where match = 'the only candidate holding the model on the meeting date'").rowcount
+        assert n == 20
+        return path
+
+    def links(path):
+        with sqlite3.connect(path) as conn:
+            return conn.execute("select source_line, agency_id, match, match_detail from steering_committee_meetings order by 1").fetchall()
+
+    assert seeds.link_meetings(unlinked_copy("a.db")) == 20
+    computed = links(tmp_path / "a.db")
+    assert computed == links(db_path)
+    cache = tmp_path / "cache"
+    assert seeds.link_meetings(unlinked_copy("b.db"), cache, "k1") == 20 and links(tmp_path / "b.db") == computed
+    assert len(list(cache.glob("meetings-*.pickle"))) == 1
+    monkeypatch.setattr(seeds, "_candidates", lambda db, name: pytest.fail(f"searched for {name!r}, which the cache holds"))
+    assert seeds.link_meetings(unlinked_copy("c.db"), cache, "k1") == 20 and links(tmp_path / "c.db") == computed
+    with pytest.raises(pytest.fail.Exception):
+        seeds.link_meetings(unlinked_copy("d.db"), cache, "k2")
