@@ -16,6 +16,7 @@ the example, which the tests run and the query page links to.
 """
 import html
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -215,7 +216,15 @@ def write_config(build_dir, metadata=None):
     build_dir = Path(build_dir)
     metadata = assemble() if metadata is None else metadata
     out = build_dir / "metadata.json"
-    atomic_write(out, json.dumps(metadata, indent=2, ensure_ascii=False))
+    text = json.dumps(metadata, indent=2, ensure_ascii=False).encode("utf-8")
+    try:
+        same = out.read_bytes() == text
+    except OSError:
+        same = False
+    if same:
+        os.utime(out)  # most builds change no metadata: no write and no fsync, but newer than its sources (serve.prepare)
+    else:
+        atomic_write(out, text)
     db_path = build_dir / f"{DATABASE}.db"
     if db_path.exists():
         for problem in check_against_database(metadata, db_path):
