@@ -2,7 +2,8 @@
 import bisect
 import csv
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 
 from . import identity
@@ -19,7 +20,26 @@ MISREAD_PRINTINGS = 2  # a name printed in this few publications, in a listed ag
 DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
 
 
-@dataclass
+def _pickled_as_tuples(cls):
+    """A slotted dataclass pickled as the tuple of its fields' values, set back through the slots' own setters:
+    the walk's checkpoint (pipeline.Checkpoints) holds thousands of agreements and changes, and the default
+    pickling of slots (a dict of them per object) took twice as long to load."""
+    names = tuple(f.name for f in fields(cls))
+    values, puts = attrgetter(*names), tuple(getattr(cls, name).__set__ for name in names)
+
+    def __getstate__(self):
+        return values(self)
+
+    def __setstate__(self, state):
+        for put, value in zip(puts, state):
+            put(self, value)
+
+    cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
+    return cls
+
+
+@_pickled_as_tuples
+@dataclass(slots=True)
 class Agreement:
     id: str
     state_code: str
@@ -58,7 +78,8 @@ class Agreement:
     re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
 
 
-@dataclass(frozen=True)
+@_pickled_as_tuples
+@dataclass(frozen=True, slots=True)
 class Seen:
     """Where a publication stands in the walk: what an agreement's absence and ending are dated by."""
     id: str
@@ -66,7 +87,8 @@ class Seen:
     file_name: str
 
 
-@dataclass
+@_pickled_as_tuples
+@dataclass(slots=True)
 class Merge:
     agreement_id: str
     merged_key: str
@@ -77,7 +99,8 @@ class Merge:
     detail: str
 
 
-@dataclass
+@_pickled_as_tuples
+@dataclass(slots=True)
 class Change:
     publication_id: str
     changed_at: str
