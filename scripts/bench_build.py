@@ -9,7 +9,7 @@
 3. twice: every workbook in data/ice re-published once more with the same rows, built cold;
 4. a naive pandas baseline: pandas.read_excel (openpyxl) on every workbook in data/ice, concat, drop_duplicates.
 
-Each build is the real `open287g build` in a subprocess, timed on the wall clock. Builds 1-3 run back to
+Each build is the real `open287g build` in a subprocess, timed on the wall clock from a synced disk. Builds 1-3 run back to
 back in a round, --runs rounds; each figure and each ratio is the median over the rounds, so load that
 drifts during the run falls on a ratio's two sides alike. The pandas baseline runs once. Everything is
 written in a temporary folder; data/ is only read.
@@ -47,6 +47,9 @@ def build(out, cache, *extra, data=DATA, force=True):
     """Run `open287g build` into out with cache; (seconds, stdout, the stages line of OPEN287G_TIMINGS).
     Exit 1 (a file refused) still built."""
     args = ["build", "--data", str(data), "--out", str(out), "--cache", str(cache), *(["--force"] if force else []), *extra]
+    # Each build starts with nothing waiting to be written back: the copy of the last build's folder made just
+    # before (one new workbook) would otherwise be flushed to disk during the build timed, as no real rebuild is.
+    os.sync()
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "open287g.cli", *args], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, CI="1", OPEN287G_TIMINGS="1"))
