@@ -651,30 +651,38 @@ def walk_participating(participating, states, confirmed, checkpoints=None):
     return lineage
 
 
+def publication_digest(p, rows_key, row_digests, *more):
+    """16 bytes for what a walk over publications reads of one: who and when it is, more (what else the walk reads of
+    it), and its rows. An ICE workbook's rows (and sheet rows) are fixed by its bytes when rows_key is given
+    (pipeline.rows_key: the reading and correcting code, the corrections); others are hashed, each distinct row once
+    (row_digests: id(row) -> digest, kept across one walk's calls)."""
+    d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, *more)).encode())
+    if rows_key and not p.is_roster:
+        return d.digest()  # its rows: p.sha256 and rows_key
+    # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
+    ids = list(map(id, p.rows))
+    digests = list(map(row_digests.get, ids))
+    if None in digests:  # rows that no earlier list printed
+        for i, row in zip(ids, p.rows):
+            if i not in row_digests:
+                row_digests[i] = hashlib.blake2b(f"{row.content_repr}{row.key!r}".encode(), digest_size=16).digest()
+        digests = list(map(row_digests.__getitem__, ids))
+    d.update(b"".join(digests))  # the list in one update
+    d.update(repr(p.sheet_rows).encode())
+    return d.digest()
+
+
 def walk_keys(distinct, repeats, states, confirmed, rows_key=None):
     """One key per step of the walk: what the state after walking distinct[i] depends on. That is every
     publication walked so far (the rows as the walk reads them, with their repeats and dates), the next
-    one (a mass ending is confirmed by it), the state names, the confirmations and this code.
-    rows_key (pipeline.rows_key: the reading code and the corrections) fixes an ICE workbook's rows given its
-    bytes, so with it only the roster captures' rows are hashed."""
+    one (a mass ending is confirmed by it), the state names, the confirmations and this code (rows_key: see
+    publication_digest)."""
     h = hashlib.sha256(cache_key(*with_imports(__name__, "open287g.records")).encode())  # records: the rows' own code
     h.update(repr((sorted(states.items()), rows_key)).encode())
-    signature = {}  # id(row) -> its digest: rows recur in hundreds of publications
+    signature = {}
 
     def described(p):
-        d = hashlib.sha256(repr((p.id, p.sha256, p.file_name, p.source_kind, p.published_at, p.sha256 in confirmed)).encode())
-        if rows_key and not p.is_roster:
-            return d.digest()  # its rows: p.sha256 and rows_key
-        # each distinct row hashed once, to 16 bytes: a list is then hashed as 16 bytes a row, not its whole text
-        ids = list(map(id, p.rows))
-        digests = list(map(signature.get, ids))
-        if None in digests:  # rows that no earlier list printed
-            for i, row in zip(ids, p.rows):
-                if i not in signature:
-                    signature[i] = hashlib.blake2b(f"{row.content_repr}{row.key!r}".encode(), digest_size=16).digest()
-            digests = list(map(signature.__getitem__, ids))
-        d.update(b"".join(digests))  # the list in one update
-        return d.digest()
+        return publication_digest(p, rows_key, signature, p.sha256 in confirmed)
 
     def repeated(p):
         return repr([(r.id, r.published_at) for r in repeats.get(p.id, ())]).encode()

@@ -208,16 +208,21 @@ class PlaceCache:
 
 
 class Checkpoints:
-    """The lineage walk's state before the newest list, kept in the cache by the key of everything it depends on
-    (lineage.walk_keys, given rows_key): a build whose publications up to there are unchanged resumes from it."""
+    """A walk's state before the newest publication, kept in the cache by the key of everything it depends on
+    (lineage.walk_keys for the lineage, resolve.span_keys for a list's listings, given rows_key): a build whose
+    publications up to there are unchanged resumes from it. One family of files per walk."""
 
     KEEP = 3  # the newest few, so that a build of an older snapshot of data/ does not evict the current one
 
-    def __init__(self, cache_dir, rows_key=None):
-        self.dir, self.rows_key = Path(cache_dir), rows_key
+    def __init__(self, cache_dir, rows_key=None, family="lineage"):
+        self.dir, self.rows_key, self.family = Path(cache_dir), rows_key, family
+
+    def of(self, family):
+        """The checkpoints of another walk, in the same cache and by the same rows_key."""
+        return Checkpoints(self.dir, self.rows_key, family)
 
     def _path(self, key):
-        return self.dir / f"lineage-{key}.pickle"
+        return self.dir / f"{self.family}-{key}.pickle"
 
     def load(self, keys):
         """(index of the last step saved, state) for the latest step of keys on file, or None."""
@@ -229,8 +234,8 @@ class Checkpoints:
         return None
 
     def save(self, key, state):
-        atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
-        for old in sorted(self.dir.glob("lineage-*.pickle"), key=_mtime, reverse=True)[self.KEEP:]:
+        atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), durable=False)  # read_cache: a damaged one is a missing one
+        for old in sorted(self.dir.glob(f"{self.family}-*.pickle"), key=_mtime, reverse=True)[self.KEEP:]:
             old.unlink(missing_ok=True)
 
 
@@ -410,7 +415,8 @@ def walk(pubs, states, confirmed, checkpoints=None):
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
-    spans = resolve.listing_spans(participating) + resolve.listing_spans(pending)
+    spans = [span for name, members in (("participating", participating), ("pending", pending))
+             for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     lineage = walk_participating(participating, {s["postal"]: s["name"] for s in states}, confirmed, checkpoints)
     apps = resolve.pending_applications(pending, lineage.agreements)
     lineage.record_pending_signed(apps)

@@ -1,23 +1,37 @@
 """Reads dated publications and writes listings (each distinct printed row with its span of publications) and pending applications."""
 import datetime
+import hashlib
 from itertools import count
 from operator import attrgetter
 
+from .cachekey import cache_key, with_imports
 from .ids import short_id, sortable
+from .lineage import publication_digest
 
 
 _content = attrgetter("content_repr")  # a str: its hash is kept, where a tuple's is computed on each lookup
 
 
-def listing_spans(members):
+def listing_spans(members, checkpoints=None):
     """Each distinct printed row of one list stored once per unbroken run of publications that carried it:
     [(the row key, the listing)], the key for link_listings.
 
     A span's end (its last publication, sheet row and count) is written when it closes, not on every
-    publication it runs through: most publications re-publish the one before unchanged."""
+    publication it runs through: most publications re-publish the one before unchanged.
+
+    checkpoints (optional, pipeline.Checkpoints) keeps the state before the newest publication between builds:
+    when every publication up to one is what an earlier build went through (span_keys), this resumes there."""
     listings, open_spans, keys, opened, order, created = [], {}, {}, {}, {}, count()
     previous = previous_rows = last = None
-    last_i = -1
+    previous_i = last_i = -1
+    steps = span_keys(members, checkpoints.rows_key) if checkpoints else []
+    found = checkpoints.load(steps) if checkpoints else None
+    start = 0
+    if found:
+        start, (listings, open_spans, keys, opened, order, next_order, previous_i, last_i) = found[0] + 1, found[1]
+        created = count(next_order)
+        if previous_i >= 0:
+            previous, previous_rows, last = members[previous_i], _printed(members[previous_i]), members[last_i]
 
     def close(key):
         span = open_spans.pop(key)
@@ -26,35 +40,53 @@ def listing_spans(members):
         del order[key]
         return keys.pop(key), span
 
-    for i, p in enumerate(members):
+    for i in range(start, len(members)):
+        p = members[i]
         if previous is not None and p.rows == previous.rows and p.sheet_rows == previous.sheet_rows:
             # Re-published unchanged (rows are shared objects, so this compare is cheap): every span goes on.
             last, last_i = p, i
-            continue
-        current = _printed(p)
-        gone = open_spans.keys() - current.keys()
-        listings.extend(close(key) for key in sorted(gone, key=order.__getitem__))  # in the order they opened
-        for key in sorted(current.keys() - open_spans.keys(), key=current.__getitem__):  # in the order printed
-            at = current[key]
-            row = p.rows[at]
-            content, n = row.content, key[1] if type(key) is tuple else 1
-            keys[key], opened[key], order[key] = row.key, i, next(created)
-            open_spans[key] = {
-                "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
-                "list": p.list,
-                **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
-                "state_code": row.state_code,
-                "model": row.model_code,
-                "occurrence": n,
-                "first_publication_id": p.id,
-                "first_seq": p.seq,
-                "first_sheet_row": p.sheet_rows[at],
-                "first_seen": p.published_at,
-                "publications": 0,
-            }
-        previous, previous_rows, last, last_i = p, current, p, i
+        else:
+            current = _printed(p)
+            gone = open_spans.keys() - current.keys()
+            listings.extend(close(key) for key in sorted(gone, key=order.__getitem__))  # in the order they opened
+            for key in sorted(current.keys() - open_spans.keys(), key=current.__getitem__):  # in the order printed
+                at = current[key]
+                row = p.rows[at]
+                content, n = row.content, key[1] if type(key) is tuple else 1
+                keys[key], opened[key], order[key] = row.key, i, next(created)
+                open_spans[key] = {
+                    "id": short_id(p.list, *content, n, p.id),  # the first publication's id, not its sequence number
+                    "list": p.list,
+                    **{k: getattr(row, k) for k in ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")},
+                    "state_code": row.state_code,
+                    "model": row.model_code,
+                    "occurrence": n,
+                    "first_publication_id": p.id,
+                    "first_seq": p.seq,
+                    "first_sheet_row": p.sheet_rows[at],
+                    "first_seen": p.published_at,
+                    "publications": 0,
+                }
+            previous, previous_rows, previous_i, last, last_i = p, current, i, p, i
+        if checkpoints and i == len(members) - 2:
+            # The state before the newest publication: the next build, with ICE's next list after it, resumes here.
+            next_order = next(created)
+            created = count(next_order)
+            checkpoints.save(steps[i], (listings, open_spans, keys, opened, order, next_order, previous_i, last_i))
     listings.extend(close(key) for key in list(open_spans))
     return listings
+
+
+def span_keys(members, rows_key):
+    """One key per publication of a list: what listing_spans' state after members[i] depends on, every publication
+    up to it in order (lineage.publication_digest, with its number and list) and this code."""
+    h = hashlib.sha256(cache_key(*with_imports(__name__, "open287g.records")).encode())
+    h.update(repr(rows_key).encode())
+    row_digests, keys = {}, []
+    for p in members:
+        h.update(publication_digest(p, rows_key, row_digests, p.seq, p.list))
+        keys.append(h.hexdigest()[:24])
+    return keys
 
 
 def _printed(p):

@@ -328,3 +328,27 @@ def test_walk_keys_take_a_workbooks_rows_from_its_bytes_and_the_rows_key_but_has
     assert walk_keys([replace(pubs[0], rows=(b,))] + pubs[1:], {}, STATES, set(), None) != walk_keys(pubs, {}, STATES, set(), None)
     roster = [replace(p, source_kind="roster") for p in pubs]
     assert walk_keys([replace(roster[0], rows=(b,))] + roster[1:], {}, STATES, set(), "rows-1") != walk_keys(roster, {}, STATES, set(), "rows-1")
+
+
+def test_listing_spans_resume_from_their_checkpoint_and_equal_a_whole_walk(tmp_path):
+    """resolve.listing_spans with pipeline.Checkpoints: a build saves the state before its newest publication; the next
+    build, one list longer, resumes there (span_keys) and makes the listings a walk from the start makes."""
+    from open287g.pipeline import Checkpoints
+    from open287g.resolve import listing_spans, span_keys
+
+    a, b, c = (row("FL", "Bay County Sheriff's Office", "Jail Enforcement Model", "2025-01-01"),
+               row("TX", "Ector County Sheriff's Office", "Task Force Model", "2025-02-01"),
+               row("MN", "Rock County Sheriff's Office", "Warrant Service Officer", "2025-03-01"))
+    lists = ([a], [a, b], [a, b], [b, c], [a, b, c])
+    checkpoints = Checkpoints(tmp_path, "rows-1").of("spans-participating")
+    first = listing_spans(publications(*lists[:4]), checkpoints)
+    assert first == listing_spans(publications(*lists[:4]))
+    (saved,) = tmp_path.glob("spans-participating-*.pickle")
+    assert saved.name == f"spans-participating-{span_keys(publications(*lists[:4]), 'rows-1')[2]}.pickle"
+    later = publications(*lists)
+    assert checkpoints.load(span_keys(later, "rows-1"))[0] == 2  # resumes after the third list
+    whole = listing_spans(later)
+    assert listing_spans(later, checkpoints) == whole
+    assert [(s["agency"], s["first_publication_id"], s["last_publication_id"], s["publications"]) for _, s in whole] == [
+        ("Bay County Sheriff's Office", "pub001", "pub003", 3), ("Ector County Sheriff's Office", "pub002", "pub005", 4),
+        ("Rock County Sheriff's Office", "pub004", "pub005", 2), ("Bay County Sheriff's Office", "pub005", "pub005", 1)]
