@@ -28,18 +28,32 @@ def _numbered(path):
         return list(enumerate(csv.DictReader(f), start=2))
 
 
-def roster_publications(data_dir):
+def roster_publications(data_dir, cache_dir=None):
     """One participating publication per Internet Archive capture of ICE's roster table, each row keeping its CSV line.
 
     Dated by the capture: ICE's page was live with these rows at that moment. The caption's "as of" date is kept as
     printed (caption_date); it is not the publication date, because ICE changed the rows without changing it
     (the captures of 20 October 2011 and 20 January 2012 print 69 and 68 rows under one caption).
+
+    With cache_dir they are kept there under the key of the file's bytes and this code: a rebuild loads them.
     """
     path = Path(data_dir) / ROSTER
     if not path.exists():
         return []
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
+    kept = Path(cache_dir) / f"roster-{cache_key(*with_imports(__name__), extra=(digest, str(path)))}.pickle" if cache_dir else None
+    found = read_cache(kept) if kept else None
+    if isinstance(found, list) and all(isinstance(p, Publication) for p in found):
+        return found
+    pubs = _roster_publications(path, raw, digest)
+    if kept:
+        atomic_write(kept, pickle.dumps(pubs, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        prune(kept.parent, "roster-*.pickle", kept.name)  # captures read under another key are never read again
+    return pubs
+
+
+def _roster_publications(path, raw, digest):
     captures = {}
     for line, r in _numbered(path):
         captures.setdefault(r["snapshot_ts"], []).append((line, r))

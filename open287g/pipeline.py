@@ -383,7 +383,7 @@ def gather(data_dir):
 def read(inputs, cache_dir, jobs=None, progress=None):
     """read: Inputs -> Read, ICE's workbooks through the cache and the 2011-2017 roster's captures."""
     pubs, parsed = read_all(inputs.sources, cache_dir, jobs, progress)
-    pubs += history.roster_publications(inputs.data_dir)
+    pubs += history.roster_publications(inputs.data_dir, cache_dir)
     for p in pubs:
         if p.error:
             _log(f"error: {p.file}: {p.error} (recorded in build_anomalies; file left out)")

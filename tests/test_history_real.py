@@ -132,3 +132,22 @@ def test_2025_2026_unchanged(db):
     assert status["active"] == 1560
     assert db.execute("select count(*) from agreements where status = 'ended' and ended_seen >= '2025-02-20'").fetchone()[0] == 68
     assert db.execute("select count(*) from agreements where status = 'ended' and ended_seen > '2021-01-14' and ended_seen < '2025-02-20'").fetchone()[0] == 15
+
+
+def test_roster_captures_kept_in_the_cache_equal_read_ones(tmp_path, monkeypatch):
+    """history.roster_publications with a cache: the 33 captures of data/history/pre2018-roster-long.csv as read, then
+    loaded from the cache without reading the file's rows again; a damaged entry reads them again."""
+    from pathlib import Path
+
+    from open287g import history
+
+    data = Path(__file__).resolve().parent.parent / "data"
+    read = history.roster_publications(data)
+    assert len(read) == 33 and sum(len(p.rows) for p in read) == 1472
+    assert history.roster_publications(data, tmp_path) == read
+    monkeypatch.setattr(history, "_roster_publications", lambda *a: pytest.fail("read the roster the cache holds"))
+    assert history.roster_publications(data, tmp_path) == read
+    monkeypatch.undo()
+    (kept,) = tmp_path.glob("roster-*.pickle")
+    kept.write_bytes(b"junk")
+    assert history.roster_publications(data, tmp_path) == read
