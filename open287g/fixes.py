@@ -73,15 +73,16 @@ def apply_corrections(pubs, corrections):
                 hits.append(c)
         if fixed:
             hit[row_id] = (replace(row, **fixed), hits)
+    replacement = {row_id: fixed for row_id, (fixed, _) in hit.items()}
     corrected = {}  # id(rows) -> (corrected rows and their keys, rows touched per correction), for the lists some correction hits
     for list_id, rows in lists.items():
         if hit.keys().isdisjoint(map(id, rows)):
             continue
-        counts = {}
-        for row_id, n in Counter(map(id, rows)).items():
-            for c in hit.get(row_id, ((), ()))[1]:
-                counts[id(c)] = counts.get(id(c), 0) + n
-        fixed_rows = tuple(hit[id(r)][0] if id(r) in hit else r for r in rows)
+        counts, printed = {}, Counter(map(id, rows))
+        for row_id in hit.keys() & printed.keys():
+            for c in hit[row_id][1]:
+                counts[id(c)] = counts.get(id(c), 0) + printed[row_id]
+        fixed_rows = tuple(map(replacement.get, map(id, rows), rows))  # the row's corrected copy, else the row
         corrected[list_id] = ((fixed_rows, frozenset(r.body_key for r in fixed_rows)), counts)
     touched = {id(c): 0 for c in corrections}
     files = {id(c): set() for c in corrections}

@@ -505,8 +505,12 @@ def _warn(pubs):
 
 def _flag_unknown_states(pubs):
     """Rule unknown_state: a row whose STATE names no state after the corrections is recorded, row by row."""
-    return [p.noting(*(("unknown_state", sheet_row, f"STATE {row.state!r} is not a US state or territory; add a line to data/corrections.csv")
-                       for row, sheet_row in zip(p.rows, p.sheet_rows) if row.state_code is None)) for p in pubs]
+    unknown = {}  # id(rows) -> the places of the rows with no state: publications share row lists (read.interpret)
+    for p in pubs:
+        if id(p.rows) not in unknown:
+            unknown[id(p.rows)] = [at for at, row in enumerate(p.rows) if row.state_code is None]
+    return [p.noting(*(("unknown_state", p.sheet_rows[at], f"STATE {p.rows[at].state!r} is not a US state or territory; add a line to data/corrections.csv")
+                       for at in unknown[id(p.rows)])) for p in pubs]
 
 
 def input_signature(data_dir):
