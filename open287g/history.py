@@ -42,10 +42,10 @@ def roster_publications(data_dir, cache_dir=None):
         return []
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    kept = Path(cache_dir) / f"roster-{cache_key(*with_imports(__name__), extra=(digest, str(path)))}.pickle" if cache_dir else None
+    kept = Path(cache_dir) / f"roster-{cache_key(*with_imports(__name__), extra=(digest,))}.pickle" if cache_dir else None
     found = read_cache(kept) if kept else None
     if isinstance(found, list) and all(isinstance(p, Publication) for p in found):
-        return found
+        return [p.updated(path=path) for p in found]  # the same bytes in another data/ folder
     pubs = _roster_publications(path, raw, digest)
     if kept:
         atomic_write(kept, pickle.dumps(pubs, protocol=pickle.HIGHEST_PROTOCOL), durable=False)

@@ -151,3 +151,10 @@ def test_roster_captures_kept_in_the_cache_equal_read_ones(tmp_path, monkeypatch
     (kept,) = tmp_path.glob("roster-*.pickle")
     kept.write_bytes(b"junk")
     assert history.roster_publications(data, tmp_path) == read
+    elsewhere = tmp_path / "data" / "history"  # the same file in another data/ folder: loaded, with its own path
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "pre2018-roster-long.csv").write_bytes((data / "history" / "pre2018-roster-long.csv").read_bytes())
+    monkeypatch.setattr(history, "_roster_publications", lambda *a: pytest.fail("read the roster the cache holds"))
+    moved = history.roster_publications(tmp_path / "data", tmp_path)
+    assert [p.path for p in moved] == [elsewhere / "pre2018-roster-long.csv"] * 33
+    assert [p.updated(path=None) for p in moved] == [p.updated(path=None) for p in read]
