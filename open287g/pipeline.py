@@ -516,13 +516,32 @@ def _flag_unknown_states(pubs):
 def input_signature(data_dir):
     """What the database is made from: every data file's path, size and mtime, and the code and config files."""
     h = hashlib.sha256()
-    roots = [Path(data_dir), ROOT / "open287g", ROOT / "canned_queries"]
-    files = [f for r in roots if r.exists() for f in sorted(r.rglob("*")) if f.is_file() and "__pycache__" not in f.parts]
-    files += [f for f in (ROOT / "metadata.yml", ROOT / "pyproject.toml") if f.exists()]
-    for f in files:
-        st = f.stat()
-        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for root in (Path(data_dir), ROOT / "open287g", ROOT / "canned_queries"):
+        for path, st in _files_under(root):
+            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for f in (ROOT / "metadata.yml", ROOT / "pyproject.toml"):
+        if f.exists():
+            st = f.stat()
+            h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _files_under(root):
+    """(path, stat) of every file under root but __pycache__, sorted by path: one stat a file, from os.scandir
+    (the 1,150 files of data/ took rglob, is_file and stat 15 ms)."""
+    found, todo = [], [str(root)]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):  # as rglob: a linked folder is not entered
+                if e.name != "__pycache__":
+                    todo.append(e.path)
+            elif e.is_file(follow_symlinks=True):
+                found.append((e.path, e.stat()))
+    return sorted(found, key=lambda f: f[0].split(os.sep))
 
 
 def _up_to_date(db_path, signature):
