@@ -6,11 +6,15 @@ import functools
 import hashlib
 import importlib.util
 import os
+import pickle
 import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .files import atomic_write, read_cache
+
 PACKAGE = __name__.rpartition(".")[0]
+KEY_GLOB = "[0-9a-f]" * 16  # a cache_key in a file name: a family's glob that matches no other family's names
 
 
 def _source(module):
@@ -106,3 +110,22 @@ def prune(folder, family, current=None):
     for name in fnmatch.filter(names, family):
         if kept is None or not kept(name):
             (Path(folder) / name).unlink(missing_ok=True)
+
+
+class Kept:
+    """One cache entry a build reads when it starts and writes back when its value changed:
+    build/cache/<family>-<key>.pickle, the key that of what the value depends on (cache_key). Written without
+    fsync (read_cache takes a damaged entry for a missing one); writing it removes the family's entries under
+    other keys, which no code can read again."""
+
+    def __init__(self, cache_dir, family, key):
+        self.family, self.path = family, Path(cache_dir) / f"{family}-{key}.pickle"
+
+    def load(self, valid=lambda value: isinstance(value, dict)):
+        """The value kept, or None when it is missing, damaged or not valid (valid(value) false)."""
+        found = read_cache(self.path)
+        return found if found is not None and valid(found) else None
+
+    def save(self, value):
+        atomic_write(self.path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        prune(self.path.parent, f"{self.family}-{KEY_GLOB}.pickle", self.path.name)

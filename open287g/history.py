@@ -5,14 +5,12 @@ import csv
 import datetime
 import hashlib
 import json
-import pickle
 from pathlib import Path
 
 from dataclasses import replace
 
 from . import identity, records
-from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, read_cache
+from .cachekey import Kept, cache_key, with_imports
 from .load import open_new
 from .read import interpret
 from .records import Publication
@@ -42,14 +40,13 @@ def roster_publications(data_dir, cache_dir=None):
         return []
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
-    kept = Path(cache_dir) / f"roster-{cache_key(*with_imports(__name__), extra=(digest,))}.pickle" if cache_dir else None
-    found = read_cache(kept) if kept else None
-    if isinstance(found, list) and all(isinstance(p, Publication) for p in found):
+    kept = Kept(cache_dir, "roster", cache_key(*with_imports(__name__), extra=(digest,))) if cache_dir else None
+    found = kept.load(lambda v: isinstance(v, list) and all(isinstance(p, Publication) for p in v)) if kept else None
+    if found is not None:
         return [p.updated(path=path) for p in found]  # the same bytes in another data/ folder
     pubs = _roster_publications(path, raw, digest)
     if kept:
-        atomic_write(kept, pickle.dumps(pubs, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-        prune(kept.parent, "roster-*.pickle", kept.name)  # captures read under another key are never read again
+        kept.save(pubs)
     return pubs
 
 
@@ -160,18 +157,16 @@ def evidence_rows(data_dir):
     return out
 
 
-def _matches_file(cache_dir):
+def _kept_matches(cache_dir):
     """Where the names each evidence agency matches are kept: under a key of identity.py and the modules it uses."""
-    return Path(cache_dir) / f"evidence-matches-{cache_key(*with_imports(identity))}.pickle"
+    return Kept(cache_dir, "evidence-matches", cache_key(*with_imports(identity)))
 
 
-def _load_matches(path):
-    """{state: (spellings, {evidence agency: the spellings it matches})}, or {} when missing or unreadable."""
-    found = read_cache(path)
-    ok = isinstance(found, dict) and all(
+def _matches(found):
+    """{state: (spellings, {evidence agency: the spellings it matches})}: what _kept_matches holds."""
+    return isinstance(found, dict) and all(
         isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], frozenset) and isinstance(v[1], dict)
         and all(isinstance(m, frozenset) for m in v[1].values()) for v in found.values())
-    return found if ok else {}
 
 
 def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
@@ -187,8 +182,8 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
         by_state.setdefault(a["state_code"], []).append(a)
     for v in by_state.values():
         v.sort(key=lambda a: (a["first_seen"], a["id"]))
-    path = _matches_file(cache_dir) if cache_dir else None
-    kept = _load_matches(path) if path else {}
+    cache = _kept_matches(cache_dir) if cache_dir else None
+    kept = (cache.load(_matches) if cache else None) or {}
     fresh = {}  # what this build compared: written back when it differs from what was kept
     for r in rows:
         code = state_postal(r["state"])
@@ -221,9 +216,8 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
             r["finding"] = "an earlier signing than ICE's list printed"
         else:
             r["finding"] = "a later signing than ICE's list printed"
-    if path and fresh != kept:
-        atomic_write(path, pickle.dumps(fresh, protocol=pickle.HIGHEST_PROTOCOL))
-        prune(cache_dir, "evidence-matches-*.pickle", path.name)  # answers under another key are never read again
+    if cache and fresh != kept:
+        cache.save(fresh)
     return rows
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import build_agencies
 from .lineage import date_flags, load_confirmations, walk_participating
-from .cachekey import cache_key, prune, with_imports
+from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
 from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle
 from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
@@ -117,7 +117,8 @@ def read_all(sources, cache_dir, jobs, progress):
     todo = [p for p in lacking if p.id not in cached]
     places_key = _places_key()
     places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
-    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), ("read-*.pickle", snapshot.path.name),
+    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), (f"read-{KEY_GLOB}.pickle", snapshot.path.name),
+                            (f"read-{KEY_GLOB}-new.pickle", snapshot.delta_path.name),  # the snapshot's delta: kept with it
                             ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json"),
                             ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
                             ("gazetteer-*.pickle", None)):  # places rows as pickles, before the gazetteer's base file
@@ -252,18 +253,15 @@ class Similarities:
     the code that compares them. A build with one new publication then compares only the pairs it is part of."""
 
     def __init__(self, cache_dir, rows_key):
-        key = cache_key(*with_imports("open287g.dating"), extra=(rows_key,))
-        self.path = Path(cache_dir) / f"similarity-{key}.pickle"
+        self.kept = Kept(cache_dir, "similarity", cache_key(*with_imports("open287g.dating"), extra=(rows_key,)))
 
     def load(self):
-        known = read_cache(self.path)
-        return dating.Similarity(known if isinstance(known, dict) else None)
+        return dating.Similarity(self.kept.load())
 
     def save(self, similarity):
-        """Keep the pairs this build compared, when they differ from those on file; other keys' files go."""
+        """Keep the pairs this build compared, when they differ from those on file."""
         if similarity.added or len(similarity.used) != len(similarity.known):
-            atomic_write(self.path, pickle.dumps(similarity.used, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-        prune(self.path.parent, "similarity-*.pickle", self.path.name)
+            self.kept.save(similarity.used)
 
 
 def _mtime(path):

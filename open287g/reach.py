@@ -1,12 +1,10 @@
 """Reads an agency's name, ICE's printed level, its placement and data/agency_areas.csv; says whose residents it can act on (its town, its county, a region of counties, a campus, or the whole state) and where that contradicts ICE's level."""
 import json
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import places
-from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, read_cache
+from .cachekey import Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 
@@ -105,13 +103,9 @@ class _Counties:
     build kept the answers: a rebuild then needs no geography index (a quarter of a second to load)."""
 
     def __init__(self, cache_dir=None):
-        self.path = Path(cache_dir) / f"reach-counties-{cache_key(*with_imports(places), packages=places.PACKAGES)}.pickle" if cache_dir else None
-        self.kept = {}
-        if self.path:
-            found = read_cache(self.path)
-            if isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items()):
-                self.kept = found
-        self.used = {}
+        self.cache = Kept(cache_dir, "reach-counties", cache_key(*with_imports(places), packages=places.PACKAGES)) if cache_dir else None
+        found = self.cache.load(_answers) if self.cache else None
+        self.kept, self.used = found or {}, {}
 
     def find_county(self, st, text, fuzzy=True):
         """{'fips'} of a county as places' index.find_county gives it, or None."""
@@ -125,9 +119,13 @@ class _Counties:
         return None if self.used[key] is None else {"fips": self.used[key]}
 
     def save(self):
-        if self.path and self.used != self.kept:
-            atomic_write(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
-            prune(self.path.parent, "reach-counties-*.pickle", self.path.name)  # answers under another key are never read again
+        if self.cache and self.used != self.kept:
+            self.cache.save(self.used)
+
+
+def _answers(found):
+    """{(state, text, fuzzy): a county's fips or None}: what _Counties keeps."""
+    return isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items())
 
 
 def write(db_path, areas, cache_dir=None):

@@ -1,12 +1,10 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
 import functools
 import json
-import pickle
 from pathlib import Path
 
 from . import basedb
-from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, read_cache
+from .cachekey import Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import open_new
 from .words import words
@@ -92,15 +90,10 @@ class AbbreviationsError(ValueError):
 COLUMNS = {"id": int, "kind": str, "ref": str, "state_code": str, "label": str, "status": str, "words": str}
 
 
-def _words_file(cache_dir):
-    """Where each entry's words are kept between builds: under a key of this module and words.py."""
-    return Path(cache_dir) / f"search-words-{cache_key(*with_imports(__name__))}.pickle"
-
-
-def _load_words(path):
-    """{(label, spellings, place, county): words} of an earlier build, or {} when missing or unreadable."""
-    found = read_cache(path)
-    return found if isinstance(found, dict) else {}  # each value is checked where it is read
+def _kept_words(cache_dir):
+    """Where each entry's words are kept between builds, {(label, spellings, place, county): words}: under a key of
+    this module and words.py. Each value is checked where it is read."""
+    return Kept(cache_dir, "search-words", cache_key(*with_imports(__name__)))
 
 
 def _base(db, cache_dir, places_key):
@@ -126,8 +119,8 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     # The entries and their index in one transaction: a base that fails half way leaves neither behind.
     if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
         return base.key
-    path = _words_file(cache_dir) if cache_dir else None
-    kept = _load_words(path) if path else {}
+    cache = _kept_words(cache_dir) if cache_dir else None
+    kept = (cache.load() if cache else None) or {}
     used, missed = {}, []
 
     def spelt(label, spellings, place, county):
@@ -146,9 +139,8 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     db["search_entries"].create(COLUMNS, pk="id")
     db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select row_number() over (), kind, ref, state_code, label, "
                     f"status, spelt(label, spellings, place_name, county_name) from ({INDEX_ROWS})")
-    if path and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
-        atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL))
-        prune(cache_dir, "search-words-*.pickle", path.name)  # words under another key are never read again
+    if cache and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
+        cache.save(used)
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()

@@ -2,12 +2,10 @@
 import csv
 import datetime
 import json
-import pickle
 from pathlib import Path
 
 from . import places, search
-from .cachekey import cache_key, prune, with_imports
-from .files import atomic_write, read_cache
+from .cachekey import Kept, cache_key, with_imports
 from .identity import norm_agency
 from .load import open_new
 from .read import model_of, parse_date
@@ -168,12 +166,12 @@ def _candidates(db, name):
     return [h["ref"] for h in search.closest(hits)], "closest spelling of the name in ICE's lists"
 
 
-def _candidates_file(cache_dir, search_key):
+def _kept_candidates(cache_dir, search_key):
     """Where each meeting name's candidates are kept between builds: under the search index's key (search_index.write_index:
     the same entries answer every search alike) and this code's; None without both."""
     if not cache_dir or not search_key:
         return None
-    return Path(cache_dir) / f"meetings-{cache_key(*with_imports(__name__), extra=(search_key,))}.pickle"
+    return Kept(cache_dir, "meetings", cache_key(*with_imports(__name__), extra=(search_key,)))
 
 
 def link_meetings(db_path, cache_dir=None, search_key=None):
@@ -182,9 +180,8 @@ def link_meetings(db_path, cache_dir=None, search_key=None):
     db = open_new(db_path)
     if "match_detail" not in db["steering_committee_meetings"].columns_dict:
         db["steering_committee_meetings"].add_column("match_detail", str)
-    path = _candidates_file(cache_dir, search_key)
-    kept = read_cache(path) if path else None
-    kept = kept if isinstance(kept, dict) else {}
+    cache = _kept_candidates(cache_dir, search_key)
+    kept = (cache.load() if cache else None) or {}
     used = {}
     linked = 0
     for line, name, model, day in db.execute(UNLINKED).fetchall():
@@ -203,7 +200,6 @@ def link_meetings(db_path, cache_dir=None, search_key=None):
                       + (f"{len(held)} held a {model} agreement on {day}: {names}" if held else f"none held a {model} agreement on ICE's list on {day}")}
         db["steering_committee_meetings"].update(line, update)
     db.conn.commit()
-    if path and used != kept:
-        atomic_write(path, pickle.dumps(used, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-        prune(path.parent, "meetings-*.pickle", path.name)  # candidates under another key are never read again
+    if cache and used != kept:
+        cache.save(used)
     return linked

@@ -191,3 +191,33 @@ def test_the_finished_file_is_written_again_only_when_pages_are_free(tmp_path):
     before, after = made("freed.db", drop=True)
     assert after[0] != before[0] and after[1] < before[1] / 5 and after[2] == 0  # compacted into a new file
     assert not (tmp_path / "freed.db.vacuum").exists()
+
+
+def test_a_kept_entry_reads_back_what_was_saved_and_nothing_else(tmp_path):
+    """cachekey.Kept: missing, damaged or not valid reads as None; saving removes its family's other keys only."""
+    from open287g.cachekey import Kept
+
+    k1, k2 = "0123456789abcdef", "fedcba9876543210"  # keys as cache_key makes them
+    old, new, other = Kept(tmp_path, "answers", k1), Kept(tmp_path, "answers", k2), Kept(tmp_path, "answers-more", k1)
+    assert new.load() is None
+    old.save({"a": 1})
+    other.save({"b": 2})
+    assert old.load() == {"a": 1}
+    assert old.load(lambda v: isinstance(v, list)) is None
+    new.save({"a": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"answers-{k2}.pickle", f"answers-more-{k1}.pickle"]
+    new.path.write_bytes(b"junk")
+    assert new.load() is None and other.load() == {"b": 2}
+
+
+def test_pruning_the_snapshots_of_other_code_keeps_this_snapshots_delta(tmp_path):
+    """The read stage prunes read-<key>.pickle and read-<key>-new.pickle as two families: a build that adds no file
+    (and so writes no delta) keeps the delta the last build wrote."""
+    from open287g.cachekey import KEY_GLOB, prune
+
+    key, old = "0123456789abcdef", "fedcba9876543210"
+    for name in (f"read-{key}.pickle", f"read-{key}-new.pickle", f"read-{old}.pickle", f"read-{old}-new.pickle"):
+        (tmp_path / name).write_bytes(b"")
+    prune(tmp_path, f"read-{KEY_GLOB}.pickle", f"read-{key}.pickle")
+    prune(tmp_path, f"read-{KEY_GLOB}-new.pickle", f"read-{key}-new.pickle")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"read-{key}-new.pickle", f"read-{key}.pickle"]
