@@ -202,7 +202,7 @@ def write_doc(lines):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="rounds of the three builds, odd; medians are kept (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds of the three builds, odd; medians are kept (default 5)")
     parser.add_argument("--baseline-packages", default="build/bench-packages",
                         help="folder holding pandas and openpyxl for the baseline, kept out of .venv (default: build/bench-packages)")
     parser.add_argument("--no-doc", action="store_true", help=f"print only; leave {DOC.relative_to(ROOT)} alone")
