@@ -2,14 +2,14 @@
 import bisect
 import csv
 import hashlib
-from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import identity
 from .cachekey import cache_key, with_imports
 from .identity import compare_names, county_words, days_between, moa_file_date, moa_file_words
 from .ids import short_id, sortable
+from .records import pickled_as_tuples
 from .rules import MODEL_NAMES
 
 MASS_ENDING_SHARE = 0.10  # a publication dropping more of the list than this is held until confirmed (real maximum: 4.4%)
@@ -20,25 +20,7 @@ MISREAD_PRINTINGS = 2  # a name printed in this few publications, in a listed ag
 DUPLICATE_DAYS = 3  # two rows of one agency and model in one file this close in date are one agreement printed twice
 
 
-def _pickled_as_tuples(cls):
-    """A slotted dataclass pickled as the tuple of its fields' values, set back through the slots' own setters:
-    the walk's checkpoint (pipeline.Checkpoints) holds thousands of agreements and changes, and the default
-    pickling of slots (a dict of them per object) took twice as long to load."""
-    names = tuple(f.name for f in fields(cls))
-    values, puts = attrgetter(*names), tuple(getattr(cls, name).__set__ for name in names)
-
-    def __getstate__(self):
-        return values(self)
-
-    def __setstate__(self, state):
-        for put, value in zip(puts, state):
-            put(self, value)
-
-    cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
-    return cls
-
-
-@_pickled_as_tuples
+@pickled_as_tuples
 @dataclass(slots=True)
 class Agreement:
     id: str
@@ -78,7 +60,7 @@ class Agreement:
     re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
 
 
-@_pickled_as_tuples
+@pickled_as_tuples
 @dataclass(frozen=True, slots=True)
 class Seen:
     """Where a publication stands in the walk: what an agreement's absence and ending are dated by."""
@@ -87,7 +69,7 @@ class Seen:
     file_name: str
 
 
-@_pickled_as_tuples
+@pickled_as_tuples
 @dataclass(slots=True)
 class Merge:
     agreement_id: str
@@ -99,7 +81,7 @@ class Merge:
     detail: str
 
 
-@_pickled_as_tuples
+@pickled_as_tuples
 @dataclass(slots=True)
 class Change:
     publication_id: str

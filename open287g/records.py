@@ -6,10 +6,35 @@ from pathlib import Path
 
 from .rules import MODEL_CODES
 
+def slot_access(cls):
+    """(field names, a getter of their values as one tuple, each slot's own setter) of a slotted dataclass. The setters
+    skip a frozen class's check: for code that fills an instance field by field (pickling, Publication.updated)."""
+    names = tuple(f.name for f in fields(cls))
+    return names, attrgetter(*names), tuple(getattr(cls, name).__set__ for name in names)
+
+
+def pickled_as_tuples(cls):
+    """A slotted dataclass pickled as the tuple of its fields' values, set back through the slots' own setters:
+    without the fields() lookup dataclasses makes on every object of a frozen class, or the dict of slots of another.
+    The read's snapshot and the walks' checkpoints hold thousands of rows, agreements and changes."""
+    _, values, puts = slot_access(cls)
+
+    def __getstate__(self):
+        return values(self)
+
+    def __setstate__(self, state):
+        for put, value in zip(puts, state):
+            put(self, value)
+
+    cls.__getstate__, cls.__setstate__ = __getstate__, __setstate__
+    return cls
+
+
 # The printed columns that make a listing distinct.
 CONTENT = ("state", "agency", "level", "county", "support_type", "signed", "signed_on", "moa", "moa_url", "addendum", "addendum_url")
 
 
+@pickled_as_tuples
 @dataclass(frozen=True, slots=True)
 class Row:
     """One row as ICE printed it, with what the reader made of it. Rows recur unchanged across hundreds of
@@ -49,20 +74,6 @@ class Row:
     def body_key(self):
         """The row key without the date: one agency's agreement of one model (pending lists print no date)."""
         return self.key[:3]
-
-    # Pickled field by field, as dataclasses does for a frozen class with slots, without its fields() lookup on
-    # every row: the read's snapshot and the lineage checkpoints hold thousands of rows.
-    def __getstate__(self):
-        return _ROW_STATE(self)
-
-    def __setstate__(self, state):
-        for put, value in zip(_ROW_PUT, state):
-            put(self, value)
-
-
-_ROW_FIELDS = tuple(f.name for f in fields(Row))
-_ROW_STATE = attrgetter(*_ROW_FIELDS)
-_ROW_PUT = tuple(getattr(Row, name).__set__ for name in _ROW_FIELDS)  # the slots' own setters: no frozen check
 
 
 ROSTER = "roster"
@@ -139,6 +150,4 @@ class Publication:
         return self.updated(anomalies=self.anomalies + tuple(found)) if found else self
 
 
-_PUB_FIELDS = tuple(f.name for f in fields(Publication))
-_PUB_STATE = attrgetter(*_PUB_FIELDS)
-_PUB_PUT = tuple(getattr(Publication, name).__set__ for name in _PUB_FIELDS)
+_PUB_FIELDS, _PUB_STATE, _PUB_PUT = slot_access(Publication)
