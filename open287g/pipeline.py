@@ -214,6 +214,7 @@ class Checkpoints:
     publications up to there are unchanged resumes from it. One family of files per walk."""
 
     KEEP = 3  # the newest few, so that a build of an older snapshot of data/ does not evict the current one
+    KEY = "[0-9a-f]" * 24  # a step's key (walk_keys, span_keys): "spans-pending-*" would also match a family "spans"
 
     def __init__(self, cache_dir, rows_key=None, family="lineage"):
         self.dir, self.rows_key, self.family = Path(cache_dir), rows_key, family
@@ -236,7 +237,7 @@ class Checkpoints:
 
     def save(self, key, state):
         atomic_write(self._path(key), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), durable=False)  # read_cache: a damaged one is a missing one
-        for old in sorted(self.dir.glob(f"{self.family}-*.pickle"), key=_mtime, reverse=True)[self.KEEP:]:
+        for old in sorted(self.dir.glob(f"{self.family}-{self.KEY}.pickle"), key=_mtime, reverse=True)[self.KEEP:]:
             old.unlink(missing_ok=True)
 
 
