@@ -615,8 +615,9 @@ class _Locator:
                     return self.county(hit, "county named in agency name without 'County'")
         return None
 
-    def town(self):
-        """The town the agency name names; inside ICE's county when ICE gives one."""
+    def town(self, exact=False):
+        """The town the agency name names; inside ICE's county when ICE gives one. exact: no misspelt town,
+        none across ICE's county line."""
         idx, st, given = self.idx, self.st, self.given
         cands = _town_candidates(self.tokens)
         restrict = given["fips"] if given else None
@@ -627,6 +628,8 @@ class _Locator:
             if town:
                 where = ", in ICE's county" if given else ""
                 return self.place(town, "town named in agency name" + where + (f", {note}" if note else ""))
+        if exact:
+            return None
         for cand, note, _ in cands:
             if note is None:
                 town = idx.find_town_fuzzy(st, cand, restrict)
@@ -667,6 +670,11 @@ class _Locator:
                                        f"county of {town[0]}, the town named in a sheriff's office name")
         return None
 
+    def names_state(self):
+        """The name begins with the state's name ("Mississippi Office of the State Auditor")."""
+        stn = self.idx.state_name_tokens.get(self.st, ())
+        return bool(stn) and tuple(self.tokens[:len(stn)]) == stn
+
     def statewide(self, strict):
         """A state agency: a statewide phrase with at most the state's name before it."""
         t = self.tokens
@@ -700,10 +708,17 @@ class _Locator:
     def run(self):
         given = (lambda method: self.given and self.county(self.given, method + self.given_note))
         if self.kind == "state":
-            # ICE prints some campuses and city police "State" ("City of Miami Police Department"):
-            # a campus of the hand-checked table, or a town's police that is no state police, sits at its town.
-            return ((self.known() if not self.statewide(strict=True) else None)
-                    or (self.has(_MUNICIPAL_WORDS) and not self.statewide(strict=True) and self.town())
+            # Rule state_type_contradicted: ICE prints some campuses, city police and county bodies "State"
+            # ("City of Miami Police Department", "Wicomico County Corrections Center", "Center Line Division of
+            # Public Safety and Security" in ICE's Macomb County). A name with no statewide phrase sits at the
+            # campus of the hand-checked table, the town a police names, the county it names, or the town of
+            # ICE's county it begins with; reach.contradiction records each in level_corrections.
+            if self.statewide(strict=True):
+                return self.state("state agency (ICE type)")
+            return (self.known()
+                    or (self.has(_MUNICIPAL_WORDS) and self.town())
+                    or self.county_in_name()
+                    or (self.given and not self.names_state() and self.town(exact=True))
                     or self.state("state agency (ICE type)"))
         if self.kind == "county":
             return (self.county_in_name()

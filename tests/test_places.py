@@ -117,6 +117,11 @@ def check(result, precision, fips=None, place=None):
     (("PA", "Raccoon Township Police Department", "Municipality", "Beaver County"), "county", "42007", None),
     # a precinct constable named after its county
     (("TX", "Bexar County Constable Precinct 3", "Municipality", "Bexar County"), "county", "48029", None),
+    # printed "State" by ICE but named after a county, or after a town of ICE's county (rule state_type_contradicted)
+    (("MD", "Wicomico County Corrections Center", "State", "Wicomico County"), "county", "24045", None),
+    (("MI", "Center Line Division of Public Safety and Security", "State", "Macomb County"), "place", "26099", "Center Line"),
+    (("MS", "Mississippi Office of the State Auditor", "State", "Hinds County"), "state", None, None),
+    (("AR", "Arkansas State Police Department", "State", "Pulaski County"), "state", None, None),
     # state agencies
     (("FL", "Florida Department of Corrections"), "state", None, None),
     (("FL", "Florida Department of Corrections", "State Agency", None), "state", None, None),

@@ -71,6 +71,17 @@ def test_level_corrections_on_the_real_build(sql):
     assert rows["Florida Gulf Coast University Police Department"] == "campus"
     assert sql("select place_name, county_name from agencies where name = 'City of Miami Police Department'") == [("Miami", "Miami-Dade County")]
     assert sql("select reach from agencies where name = 'Indiana State Police Department'") == [("statewide",)]
+    # printed "State" on ICE's lists of January and February 2026: Salisbury's county jail, not a state agency
+    assert sql("select reach, county_name from agencies where name = 'Wicomico County Corrections Center'") == [("county", "Wicomico County")]
+    assert sql("select reach from level_corrections where name = 'Wicomico County Corrections Center'") == [("county",)]
+
+
+async def test_a_county_jail_printed_state_is_listed_in_its_county_not_statewide(ds):
+    baltimore = text_of((await ds.client.get("/places/md/baltimore")).text)
+    assert "Wicomico" not in baltimore[baltimore.index("Statewide agencies of Maryland"):]
+    salisbury = text_of((await ds.client.get("/places/md/salisbury")).text)
+    assert "Salisbury is in Wicomico County." in salisbury
+    assert "Wicomico County Corrections Center ended" in salisbury
 
 
 async def test_savannah_has_no_agency_of_its_own_and_georgias_statewide_ones(ds):
