@@ -55,6 +55,8 @@ def build_agencies(lineage, apps, locate=places.locate):
             # A re-signed MOA of the same body under a corrected name (City of Mesa PD -> Mesa PD): one agency.
             union(before.agency_key, a.agency_key)
     for app in apps:
+        for k in sorted(app["printed_keys"], key=sortable):  # the states ICE misprinted (rule pending_state_misprinted)
+            union(app["agency_key"], k)
         find(app["agency_key"])
     members_of, apps_of = {}, {}
     for a in agreements_sorted:
@@ -86,8 +88,11 @@ def build_agencies(lineage, apps, locate=places.locate):
         while agency_id in agencies:  # cannot happen while every name belongs to one group; kept unique regardless
             n += 1
             agency_id = short_id(*first_key, n)
-        for legacy in sorted({short_id(*k) for k in keys} - {agency_id}):
-            aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": "an id made from another spelling of this agency"})
+        misprinted = {k for x in applications for k in x["printed_keys"] if k[0] != x["state_code"]}
+        for legacy, k in sorted({short_id(*k): k for k in keys}.items()):
+            if legacy != agency_id:
+                reason = "an id made from a state ICE misprinted on the pending list" if k in misprinted else "an id made from another spelling of this agency"
+                aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": reason})
         by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
         apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
         newest_name = by_last[-1].agency if by_last else apps_by_last[-1]["agency"]
@@ -134,6 +139,10 @@ def build_agencies(lineage, apps, locate=places.locate):
             if k in holder and legacy not in taken:
                 taken.add(legacy)
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": holder[k], "reason": "an id made from a name ICE later corrected (moved to another state or body)"})
+    for app in apps:
+        for legacy in app["merged_ids"]:
+            aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"],
+                            "reason": "an id made from a state ICE misprinted on the pending list"})
     ids = set(lineage.agreements)
     for a in agreements_sorted:
         keys = set(a.keys)

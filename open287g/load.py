@@ -6,6 +6,8 @@ from dataclasses import fields
 import sqlite_utils
 
 
+# A pending application's fields the stages use and the table does not hold (resolve.pending_applications).
+INTERNAL_APP_FIELDS = ("agency_key", "printed_keys", "merged_ids")
 
 # What the build did about each kind of anomaly, stored beside it.
 ACTIONS = {
@@ -214,7 +216,7 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "pending_applications", 
-        ({**{k: v for k, v in app.items() if k != "agency_key"}, "agency_id": of_application[app["id"]]} for app in built.pending),
+        ({**{k: v for k, v in app.items() if k not in INTERNAL_APP_FIELDS}, "agency_id": of_application[app["id"]]} for app in built.pending),
         pk="id",
         foreign_keys=[
             ("agency_id", "agencies", "id"),

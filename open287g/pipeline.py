@@ -177,7 +177,8 @@ def _places_key():
 
 
 class PlaceCache:
-    """places.locate() results kept between builds, so a rebuild needs no geography index unless an agency is new."""
+    """places.locate() and county_fips() results kept between builds, so a rebuild needs no geography index unless an
+    agency is new."""
 
     def __init__(self, cache_dir):
         self.path = Path(cache_dir) / f"places-{_places_key()}.json"
@@ -194,6 +195,14 @@ class PlaceCache:
         key = json.dumps([state, agency, level, county])
         if key not in self.results:
             self.results[key] = places.locate(state, agency, level, county)
+            self.dirty = True
+        return self.results[key]
+
+    def county(self, state, county, fuzzy=True):
+        """places.county_fips, kept likewise."""
+        key = json.dumps(["county", state, county, fuzzy])
+        if key not in self.results:
+            self.results[key] = places.county_fips(state, county, fuzzy)
             self.dirty = True
         return self.results[key]
 
@@ -408,16 +417,17 @@ def date(corrected, similarities):
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
-def walk(pubs, states, confirmed, checkpoints=None):
+def walk(pubs, states, confirmed, checkpoints=None, county_of=None):
     """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
-    applications, and the publications with what the walk found (held, mass endings)."""
+    applications, and the publications with what the walk found (held, mass endings). county_of (PlaceCache.county)
+    tells a pending application printed under the wrong state."""
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
     spans = [span for name, members in (("participating", participating), ("pending", pending))
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     lineage = walk_participating(participating, {s["postal"]: s["name"] for s in states}, confirmed, checkpoints)
-    apps = resolve.pending_applications(pending, lineage.agreements)
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of)
     lineage.record_pending_signed(apps)
     resumed, distinct = lineage.resumed
     if resumed:
@@ -604,7 +614,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
-                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows))
+                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county)
                 placed = place(walked, locate, states)
             stage("resolve")
             built = tables(corrected, walked, placed)

@@ -511,6 +511,15 @@ def locate(state_postal, agency, level=None, county=None):
     return dict(_locate(_clean(state_postal), _clean(agency), _clean(level), _clean(county)))
 
 
+def county_fips(state_postal, county, fuzzy=True):
+    """The FIPS code of the county ICE's COUNTY text names in a state ("Kershaw County", "SC"), or None; with fuzzy,
+    a misspelling close enough is read as the county ("Guadalupe Conty")."""
+    if not county or " ".join(_tokens(county, aliases=False)) in _NA:
+        return None
+    hit = _index().find_county(state_postal, county, fuzzy=fuzzy)
+    return hit["fips"] if hit else None
+
+
 def _clean(x):
     if x is None:
         return None

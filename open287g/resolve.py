@@ -6,6 +6,7 @@ from operator import attrgetter
 
 from .cachekey import cache_key, with_imports
 from .ids import short_id, sortable
+from .identity import known, same_place
 from .lineage import publication_digest
 
 
@@ -109,7 +110,8 @@ def link_listings(spans, lineage, apps, agencies):
     and the dates its application was listed."""
     app_index = {}
     for app in apps:
-        app_index.setdefault((app["state_code"], app["agency_key"][1], app["model"]), []).append(app)
+        for state, agency in sorted({app["agency_key"], *app["printed_keys"]}):  # and the states ICE misprinted
+            app_index.setdefault((state, agency, app["model"]), []).append(app)
     out = []
     for key, listing in spans:
         if listing["list"] == "participating":
@@ -123,8 +125,10 @@ def link_listings(spans, lineage, apps, agencies):
     return out
 
 
-def pending_applications(members, agreements):
-    """One row per (agency, model) run on the pending list, linked to the agreement it became, if any."""
+def pending_applications(members, agreements, county_of=None):
+    """One row per (agency, model) run on the pending list, linked to the agreement it became, if any; with
+    county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state is read as
+    the right one (_misprinted_states)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -156,11 +160,16 @@ def pending_applications(members, agreements):
                     "county": row.county,
                     "first_publication_id": p.id,
                     "first_seen": p.published_at,
+                    "state_printed_first": None,
+                    "printed_keys": (key[:2],),
+                    "merged_ids": (),
                 }
             app.update(last_publication_id=p.id, last_seen=p.published_at)
     for app in open_apps.values():
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
+    if county_of:
+        apps = _misprinted_states(apps, agreements, county_of)
     for app in apps:
         later = [a for a in signed_index.get((app["state_code"], app["agency_key"][1], app["model"]), []) if a.first_seen >= app["first_seen"]]
         match = min(later, key=lambda a: (a.first_seen, a.id)) if later else None
@@ -173,6 +182,57 @@ def pending_applications(members, agreements):
             app["outcome"] = "pending" if app["removed_at"] is None else "removed without an agreement"
             app["signed_on"] = app["days_to_listed"] = None
     return apps
+
+
+def _misprinted_states(apps, agreements, county_of):
+    """Rule pending_state_misprinted: an application printed under a state that has no county of its COUNTY, whose
+    agency ICE prints with the same model and county under one state that has it (on the pending list from the
+    publication that dropped it, or as an agreement listed from its first printing on), is that state's: ICE put
+    Kershaw County Sheriff's Office (South Carolina) under Florida for two lists, then under South Carolina.
+    A later application there takes the earlier's first printing and keeps its own id (the earlier id is in
+    merged_ids); otherwise the application moves to that state. state_printed_first keeps the state ICE printed."""
+    bodies = {}  # (agency, model) -> [(state, printed county, an application or None)]
+    for app in apps:
+        bodies.setdefault((app["agency_key"][1], app["model"]), []).append(("app", app))
+    for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
+        for name_key in sorted(a.name_keys | {a.agency_key}, key=sortable):
+            bodies.setdefault((name_key[1], a.model), []).append(("agreement", a))
+    merged, moved = {}, {}  # id of an earlier application -> the later one it joins; id -> the state it moves to
+    for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
+        state, county = app["state_code"], app["county"]
+        if app["id"] in merged or not known(county) or county_of(state, county, True):
+            continue
+        later = {}  # state -> the application there, or None for an agreement
+        for kind, other in bodies[(app["agency_key"][1], app["model"])]:
+            if kind == "app":
+                other_state, other_county = other["state_code"], other["county"]
+                follows = other["first_publication_id"] == app["removed_publication_id"]
+            else:
+                other_state, other_county = other.state_code, other.county
+                follows = other.first_seen >= app["first_seen"]
+            if other_state != state and follows and same_place(other_county, county) and county_of(other_state, county, False):
+                later.setdefault(other_state, other if kind == "app" else None)
+        if len(later) == 1:
+            (to, other), = later.items()
+            if other is not None:
+                merged[app["id"]] = other
+            else:
+                moved[app["id"]] = to
+    out = []
+    for app in apps:
+        if app["id"] in merged:
+            continue
+        joined = [x for x in apps if merged.get(x["id"]) is app]
+        if joined:
+            first = min(joined, key=lambda x: (x["first_seen"], x["id"]))
+            app = dict(app, first_publication_id=first["first_publication_id"], first_seen=first["first_seen"],
+                       state_printed_first=first["state_code"], merged_ids=tuple(sorted(x["id"] for x in joined)),
+                       printed_keys=tuple(sorted({k for x in joined + [app] for k in x["printed_keys"]})))
+        elif app["id"] in moved:
+            to = moved[app["id"]]
+            app = dict(app, state_code=to, agency_key=(to, app["agency_key"][1]), state_printed_first=app["state_code"])
+        out.append(app)
+    return out
 
 
 def _days(a, b):

@@ -210,6 +210,24 @@ def test_pending_to_signed_is_measured(db):
         "select count(*) from pending_applications where outcome = 'signed'").fetchone()[0] > 500
 
 
+def test_pending_applications_ice_printed_under_another_state_are_the_right_states(db):
+    # pendingAgencies of 3-6 April 2025 print Kershaw County Sheriff's Office under FLORIDA, then under SOUTH CAROLINA.
+    rows = db.execute("select state_code, state_printed_first, first_seen, outcome, agency_id from pending_applications "
+                      "where state_printed_first is not null order by first_seen").fetchall()
+    assert [tuple(r)[:4] for r in rows] == [
+        ("ND", "TX", "2025-03-18T02:59:11", "signed"),  # McKenzie County
+        ("SC", "FL", "2025-04-03T23:10:27", "signed"),  # Kershaw County
+        ("TN", "TX", "2025-08-08T09:00:00", "signed"),  # Trousdale County
+        ("OK", "TX", "2026-02-09T09:00:00", "signed"),  # McIntosh County
+    ]
+    kershaw = db.execute("select id, state_code, first_seen from agencies where name = 'Kershaw County Sheriff''s Office'").fetchall()
+    assert [tuple(r) for r in kershaw] == [("d96adc998346", "SC", "2025-04-03T23:10:27")] and rows[1]["agency_id"] == "d96adc998346"
+    # The Florida agency an earlier build made leads to South Carolina's; Palmer County, a county of no state, stays in Texas.
+    assert db.execute("select id from id_aliases where alias = 'b02cb325972b'").fetchone()[0] == "d96adc998346"
+    palmer = db.execute("select state_code, outcome from pending_applications where agency = 'Palmer County Sheriff''s Office'").fetchall()
+    assert [tuple(r) for r in palmer] == [("TX", "removed without an agreement")]
+
+
 def test_steering_committee_and_historical_tables(db):
     assert db.execute("select count(*) from steering_committee_meetings").fetchone()[0] == 94
     assert db.execute("select count(*) from historical_moa_2024").fetchone()[0] == 135

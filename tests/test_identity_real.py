@@ -109,6 +109,9 @@ async def test_an_old_id_leads_to_the_current_row(site_db):
     response = await ds.client.get(f"/287g/agreements/{alias}")
     assert response.status_code == 301 and response.headers["location"] == f"/287g/agreements/{target}"
     assert (await ds.client.get(f"/287g/agreements/{target}")).status_code == 200
+    # Kershaw County's application, printed under Florida first (rule pending_state_misprinted)
+    response = await ds.client.get("/287g/pending_applications/069c081db568")
+    assert response.status_code == 301 and response.headers["location"] == "/287g/pending_applications/9925d3cd341f"
 
 
 def _dump(path):

@@ -352,3 +352,35 @@ def test_listing_spans_resume_from_their_checkpoint_and_equal_a_whole_walk(tmp_p
     assert [(s["agency"], s["first_publication_id"], s["last_publication_id"], s["publications"]) for _, s in whole] == [
         ("Bay County Sheriff's Office", "pub001", "pub003", 3), ("Ector County Sheriff's Office", "pub002", "pub005", 4),
         ("Rock County Sheriff's Office", "pub004", "pub005", 2), ("Bay County Sheriff's Office", "pub005", "pub005", 1)]
+
+
+def _pending_walk(pending_lists, participating_lists):
+    from open287g import places, resolve
+
+    lineage = walk(*participating_lists)
+    apps = resolve.pending_applications(publications(*pending_lists), lineage.agreements, places.county_fips)
+    return sorted((a["state_code"], a["agency"], a["state_printed_first"], a["first_seen"][:10], a["outcome"]) for a in apps)
+
+
+def test_a_pending_application_printed_under_a_state_without_its_county_is_the_right_states():
+    # Rule pending_state_misprinted: Trousdale County is in Tennessee, not Texas; ICE moved the row on its third list.
+    trousdale = lambda state: row(state, "Trousdale County Sheriff's Office", "Warrant Service Officer", None, county="Trousdale County")  # noqa: E731
+    mcintosh = row("TEXAS", "McIntosh County Sheriff's Office", "Task Force Model", None, county="McIntosh County")
+    signed = [row("TENNESSEE", "Trousdale County Sheriff's Office", "Warrant Service Officer", "2025-03-05", county="Trousdale County"),
+              row("OKLAHOMA", "McIntosh County Sheriff's Office", "Task Force Model", "2025-03-02", county="McIntosh County")]
+    apps = _pending_walk([[trousdale("TEXAS"), mcintosh], [trousdale("TEXAS")], [trousdale("TENNESSEE")], []],
+                         [OTHER, OTHER, OTHER, OTHER + signed])
+    assert apps == [("OK", "McIntosh County Sheriff's Office", "TX", "2025-03-02", "signed"),  # went straight to the list, in Oklahoma
+                    ("TN", "Trousdale County Sheriff's Office", "TX", "2025-03-02", "signed")]  # one application from its first printing
+
+
+def test_a_pending_application_in_a_state_that_has_its_county_stays_there():
+    # Washington County is in Texas and in Arkansas: two bodies, however alike their rows.
+    texas = row("TEXAS", "Washington County Sheriff's Office", "Task Force Model", None, county="Washington County")
+    arkansas = row("ARKANSAS", "Washington County Sheriff's Office", "Task Force Model", "2025-03-03", county="Washington County")
+    apps = _pending_walk([[texas], []], [OTHER, OTHER + [arkansas]])
+    assert apps == [("TX", "Washington County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
+    # Palmer County is a county of no state: nowhere to move it.
+    palmer = row("TEXAS", "Palmer County Sheriff's Office", "Warrant Service Officer", None, county="Palmer County")
+    apps = _pending_walk([[palmer], []], [OTHER, OTHER])
+    assert apps == [("TX", "Palmer County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]

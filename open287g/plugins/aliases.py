@@ -1,4 +1,4 @@
-"""Datasette plugin: an old row URL of an agreement or agency whose id moved leads to the current row.
+"""Datasette plugin: an old row URL of an agreement, agency or pending application whose id moved leads to the current row.
 
 Ids come from the first printed row and do not move, but earlier builds made some ids from a later
 spelling; those ids are kept in id_aliases, so a link someone shared still works (HTTP 301).
@@ -7,7 +7,7 @@ import re
 
 from datasette import hookimpl
 
-ROW_PATH = re.compile(r"^/(?P<db>[^/]+)/(?P<table>agreements|agencies)/(?P<id>[0-9a-f]{12})(?P<suffix>\.json|\.csv)?$")
+ROW_PATH = re.compile(r"^/(?P<db>[^/]+)/(?P<table>agreements|agencies|pending_applications)/(?P<id>[0-9a-f]{12})(?P<suffix>\.json|\.csv)?$")
 
 
 @hookimpl
