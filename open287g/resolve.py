@@ -6,7 +6,7 @@ from operator import attrgetter
 
 from .cachekey import cache_key, with_imports
 from .ids import short_id, sortable
-from .identity import known, same_place
+from .identity import compare_names, known, norm_agency, same_place
 from .lineage import publication_digest
 
 
@@ -127,8 +127,8 @@ def link_listings(spans, lineage, apps, agencies):
 
 def pending_applications(members, agreements, county_of=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became, if any; with
-    county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state is read as
-    the right one (_misprinted_states)."""
+    county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state or a misspelt
+    name is joined to what ICE printed next (_continued)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -161,6 +161,8 @@ def pending_applications(members, agreements, county_of=None):
                     "first_publication_id": p.id,
                     "first_seen": p.published_at,
                     "state_printed_first": None,
+                    "agency_printed_first": None,
+                    "joined_by": None,
                     "printed_keys": (key[:2],),
                     "merged_ids": (),
                 }
@@ -169,7 +171,7 @@ def pending_applications(members, agreements, county_of=None):
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _misprinted_states(apps, agreements, county_of)
+        apps = _continued(apps, agreements, county_of)
     for app in apps:
         later = [a for a in signed_index.get((app["state_code"], app["agency_key"][1], app["model"]), []) if a.first_seen >= app["first_seen"]]
         match = min(later, key=lambda a: (a.first_seen, a.id)) if later else None
@@ -184,55 +186,104 @@ def pending_applications(members, agreements, county_of=None):
     return apps
 
 
-def _misprinted_states(apps, agreements, county_of):
-    """Rule pending_state_misprinted: an application printed under a state that has no county of its COUNTY, whose
-    agency ICE prints with the same model and county under one state that has it (on the pending list from the
-    publication that dropped it, or as an agreement listed from its first printing on), is that state's: ICE put
-    Kershaw County Sheriff's Office (South Carolina) under Florida for two lists, then under South Carolina.
-    A later application there takes the earlier's first printing and keeps its own id (the earlier id is in
-    merged_ids); otherwise the application moves to that state. state_printed_first keeps the state ICE printed."""
-    bodies = {}  # (agency, model) -> [(state, printed county, an application or None)]
+def _continued(apps, agreements, county_of):
+    """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
+
+    Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
+    other) and only to an application with no agreement of its exact state, name and model listed after it:
+    - pending_state_misprinted: the state printed has no county of the application's COUNTY, and the same name and
+      model, with that county, is printed under a state that has it (Kershaw County Sheriff's Office: FLORIDA on
+      3-6 April 2025, then SOUTH CAROLINA);
+    - pending_renamed: the same state and model, names that identity.compare_names reads as one body reworded or
+      with a typo (Cartert / Carteret County Sheriff's Office; Palmer / Parmer County Sheriff's Office), and no two
+      counties printed (Taylor / Baylor County Sheriff's Office are two).
+    The printing that follows is an application on the pending list from the publication that dropped this one,
+    which then starts at this one's first printing and keeps its own id (this id goes to merged_ids); or else an
+    agreement listed from this one's first printing on, whose agency the application then belongs to.
+    """
+    exact = {}
+    for a in agreements.values():
+        for name_key in a.name_keys | {a.agency_key}:
+            exact.setdefault((*name_key, a.model), []).append(a)
+    signed = {app["id"] for app in apps
+              if any(a.first_seen >= app["first_seen"] for a in exact.get((*app["agency_key"], app["model"]), ()))}
+    open_ = [app for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])) if app["id"] not in signed]
+    by_start = {}
     for app in apps:
-        bodies.setdefault((app["agency_key"][1], app["model"]), []).append(("app", app))
-    for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
-        for name_key in sorted(a.name_keys | {a.agency_key}, key=sortable):
-            bodies.setdefault((name_key[1], a.model), []).append(("agreement", a))
-    merged, moved = {}, {}  # id of an earlier application -> the later one it joins; id -> the state it moves to
-    for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])):
-        state, county = app["state_code"], app["county"]
-        if app["id"] in merged or not known(county) or county_of(state, county, True):
-            continue
-        later = {}  # state -> the application there, or None for an agreement
-        for kind, other in bodies[(app["agency_key"][1], app["model"])]:
-            if kind == "app":
-                other_state, other_county = other["state_code"], other["county"]
-                follows = other["first_publication_id"] == app["removed_publication_id"]
-            else:
-                other_state, other_county = other.state_code, other.county
-                follows = other.first_seen >= app["first_seen"]
-            if other_state != state and follows and same_place(other_county, county) and county_of(other_state, county, False):
-                later.setdefault(other_state, other if kind == "app" else None)
-        if len(later) == 1:
-            (to, other), = later.items()
-            if other is not None:
-                merged[app["id"]] = other
-            else:
-                moved[app["id"]] = to
-    out = []
+        by_start.setdefault(app["first_publication_id"], []).append(app)
+
+    def rule(app, state, names, county):
+        """The rule that makes a printing under state, names and county this application's, or None."""
+        if state != app["state_code"]:
+            if (app["agency_key"][1] in names and known(app["county"]) and same_place(county, app["county"])
+                    and not county_of(app["state_code"], app["county"], True) and county_of(state, app["county"], False)):
+                return "pending_state_misprinted"
+            return None
+        if known(app["county"]) and known(county):
+            if not same_place(app["county"], county):
+                return None
+            ours, theirs = county_of(state, app["county"], False), county_of(state, county, False)
+            if ours and theirs and ours != theirs:
+                return None  # Taylor and Baylor County, Texas: a typo's distance apart, two counties
+        st = (state, state)
+        found = [compare_names(app["agency"], name, st) for name in names.values()]
+        return "pending_renamed" if any(m and m.relation in ("reworded", "renamed") for m in found) else None
+
+    def sole_pairs(candidates):
+        """{application id: (target, rule)} for the applications whose one candidate has no other claimant."""
+        claims = {}
+        for app_id, found in candidates.items():
+            for target, _ in found:
+                claims.setdefault(id(target), set()).add(app_id)
+        return {app_id: found[0] for app_id, found in candidates.items() if len(found) == 1 and len(claims[id(found[0][0])]) == 1}
+
+    # The pending list's next printing: an application first printed where this one was dropped.
+    candidates = {}
+    for app in open_:
+        found = [(b, r) for b in by_start.get(app["removed_publication_id"], ()) if b["model"] == app["model"]
+                 and b is not app and (r := rule(app, b["state_code"], {b["agency_key"][1]: b["agency"]}, b["county"]))]
+        if found:
+            candidates[app["id"]] = found
+    into = sole_pairs(candidates)
+    out, joined = [], {}
     for app in apps:
-        if app["id"] in merged:
+        if app["id"] in into:
+            joined.setdefault(id(into[app["id"]][0]), []).append((app, into[app["id"]][1]))
+    for app in apps:
+        if app["id"] in into:
             continue
-        joined = [x for x in apps if merged.get(x["id"]) is app]
-        if joined:
-            first = min(joined, key=lambda x: (x["first_seen"], x["id"]))
-            app = dict(app, first_publication_id=first["first_publication_id"], first_seen=first["first_seen"],
-                       state_printed_first=first["state_code"], merged_ids=tuple(sorted(x["id"] for x in joined)),
-                       printed_keys=tuple(sorted({k for x in joined + [app] for k in x["printed_keys"]})))
-        elif app["id"] in moved:
-            to = moved[app["id"]]
-            app = dict(app, state_code=to, agency_key=(to, app["agency_key"][1]), state_printed_first=app["state_code"])
+        for earlier, how in joined.get(id(app), ()):
+            app = dict(app, first_publication_id=earlier["first_publication_id"], first_seen=earlier["first_seen"],
+                       state_printed_first=earlier["state_code"] if earlier["state_code"] != app["state_code"] else app["state_printed_first"],
+                       agency_printed_first=earlier["agency"] if earlier["agency"] != app["agency"] else app["agency_printed_first"],
+                       joined_by=how, merged_ids=tuple(sorted({*app["merged_ids"], earlier["id"], *earlier["merged_ids"]})),
+                       printed_keys=tuple(sorted({*app["printed_keys"], *earlier["printed_keys"]})))
         out.append(app)
-    return out
+    # An agreement listed from the application's first printing on.
+    candidates = {}
+    for app in out:
+        if app["id"] in signed:
+            continue
+        found = []
+        for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
+            if a.model == app["model"] and a.first_seen >= app["first_seen"]:
+                own = a.name_keys | {a.agency_key}  # its spellings, not those of a body it was relabelled from
+                names = {norm_agency(n): n for n in sorted(a.spellings | {a.agency}) if (a.state_code, norm_agency(n)) in own}
+                r = rule(app, a.state_code, names, a.county)
+                if r:
+                    found.append((a, r))
+        if found:
+            candidates[app["id"]] = found
+    to = sole_pairs(candidates)
+    result = []
+    for app in out:
+        if app["id"] in to:
+            a, how = to[app["id"]]
+            key = a.agency_key if how == "pending_renamed" else (a.state_code, app["agency_key"][1])
+            app = dict(app, state_code=a.state_code, agency_key=key, joined_by=how,
+                       state_printed_first=app["state_printed_first"] or (app["state_code"] if app["state_code"] != a.state_code else None))
+        result.append(app)
+    return result
 
 
 def _days(a, b):

@@ -222,10 +222,21 @@ def test_pending_applications_ice_printed_under_another_state_are_the_right_stat
     ]
     kershaw = db.execute("select id, state_code, first_seen from agencies where name = 'Kershaw County Sheriff''s Office'").fetchall()
     assert [tuple(r) for r in kershaw] == [("d96adc998346", "SC", "2025-04-03T23:10:27")] and rows[1]["agency_id"] == "d96adc998346"
-    # The Florida agency an earlier build made leads to South Carolina's; Palmer County, a county of no state, stays in Texas.
+    # The Florida agency an earlier build made leads to South Carolina's.
     assert db.execute("select id from id_aliases where alias = 'b02cb325972b'").fetchone()[0] == "d96adc998346"
-    palmer = db.execute("select state_code, outcome from pending_applications where agency = 'Palmer County Sheriff''s Office'").fetchall()
-    assert [tuple(r) for r in palmer] == [("TX", "removed without an agreement")]
+
+
+def test_pending_applications_ice_printed_with_a_typo_join_the_name_that_followed(db):
+    # pendingAgencies11252025am.xlsx prints "Palmer County Sheriff's Office" (no such county), the pm file "Parmer"
+    parmer = db.execute("select agency, first_seen, joined_by, outcome from pending_applications where agency like 'Parmer County%'").fetchall()
+    assert [tuple(r) for r in parmer] == [("Parmer County Sheriff's Office", "2025-11-25T09:00:00", "pending_renamed", "signed")]
+    assert db.execute("select count(*) from pending_applications where agency like 'Palmer County%'").fetchone()[0] == 0
+    carteret = db.execute("select a.name from pending_applications p join agencies a on a.id = p.agency_id "
+                          "where p.state_code = 'NC' and p.first_seen like '2025-04-29%' and p.model = 'WSO'").fetchall()
+    assert [tuple(r) for r in carteret] == [("Carteret County Sheriff's Office",)]  # printed "Cartert" from 29 April 2025
+    # Taylor and Baylor County, Texas, are two counties: Taylor's application of the same day is not Baylor's agreement.
+    taylor = db.execute("select outcome, agreement_id from pending_applications where state_code = 'TX' and agency = 'Taylor County Sheriff''s Office' and model = 'TFM'").fetchall()
+    assert [tuple(r) for r in taylor] == [("removed without an agreement", None)]
 
 
 def test_steering_committee_and_historical_tables(db):

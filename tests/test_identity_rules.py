@@ -384,3 +384,22 @@ def test_a_pending_application_in_a_state_that_has_its_county_stays_there():
     palmer = row("TEXAS", "Palmer County Sheriff's Office", "Warrant Service Officer", None, county="Palmer County")
     apps = _pending_walk([[palmer], []], [OTHER, OTHER])
     assert apps == [("TX", "Palmer County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
+
+
+def test_a_pending_application_printed_with_a_typo_joins_the_name_that_followed():
+    # Rule pending_renamed, on the pending list (the next list's new row) and on the participating list.
+    cartert = row("NORTH CAROLINA", "Cartert County Sheriff's Office", "Warrant Service Officer", None, county="Carteret County")
+    carteret = row("NORTH CAROLINA", "Carteret County Sheriff's Office", "Warrant Service Officer", None, county="Carteret County")
+    minehaha = row("SOUTH DAKOTA", "Minehaha County Sheriff's Office", "Warrant Service Officer", None)
+    signed = [row("NORTH CAROLINA", "Carteret County Sheriff's Office", "Warrant Service Officer", "2025-03-04", county="Carteret County"),
+              row("SOUTH DAKOTA", "Minnehaha County Sheriff's Office", "Warrant Service Officer", "2025-03-03")]
+    apps = _pending_walk([[cartert, minehaha], [carteret], []], [OTHER, OTHER, OTHER + signed])
+    assert apps == [("NC", "Carteret County Sheriff's Office", None, "2025-03-02", "signed"),  # from Cartert's first printing
+                    ("SD", "Minehaha County Sheriff's Office", None, "2025-03-02", "signed")]
+
+
+def test_two_counties_a_typo_apart_are_two_bodies_on_the_pending_list():
+    taylor = row("TEXAS", "Taylor County Sheriff's Office", "Task Force Model", None, county="Taylor County")
+    baylor = row("TEXAS", "Baylor County Sheriff's Office", "Task Force Model", "2025-03-03", county="Baylor County")
+    apps = _pending_walk([[taylor], []], [OTHER, OTHER + [baylor]])
+    assert apps == [("TX", "Taylor County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
