@@ -112,6 +112,7 @@ def data_word(value):
         "one agency with this name and model": _("one agency with this name and model"),
         "the only candidate holding the model on the meeting date": _("the only candidate holding the model on the meeting date"),
         "signed": _("signed"), "pending": _("pending"), "removed without an agreement": _("removed without an agreement"),
+        "already listed": _("already listed"),
     }
     return words.get(value, value or "")
 

@@ -483,7 +483,7 @@ class Lineage:
     def record_pending_signed(self, apps):
         """A pending application that became an agreement is a change of that agreement, dated when it was first listed."""
         for app in apps:
-            if not app["agreement_id"]:
+            if app["outcome"] != "signed":
                 continue
             a = self.agreements[app["agreement_id"]]
             self.changes.append(Change(

@@ -126,7 +126,8 @@ def link_listings(spans, lineage, apps, agencies):
 
 
 def pending_applications(members, agreements, county_of=None):
-    """One row per (agency, model) run on the pending list, linked to the agreement it became, if any; with
+    """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
+    when it was printed), if any; with
     county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state or a misspelt
     name is joined to what ICE printed next (_continued)."""
     apps, open_apps = [], {}
@@ -173,16 +174,22 @@ def pending_applications(members, agreements, county_of=None):
     if county_of:
         apps = _continued(apps, agreements, county_of)
     for app in apps:
-        later = [a for a in signed_index.get((app["state_code"], app["agency_key"][1], app["model"]), []) if a.first_seen >= app["first_seen"]]
+        held = signed_index.get((app["state_code"], app["agency_key"][1], app["model"]), [])
+        later = [a for a in held if a.first_seen >= app["first_seen"]]
         match = min(later, key=lambda a: (a.first_seen, a.id)) if later else None
-        app["agreement_id"] = match.id if match else None
+        # Rule pending_already_listed: ICE's pending list has printed agencies whose agreement of the model was on
+        # the participating list already (24 of the 53 on 16 March 2025): no application that came to nothing.
+        listed = [a for a in held if a.first_seen < app["first_seen"] <= a.last_seen]
+        before = max(listed, key=lambda a: (a.first_seen, a.id)) if listed and not match else None
+        app["agreement_id"] = (match or before).id if match or before else None
+        app["signed_on"] = (match or before).signed_on if match or before else None
+        app["days_to_listed"] = _days(app["first_seen"], match.first_seen) if match else None
         if match:
             app["outcome"] = "signed"
-            app["signed_on"] = match.signed_on
-            app["days_to_listed"] = _days(app["first_seen"], match.first_seen)
+        elif before:
+            app["outcome"] = "already listed"
         else:
             app["outcome"] = "pending" if app["removed_at"] is None else "removed without an agreement"
-            app["signed_on"] = app["days_to_listed"] = None
     return apps
 
 
@@ -190,7 +197,8 @@ def _continued(apps, agreements, county_of):
     """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
 
     Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
-    other) and only to an application with no agreement of its exact state, name and model listed after it:
+    other) and only to an application with no agreement of its exact state, name and model listed at or after its
+    first printing:
     - pending_state_misprinted: the state printed has no county of the application's COUNTY, and the same name and
       model, with that county, is printed under a state that has it (Kershaw County Sheriff's Office: FLORIDA on
       3-6 April 2025, then SOUTH CAROLINA);
@@ -199,14 +207,16 @@ def _continued(apps, agreements, county_of):
       counties printed (Taylor / Baylor County Sheriff's Office are two).
     The printing that follows is an application on the pending list from the publication that dropped this one,
     which then starts at this one's first printing and keeps its own id (this id goes to merged_ids); or else an
-    agreement listed from this one's first printing on, whose agency the application then belongs to.
+    agreement on the participating list at or after this one's first printing, whose agency the application then
+    belongs to (signed, or already listed).
     """
     exact = {}
     for a in agreements.values():
         for name_key in a.name_keys | {a.agency_key}:
             exact.setdefault((*name_key, a.model), []).append(a)
+    # On the participating list at or after the application's first printing: signed after it, or listed already.
     signed = {app["id"] for app in apps
-              if any(a.first_seen >= app["first_seen"] for a in exact.get((*app["agency_key"], app["model"]), ()))}
+              if any(a.last_seen >= app["first_seen"] for a in exact.get((*app["agency_key"], app["model"]), ()))}
     open_ = [app for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])) if app["id"] not in signed]
     by_start = {}
     for app in apps:
@@ -266,7 +276,7 @@ def _continued(apps, agreements, county_of):
             continue
         found = []
         for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
-            if a.model == app["model"] and a.first_seen >= app["first_seen"]:
+            if a.model == app["model"] and a.last_seen >= app["first_seen"]:
                 own = a.name_keys | {a.agency_key}  # its spellings, not those of a body it was relabelled from
                 names = {norm_agency(n): n for n in sorted(a.spellings | {a.agency}) if (a.state_code, norm_agency(n)) in own}
                 r = rule(app, a.state_code, names, a.county)

@@ -239,6 +239,16 @@ def test_pending_applications_ice_printed_with_a_typo_join_the_name_that_followe
     assert [tuple(r) for r in taylor] == [("removed without an agreement", None)]
 
 
+def test_an_application_printed_while_its_agreement_was_listed_is_already_listed(db):
+    # The pending list of 16 March 2025 prints 53 applications; Butler County's JEM had been listed since 27 February.
+    rows = db.execute("select p.outcome, p.days_to_listed, g.signed_on, g.first_seen from pending_applications p "
+                      "join agreements g on g.id = p.agreement_id where p.state_code = 'OH' and p.agency = 'Butler County Sheriff''s Office' "
+                      "and p.first_seen like '2025-03-16%'").fetchall()
+    assert [tuple(r) for r in rows] == [("already listed", None, "2025-02-24", "2025-02-27T21:46:58")]
+    counts = dict(db.execute("select outcome, count(*) from pending_applications group by outcome").fetchall())
+    assert counts["already listed"] == 33 and counts["removed without an agreement"] == 41
+
+
 def test_steering_committee_and_historical_tables(db):
     assert db.execute("select count(*) from steering_committee_meetings").fetchone()[0] == 94
     assert db.execute("select count(*) from historical_moa_2024").fetchone()[0] == 135
