@@ -111,3 +111,11 @@ async def test_raleigh_answers_for_north_carolinas_capital_before_any_namesake(d
 async def test_an_unknown_place_page_is_a_404(ds):
     response = await ds.client.get("/places/zz/nowhere")
     assert response.status_code == 404 and "No such place" in response.text
+
+
+async def test_a_towns_police_that_is_its_countys_too_is_named_in_the_towns_section(ds):
+    page = text_of((await ds.client.get("/places/nv/las-vegas")).text)
+    assert ("Las Vegas's police, Las Vegas Metropolitan Police Department, is its county's too: it is listed with the county below." in page)
+    assert "Las Vegas has no police department" not in page
+    county = page[page.index("Clark County: sheriff, jail, corrections"):]
+    assert "Las Vegas Metropolitan Police Department" in county
