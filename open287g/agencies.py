@@ -1,8 +1,10 @@
-"""Reads the agreements and pending applications and writes agencies: one per body, joined through renames, with an id from its first printed row, a place and the aliases of ids that moved."""
+"""Reads the agreements, pending applications and data/same_agencies.csv and writes agencies: one per body, joined through renames and the hand-kept links, with an id from its first printed row, a place and the aliases of ids that moved."""
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import places
+from .fixes import data_rows
 from .identity import compare_names, norm_agency, same_body
 from .ids import short_id, sortable
 from .lineage import agreement_id_of
@@ -17,19 +19,52 @@ def _one_body(before, after, lineage):
     return name is not None and name.relation != "relabelled" and same_body(before.agency, after.agency, state)
 
 
+class LinksError(ValueError):
+    """data/same_agencies.csv cannot be read."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One line of data/same_agencies.csv: two names ICE printed for one body that no rule joins (the roster of
+    2011-2017 and the lists of 2025 name a state's highway patrol differently), with why and where it is shown."""
+    state: str  # postal code
+    name: str
+    same_as: str
+    reason: str
+    source: str
+
+    @property
+    def keys(self):
+        return (self.state, norm_agency(self.name)), (self.state, norm_agency(self.same_as))
+
+
+def load_links(path):
+    out = []
+    for n, r in data_rows(path):
+        missing = [c for c in ("state", "name", "same_as", "reason", "source") if not (r.get(c) or "").strip()]
+        state = places.state_postal((r.get("state") or "").strip())
+        if missing or state is None:
+            why = f"missing {', '.join(missing)}" if missing else f"{r['state']!r} is not a US state or territory"
+            raise LinksError(f"{Path(path).name} line {n}: {why}")
+        out.append(Link(state, r["name"].strip(), r["same_as"].strip(), r["reason"].strip(), r["source"].strip()))
+    return out
+
+
 @dataclass(frozen=True)
 class Agencies:
     rows: dict  # agency id -> its row
     aliases: list  # ids that moved (id_aliases rows)
     of_agreement: dict  # agreement id -> agency id
     of_application: dict  # pending application id -> agency id
+    links: tuple = ()  # data/same_agencies.csv's lines, each with applied: whether ICE printed both names
 
 
-def build_agencies(lineage, apps, locate=places.locate):
+def build_agencies(lineage, apps, locate=places.locate, links=()):
     """Group agreements and applications into agencies: same state and name, joined through renames
-    (not relabels, which move an agreement to another body). An agency's id comes from the first row
-    printed for it, so it does not move when a spelling changes; ids that differ from the earlier
-    scheme go into the aliases. Returns Agencies; the agreements and applications are left as they are."""
+    (not relabels, which move an agreement to another body) and the links of data/same_agencies.csv. An
+    agency's id comes from the first row printed for it, so it does not move when a spelling changes; ids
+    that differ from the earlier scheme go into the aliases. Returns Agencies; the agreements and
+    applications are left as they are."""
     parent = {}
 
     def find(k):
@@ -58,6 +93,15 @@ def build_agencies(lineage, apps, locate=places.locate):
         for k in sorted(app["printed_keys"], key=sortable):  # the states ICE misprinted (rule pending_state_misprinted)
             union(app["agency_key"], k)
         find(app["agency_key"])
+    report, linked = [], set()
+    for link in links:
+        a, b = link.keys
+        applied = a in parent and b in parent  # both names printed (a key is in parent once printed)
+        if applied:
+            union(a, b)
+            linked |= {a, b}
+        report.append({"state_code": link.state, "name": link.name, "same_as": link.same_as, "reason": link.reason,
+                       "source": link.source, "applied": int(applied)})
     members_of, apps_of = {}, {}
     for a in agreements_sorted:
         members_of.setdefault(find(a.agency_key), []).append(a)
@@ -91,7 +135,9 @@ def build_agencies(lineage, apps, locate=places.locate):
         misprinted = {k for x in applications for k in x["printed_keys"] if k[0] != x["state_code"]}
         for legacy, k in sorted({short_id(*k): k for k in keys}.items()):
             if legacy != agency_id:
-                reason = "an id made from a state ICE misprinted on the pending list" if k in misprinted else "an id made from another spelling of this agency"
+                reason = ("an id made from a state ICE misprinted on the pending list" if k in misprinted else
+                          "an id made from a name data/same_agencies.csv joins to this agency" if k in linked else
+                          "an id made from another spelling of this agency")
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": reason})
         by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
         apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
@@ -151,5 +197,5 @@ def build_agencies(lineage, apps, locate=places.locate):
             keys |= {(k[0], k[1], k[2], str(a.signed_printed)[:10]) for k in a.keys}
         for legacy in sorted({agreement_id_of(k) for k in keys} - ids):
             aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
-    return Agencies(agencies, aliases, of_agreement, of_application)
+    return Agencies(agencies, aliases, of_agreement, of_application, tuple(report))
 

@@ -260,6 +260,8 @@ def write(path, built, seeds):
         foreign_keys=[("publication_id", "publications", "id")],
     )
     insert(db, "id_aliases", built.agencies.aliases, pk="alias", columns={"alias": str, "table_name": str, "id": str, "reason": str})
+    insert(db, "agency_links", built.agencies.links, pk=("state_code", "name", "same_as"),
+           columns={"state_code": str, "name": str, "same_as": str, "reason": str, "source": str, "applied": int})
     insert(db, "corrections", ({"id": i, **c} for i, c in enumerate(built.corrections, start=1)), pk="id")
     insert(db, "historical_moa_2024", seeds["historical"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id"), ("state_code", "states", "code")])
     insert(db, "steering_committee_meetings", seeds["meetings"], pk="source_line", foreign_keys=[("agency_id", "agencies", "id")])

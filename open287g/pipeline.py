@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
-from .agencies import build_agencies
+from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
 from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle
@@ -314,6 +314,7 @@ class Inputs:
     areas: tuple
     abbreviations: tuple
     confirmed: frozenset  # sha256 of publications confirmed in data/confirmations.csv
+    links: tuple = ()  # data/same_agencies.csv (agencies.Link)
 
 
 @dataclass(frozen=True)
@@ -383,8 +384,9 @@ def gather(data_dir):
                       tuple(fixes.load_corrections(data_dir / "corrections.csv")),
                       tuple(reach.load_areas(data_dir / "agency_areas.csv")),
                       tuple(search_index.read_abbreviations(data_dir / "abbreviations.csv")),
-                      frozenset(load_confirmations(data_dir / "confirmations.csv")))
-    except (config.ConfigError, fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError) as e:
+                      frozenset(load_confirmations(data_dir / "confirmations.csv")),
+                      tuple(load_links(data_dir / "same_agencies.csv")))
+    except (config.ConfigError, fixes.CorrectionsError, reach.AreasError, search_index.AbbreviationsError, LinksError) as e:
         raise NotBuilt(str(e)) from None
 
 
@@ -436,11 +438,14 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None):
     return Walked(pubs, lineage, spans, apps, dating.unreadable_spans(dated))
 
 
-def place(walked, locate, states):
-    """agencies and places: Walked -> Placed, the agencies (with where they are) and the listings linked to them;
-    signing dates to check by hand noted on the publications that printed them first."""
+def place(walked, locate, states, links=()):
+    """agencies and places: Walked -> Placed, the agencies (with where they are, joined by data/same_agencies.csv's
+    links) and the listings linked to them; signing dates to check by hand noted on the publications that printed them first."""
     lineage = walked.lineage
-    agencies = build_agencies(lineage, walked.applications, locate)
+    agencies = build_agencies(lineage, walked.applications, locate, links)
+    for link in agencies.links:
+        if not link["applied"]:
+            _log(f"warning: same_agencies.csv: {link['state_code']} {link['name']!r} / {link['same_as']!r}: ICE printed no agency under both names; the line joins nothing")
     listings = resolve.link_listings(walked.spans, lineage, walked.applications, agencies)
     participating = sorted((p for p in walked.publications if p.list == "participating"), key=lambda p: p.seq)
     # The first list of each era starts the record: its old signing dates are no news.
@@ -615,7 +620,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county)
-                placed = place(walked, locate, states)
+                placed = place(walked, locate, states, inputs.links)
             stage("resolve")
             built = tables(corrected, walked, placed)
             db_path.parent.mkdir(parents=True, exist_ok=True)

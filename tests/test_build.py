@@ -249,6 +249,15 @@ def test_an_application_printed_while_its_agreement_was_listed_is_already_listed
     assert counts["already listed"] == 33 and counts["removed without an agreement"] == 41
 
 
+def test_names_of_one_body_that_no_rule_joins_are_joined_by_same_agencies_csv(db):
+    # The roster of 2011-2012 prints "Missouri State Highway Patrol" (TFM signed 2008-06-25), the lists of 2025 "Missouri Highway Patrol"
+    rows = db.execute("select id, earliest_signed_on, agreements_total, status from agencies where name = 'Missouri Highway Patrol'").fetchall()
+    assert [tuple(r) for r in rows] == [("cc4f853af830", "2008-06-25", 2, "active")]
+    assert db.execute("select count(*) from agencies where name like 'Missouri State Highway Patrol'").fetchone()[0] == 0
+    assert db.execute("select id, reason from id_aliases where alias = 'ee71a83fde24'").fetchone()[0] == "cc4f853af830"
+    assert [tuple(r) for r in db.execute("select state_code, applied from agency_links order by state_code")] == [("MA", 1), ("MO", 1)]
+
+
 def test_steering_committee_and_historical_tables(db):
     assert db.execute("select count(*) from steering_committee_meetings").fetchone()[0] == 94
     assert db.execute("select count(*) from historical_moa_2024").fetchone()[0] == 135

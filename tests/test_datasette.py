@@ -37,7 +37,7 @@ WRITTEN = ["states", "publications", "agencies", "agreements", "listings", "chan
            "steering_committee_meetings", "qa_checks", "counties", "county_shapes", "state_shapes",
            "search_entries", "id_aliases", "moa_documents", "moa_pages", "moa_signatories", "moa_contacts",
            "moa_refused", "agreement_documents", "places", "zip_codes", "agency_reach", "level_corrections",
-           "search_abbreviations", "history_evidence", "list_gaps"]
+           "search_abbreviations", "history_evidence", "list_gaps", "agency_links"]
 
 
 def built_db_for_params():

@@ -149,6 +149,22 @@ def test_an_agency_correction_keeps_listings_linked(tmp_path, cache_dir):
     assert linked[0] > 0 and linked[0] == linked[1] and touched > 0
 
 
+def test_a_same_agencies_line_that_joins_nothing_is_a_warning_and_recorded(tmp_path, cache_dir):
+    data = copy_data(tmp_path / "data")
+    links = data / "same_agencies.csv"
+    text = links.read_text(encoding="utf-8")
+    links.unlink()  # a hard link to the real file: write a new one
+    links.write_text(text + "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up\n", encoding="utf-8")
+    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    assert result.returncode == 0, result.stderr
+    assert ("warning: same_agencies.csv: FL 'Tampa Police Department' / 'Tampa Municipal Police': ICE printed no agency "
+            "under both names; the line joins nothing") in result.stderr
+    conn = sqlite3.connect(tmp_path / "287g.db")
+    applied = conn.execute("select state_code, applied from agency_links order by state_code").fetchall()
+    conn.close()
+    assert applied == [("FL", 0), ("MA", 1), ("MO", 1)]
+
+
 def test_a_truncated_newest_list_is_held_and_publishing_withheld(tmp_path, cache_dir):
     data = copy_data(tmp_path / "data")
     full = [list(r) for r in openpyxl.load_workbook(DATA / "ice" / "participating" / "participatingAgencies03272026am.xlsx", read_only=True).worksheets[0].iter_rows(values_only=True)]

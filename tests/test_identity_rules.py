@@ -403,3 +403,17 @@ def test_two_counties_a_typo_apart_are_two_bodies_on_the_pending_list():
     baylor = row("TEXAS", "Baylor County Sheriff's Office", "Task Force Model", "2025-03-03", county="Baylor County")
     apps = _pending_walk([[taylor], []], [OTHER, OTHER + [baylor]])
     assert apps == [("TX", "Taylor County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
+
+
+@pytest.mark.parametrize("line,reason", [
+    ("MO,Missouri State Highway Patrol,,a reason,a source", "line 2: missing same_as"),
+    ("Misery,Missouri State Highway Patrol,Missouri Highway Patrol,a reason,a source", "line 2: 'Misery' is not a US state or territory"),
+])
+def test_a_broken_same_agencies_line_is_one_line_naming_the_file_and_line(tmp_path, line, reason):
+    from open287g.agencies import LinksError, load_links
+
+    path = tmp_path / "same_agencies.csv"
+    path.write_text("state,name,same_as,reason,source\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(LinksError) as e:
+        load_links(path)
+    assert str(e.value) == f"same_agencies.csv {reason}"
