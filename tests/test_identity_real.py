@@ -133,13 +133,18 @@ def test_builds_are_identical_whatever_the_hash_seed(tmp_path, cache_dir, snapsh
     assert dumps[0]["agreements"] == _dump(db_path)["agreements"]
 
 
-def test_an_agency_correction_keeps_listings_linked(tmp_path, cache_dir):
+def _build_with_line(tmp_path, cache_dir, name, line):
+    """A build of a copy of the snapshot with one line added to the hand-kept file data/<name>."""
     data = copy_data(tmp_path / "data")
-    corrections = data / "corrections.csv"
-    text = corrections.read_text(encoding="utf-8")
-    corrections.unlink()  # a hard link to the real file: write a new one
-    corrections.write_text(text + "agency,Tampa PD,Tampa Police Department,,test: the short name read as the full one,made up\n", encoding="utf-8")
-    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    path = data / name
+    text = path.read_text(encoding="utf-8")
+    path.unlink()  # a hard link to the real file: write a new one
+    path.write_text(text + line + "\n", encoding="utf-8")
+    return run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+
+
+def test_an_agency_correction_keeps_listings_linked(tmp_path, cache_dir):
+    result = _build_with_line(tmp_path, cache_dir, "corrections.csv", "agency,Tampa PD,Tampa Police Department,,test: the short name read as the full one,made up")
     assert result.returncode == 0, result.stderr
     assert "QA checks: 7 passed, 0 failed" in result.stdout
     conn = sqlite3.connect(tmp_path / "287g.db")
@@ -150,12 +155,7 @@ def test_an_agency_correction_keeps_listings_linked(tmp_path, cache_dir):
 
 
 def test_a_same_agencies_line_that_joins_nothing_is_a_warning_and_recorded(tmp_path, cache_dir):
-    data = copy_data(tmp_path / "data")
-    links = data / "same_agencies.csv"
-    text = links.read_text(encoding="utf-8")
-    links.unlink()  # a hard link to the real file: write a new one
-    links.write_text(text + "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up\n", encoding="utf-8")
-    result = run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
+    result = _build_with_line(tmp_path, cache_dir, "same_agencies.csv", "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up")
     assert result.returncode == 0, result.stderr
     assert ("warning: same_agencies.csv: FL 'Tampa Police Department' / 'Tampa Municipal Police': ICE printed no agency "
             "under both names; the line joins nothing") in result.stderr
