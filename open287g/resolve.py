@@ -5,9 +5,10 @@ from itertools import count
 from operator import attrgetter
 
 from .cachekey import cache_key, with_imports
-from .ids import short_id, sortable
 from .identity import compare_names, known, norm_agency, same_place
+from .ids import short_id, sortable
 from .lineage import publication_digest
+from .rules import CODES
 
 
 _content = attrgetter("content_repr")  # a str: its hash is kept, where a tuple's is computed on each lookup
@@ -174,7 +175,10 @@ def pending_applications(members, agreements, county_of=None):
     if county_of:
         apps = _continued(apps, agreements, county_of)
     for app in apps:
-        held = signed_index.get((app["state_code"], app["agency_key"][1], app["model"]), [])
+        # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
+        # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
+        models = CODES if app["model"] is None else (app["model"],)
+        held = [a for m in models for a in signed_index.get((app["state_code"], app["agency_key"][1], m), [])]
         later = [a for a in held if a.first_seen >= app["first_seen"]]
         match = min(later, key=lambda a: (a.first_seen, a.id)) if later else None
         # Rule pending_already_listed: ICE's pending list has printed agencies whose agreement of the model was on

@@ -417,3 +417,11 @@ def test_a_broken_same_agencies_line_is_one_line_naming_the_file_and_line(tmp_pa
     with pytest.raises(LinksError) as e:
         load_links(path)
     assert str(e.value) == f"same_agencies.csv {reason}"
+
+
+def test_a_pending_row_without_a_model_is_the_application_of_the_model_signed():
+    # Rule pending_model_blank
+    blank = row("KANSAS", "Sedgwick County Sheriff's Office", None, None, county="Sedgwick County")
+    signed = row("KANSAS", "Sedgwick County Sheriff's Office", "Warrant Service Officer", "2025-03-03", county="Sedgwick County")
+    assert _pending_walk([[blank], []], [OTHER, OTHER + [signed]]) == [("KS", "Sedgwick County Sheriff's Office", None, "2025-03-02", "signed")]
+    assert _pending_walk([[blank], []], [OTHER, OTHER]) == [("KS", "Sedgwick County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
