@@ -64,7 +64,22 @@ def words(name, state=("", "")):
 @functools.lru_cache(maxsize=None)
 def is_boilerplate(word):
     """A boilerplate word, or a typo of one ("Couny", "Departent", "Offic", "Constbales")."""
-    return word in BOILERPLATE or (len(word) >= 5 and any(_same_word(word, b) for b in sorted(BOILERPLATE) if len(b) >= 5))
+    if word in BOILERPLATE or len(word) < 5:
+        return word in BOILERPLATE
+    # Only the words whose length _same_word's first bound lets through, or a plural of: the same answer, without
+    # a comparison (and a cache entry) for each of the boilerplate words per new word.
+    stem = word.rstrip("s")
+    return any(_same_word(word, b) for b in _LONG_BOILERPLATE if _lengths_may_match(len(word), len(b)) or stem == b.rstrip("s"))
+
+
+_LONG_BOILERPLATE = tuple(sorted(b for b in BOILERPLATE if len(b) >= 5))
+
+
+def _lengths_may_match(n, m):
+    """_same_word's first bound on two words of 5+ letters: False when their lengths alone rule a typo out."""
+    shortest, total = min(n, m), n + m
+    limit = 2 if shortest >= 8 else 1
+    return not (total - 2 * shortest > limit and 2.0 * shortest / total < TYPO_RATIO)
 
 
 @functools.lru_cache(maxsize=None)
@@ -90,10 +105,9 @@ def _same_word(a, b):
     # Cheap bounds first (same answers). An insertion, deletion or substitution changes by at most one how many
     # letters either word has beyond the letters the two share (a swap changes none), so the edit distance is at
     # least that; difflib's ratio is at most its two quick ratios, of the lengths and of the letters shared.
-    shortest, total = min(len(a), len(b)), len(a) + len(b)
-    limit = 2 if shortest >= 8 else 1
-    if total - 2 * shortest > limit and 2.0 * shortest / total < TYPO_RATIO:
+    if not _lengths_may_match(len(a), len(b)):
         return False  # lengths alone fail both bounds below: the letters are never counted
+    limit = 2 if min(len(a), len(b)) >= 8 else 1
     shared = _shared_letters(a, b)
     if max(len(a), len(b)) - shared <= limit and edits(a, b, limit) <= limit:
         return True

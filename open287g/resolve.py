@@ -273,19 +273,24 @@ def _continued(apps, agreements, county_of):
                        joined_by=how, merged_ids=tuple(sorted({*app["merged_ids"], earlier["id"], *earlier["merged_ids"]})),
                        printed_keys=tuple(sorted({*app["printed_keys"], *earlier["printed_keys"]})))
         out.append(app)
-    # An agreement listed from the application's first printing on.
+    # An agreement listed from the application's first printing on: of its state (pending_renamed) or of its name
+    # (pending_state_misprinted), each agreement's names worked out once.
+    same_state, same_name, names_of = {}, {}, {}
+    for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
+        own = a.name_keys | {a.agency_key}  # its spellings, not those of a body it was relabelled from
+        names_of[a.id] = {norm_agency(n): n for n in sorted(a.spellings | {a.agency}) if (a.state_code, norm_agency(n)) in own}
+        same_state.setdefault((a.state_code, a.model), []).append(a)
+        for name in names_of[a.id]:
+            same_name.setdefault((name, a.model), []).append(a)
     candidates = {}
     for app in out:
         if app["id"] in signed:
             continue
+        near = same_state.get((app["state_code"], app["model"]), []) + same_name.get((app["agency_key"][1], app["model"]), [])
         found = []
-        for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
-            if a.model == app["model"] and a.last_seen >= app["first_seen"]:
-                own = a.name_keys | {a.agency_key}  # its spellings, not those of a body it was relabelled from
-                names = {norm_agency(n): n for n in sorted(a.spellings | {a.agency}) if (a.state_code, norm_agency(n)) in own}
-                r = rule(app, a.state_code, names, a.county)
-                if r:
-                    found.append((a, r))
+        for a in sorted({a.id: a for a in near}.values(), key=lambda a: (a.first_seen, a.id)):
+            if a.last_seen >= app["first_seen"] and (r := rule(app, a.state_code, names_of[a.id], a.county)):
+                found.append((a, r))
         if found:
             candidates[app["id"]] = found
     to = sole_pairs(candidates)

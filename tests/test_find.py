@@ -67,7 +67,7 @@ def test_local_agencies_get_their_county(sql):
         ("Mesa Police Department", "AZ"): "04013",  # Maricopa County
         ("Southside Place Police Department", "TX"): "48201",  # an enclave of Houston, Harris County
         ("Lower Burrell Fourth Ward Constable", "PA"): "42129",  # Westmoreland County; pending as "... Constable's Office"
-        ("St. Charles Place Sheriff's Office", "LA"): "22089",  # ICE's county "German Coast"
+        ("St. Charles Parish Sheriff's Office", "LA"): "22089",  # ICE's county "German Coast", pending as "St. Charles Place"
         ("Lakeland Police Department", "FL"): "12105",
     }
     for (name, state), fips in cases.items():
