@@ -274,6 +274,24 @@ class Similarities:
             self.kept.save(similarity.used)
 
 
+class PendingAnswers:
+    """resolve's answers on pairs of pending printings (is one a misprint of the other?), kept in the cache by the key
+    of the code that gives them and of the geography it reads: a rebuild weighs no pair it weighed before."""
+
+    def __init__(self, cache_dir):
+        self.kept = Kept(cache_dir, "pending-pairs", cache_key(*with_imports("open287g.resolve"), extra=(_places_key(),)))
+        self.known = {}
+
+    def load(self):
+        self.known = self.kept.load() or {}
+        return dict(self.known)
+
+    def save(self, answers):
+        """Keep the pairs this build weighed, when they differ from those on file."""
+        if answers != self.known:
+            self.kept.save(answers)
+
+
 def _mtime(path):
     """A file's modification time; 0 for one another build has just removed (builds may share a cache)."""
     try:
@@ -419,17 +437,20 @@ def date(corrected, similarities):
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
-def walk(pubs, states, confirmed, checkpoints=None, county_of=None):
+def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None):
     """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
     applications, and the publications with what the walk found (held, mass endings). county_of (PlaceCache.county)
-    tells a pending application printed under the wrong state."""
+    tells a pending application printed under the wrong state; pending_answers (PendingAnswers) keeps the pairs weighed."""
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
     spans = [span for name, members in (("participating", participating), ("pending", pending))
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     lineage = walk_participating(participating, {s["postal"]: s["name"] for s in states}, confirmed, checkpoints)
-    apps = resolve.pending_applications(pending, lineage.agreements, county_of)
+    answers = pending_answers.load() if pending_answers else {}
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of, answers)
+    if pending_answers:
+        pending_answers.save(answers)
     lineage.record_pending_signed(apps)
     resumed, distinct = lineage.resumed
     if resumed:
@@ -619,7 +640,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
-                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county)
+                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
+                              PendingAnswers(cache_dir))
                 placed = place(walked, locate, states, inputs.links)
             stage("resolve")
             built = tables(corrected, walked, placed)

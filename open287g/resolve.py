@@ -126,11 +126,11 @@ def link_listings(spans, lineage, apps, agencies):
     return out
 
 
-def pending_applications(members, agreements, county_of=None):
+def pending_applications(members, agreements, county_of=None, answers=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
     when it was printed), if any; with
     county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state or a misspelt
-    name is joined to what ICE printed next (_continued)."""
+    name is joined to what ICE printed next (_continued, which keeps its answers in answers, a dict)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -173,7 +173,7 @@ def pending_applications(members, agreements, county_of=None):
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _continued(apps, agreements, county_of)
+        apps = _continued(apps, agreements, county_of, {} if answers is None else answers)
     for app in apps:
         # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
         # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
@@ -197,7 +197,7 @@ def pending_applications(members, agreements, county_of=None):
     return apps
 
 
-def _continued(apps, agreements, county_of):
+def _continued(apps, agreements, county_of, answers):
     """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
 
     Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
@@ -213,7 +213,11 @@ def _continued(apps, agreements, county_of):
     which then starts at this one's first printing and keeps its own id (this id goes to merged_ids); or else an
     agreement on the participating list at or after this one's first printing, whose agency the application then
     belongs to (signed, or already listed).
+
+    answers ({pair of printings: rule or None}) keeps each pair's answer between builds: weighing names and counties
+    is most of the cost, and a rebuild weighs the same pairs. It is left holding the pairs this call used.
     """
+    used = {}
     exact = {}
     for a in agreements.values():
         for name_key in a.name_keys | {a.agency_key}:
@@ -226,8 +230,16 @@ def _continued(apps, agreements, county_of):
     for app in apps:
         by_start.setdefault(app["first_publication_id"], []).append(app)
 
-    def rule(app, state, names, county):
-        """The rule that makes a printing under state, names and county this application's, or None."""
+    def rule(app, state, spellings, own, county):
+        """The rule that makes a printing under state, names and county this application's, or None: spellings are
+        the names printed, own the (state, normalised name) keys of this body among them."""
+        pair = (app["state_code"], app["agency"], app["county"], state, spellings, own, county)
+        if pair not in answers:
+            answers[pair] = weigh(app, state, {norm_agency(n): n for n in spellings if (state, norm_agency(n)) in own}, county)
+        used[pair] = answers[pair]
+        return used[pair]
+
+    def weigh(app, state, names, county):
         if state != app["state_code"]:
             if (app["agency_key"][1] in names and known(app["county"]) and same_place(county, app["county"])
                     and not county_of(app["state_code"], app["county"], True) and county_of(state, app["county"], False)):
@@ -255,7 +267,7 @@ def _continued(apps, agreements, county_of):
     candidates = {}
     for app in open_:
         found = [(b, r) for b in by_start.get(app["removed_publication_id"], ()) if b["model"] == app["model"]
-                 and b is not app and (r := rule(app, b["state_code"], {b["agency_key"][1]: b["agency"]}, b["county"]))]
+                 and b is not app and (r := rule(app, b["state_code"], (b["agency"],), (b["agency_key"],), b["county"]))]
         if found:
             candidates[app["id"]] = found
     into = sole_pairs(candidates)
@@ -275,12 +287,12 @@ def _continued(apps, agreements, county_of):
         out.append(app)
     # An agreement listed from the application's first printing on: of its state (pending_renamed) or of its name
     # (pending_state_misprinted), each agreement's names worked out once.
-    same_state, same_name, names_of = {}, {}, {}
+    same_state, same_name, printed = {}, {}, {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
-        own = a.name_keys | {a.agency_key}  # its spellings, not those of a body it was relabelled from
-        names_of[a.id] = {norm_agency(n): n for n in sorted(a.spellings | {a.agency}) if (a.state_code, norm_agency(n)) in own}
+        own = tuple(sorted(a.name_keys | {a.agency_key}))  # its names, not those of a body it was relabelled from
+        printed[a.id] = (tuple(sorted(a.spellings | {a.agency})), own)
         same_state.setdefault((a.state_code, a.model), []).append(a)
-        for name in names_of[a.id]:
+        for _, name in own:
             same_name.setdefault((name, a.model), []).append(a)
     candidates = {}
     for app in out:
@@ -289,7 +301,7 @@ def _continued(apps, agreements, county_of):
         near = same_state.get((app["state_code"], app["model"]), []) + same_name.get((app["agency_key"][1], app["model"]), [])
         found = []
         for a in sorted({a.id: a for a in near}.values(), key=lambda a: (a.first_seen, a.id)):
-            if a.last_seen >= app["first_seen"] and (r := rule(app, a.state_code, names_of[a.id], a.county)):
+            if a.last_seen >= app["first_seen"] and (r := rule(app, a.state_code, *printed[a.id], a.county)):
                 found.append((a, r))
         if found:
             candidates[app["id"]] = found
@@ -302,6 +314,8 @@ def _continued(apps, agreements, county_of):
             app = dict(app, state_code=a.state_code, agency_key=key, joined_by=how,
                        state_printed_first=app["state_printed_first"] or (app["state_code"] if app["state_code"] != a.state_code else None))
         result.append(app)
+    answers.clear()
+    answers.update(used)
     return result
 
 

@@ -425,3 +425,20 @@ def test_a_pending_row_without_a_model_is_the_application_of_the_model_signed():
     signed = row("KANSAS", "Sedgwick County Sheriff's Office", "Warrant Service Officer", "2025-03-03", county="Sedgwick County")
     assert _pending_walk([[blank], []], [OTHER, OTHER + [signed]]) == [("KS", "Sedgwick County Sheriff's Office", None, "2025-03-02", "signed")]
     assert _pending_walk([[blank], []], [OTHER, OTHER]) == [("KS", "Sedgwick County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
+
+
+def test_the_pending_pairs_weighed_are_kept_and_give_the_same_answers():
+    from open287g import places, resolve
+
+    cartert = row("NORTH CAROLINA", "Cartert County Sheriff's Office", "Warrant Service Officer", None, county="Carteret County")
+    signed = row("NORTH CAROLINA", "Carteret County Sheriff's Office", "Warrant Service Officer", "2025-03-04", county="Carteret County")
+    lineage = walk(OTHER, OTHER, OTHER + [signed])
+    pending = publications([cartert], [], [])
+    answers = {}
+    first = resolve.pending_applications(pending, lineage.agreements, places.county_fips, answers)
+    assert list(answers.values()) == ["pending_renamed"]  # the one pair weighed: Cartert and Carteret
+    again = resolve.pending_applications(pending, lineage.agreements, places.county_fips, answers)
+    assert again == first and list(answers.values()) == ["pending_renamed"]
+    # a pair no longer weighed is dropped
+    resolve.pending_applications(publications([], [], []), lineage.agreements, places.county_fips, answers)
+    assert answers == {}
