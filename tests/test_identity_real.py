@@ -133,35 +133,32 @@ def test_builds_are_identical_whatever_the_hash_seed(tmp_path, cache_dir, snapsh
     assert dumps[0]["agreements"] == _dump(db_path)["agreements"]
 
 
-def _build_with_line(tmp_path, cache_dir, name, line):
-    """A build of a copy of the snapshot with one line added to the hand-kept file data/<name>."""
+def _build_with_lines(tmp_path, cache_dir, lines):
+    """A build of a copy of the snapshot with lines added to hand-kept files ({file name in data/: line})."""
     data = copy_data(tmp_path / "data")
-    path = data / name
-    text = path.read_text(encoding="utf-8")
-    path.unlink()  # a hard link to the real file: write a new one
-    path.write_text(text + line + "\n", encoding="utf-8")
+    for name, line in lines.items():
+        path = data / name
+        text = path.read_text(encoding="utf-8")
+        path.unlink()  # a hard link to the real file: write a new one
+        path.write_text(text + line + "\n", encoding="utf-8")
     return run_cli("build", "--data", data, "--out", tmp_path / "287g.db", "--cache", cache_dir)
 
 
-def test_an_agency_correction_keeps_listings_linked(tmp_path, cache_dir):
-    result = _build_with_line(tmp_path, cache_dir, "corrections.csv", "agency,Tampa PD,Tampa Police Department,,test: the short name read as the full one,made up")
+def test_an_agency_correction_keeps_listings_linked_and_a_same_agencies_line_that_joins_nothing_is_a_warning(tmp_path, cache_dir):
+    # One build for two hand-kept files' lines (each build of the snapshot costs seconds).
+    result = _build_with_lines(tmp_path, cache_dir, {
+        "corrections.csv": "agency,Tampa PD,Tampa Police Department,,test: the short name read as the full one,made up",
+        "same_agencies.csv": "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up"})
     assert result.returncode == 0, result.stderr
     assert "QA checks: 7 passed, 0 failed" in result.stdout
-    conn = sqlite3.connect(tmp_path / "287g.db")
-    linked = conn.execute("select count(*), count(agreement_id) from listings where agency = 'Tampa PD' and list = 'participating'").fetchone()
-    touched = conn.execute("select rows_touched from corrections where wrong = 'Tampa PD'").fetchone()[0]
-    conn.close()
-    assert linked[0] > 0 and linked[0] == linked[1] and touched > 0
-
-
-def test_a_same_agencies_line_that_joins_nothing_is_a_warning_and_recorded(tmp_path, cache_dir):
-    result = _build_with_line(tmp_path, cache_dir, "same_agencies.csv", "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up")
-    assert result.returncode == 0, result.stderr
     assert ("warning: same_agencies.csv: FL 'Tampa Police Department' / 'Tampa Municipal Police': ICE printed no agency "
             "under both names; the line joins nothing") in result.stderr
     conn = sqlite3.connect(tmp_path / "287g.db")
+    linked = conn.execute("select count(*), count(agreement_id) from listings where agency = 'Tampa PD' and list = 'participating'").fetchone()
+    touched = conn.execute("select rows_touched from corrections where wrong = 'Tampa PD'").fetchone()[0]
     applied = conn.execute("select state_code, applied from agency_links order by state_code").fetchall()
     conn.close()
+    assert linked[0] > 0 and linked[0] == linked[1] and touched > 0
     assert applied == [("FL", 0), ("LA", 1), ("MA", 1), ("MO", 1)]
 
 
