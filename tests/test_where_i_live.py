@@ -119,3 +119,11 @@ async def test_a_towns_police_that_is_its_countys_too_is_named_in_the_towns_sect
     assert "Las Vegas has no police department" not in page
     county = page[page.index("Clark County: sheriff, jail, corrections"):]
     assert "Las Vegas Metropolitan Police Department" in county
+
+
+async def test_a_town_outside_the_census_county_list_says_why_for_its_state(ds):
+    san_juan = text_of((await ds.client.get("/places/pr/san-juan")).text)
+    assert "Puerto Rico's municipalities and districts are not in the Census county list this site uses" in san_juan
+    assert "Connecticut" not in san_juan
+    hartford = text_of((await ds.client.get("/places/ct/hartford")).text)
+    assert "Connecticut's towns have no county government" in hartford

@@ -631,7 +631,7 @@ async def answer(db, state_code, counties, town=None):
     # A town's police that is its county's too (Las Vegas Metropolitan Police Department, Clark County's by
     # agency_areas.csv) is listed with the county; the town's own section names it rather than saying there is none.
     shared = [a for a in groups["county"] if town_words and a["place_name"] and _own_police(a, town_words)]
-    return {"town": town, "counties": counties, "groups": groups, "others": others, "active": active,
+    return {"town": town, "state_code": state_code, "counties": counties, "groups": groups, "others": others, "active": active,
             "others_active": sum(a["status"] == "active" for a in others), "town_shared": shared}
 
 
