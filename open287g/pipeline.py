@@ -236,10 +236,15 @@ class Checkpoints:
         return self.dir / f"{self.family}-{key}.pickle"
 
     def load(self, keys):
-        """(index of the last step saved, state) for the latest step of keys on file, or None."""
+        """(index of the last step saved, state) for the latest step of keys on file, or None. The family's files are
+        listed once: a cold build has a thousand step keys and no file for any."""
+        try:
+            on_file = {name for name in os.listdir(self.dir) if name.startswith(f"{self.family}-")}
+        except FileNotFoundError:
+            return None
         for i in range(len(keys) - 1, -1, -1):
             path = self._path(keys[i])
-            if path.exists():
+            if path.name in on_file:
                 state = read_cache(path)
                 return None if state is None else (i, state)  # a damaged checkpoint: walk from the start
         return None
