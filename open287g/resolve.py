@@ -128,9 +128,9 @@ def link_listings(spans, lineage, apps, agencies):
 
 def pending_applications(members, agreements, county_of=None, answers=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
-    when it was printed), if any; with
-    county_of (state, COUNTY text, fuzzy) -> FIPS or None, an application printed under the wrong state or a misspelt
-    name is joined to what ICE printed next (_continued, which keeps its answers in answers, a dict)."""
+    when it was printed), if any. With county_of ((state, COUNTY text, fuzzy) -> FIPS or None), an application printed
+    under the wrong state or a misspelt name is joined to what ICE printed next (_continued, which keeps the pairs it
+    weighed in answers, a dict)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
