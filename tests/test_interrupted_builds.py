@@ -11,8 +11,10 @@ session and is killed with its process group, so its worker processes die too.
 
 What each kill interrupted is read from what the build left: cache entries still missing or worker
 processes still running (reading), workers gone but no new file yet (dating and resolving), a new
-.tmp file with tables only (loading) or with indexes, search tables or a rollback journal
-(finishing). Where the random kills missed a stage, a targeted kill is added.
+.tmp file with the loaded tables only (loading) or with what only the finishing stage adds: the
+agreements' indexes, the agencies' and agreements' full-text search, the QA checks (finishing; the
+rollback journal is kept in memory, so no file shows it). Where the random kills missed a stage, a
+targeted kill is added.
 
 After every kill the next build must succeed: after the first cold kill a forced build on the
 half-filled cache, otherwise the plain `open287g build` a user would run next. A last forced build on
@@ -102,7 +104,6 @@ class Builds:
         self.data = data  # the snapshot: workbooks fetched later must not change what the kills are checked against
         self.out = tmp_path / "287g.db"
         self.tmp = self.out.with_name(self.out.name + ".tmp")
-        self.journal = self.tmp.with_name(self.tmp.name + "-journal")
         self.warm = warm_cache  # the session's cache: a warm build only reads it
         self.cold = tmp_path / "cache-cold"
         self.reference = reference
@@ -128,11 +129,9 @@ class Builds:
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def _stage_in_tmp(self, stale):
-        """What the killed build wrote into the new file (a file left by an earlier kill does not count)."""
-        if self._stat(self.tmp) == stale[0]:
+        """What the killed build wrote into the new file (a file left by an earlier kill, stale, does not count)."""
+        if self._stat(self.tmp) == stale:
             return None
-        if self.journal.exists() and self._stat(self.journal) != stale[1]:
-            return "finishing"  # loading writes with journal_mode off; only finishing leaves a journal
         try:
             conn = sqlite3.connect(f"file:{self.tmp}?immutable=1", uri=True)
             try:
@@ -141,14 +140,16 @@ class Builds:
                 conn.close()
         except sqlite3.DatabaseError:
             return "loading"  # killed while the first pages were written
-        return "finishing" if any(n.startswith("idx_") or n.endswith("_fts") for n in names) else "loading"
+        # finish.finish indexes the agreements first; the load stage writes other tables' indexes and the search index
+        finishing = any(n.startswith("idx_agreements_") or n in ("agencies_fts", "agreements_fts", "qa_checks") for n in names)
+        return "finishing" if finishing else "loading"
 
     def kill(self, cold, delay=None, until=None):
         """Start a forced build, SIGKILL its process group after `delay` seconds or once until() holds;
         check the database left in place; return (killed, stage interrupted)."""
         cache = self.cold if cold else self.warm
         before = (sha256(self.out), self.out.stat().st_ino)
-        stale = (self._stat(self.tmp), self._stat(self.journal))  # left by an earlier kill; the build removes them when it loads
+        stale = self._stat(self.tmp)  # left by an earlier kill; the build removes it when it loads
         proc = subprocess.Popen(self.command(cache), cwd=ROOT, env=dict(os.environ, CI="1"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         started = time.perf_counter()
@@ -255,7 +256,8 @@ def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, r
     if "loading" not in hit:
         hit.add(b.kill(False, until=lambda proc: b.tmp.exists())[1])
     if "finishing" not in hit:
-        hit.add(b.kill(False, until=lambda proc: b.journal.exists())[1])
+        b.tmp.unlink(missing_ok=True)  # an earlier kill's file, which the build would remove: never mistaken for this one's
+        hit.add(b.kill(False, until=lambda proc: b._stage_in_tmp(None) == "finishing")[1])
     assert set(STAGES) <= hit, f"stages never interrupted: {set(STAGES) - hit}; {b.log}"
 
     # A last forced build, on the cache a cold kill left half-filled, equals the session's build.
