@@ -185,10 +185,11 @@ def build_agencies(lineage, apps, locate=places.locate, links=()):
             if k in holder and legacy not in taken:
                 taken.add(legacy)
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": holder[k], "reason": "an id made from a name ICE later corrected (moved to another state or body)"})
+    misprint = {"pending_state_misprinted": "an id made from a state ICE misprinted on the pending list",
+                "pending_renamed": "an id made from a name ICE misspelt on the pending list"}
     for app in apps:
         for legacy in app["merged_ids"]:
-            aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"],
-                            "reason": "an id made from a state ICE misprinted on the pending list"})
+            aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"], "reason": misprint[app["joined_by"]]})
     ids = set(lineage.agreements)
     for a in agreements_sorted:
         keys = set(a.keys)
