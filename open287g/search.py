@@ -17,7 +17,8 @@ NOT_A_STATE = {"co"}
 
 def parse(query, abbreviations=None):
     """A typed query as {'terms': words to find, 'state': postal code it ends with, 'state_only': postal code it is,
-    'expanded': the abbreviations read, 'county': whether it ends with "county", "co" or "parish"}."""
+    'town_in_state': the words of a town of that state it also names ("Washington, DC"), 'expanded': the
+    abbreviations read, 'county': whether it ends with "county", "co" or "parish"}."""
     raw = words(query or "", aliases=False)
     expanded, implied = [], None
     if abbreviations:
@@ -31,24 +32,24 @@ def parse(query, abbreviations=None):
             else:
                 out.append(w)
         raw = out
-    state = state_only = None
+    state = state_only = town = None
+    split = next(((found, raw[:-n]) for n in (3, 2, 1) if len(raw) > n and " ".join(raw[-n:]) not in NOT_A_STATE
+                  and (found := state_postal(" ".join(raw[-n:]), fuzzy=False))), None)
     if raw and state_postal(" ".join(raw), fuzzy=False) and " ".join(raw) not in NOT_A_STATE:
         state_only = state_postal(" ".join(raw), fuzzy=False)
-    else:
-        for n in (3, 2, 1):
-            tail = raw[-n:]
-            if len(raw) > n and " ".join(tail) not in NOT_A_STATE:
-                found = state_postal(" ".join(tail), fuzzy=False)
-                if found:
-                    state, raw = found, raw[:-n]
-                    break
+        if split and split[0] == state_only:
+            # "Washington, DC" names DC and, read as a town and its state, DC's town Washington ("West Virginia" is
+            # no town of Virginia's: the two readings name different states).
+            town = list(dict.fromkeys(words(" ".join(split[1]))))
+    elif split:
+        state, raw = split
     terms = list(dict.fromkeys(words(" ".join(raw))))
     implied_state = None
     if implied and not state and not state_only:
         state = implied_state = implied
     county = bool(raw) and raw[-1] in ("county", "co", "parish", "cnty")
     return {"terms": terms, "state": state, "state_only": state_only, "expanded": expanded, "county": county,
-            "implied_state": implied_state}
+            "implied_state": implied_state, "town_in_state": town}
 
 
 def expression(terms):

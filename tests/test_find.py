@@ -102,9 +102,20 @@ def test_queries_are_read_into_words_and_a_state():
     assert core("polk fl") == {"terms": ["polk"], "state": "FL", "state_only": None}
     assert search.parse("Polk County, Florida")["state"] == "FL"
     assert core("florida") == {"terms": ["florida"], "state": None, "state_only": "FL"}
+    # "Washington, DC" is DC, and DC's town Washington; "West Virginia" is no town of Virginia
+    assert search.parse("Washington, DC")["state_only"] == "DC" and search.parse("Washington, DC")["town_in_state"] == ["washington"]
+    assert search.parse("West Virginia")["town_in_state"] is None and search.parse("New Mexico")["town_in_state"] is None
     assert search.parse("mesa pd")["terms"] == ["mesa", "police", "department"]  # "PD" means one thing everywhere (words.py)
     assert search.expression(["mecklenberg"]) == '"mecklenberg"'
     assert '"nbe"' in search.forgiving_expression(["mecklenberg"])
+
+
+async def test_washington_dc_answers_with_the_town_and_the_district(ds):
+    page = text_of((await ds.client.get("/search?q=Washington%2C+DC")).text)
+    assert "Washington is in District of Columbia." in page
+    assert "Bow, Washington" not in page  # no town of Washington state for a query that names DC
+    west = text_of((await ds.client.get("/search?q=West+Virginia")).text)
+    assert "West Virginia 36 active agreements" in west and " is in " not in west[:400]
 
 
 async def test_maricopa_finds_mesa_police_through_its_county(ds):
