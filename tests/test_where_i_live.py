@@ -127,3 +127,8 @@ async def test_a_town_outside_the_census_county_list_says_why_for_its_state(ds):
     assert "Connecticut" not in san_juan
     hartford = text_of((await ds.client.get("/places/ct/hartford")).text)
     assert "Connecticut's towns have no county government" in hartford
+
+
+async def test_a_town_in_no_census_county_says_so_in_a_sentence_in_both_languages(ds):
+    assert "San Juan is in no county of the Census list." in text_of((await ds.client.get("/search?q=San+Juan%2C+PR")).text)
+    assert "San Juan no está en ningún condado de la lista del Censo." in text_of((await ds.client.get("/es/search?q=San+Juan%2C+PR")).text)
