@@ -19,6 +19,11 @@ def _one_body(before, after, lineage):
     return name is not None and name.relation != "relabelled" and same_body(before.agency, after.agency, state)
 
 
+# id_aliases' reason for an id made from a pending printing that resolve._continued joined to another, by its rule
+MISPRINTED = {"pending_state_misprinted": "an id made from a state ICE misprinted on the pending list",
+              "pending_renamed": "an id made from a name ICE misspelt on the pending list"}
+
+
 class LinksError(ValueError):
     """data/same_agencies.csv cannot be read."""
 
@@ -135,7 +140,7 @@ def build_agencies(lineage, apps, locate=places.locate, links=()):
         misprinted = {k for x in applications for k in x["printed_keys"] if k[0] != x["state_code"]}
         for legacy, k in sorted({short_id(*k): k for k in keys}.items()):
             if legacy != agency_id:
-                reason = ("an id made from a state ICE misprinted on the pending list" if k in misprinted else
+                reason = (MISPRINTED["pending_state_misprinted"] if k in misprinted else
                           "an id made from a name data/same_agencies.csv joins to this agency" if k in linked else
                           "an id made from another spelling of this agency")
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": reason})
@@ -185,11 +190,9 @@ def build_agencies(lineage, apps, locate=places.locate, links=()):
             if k in holder and legacy not in taken:
                 taken.add(legacy)
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": holder[k], "reason": "an id made from a name ICE later corrected (moved to another state or body)"})
-    misprint = {"pending_state_misprinted": "an id made from a state ICE misprinted on the pending list",
-                "pending_renamed": "an id made from a name ICE misspelt on the pending list"}
     for app in apps:
         for legacy in app["merged_ids"]:
-            aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"], "reason": misprint[app["joined_by"]]})
+            aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"], "reason": MISPRINTED[app["joined_by"]]})
     ids = set(lineage.agreements)
     for a in agreements_sorted:
         keys = set(a.keys)

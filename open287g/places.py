@@ -511,10 +511,16 @@ def locate(state_postal, agency, level=None, county=None):
     return dict(_locate(_clean(state_postal), _clean(agency), _clean(level), _clean(county)))
 
 
+def _printed_county(text):
+    """ICE's COUNTY text, or None when it names no county ("#NA", "N/A", "Statewide")."""
+    return None if not text or " ".join(_tokens(text, aliases=False)) in _NA else text
+
+
 def county_fips(state_postal, county, fuzzy=True):
     """The FIPS code of the county ICE's COUNTY text names in a state ("Kershaw County", "SC"), or None; with fuzzy,
     a misspelling close enough is read as the county ("Guadalupe Conty")."""
-    if not county or " ".join(_tokens(county, aliases=False)) in _NA:
+    county = _printed_county(county)
+    if county is None:
         return None
     hit = _index().find_county(state_postal, county, fuzzy=fuzzy)
     return hit["fips"] if hit else None
@@ -543,9 +549,7 @@ class _Locator:
         self.idx, self.st = idx, st
         self.tokens = _tokens(agency)
         self.kind = level_kind(level)
-        if county_text and " ".join(_tokens(county_text, aliases=False)) in _NA:
-            county_text = None  # "#NA", "N/A": no county given
-        self.county_text = county_text
+        self.county_text = county_text = _printed_county(county_text)
         self.given = None
         self.given_note = ""
         if county_text:

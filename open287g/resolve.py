@@ -173,7 +173,7 @@ def pending_applications(members, agreements, county_of=None, answers=None):
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _continued(apps, agreements, county_of, {} if answers is None else answers)
+        apps = _continued(apps, agreements, signed_index, county_of, {} if answers is None else answers)
     for app in apps:
         # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
         # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
@@ -197,7 +197,7 @@ def pending_applications(members, agreements, county_of=None, answers=None):
     return apps
 
 
-def _continued(apps, agreements, county_of, answers):
+def _continued(apps, agreements, signed_index, county_of, answers):
     """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
 
     Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
@@ -212,19 +212,15 @@ def _continued(apps, agreements, county_of, answers):
     The printing that follows is an application on the pending list from the publication that dropped this one,
     which then starts at this one's first printing and keeps its own id (this id goes to merged_ids); or else an
     agreement on the participating list at or after this one's first printing, whose agency the application then
-    belongs to (signed, or already listed).
+    belongs to (signed, or already listed). signed_index is pending_applications': (state, name, model) -> agreements.
 
     answers ({pair of printings: rule or None}) keeps each pair's answer between builds: weighing names and counties
     is most of the cost, and a rebuild weighs the same pairs. It is left holding the pairs this call used.
     """
     used = {}
-    exact = {}
-    for a in agreements.values():
-        for name_key in a.name_keys | {a.agency_key}:
-            exact.setdefault((*name_key, a.model), []).append(a)
     # On the participating list at or after the application's first printing: signed after it, or listed already.
     signed = {app["id"] for app in apps
-              if any(a.last_seen >= app["first_seen"] for a in exact.get((*app["agency_key"], app["model"]), ()))}
+              if any(a.last_seen >= app["first_seen"] for a in signed_index.get((*app["agency_key"], app["model"]), ()))}
     open_ = [app for app in sorted(apps, key=lambda x: (x["first_seen"], x["id"])) if app["id"] not in signed]
     by_start = {}
     for app in apps:
