@@ -17,7 +17,8 @@ NOT_A_STATE = {"co"}
 
 def parse(query, abbreviations=None):
     """A typed query as {'terms': words to find, 'state': postal code it ends with, 'state_only': postal code it is,
-    'town_in_state': the words of a town of that state it also names ("Washington, DC"), 'expanded': the
+    'town_in_state': the words of a town of that state it also names ("Washington, DC": then terms and state
+    are the town's and its state's), 'expanded': the
     abbreviations read, 'county': whether it ends with "county", "co" or "parish"}."""
     raw = words(query or "", aliases=False)
     expanded, implied = [], None
@@ -39,8 +40,9 @@ def parse(query, abbreviations=None):
         state_only = state_postal(" ".join(raw), fuzzy=False)
         if split and split[0] == state_only:
             # "Washington, DC" names DC and, read as a town and its state, DC's town Washington ("West Virginia" is
-            # no town of Virginia's: the two readings name different states).
-            town = list(dict.fromkeys(words(" ".join(split[1]))))
+            # no town of Virginia's: the two readings name different states). Its words are then the town's.
+            state, raw = split
+            town = list(dict.fromkeys(words(" ".join(raw))))
     elif split:
         state, raw = split
     terms = list(dict.fromkeys(words(" ".join(raw))))

@@ -685,8 +685,7 @@ async def find_places(db, parsed, hits):
 async def find(db, q):
     """Everything /search shows for a typed query."""
     parsed = search.parse(q, await abbreviations(db))
-    # "Washington, DC" looks in DC only, as "Polk, FL" looks in Florida
-    terms, state = parsed["terms"], parsed["state"] or (parsed["state_only"] if parsed["town_in_state"] else "")
+    terms, state = parsed["terms"], parsed["state"] or ""
     out = {"q": q, "parsed": parsed, "forgiving": False, "counties": [], "agencies": [], "states": [],
            "verdict": None, "elsewhere": None, "place": None, "places": [], "lookalike": False}
     hits = []
@@ -704,11 +703,10 @@ async def find(db, q):
             hits = search.closest(await _rows(db, SEARCH_REFS, {"expression": loose, "state": state}))
             out["forgiving"] = bool(hits)
     ranked = search.rank(hits, terms)
-    town_in_state = parsed["town_in_state"] and dict(parsed, terms=parsed["town_in_state"], state=parsed["state_only"])
-    if not parsed["state_only"] or town_in_state:
+    if not parsed["state_only"] or parsed["town_in_state"]:
         # "knoxvile": nothing contains it, so the forgiving search ran; its closest town answers, labelled.
-        # "Washington, DC": the state, and its town of that name, which answers when it exists.
-        found, lookalike = await find_places(db, town_in_state or parsed, hits if out["forgiving"] and not town_in_state else [])
+        # "Washington, DC": the District, and its town of that name (search.parse), which answers when it exists.
+        found, lookalike = await find_places(db, parsed, hits if out["forgiving"] else [])
         if found:
             out["place"], out["places"], out["lookalike"] = found[0], found[1:], lookalike
             out["place"]["answer"] = await answer(db, found[0]["state_code"], place_counties(found[0]), found[0]["name"])
