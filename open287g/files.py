@@ -86,14 +86,18 @@ def swap_in(finished, path):
 
 
 @contextlib.contextmanager
-def paused_gc():
+def paused_gc(freeze=False):
     """The cyclic garbage collector paused (the state before is restored after): for a cache being loaded, or a
-    build, which make many new objects that all stay alive, so collecting while they grow only walks them again."""
+    build, which make many new objects that all stay alive, so collecting while they grow only walks them again.
+    With freeze, the objects made meanwhile are moved out of the collector's reach before it resumes: otherwise its
+    first pass walks them all at once (0.27 s at the end of a cold build)."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if collecting:
             gc.enable()
 

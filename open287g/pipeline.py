@@ -634,8 +634,8 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     # The build makes millions of records that live until it ends, in no reference cycle: the cyclic collector
     # would walk them again and again (0.5 s of a cold build) and free next to nothing (measured: 10 objects in
     # a rebuild; the peak memory is the same without it). Paused for the build; worker processes forked
-    # meanwhile inherit the pause.
-    with paused_gc():
+    # meanwhile inherit the pause. Frozen after: they live until the process ends.
+    with paused_gc(freeze=True):
         try:
             inputs = gather(data_dir)
             was_read = read(inputs, cache_dir, jobs, progress)
