@@ -7,6 +7,7 @@ from . import places
 from .cachekey import Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
+from .words import lookup_key
 
 REACHES = ("town", "county", "regional", "campus", "statewide", "unplaced")
 # ICE's TYPE column read as a reach: a campus or a region is no contradiction of "County" or "Municipality".
@@ -34,6 +35,7 @@ class Area:
     counties: tuple
     reason: str
     source: str
+    police_of: tuple = ()  # towns whose own police the body is: a consolidated city-county's (column police_of)
 
     @property
     def key(self):
@@ -48,8 +50,13 @@ def load_areas(path):
             why = f"missing {', '.join(missing)}" if missing else f"reach {r['reach']!r} is not one of {', '.join(REACHES)}"
             raise AreasError(f"{Path(path).name} line {n}: {why}")
         out.append(Area(r["state"].strip(), r["agency"].strip(), r["reach"],
-                        tuple(c.strip() for c in r["counties"].split(";") if c.strip()), r["reason"], r["source"]))
+                        _listed(r["counties"]), r["reason"], r["source"], _listed(r.get("police_of"))))
     return out
+
+
+def _listed(text):
+    """A cell listing names separated by ";" -> the names."""
+    return tuple(c.strip() for c in (text or "").split(";") if c.strip())
 
 
 def _has_phrase(tokens, phrases):
@@ -58,7 +65,8 @@ def _has_phrase(tokens, phrases):
 
 def classify(agency, areas=(), idx=None):
     """{'reach', 'reach_counties': [fips], 'reach_rule'} for one agency row (name, state_code, level,
-    county_fips, precision, location_method)."""
+    county_fips, precision, location_method), with 'police_of' (town names) where an agency_areas.csv line names
+    the towns it is the police of."""
     tokens = places.words(agency["name"])
     here = [agency["county_fips"]] if agency.get("county_fips") else []
     for area in areas:
@@ -70,7 +78,7 @@ def classify(agency, areas=(), idx=None):
                 if hit is None:
                     raise AreasError(f"agency_areas.csv: {name!r} is not a county of {area.state} ({area.agency})")
                 fips.append(hit["fips"])
-            return {"reach": area.reach, "reach_counties": fips,
+            return {"reach": area.reach, "reach_counties": fips, "police_of": list(area.police_of),
                     "reach_rule": f"agency_areas: {area.reason} ({area.source})"}
     if CAMPUS_WORDS & set(tokens):
         return {"reach": "campus", "reach_counties": here, "reach_rule": "campus: a university, college or school police"}
@@ -129,7 +137,7 @@ def _answers(found):
 
 
 def write(db_path, areas, cache_dir=None):
-    """agencies.reach, reach_counties and reach_rule, the table agency_reach (agency, county) and
+    """agencies.reach, reach_counties, reach_rule and police_of, the table agency_reach (agency, county) and
     level_corrections, in the database the build is finishing; cache_dir keeps the counties areas name."""
     db = open_new(db_path)
     agencies = [dict(r) for r in db.query(
@@ -138,15 +146,19 @@ def write(db_path, areas, cache_dir=None):
     updates, covers, corrections = [], [], []
     for a in agencies:
         r = classify(a, areas, idx)
-        updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], a["id"]))
+        updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], "; ".join(r.get("police_of", ())) or None, a["id"]))
         covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"]]
         c = contradiction(a, r)
         if c:
             corrections.append(c)
     idx.save()
-    for column in ("reach", "reach_counties", "reach_rule"):
+    for area in areas:  # a misspelt town would leave the town's page saying it has no police
+        for town in area.police_of:
+            if not db.execute("select 1 from places where state_code = ? and key = ?", (area.state, lookup_key(town))).fetchone():
+                raise AreasError(f"agency_areas.csv: police_of {town!r} is not a town of {area.state} ({area.agency})")
+    for column in ("reach", "reach_counties", "reach_rule", "police_of"):
         db["agencies"].add_column(column, str)
-    db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ? where id = ?", updates)
+    db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ?, police_of = ? where id = ?", updates)
     known = {f for (f,) in db.execute("select fips from counties")}
     insert(db, "agency_reach", [c for c in covers if c["county_fips"] in known],
            pk=("agency_id", "county_fips"),

@@ -1,6 +1,8 @@
 """Where I live: the places and ZIP codes the search knows, each agency's reach, and the answer for a town,
 checked on the real build (and the rules on small made-up cases)."""
+import dataclasses
 import json
+import sqlite3
 
 import pytest
 
@@ -58,6 +60,24 @@ def test_agency_areas_lines_are_checked(tmp_path):
         reach.load_areas(bad)
 
 
+def test_a_consolidated_city_countys_police_names_its_towns(tmp_path):
+    good = tmp_path / "agency_areas.csv"
+    good.write_text("state,agency,reach,counties,police_of,reason,source\n"
+                    "FL,Springfield Sheriff's Office,county,Lee County,Springfield; Shelbyville,one government,its charter\n"
+                    "FL,Some Jail,regional,Lee County,,why,where\n")
+    [sheriff, jail] = reach.load_areas(good)
+    assert sheriff.police_of == ("Springfield", "Shelbyville") and jail.police_of == ()
+    # A town the gazetteer lacks stops the build, naming the line's agency: its page would say it has no police.
+    db = tmp_path / "made-up.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript("create table agencies (id text primary key, name text, state_code text, level text, county_fips text,"
+                           " precision text, location_method text); create table counties (fips text primary key);"
+                           " create table places (state_code text, key text); insert into places values ('FL', 'springfield');")
+    with pytest.raises(reach.AreasError, match="police_of 'Shelbyville' is not a town of FL \\(Springfield Sheriff's Office\\)"):
+        reach.write(db, [sheriff])
+    reach.write(db, [dataclasses.replace(sheriff, police_of=("Springfield",))])  # a known town passes
+
+
 def test_abbreviations_expand_into_words_and_a_state():
     table = {"fhp": {"abbreviation": "fhp", "state_code": "FL", "means": "highway patrol", "source": "Florida Highway Patrol"}}
     parsed = search.parse("FHP", table)
@@ -113,12 +133,22 @@ async def test_an_unknown_place_page_is_a_404(ds):
     assert response.status_code == 404 and "No such place" in response.text
 
 
-async def test_a_towns_police_that_is_its_countys_too_is_named_in_the_towns_section(ds):
-    page = text_of((await ds.client.get("/places/nv/las-vegas")).text)
-    assert ("Las Vegas's police, Las Vegas Metropolitan Police Department, is its county's too: it is listed with the county below." in page)
-    assert "Las Vegas has no police department" not in page
-    county = page[page.index("Clark County: sheriff, jail, corrections"):]
-    assert "Las Vegas Metropolitan Police Department" in county
+@pytest.mark.parametrize("place, town, police, county", [
+    ("nv/las-vegas", "Las Vegas", "Las Vegas Metropolitan Police Department", "Clark County"),
+    ("fl/jacksonville", "Jacksonville", "Jacksonville Sheriff's Office", "Duval County"),
+    ("ga/macon", "Macon", "Bibb County Sheriff's Office", "Bibb County"),
+])
+async def test_a_towns_police_that_is_its_countys_too_is_named_in_the_towns_section(ds, place, town, police, county):
+    page = text_of((await ds.client.get(f"/places/{place}")).text)
+    assert f"{town}'s police, {police}, is its county's too: it is listed with the county below." in page
+    assert f"{town} has no police department" not in page
+    assert police in page[page.index(f"{county}: sheriff, jail, corrections"):]
+
+
+async def test_a_sheriff_that_is_not_the_towns_police_is_not_named_as_it(ds):
+    # Orlando has a police of its own: the Orange County Sheriff's Office is listed with the county only.
+    page = text_of((await ds.client.get("/places/fl/orlando")).text)
+    assert "Orlando's police, Orange County Sheriff's Office" not in page
 
 
 async def test_a_town_outside_the_census_county_list_says_why_for_its_state(ds):

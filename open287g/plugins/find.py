@@ -109,6 +109,7 @@ select
   a.place_name,
   a.county_name,
   a.county_fips,
+  a.police_of,
   a.models_active,
   a.models_ever,
   a.status,
@@ -628,9 +629,10 @@ async def answer(db, state_code, counties, town=None):
         g.sort(key=order)
     others.sort(key=order)
     active = {g: sum(a["status"] == "active" for a in groups[g]) for g in GROUPS}
-    # A town's police that is its county's too (Las Vegas Metropolitan Police Department, Clark County's by
-    # agency_areas.csv) is listed with the county; the town's own section names it rather than saying there is none.
-    shared = [a for a in groups["county"] if town_words and a["place_name"] and _own_police(a, town_words)]
+    # A town's police that is its county's too (a consolidated city-county's: Las Vegas Metropolitan Police
+    # Department, Jacksonville Sheriff's Office; column police_of, from agency_areas.csv) is listed with the county;
+    # the town's own section names it rather than saying there is none.
+    shared = [a for a in groups["county"] if town_words and any(words(t) == town_words for t in (a["police_of"] or "").split("; "))]
     return {"town": town, "state_code": state_code, "counties": counties, "groups": groups, "others": others, "active": active,
             "others_active": sum(a["status"] == "active" for a in others), "town_shared": shared}
 
