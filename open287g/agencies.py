@@ -19,6 +19,7 @@ def _one_body(before, after, lineage):
     return name is not None and name.relation != "relabelled" and same_body(before.agency, after.agency, state)
 
 
+CORRECTED = "an id made from a row as ICE printed it, before a line of data/corrections.csv corrected it"
 # id_aliases' reason for an id made from a pending printing that resolve._continued joined to another, by its rule
 MISPRINTED = {"pending_state_misprinted": "an id made from a state ICE misprinted on the pending list",
               "pending_renamed": "an id made from a name ICE misspelt on the pending list"}
@@ -45,12 +46,10 @@ class Link:
 
 def load_links(path):
     out = []
-    for n, r in data_rows(path):
-        missing = [c for c in ("state", "name", "same_as", "reason", "source") if not (r.get(c) or "").strip()]
-        state = places.state_postal((r.get("state") or "").strip())
-        if missing or state is None:
-            why = f"missing {', '.join(missing)}" if missing else f"{r['state']!r} is not a US state or territory"
-            raise LinksError(f"{Path(path).name} line {n}: {why}")
+    for n, r in data_rows(path, LinksError, ("state", "name", "same_as", "reason", "source")):
+        state = places.state_postal(r["state"].strip())
+        if state is None:
+            raise LinksError(f"{Path(path).name} line {n}: {r['state']!r} is not a US state or territory")
         out.append(Link(state, r["name"].strip(), r["same_as"].strip(), r["reason"].strip(), r["source"].strip()))
     return out
 
@@ -64,12 +63,12 @@ class Agencies:
     links: tuple = ()  # data/same_agencies.csv's lines, each with applied: whether ICE printed both names
 
 
-def build_agencies(lineage, apps, locate=places.locate, links=()):
+def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
     """Group agreements and applications into agencies: same state and name, joined through renames
     (not relabels, which move an agreement to another body) and the links of data/same_agencies.csv. An
     agency's id comes from the first row printed for it, so it does not move when a spelling changes; ids
-    that differ from the earlier scheme go into the aliases. Returns Agencies; the agreements and
-    applications are left as they are."""
+    that differ from the earlier scheme go into the aliases, with those of the keys data/corrections.csv moved
+    (moved: fixes.apply_corrections'). Returns Agencies; the agreements and applications are left as they are."""
     parent = {}
 
     def find(k):
@@ -201,5 +200,18 @@ def build_agencies(lineage, apps, locate=places.locate, links=()):
             keys |= {(k[0], k[1], k[2], str(a.signed_printed)[:10]) for k in a.keys}
         for legacy in sorted({agreement_id_of(k) for k in keys} - ids):
             aliases.append({"alias": legacy, "table_name": "agreements", "id": a.id, "reason": "an id made from a later printing of this agreement (renamed, re-dated, moved)"})
+    # Rule corrected_ids: a row data/corrections.csv moves to another key (Moore County Sheriff's Office, printed
+    # for two days under Tennessee beside Texas's) leaves the ids its printed key gave, which earlier builds
+    # published, leading to the agreement and agency the correction put it in.
+    holding = {k: a.id for a in agreements_sorted for k in sorted(a.keys, key=repr)}
+    taken = set(agencies) | ids | {x["alias"] for x in aliases}
+    for printed, fixed in moved:
+        agreement = holding.get(fixed)
+        if agreement is None:
+            continue
+        for table, legacy, now in (("agreements", agreement_id_of(printed), agreement), ("agencies", short_id(*printed[:2]), of_agreement[agreement])):
+            if legacy not in taken:
+                taken.add(legacy)
+                aliases.append({"alias": legacy, "table_name": table, "id": now, "reason": CORRECTED})
     return Agencies(agencies, aliases, of_agreement, of_application, tuple(report))
 

@@ -22,17 +22,26 @@ class CorrectionsError(Exception):
     pass
 
 
-def data_rows(path):
-    """[(line number, row)] of a hand-kept CSV in data/ (corrections, agency areas, abbreviations); [] when absent."""
+def data_rows(path, error=ValueError, required=()):
+    """[(line number, row)] of a hand-kept CSV in data/ (corrections, agency areas, abbreviations, same agencies); []
+    when absent. A line with more cells than the header, or without a required column, raises error naming the
+    file and the line."""
     path = Path(path)
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as f:
-        return list(enumerate(csv.DictReader(f), start=2))
+        numbered = list(enumerate(csv.DictReader(f), start=2))
+    for n, r in numbered:
+        if None in r:  # csv.DictReader keeps the cells beyond the header's under None
+            raise error(f"{path.name} line {n}: {len(r[None])} cell(s) more than the header has columns (a comma in a cell that is not quoted?)")
+        missing = [c for c in required if not (r.get(c) or "").strip()]
+        if missing:
+            raise error(f"{path.name} line {n}: missing {', '.join(missing)}")
+    return numbered
 
 
 def load_corrections(path):
-    numbered = data_rows(path)
+    numbered = data_rows(path, CorrectionsError)
     rows = [r for _, r in numbered]
     for n, r in numbered:
         if r.get("column") not in DERIVED or not r.get("wrong") or not r.get("right") or not r.get("reason"):
@@ -43,13 +52,16 @@ def load_corrections(path):
             raise CorrectionsError(f"{path}: line {n}: a signed correction's right value must be an ISO date (YYYY-MM-DD), not {r['right']!r}")
         if r["column"] == "signed" and not (r.get("agency") or "").strip():
             raise CorrectionsError(f"{path}: line {n}: a signed correction needs the agency it applies to (a date alone is shared by many rows)")
+        if (r.get("signed_on") or "").strip() and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["signed_on"].strip()):
+            raise CorrectionsError(f"{path}: line {n}: signed_on narrows a line to rows signed that day: an ISO date (YYYY-MM-DD), not {r['signed_on']!r}")
     return rows
 
 
 def apply_corrections(pubs, corrections):
     """Publications with the identity fields of matching rows corrected: each distinct row is checked once and
     replaced by a corrected copy (rows are shared by every publication printing them); returns
-    (publications, one report row per correction)."""
+    (publications, one report row per correction, moved: the sorted (row key as printed, row key corrected) pairs,
+    from which the ids the printed keys gave lead to the corrected ones)."""
     wrong = {}  # the field a line is keyed on -> the wrong values lines name
     for c in corrections:
         wrong.setdefault(DERIVED[c["column"]][0], set()).add(c["wrong"])
@@ -67,13 +79,16 @@ def apply_corrections(pubs, corrections):
         fixed, hits = {}, []
         for c in corrections:
             keyed, field, derive = DERIVED[c["column"]]
-            scope = (c.get("agency") or "").strip()
-            if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope):
+            scope, day = (c.get("agency") or "").strip(), (c.get("signed_on") or "").strip()
+            if fixed.get(keyed, getattr(row, keyed)) == c["wrong"] and (not scope or row.agency == scope) and (not day or row.signed_on == day):
                 fixed[field] = derive(c["right"])
                 hits.append(c)
         if fixed:
             hit[row_id] = (replace(row, **fixed), hits)
     replacement = {row_id: fixed for row_id, (fixed, _) in hit.items()}
+    # A key whose state could not be read was never an id (the row is flagged unknown_state instead).
+    moved = sorted({(distinct[row_id].key, fixed.key) for row_id, fixed in replacement.items()
+                    if distinct[row_id].key != fixed.key and distinct[row_id].state_code}, key=repr)
     corrected = {}  # id(rows) -> (corrected rows and their keys, rows touched per correction), for the lists some correction hits
     for list_id, rows in lists.items():
         if hit.keys().isdisjoint(map(id, rows)):
@@ -97,4 +112,4 @@ def apply_corrections(pubs, corrections):
             touched[c] += n
             files[c].add(p.file)
         out.append(p.updated(rows=fixed_rows, keys=keys))
-    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections]
+    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections], moved

@@ -352,6 +352,7 @@ class Corrected:
     """correct: the publications with data/corrections.csv applied, and what each line touched."""
     publications: tuple
     report: tuple
+    moved: tuple = ()  # (row key as printed, row key corrected): fixes.apply_corrections
 
 
 @dataclass(frozen=True)
@@ -425,13 +426,13 @@ def read(inputs, cache_dir, jobs=None, progress=None):
 
 def correct(read, inputs):
     """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted."""
-    pubs, report = fixes.apply_corrections(read.publications, inputs.corrections)
+    pubs, report, moved = fixes.apply_corrections(read.publications, inputs.corrections)
     for c in report:
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     pubs = _flag_unknown_states(pubs)
     _warn(pubs)
-    return Corrected(tuple(pubs), tuple(report))
+    return Corrected(tuple(pubs), tuple(report), tuple(moved))
 
 
 def date(corrected, similarities):
@@ -464,11 +465,12 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
     return Walked(pubs, lineage, spans, apps, dating.unreadable_spans(dated))
 
 
-def place(walked, locate, states, links=()):
+def place(walked, locate, states, links=(), moved=()):
     """agencies and places: Walked -> Placed, the agencies (with where they are, joined by data/same_agencies.csv's
-    links) and the listings linked to them; signing dates to check by hand noted on the publications that printed them first."""
+    links; the ids of keys data/corrections.csv moved, moved, kept as aliases) and the listings linked to them;
+    signing dates to check by hand noted on the publications that printed them first."""
     lineage = walked.lineage
-    agencies = build_agencies(lineage, walked.applications, locate, links)
+    agencies = build_agencies(lineage, walked.applications, locate, links, moved)
     for link in agencies.links:
         if not link["applied"]:
             _log(f"warning: same_agencies.csv: {link['state_code']} {link['name']!r} / {link['same_as']!r}: ICE printed no agency under both names; the line joins nothing")
@@ -647,7 +649,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
                               PendingAnswers(cache_dir))
-                placed = place(walked, locate, states, inputs.links)
+                placed = place(walked, locate, states, inputs.links, corrected.moved)
             stage("resolve")
             built = tables(corrected, walked, placed)
             db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -44,11 +44,9 @@ class Area:
 
 def load_areas(path):
     out = []
-    for n, r in data_rows(path):
-        missing = [c for c in ("state", "agency", "reach", "counties", "reason", "source") if not (r.get(c) or "").strip()]
-        if missing or r["reach"] not in REACHES:
-            why = f"missing {', '.join(missing)}" if missing else f"reach {r['reach']!r} is not one of {', '.join(REACHES)}"
-            raise AreasError(f"{Path(path).name} line {n}: {why}")
+    for n, r in data_rows(path, AreasError, ("state", "agency", "reach", "counties", "reason", "source")):
+        if r["reach"] not in REACHES:
+            raise AreasError(f"{Path(path).name} line {n}: reach {r['reach']!r} is not one of {', '.join(REACHES)}")
         out.append(Area(r["state"].strip(), r["agency"].strip(), r["reach"],
                         _listed(r["counties"]), r["reason"], r["source"], _listed(r.get("police_of"))))
     return out

@@ -73,7 +73,7 @@ def _spelt(part):
 def read_abbreviations(path):
     """data/abbreviations.csv: agency abbreviations people type ("FHP", "NYPD"), each with the words it
     stands for, the state it implies (blank: any state) and where it comes from."""
-    numbered = data_rows(path)
+    numbered = data_rows(path, AbbreviationsError)
     rows = [r for _, r in numbered]
     for n, r in numbered:
         if not (r.get("abbreviation") or "").strip() or not (r.get("means") or "").strip():

@@ -273,5 +273,5 @@ def test_summary_is_one_screen(build_result):
     lines = build_result.stdout.strip().splitlines()
     assert len(lines) <= 12
     assert "publications: 1155 (907 participating, 248 pending; 33 of them captures of ICE's 2011-2017 roster)" in build_result.stdout
-    assert "agreements: 1817 (1560 active" in build_result.stdout
+    assert "agreements: 1816 (1560 active" in build_result.stdout
     assert "Traceback" not in build_result.stderr

@@ -168,7 +168,7 @@ def test_no_change_rebuild_is_skipped(tmp_path, cache_dir, db_path, snapshot_dat
     again = run_cli("build", "--data", snapshot_data, "--out", db_path, "--cache", cache_dir)
     assert again.returncode == 0
     assert again.stdout.startswith("up to date")
-    assert "agreements: 1817 (1560 active" in again.stdout
+    assert "agreements: 1816 (1560 active" in again.stdout
 
 
 # --- header rules on small made-up sheets (docs/OPERATIONS.md) ---------------------------------------
@@ -533,12 +533,47 @@ def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_th
                        source_kind="participating", bytes=0)
     r = read_workbook(DATA / "ice" / "participating" / name)
     pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
-    (first,), report = apply_corrections([pub], corrections)
-    (again,), report_again = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    (first,), report, _ = apply_corrections([pub], corrections)
+    (again,), report_again, _ = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
     touched = report[0]["rows_touched"]
     assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
     fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
     assert len(fixed) == touched and {row.state_code for row in fixed} == {"PA"}
     # the rows as read are untouched: without the correction they name no state
-    (plain,), _ = apply_corrections([pub], [])
+    (plain,), _, _ = apply_corrections([pub], [])
     assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {None}
+
+
+def test_a_state_correction_narrowed_to_a_signing_date_moves_only_that_row_and_says_where():
+    """Rule corrected_ids' input: ICE printed Moore County Sheriff's Office (Texas) a second time under Tennessee."""
+    from dataclasses import replace
+
+    from open287g.fixes import apply_corrections
+    from open287g.read import read_workbook
+    from open287g.records import Publication
+
+    name = "participatingAgencies08022025pm.xlsx"
+    base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
+                       source_kind="participating", bytes=0)
+    pub = replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})
+    line = {"column": "state", "wrong": "TENNESSEE", "right": "TEXAS", "agency": "Moore County Sheriff's Office",
+            "signed_on": "2025-08-28", "reason": "r", "source": "s"}
+    (fixed,), [report], moved = apply_corrections([pub], [line])
+    assert report["rows_touched"] == 1
+    assert moved == [(("TN", "moore county sheriffs office", "WSO", "2025-08-28"), ("TX", "moore county sheriffs office", "WSO", "2025-08-28"))]
+    assert [r.state_code for r in fixed.rows if r.agency == "Moore County Sheriff's Office"] == ["TX", "TX"]
+    (_,), [other_day], moved = apply_corrections([pub], [{**line, "signed_on": "2025-11-06"}])
+    assert other_day["rows_touched"] == 0 and moved == []
+
+
+def test_a_hand_kept_line_with_a_cell_too_many_is_named(tmp_path):
+    from open287g.fixes import CorrectionsError, load_corrections
+
+    bad = tmp_path / "corrections.csv"
+    bad.write_text("column,wrong,right,agency,signed_on,reason,source\n"
+                   "state,UTAHJ,UTAH,,,stray keystroke,ICE's list, row 12\n", encoding="utf-8")
+    with pytest.raises(CorrectionsError, match=r"corrections.csv line 2: 1 cell\(s\) more than the header has columns"):
+        load_corrections(bad)
+    bad.write_text("column,wrong,right,agency,signed_on,reason,source\nstate,UTAHJ,UTAH,,28 Aug 2025,why,where\n", encoding="utf-8")
+    with pytest.raises(CorrectionsError, match="line 2: signed_on narrows a line to rows signed that day"):
+        load_corrections(bad)

@@ -75,7 +75,7 @@ def test_re_signings_follow_the_agreement_they_replace(db):
 
 def test_endings_since_2025(db):
     counts = dict(db.execute("select status, count(*) from agreements where ended_seen >= '2025-01-01' group by status").fetchall())
-    assert counts == {"ended": 68, "superseded": 5}
+    assert counts == {"ended": 67, "superseded": 5}  # 68 before the Moore County (TN) copy was corrected
     # Each ending is dated at the first participating list without it, which is after its last listing.
     bad = db.execute(
         "select count(*) from agreements a join publications e on e.id = a.ended_publication_id "
@@ -147,7 +147,7 @@ def _build_with_lines(tmp_path, cache_dir, lines):
 def test_an_agency_correction_keeps_listings_linked_and_a_same_agencies_line_that_joins_nothing_is_a_warning(tmp_path, cache_dir):
     # One build for two hand-kept files' lines (each build of the snapshot costs seconds).
     result = _build_with_lines(tmp_path, cache_dir, {
-        "corrections.csv": "agency,Tampa PD,Tampa Police Department,,test: the short name read as the full one,made up",
+        "corrections.csv": "agency,Tampa PD,Tampa Police Department,,,test: the short name read as the full one,made up",
         "same_agencies.csv": "FL,Tampa Police Department,Tampa Municipal Police,test: a name ICE never printed,made up"})
     assert result.returncode == 0, result.stderr
     assert "QA checks: 7 passed, 0 failed" in result.stdout
@@ -198,7 +198,7 @@ def test_an_unknown_state_in_a_new_file_ends_nothing_and_says_so(tmp_path, cache
     statuses = dict(conn.execute("select status, count(*) from agreements group by status").fetchall())
     moved = conn.execute("select detail from agreement_merges where rule = 'moved_state' and detail = 'AL -> None'").fetchall()
     conn.close()
-    assert statuses["active"] == 1560 and statuses["ended"] == 143 and len(moved) == 1
+    assert statuses["active"] == 1560 and statuses["ended"] == 142 and len(moved) == 1
 
 
 def test_a_correction_naming_no_state_is_refused(tmp_path, cache_dir):
@@ -221,3 +221,15 @@ def test_every_id_an_earlier_build_published_still_leads_somewhere(db):
             if not db.execute(f"select 1 from [{t}] where id = ?", (i,)).fetchone()
             and not db.execute("select 1 from id_aliases where alias = ? and table_name = ?", (i, t)).fetchone()]
     assert lost == []
+
+
+def test_a_row_printed_again_under_another_state_is_its_agreements_and_its_old_ids_lead_there(db):
+    # data/corrections.csv: Moore County Sheriff's Office (TX, WSO, 2025-08-28) printed under Tennessee too, in two lists.
+    [(agreement, agency)] = db.execute("select id, agency_id from agreements where agency = 'Moore County Sheriff''s Office'").fetchall()
+    assert tuple(db.execute("select state_code, status from agreements where id = ?", (agreement,)).fetchone()) == ("TX", "active")
+    printed = [tuple(r) for r in db.execute("select state, publications from listings where agreement_id = ? order by first_seen", (agreement,))]
+    assert printed == [("TEXAS", 16), ("TENNESSEE", 2), ("TEXAS", 111)]
+    aliases = [tuple(r) for r in db.execute("select table_name, alias, id from id_aliases where reason like '%data/corrections.csv corrected it' order by table_name")]
+    assert aliases == [("agencies", "9c7e89363fb6", agency), ("agreements", "6c7d1ad9d2b6", agreement)]
+    # Tennessee's Moore County is the Metropolitan Moore County Sheriff's Office, signed 2025-11-06
+    assert [r[0] for r in db.execute("select name from agencies where state_code = 'TN' and county_name = 'Moore County'")] == ["Metropolitan Moore County Sheriff's Office"]
