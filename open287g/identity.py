@@ -17,7 +17,7 @@ EXPANSIONS = {
 }
 # Words every second agency carries: two names must differ on something else to be different bodies.
 BOILERPLATE = frozenset(
-    "county sheriffs office department police city of the town township village borough and state law "
+    "county parish sheriffs office department police city of the town township village borough and state law "
     "enforcement agency public safety board commissioners corrections correctional center jail detention "
     "facility prison district division services constable constables attorney attorneys unit bureau "
     "authority commission trustees".split()

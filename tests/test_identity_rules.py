@@ -183,6 +183,9 @@ def test_results_do_not_depend_on_row_order():
     ("Pinal County Sheriff's Office", "Pinal County Attorney's Office", "relabelled"),
     ("Lake County Sheriff's Office", "Bay County Sheriff's Office", None),
     ("Jackson County Sheriff's Office", "Jefferson County Sheriff's Office", None),
+    # Louisiana's parishes are its counties: "Parish" is boilerplate like "County"
+    ("Lafourche County Sheriff's Office", "Lafourche Parish Sheriff's Office", "renamed"),
+    ("Lafourche Parish Sheriff's Office", "Terrebonne Parish Sheriff's Office", None),
 ])
 def test_name_comparison(a, b, relation):
     found = identity.compare_names(a, b)
