@@ -5,7 +5,7 @@ from pathlib import Path
 
 from . import places
 from .fixes import data_rows
-from .identity import compare_names, norm_agency, same_body
+from .identity import addendum_of, compare_names, norm_agency, same_body
 from .ids import short_id, sortable
 from .lineage import agreement_id_of
 
@@ -93,6 +93,12 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
         if before and _one_body(before, a, lineage):
             # A re-signed MOA of the same body under a corrected name (City of Mesa PD -> Mesa PD): one agency.
             union(before.agency_key, a.agency_key)
+    for a in agreements_sorted:
+        # Rule addendum: "<agency> (Addendum)" read as an agreement of its own (no agreement of that agency was on the
+        # list with it: San Bernardino County's of October 2013, on the roster of April 2014) is still that agency's.
+        base = addendum_of(a.agency)
+        if base and (a.state_code, norm_agency(base)) in parent:
+            union((a.state_code, norm_agency(base)), a.agency_key)
     for app in apps:
         for k in sorted(app["printed_keys"], key=sortable):  # the states ICE misprinted (rule pending_state_misprinted)
             union(app["agency_key"], k)
@@ -145,7 +151,9 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": reason})
         by_last = sorted(agreements, key=lambda a: (a.last_seen, a.id))
         apps_by_last = sorted(applications, key=lambda x: (x["last_seen"], x["id"]))
-        newest_name = by_last[-1].agency if by_last else apps_by_last[-1]["agency"]
+        # The name printed last, an addendum's aside (its agency's name is the one it names: rule addendum).
+        named = [a for a in by_last if not addendum_of(a.agency)] or by_last
+        newest_name = named[-1].agency if named else apps_by_last[-1]["agency"]
         spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {x["agency"] for x in applications} | {a.agency for a in agreements})
         levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
         counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]

@@ -130,7 +130,7 @@ def test_timelines_link_only_their_own_agencys_agreements(db):
 def test_2025_2026_unchanged(db):
     status = dict(db.execute("select status, count(*) from agreements where last_seen >= '2021-01-13' group by status").fetchall())
     assert status["active"] == 1560
-    assert db.execute("select count(*) from agreements where status = 'ended' and ended_seen >= '2025-02-20'").fetchone()[0] == 68
+    assert db.execute("select count(*) from agreements where status = 'ended' and ended_seen >= '2025-02-20'").fetchone()[0] == 67  # 68 before the Moore County (TN) copy was corrected (data/corrections.csv)
     assert db.execute("select count(*) from agreements where status = 'ended' and ended_seen > '2021-01-14' and ended_seen < '2025-02-20'").fetchone()[0] == 15
 
 
@@ -158,3 +158,12 @@ def test_roster_captures_kept_in_the_cache_equal_read_ones(tmp_path, monkeypatch
     moved = history.roster_publications(tmp_path / "data", tmp_path)
     assert [p.path for p in moved] == [elsewhere / "pre2018-roster-long.csv"] * 33
     assert [p.updated(path=None) for p in moved] == [p.updated(path=None) for p in read]
+
+
+def test_san_bernardinos_addendum_of_2013_is_san_bernardino_countys(db):
+    # The roster of 14 April 2014 prints "San Bernardino County Sheriff's Office Addendum" (JEM, 2013-10-11) alone.
+    rows = [tuple(r) for r in db.execute("select a.id, a.name, g.agency, g.signed_on from agreements g join agencies a on a.id = g.agency_id "
+                                         "where g.agency like 'San Bernardino County Sheriff%' order by g.signed_on")]
+    assert rows == [("23f1ed8a6547", "San Bernardino County Sheriff's Office", "San Bernardino County Sheriff's Office", "2005-11-19"),
+                    ("23f1ed8a6547", "San Bernardino County Sheriff's Office", "San Bernardino County Sheriff's Office Addendum", "2013-10-11")]
+    assert db.execute("select id from id_aliases where alias = '19664466d3ba'").fetchone()[0] == "23f1ed8a6547"

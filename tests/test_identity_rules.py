@@ -445,3 +445,18 @@ def test_the_pending_pairs_weighed_are_kept_and_give_the_same_answers():
     # a pair no longer weighed is dropped
     resolve.pending_applications(publications([], [], []), lineage.agreements, places.county_fips, answers)
     assert answers == {}
+
+
+def test_an_addendum_read_as_an_agreement_of_its_own_is_still_its_agencys():
+    # Rule addendum: no agreement of the agency is on the list beside its addendum, so the addendum is read as one;
+    # the agency is the one it names, under that agency's name (San Bernardino County, roster of April 2014).
+    from open287g.agencies import build_agencies
+
+    lin = walk(OTHER + [row("FLORIDA", "Lake County Sheriff's Office", "Jail Enforcement Model", "2005-11-19")],
+               OTHER,
+               OTHER + [row("FLORIDA", "Lake County Sheriff's Office Addendum", "Jail Enforcement Model", "2013-10-11")])
+    assert statuses(lin) == [("Harris County Sheriff's Office", "JEM", "active"), ("Lake County Sheriff's Office", "JEM", "ended"),
+                             ("Lake County Sheriff's Office Addendum", "JEM", "active")]
+    agencies = build_agencies(lin, [])
+    lake = [a for a in agencies.rows.values() if a["state_code"] == "FL"]
+    assert [(a["name"], a["agreements_total"]) for a in lake] == [("Lake County Sheriff's Office", 2)]
