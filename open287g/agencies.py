@@ -135,7 +135,10 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
         # A name ICE's files of 2021 on printed comes before one only the 2011-2017 roster printed (rule history_ids).
         roster_only = lambda seen: bool(lineage.files_from) and seen < lineage.files_from  # noqa: E731
         firsts = [(roster_only(seen), seen, sortable(k)) for a in agreements for k, seen in a.names_first_seen.items() if k in group]
-        firsts += [(False, x["first_seen"], sortable(x["agency_key"])) for x in applications]
+        # A printing a rule joined as a misprint (joined_by) names no body: it carries the key of what it joined, dated
+        # by its own first printing (Tennessee State Constable 4th District Polk County, then an agreement renamed since).
+        firsts += [(False, x["first_seen"], sortable(x["agency_key"])) for x in applications if not x.get("joined_by")]
+        firsts = firsts or [(False, x["first_seen"], sortable(x["agency_key"])) for x in applications]
         first_key = min(firsts)[2]
         agency_id = short_id(*first_key)
         n = 0

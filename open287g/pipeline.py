@@ -452,9 +452,10 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
     spans = [span for name, members in (("participating", participating), ("pending", pending))
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
-    lineage = walk_participating(participating, {s["postal"]: s["name"] for s in states}, confirmed, checkpoints)
+    state_names = {s["postal"]: s["name"] for s in states}
+    lineage = walk_participating(participating, state_names, confirmed, checkpoints)
     answers = pending_answers.load() if pending_answers else {}
-    apps = resolve.pending_applications(pending, lineage.agreements, county_of, answers)
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of, answers, state_names)
     if pending_answers:
         pending_answers.save(answers)
     lineage.record_pending_signed(apps)

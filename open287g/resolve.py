@@ -5,7 +5,7 @@ from itertools import count
 from operator import attrgetter
 
 from .cachekey import cache_key, with_imports
-from .identity import compare_names, known, norm_agency, same_place
+from .identity import compare_names, county_words, known, norm_agency, same_place
 from .ids import short_id, sortable
 from .lineage import publication_digest
 from .rules import CODES
@@ -126,11 +126,12 @@ def link_listings(spans, lineage, apps, agencies):
     return out
 
 
-def pending_applications(members, agreements, county_of=None, answers=None):
+def pending_applications(members, agreements, county_of=None, answers=None, state_names=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
     when it was printed), if any. With county_of ((state, COUNTY text, fuzzy) -> FIPS or None), an application printed
     under the wrong state or a misspelt name is joined to what ICE printed next (_continued, which keeps the pairs it
-    weighed in answers, a dict)."""
+    weighed in answers, a dict; state_names, {postal code: name}, lets names be compared without the state's own name,
+    as lineage compares them)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -173,7 +174,7 @@ def pending_applications(members, agreements, county_of=None, answers=None):
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _continued(apps, agreements, signed_index, county_of, {} if answers is None else answers)
+        apps = _continued(apps, agreements, signed_index, county_of, {} if answers is None else answers, state_names or {})
     for app in apps:
         # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
         # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
@@ -197,7 +198,7 @@ def pending_applications(members, agreements, county_of=None, answers=None):
     return apps
 
 
-def _continued(apps, agreements, signed_index, county_of, answers):
+def _continued(apps, agreements, signed_index, county_of, answers, state_names):
     """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
 
     Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
@@ -247,8 +248,12 @@ def _continued(apps, agreements, signed_index, county_of, answers):
             ours, theirs = county_of(state, app["county"], False), county_of(state, county, False)
             if ours and theirs and ours != theirs:
                 return None  # Taylor and Baylor County, Texas: a typo's distance apart, two counties
-        st = (state, state)
-        found = [compare_names(app["agency"], name, st) for name in names.values()]
+        # The state's own name says nothing within the state: "Department of Public Safety" (MS), then "Mississippi ...".
+        st = (state_names.get(state, ""), state)
+        # As lineage: the words of a COUNTY both print count as the place where one name omits it ("Tennessee State
+        # Constable 4th District Polk County", then "Polk County Constable District 4").
+        shared = county_words(app["county"], st) if same_place(app["county"], county, st) else frozenset()
+        found = [compare_names(app["agency"], name, st, shared) for name in names.values()]
         return "pending_renamed" if any(m and m.relation in ("reworded", "renamed") for m in found) else None
 
     def sole_pairs(candidates):

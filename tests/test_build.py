@@ -237,6 +237,13 @@ def test_pending_applications_ice_printed_with_a_typo_join_the_name_that_followe
     # pendingAgencies of 21-27 May 2025 print "Lafourche County Sheriff's Office"; from 28 May, "Lafourche Parish"
     lafourche = db.execute("select agency, first_seen, agency_printed_first, joined_by, outcome from pending_applications where agency like 'Lafourche%'").fetchall()
     assert [tuple(r) for r in lafourche] == [("Lafourche Parish Sheriff's Office", "2025-05-21T17:00:00", "Lafourche County Sheriff's Office", "pending_renamed", "signed")]
+    # Without the state's own name: "Department of Public Safety" (Mississippi, 5 December 2025), listed on 8 December
+    # as the Mississippi Department of Public Safety; with the COUNTY both print: Polk County's 4th constable district.
+    joined = db.execute("select p.agency, p.joined_by, p.outcome, a.id, a.name from pending_applications p join agencies a on a.id = p.agency_id "
+                        "where p.agency in ('Department of Public Safety', 'Tennessee State Constable 4th District Polk County')").fetchall()
+    assert sorted(tuple(r) for r in joined) == [
+        ("Department of Public Safety", "pending_renamed", "signed", "c649a94a8aae", "Mississippi Department of Public Safety"),
+        ("Tennessee State Constable 4th District Polk County", "pending_renamed", "signed", "adcf551bd25e", "Polk County Constable District 4")]
     # Taylor and Baylor County, Texas, are two counties: Taylor's application of the same day is not Baylor's agreement.
     taylor = db.execute("select outcome, agreement_id from pending_applications where state_code = 'TX' and agency = 'Taylor County Sheriff''s Office' and model = 'TFM'").fetchall()
     assert [tuple(r) for r in taylor] == [("removed without an agreement", None)]
@@ -249,7 +256,7 @@ def test_an_application_printed_while_its_agreement_was_listed_is_already_listed
                       "and p.first_seen like '2025-03-16%'").fetchall()
     assert [tuple(r) for r in rows] == [("already listed", None, "2025-02-24", "2025-02-27T21:46:58")]
     counts = dict(db.execute("select outcome, count(*) from pending_applications group by outcome").fetchall())
-    assert counts["already listed"] == 33 and counts["removed without an agreement"] == 36  # 37 before Lafourche County / Parish was joined
+    assert counts["already listed"] == 33 and counts["removed without an agreement"] == 34  # 37 before Lafourche, Mississippi DPS and the Polk County constable were joined
     # printed with no SUPPORT TYPE on 28 October 2025; its WSO listed on 4 November (rule pending_model_blank)
     sedgwick = db.execute("select p.outcome, p.days_to_listed, g.model from pending_applications p join agreements g on g.id = p.agreement_id "
                           "where p.state_code = 'KS' and p.agency = 'Sedgwick County Sheriff''s Office' and p.model is null").fetchall()

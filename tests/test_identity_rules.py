@@ -361,7 +361,7 @@ def _pending_walk(pending_lists, participating_lists):
     from open287g import places, resolve
 
     lineage = walk(*participating_lists)
-    apps = resolve.pending_applications(publications(*pending_lists), lineage.agreements, places.county_fips)
+    apps = resolve.pending_applications(publications(*pending_lists), lineage.agreements, places.county_fips, state_names=STATES)
     return sorted((a["state_code"], a["agency"], a["state_printed_first"], a["first_seen"][:10], a["outcome"]) for a in apps)
 
 
@@ -399,6 +399,19 @@ def test_a_pending_application_printed_with_a_typo_joins_the_name_that_followed(
     apps = _pending_walk([[cartert, minehaha], [carteret], []], [OTHER, OTHER, OTHER + signed])
     assert apps == [("NC", "Carteret County Sheriff's Office", None, "2025-03-02", "signed"),  # from Cartert's first printing
                     ("SD", "Minehaha County Sheriff's Office", None, "2025-03-02", "signed")]
+
+
+def test_a_pending_name_is_compared_without_its_states_name_and_with_its_county():
+    # "Department of Public Safety" printed under Montana is the Montana Department of Public Safety; a constable
+    # district printed with its COUNTY is that county's constable district of the same number, not another's.
+    dps = row("MONTANA", "Department of Public Safety", "Task Force Model", None)
+    constable = row("TENNESSEE", "Tennessee State Constable 4th District Polk County", "Task Force Model", None, county="Polk County")
+    signed = [row("MONTANA", "Montana Department of Public Safety", "Task Force Model", "2025-03-03"),
+              row("TENNESSEE", "Polk County Constable District 4", "Task Force Model", "2025-03-03", county="Polk County"),
+              row("TENNESSEE", "Polk County Constable District 2", "Task Force Model", "2025-03-03", county="Polk County")]
+    apps = _pending_walk([[dps, constable], []], [OTHER, OTHER + signed])
+    assert apps == [("MT", "Department of Public Safety", None, "2025-03-02", "signed"),
+                    ("TN", "Tennessee State Constable 4th District Polk County", None, "2025-03-02", "signed")]
 
 
 def test_two_counties_a_typo_apart_are_two_bodies_on_the_pending_list():
