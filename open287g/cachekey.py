@@ -129,3 +129,33 @@ class Kept:
     def save(self, value):
         atomic_write(self.path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
         prune(self.path.parent, f"{self.family}-{KEY_GLOB}.pickle", self.path.name)
+
+    def answers(self, valid=lambda value: isinstance(value, dict)):
+        """This entry as Answers: a dict of answers kept from one build to the next."""
+        return Answers(self, valid)
+
+
+_NONE = object()
+
+
+class Answers:
+    """Answers a build computes and the next reuses (search words, reach counties, meeting candidates, pending pairs):
+    get(key, compute) gives the kept answer, else computes it; save() writes back the answers this build asked for,
+    only when they differ from those kept, so an answer no build asks for any more is dropped. Kept None: nothing is
+    kept (a build without a cache)."""
+
+    def __init__(self, kept=None, valid=lambda value: isinstance(value, dict)):
+        self.entry = kept
+        self.kept = (kept.load(valid) if kept else None) or {}
+        self.used = {}
+
+    def get(self, key, compute, valid=lambda answer: True):
+        """The answer for key: the one kept when valid(answer), else compute()'s."""
+        if key not in self.used:
+            found = self.kept.get(key, _NONE)
+            self.used[key] = found if found is not _NONE and valid(found) else compute()
+        return self.used[key]
+
+    def save(self):
+        if self.entry is not None and self.used != self.kept:
+            self.entry.save(self.used)

@@ -279,22 +279,10 @@ class Similarities:
             self.kept.save(similarity.used)
 
 
-class PendingAnswers:
+def kept_pending_pairs(cache_dir):
     """resolve's answers on pairs of pending printings (is one a misprint of the other?), kept in the cache by the key
     of the code that gives them and of the geography it reads: a rebuild weighs no pair it weighed before."""
-
-    def __init__(self, cache_dir):
-        self.kept = Kept(cache_dir, "pending-pairs", cache_key(*with_imports("open287g.resolve"), extra=(_places_key(),)))
-        self.known = {}
-
-    def load(self):
-        self.known = self.kept.load() or {}
-        return dict(self.known)
-
-    def save(self, answers):
-        """Keep the pairs this build weighed, when they differ from those on file."""
-        if answers != self.known:
-            self.kept.save(answers)
+    return Kept(cache_dir, "pending-pairs", cache_key(*with_imports("open287g.resolve"), extra=(_places_key(),))).answers()
 
 
 def _mtime(path):
@@ -446,7 +434,7 @@ def date(corrected, similarities):
 def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None):
     """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
     applications, and the publications with what the walk found (held, mass endings). county_of (PlaceCache.county)
-    tells a pending application printed under the wrong state; pending_answers (PendingAnswers) keeps the pairs weighed."""
+    tells a pending application printed under the wrong state; pending_answers (cachekey.Answers) keeps the pairs weighed."""
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
@@ -454,10 +442,9 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     state_names = {s["postal"]: s["name"] for s in states}
     lineage = walk_participating(participating, state_names, confirmed, checkpoints)
-    answers = pending_answers.load() if pending_answers else {}
-    apps = resolve.pending_applications(pending, lineage.agreements, county_of, answers, state_names)
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of, pending_answers, state_names)
     if pending_answers:
-        pending_answers.save(answers)
+        pending_answers.save()
     lineage.record_pending_signed(apps)
     resumed, distinct = lineage.resumed
     if resumed:
@@ -649,7 +636,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
-                              PendingAnswers(cache_dir))
+                              kept_pending_pairs(cache_dir))
                 placed = place(walked, locate, states, inputs.links, corrected.moved)
             stage("resolve")
             built = tables(corrected, walked, placed)

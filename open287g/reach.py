@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import places
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Answers, Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 from .words import lookup_key
@@ -109,24 +109,20 @@ class _Counties:
     build kept the answers: a rebuild then needs no geography index (a quarter of a second to load)."""
 
     def __init__(self, cache_dir=None):
-        self.cache = Kept(cache_dir, "reach-counties", cache_key(*with_imports(places), packages=places.PACKAGES)) if cache_dir else None
-        found = self.cache.load(_answers) if self.cache else None
-        self.kept, self.used = found or {}, {}
+        kept = Kept(cache_dir, "reach-counties", cache_key(*with_imports(places), packages=places.PACKAGES)) if cache_dir else None
+        self.answers = Answers(kept, _answers)
 
     def find_county(self, st, text, fuzzy=True):
         """{'fips'} of a county as places' index.find_county gives it, or None."""
-        key = (st, text, fuzzy)
-        if key not in self.used:
-            if key in self.kept:
-                self.used[key] = self.kept[key]
-            else:
-                hit = places.index().find_county(st, text, fuzzy=fuzzy)
-                self.used[key] = hit["fips"] if hit else None
-        return None if self.used[key] is None else {"fips": self.used[key]}
+        fips = self.answers.get((st, text, fuzzy), lambda: _fips(places.index().find_county(st, text, fuzzy=fuzzy)))
+        return None if fips is None else {"fips": fips}
 
     def save(self):
-        if self.cache and self.used != self.kept:
-            self.cache.save(self.used)
+        self.answers.save()
+
+
+def _fips(hit):
+    return hit["fips"] if hit else None
 
 
 def _answers(found):

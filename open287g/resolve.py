@@ -4,7 +4,7 @@ import hashlib
 from itertools import count
 from operator import attrgetter
 
-from .cachekey import cache_key, with_imports
+from .cachekey import Answers, cache_key, with_imports
 from .identity import compare_names, county_words, known, norm_agency, same_place
 from .ids import short_id, sortable
 from .lineage import publication_digest
@@ -130,8 +130,8 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
     when it was printed), if any. With county_of ((state, COUNTY text, fuzzy) -> FIPS or None), an application printed
     under the wrong state or a misspelt name is joined to what ICE printed next (_continued, which keeps the pairs it
-    weighed in answers, a dict; state_names, {postal code: name}, lets names be compared without the state's own name,
-    as lineage compares them)."""
+    weighed in answers, a cachekey.Answers; state_names, {postal code: name}, lets names be compared without the
+    state's own name, as lineage compares them)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -174,7 +174,7 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _continued(apps, agreements, signed_index, county_of, {} if answers is None else answers, state_names or {})
+        apps = _continued(apps, agreements, signed_index, county_of, Answers() if answers is None else answers, state_names or {})
     for app in apps:
         # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
         # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
@@ -215,10 +215,9 @@ def _continued(apps, agreements, signed_index, county_of, answers, state_names):
     agreement on the participating list at or after this one's first printing, whose agency the application then
     belongs to (signed, or already listed). signed_index is pending_applications': (state, name, model) -> agreements.
 
-    answers ({pair of printings: rule or None}) keeps each pair's answer between builds: weighing names and counties
-    is most of the cost, and a rebuild weighs the same pairs. It is left holding the pairs this call used.
+    answers (cachekey.Answers: pair of printings -> rule or None) keeps each pair's answer between builds: weighing
+    names and counties is most of the cost, and a rebuild weighs the same pairs.
     """
-    used = {}
     # On the participating list at or after the application's first printing: signed after it, or listed already.
     signed = {app["id"] for app in apps
               if any(a.last_seen >= app["first_seen"] for a in signed_index.get((*app["agency_key"], app["model"]), ()))}
@@ -231,10 +230,7 @@ def _continued(apps, agreements, signed_index, county_of, answers, state_names):
         """The rule that makes a printing under state, names and county this application's, or None: spellings are
         the names printed, own the (state, normalised name) keys of this body among them."""
         pair = (app["state_code"], app["agency"], app["county"], state, spellings, own, county)
-        if pair not in answers:
-            answers[pair] = weigh(app, state, {norm_agency(n): n for n in spellings if (state, norm_agency(n)) in own}, county)
-        used[pair] = answers[pair]
-        return used[pair]
+        return answers.get(pair, lambda: weigh(app, state, {norm_agency(n): n for n in spellings if (state, norm_agency(n)) in own}, county))
 
     def weigh(app, state, names, county):
         if state != app["state_code"]:
@@ -315,8 +311,6 @@ def _continued(apps, agreements, signed_index, county_of, answers, state_names):
             app = dict(app, state_code=a.state_code, agency_key=key, joined_by=how,
                        state_printed_first=app["state_printed_first"] or (app["state_code"] if app["state_code"] != a.state_code else None))
         result.append(app)
-    answers.clear()
-    answers.update(used)
     return result
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from . import basedb
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Answers, Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import open_new
 from .words import words
@@ -90,6 +90,10 @@ class AbbreviationsError(ValueError):
 COLUMNS = {"id": int, "kind": str, "ref": str, "state_code": str, "label": str, "status": str, "words": str}
 
 
+def _is_text(words):
+    return type(words) is str
+
+
 def _kept_words(cache_dir):
     """Where each entry's words are kept between builds, {(label, spellings, place, county): words}: under a key of
     this module and words.py. Each value is checked where it is read."""
@@ -119,19 +123,13 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     # The entries and their index in one transaction: a base that fails half way leaves neither behind.
     if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
         return base.key
-    cache = _kept_words(cache_dir) if cache_dir else None
-    kept = (cache.load() if cache else None) or {}
-    used, missed = {}, []
+    kept = Answers(_kept_words(cache_dir) if cache_dir else None)
 
     def spelt(label, spellings, place, county):
-        key = (label, spellings, place, county)
-        found = kept.get(key)
-        if type(found) is not str:
+        def text():
             names = [label] + (json.loads(spellings) if spellings else [])
-            found = _text(*dict.fromkeys(names), place, county)
-            missed.append(key)
-        used[key] = found
-        return found
+            return _text(*dict.fromkeys(names), place, county)
+        return kept.get((label, spellings, place, county), text, _is_text)
 
     # Filled in one statement, each entry's words from the cache or spelt (a Python function SQLite calls per
     # row), numbered in the order INDEX_ROWS gives them.
@@ -139,8 +137,7 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     db["search_entries"].create(COLUMNS, pk="id")
     db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select row_number() over (), kind, ref, state_code, label, "
                     f"status, spelt(label, spellings, place_name, county_name) from ({INDEX_ROWS})")
-    if cache and (missed or len(used) != len(kept)):  # else used is kept, entry for entry
-        cache.save(used)
+    kept.save()
     # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
     db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
     db.conn.commit()

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from . import places, search
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Answers, Kept, cache_key, with_imports
 from .identity import norm_agency
 from .load import open_new
 from .read import model_of, parse_date
@@ -180,14 +180,10 @@ def link_meetings(db_path, cache_dir=None, search_key=None):
     db = open_new(db_path)
     if "match_detail" not in db["steering_committee_meetings"].columns_dict:
         db["steering_committee_meetings"].add_column("match_detail", str)
-    cache = _kept_candidates(cache_dir, search_key)
-    kept = (cache.load() if cache else None) or {}
-    used = {}
+    kept = Answers(_kept_candidates(cache_dir, search_key))
     linked = 0
     for line, name, model, day in db.execute(UNLINKED).fetchall():
-        if name not in used:
-            used[name] = kept[name] if name in kept else _candidates(db, name)
-        ids, how = used[name]
+        ids, how = kept.get(name, lambda: _candidates(db, name))
         held = db.execute(HELD_ON, {"ids": json.dumps(ids), "model": model, "day": day}).fetchall() if day else []
         names = "; ".join(f"{n} ({st})" for _, n, st in held)
         if len(held) == 1:
@@ -200,6 +196,5 @@ def link_meetings(db_path, cache_dir=None, search_key=None):
                       + (f"{len(held)} held a {model} agreement on {day}: {names}" if held else f"none held a {model} agreement on ICE's list on {day}")}
         db["steering_committee_meetings"].update(line, update)
     db.conn.commit()
-    if cache and used != kept:
-        cache.save(used)
+    kept.save()
     return linked

@@ -443,21 +443,29 @@ def test_a_pending_row_without_a_model_is_the_application_of_the_model_signed():
     assert _pending_walk([[blank], []], [OTHER, OTHER]) == [("KS", "Sedgwick County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
 
 
-def test_the_pending_pairs_weighed_are_kept_and_give_the_same_answers():
+def test_the_pending_pairs_weighed_are_kept_and_give_the_same_answers(tmp_path):
     from open287g import places, resolve
+    from open287g.cachekey import Kept
 
     cartert = row("NORTH CAROLINA", "Cartert County Sheriff's Office", "Warrant Service Officer", None, county="Carteret County")
     signed = row("NORTH CAROLINA", "Carteret County Sheriff's Office", "Warrant Service Officer", "2025-03-04", county="Carteret County")
     lineage = walk(OTHER, OTHER, OTHER + [signed])
     pending = publications([cartert], [], [])
-    answers = {}
-    first = resolve.pending_applications(pending, lineage.agreements, places.county_fips, answers)
-    assert list(answers.values()) == ["pending_renamed"]  # the one pair weighed: Cartert and Carteret
-    again = resolve.pending_applications(pending, lineage.agreements, places.county_fips, answers)
-    assert again == first and list(answers.values()) == ["pending_renamed"]
+    kept = Kept(tmp_path, "pending-pairs", "k")
+
+    def build(pubs):
+        answers = kept.answers()
+        apps = resolve.pending_applications(pubs, lineage.agreements, places.county_fips, answers, STATES)
+        answers.save()
+        return apps, answers
+
+    first, answers = build(pending)
+    assert list(answers.used.values()) == ["pending_renamed"] and kept.load() == answers.used  # the one pair weighed: Cartert and Carteret
+    again, answers = build(pending)
+    assert again == first and answers.kept == answers.used  # answered from the cache
     # a pair no longer weighed is dropped
-    resolve.pending_applications(publications([], [], []), lineage.agreements, places.county_fips, answers)
-    assert answers == {}
+    build(publications([], [], []))
+    assert kept.load() == {}
 
 
 def test_an_addendum_read_as_an_agreement_of_its_own_is_still_its_agencys():
