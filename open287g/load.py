@@ -39,6 +39,7 @@ ACTIONS = {
     "unknown_model": "row kept as printed; not part of any agreement",
     "unknown_level": "level left empty",
     "unknown_state": "state left empty; needs a line in data/corrections.csv",
+    "state_misspelt": "read as the one state whose name it misspells; a line in data/corrections.csv overrides",
 }
 
 

@@ -317,8 +317,14 @@ def _interpret(columns, raw, moa_link, addendum_link):
         anomalies.append(("unknown_model", f"SUPPORT TYPE {row['support_type']!r} is not a known model"))
     row["level_clean"] = level_of(row["level"]) if row["level"] else None
     # Identity parts, computed once per distinct row: see identity.norm_agency and places.state_postal.
-    # Not fuzzy: a misspelt state is fixed by a reviewable line in data/corrections.csv.
     row["state_code"] = state_postal(row["state"], fuzzy=False)
+    if row["state_code"] is None and row["state"]:
+        # Rule state_misspelt: a STATE that is a typo of exactly one state's name ("PENNSLYVANIA") is that state, so
+        # that ICE's next typo does not end and re-add every agreement it touches; recorded, and a line of
+        # data/corrections.csv still decides where one says otherwise.
+        row["state_code"] = state_postal(row["state"])
+        if row["state_code"]:
+            anomalies.append(("state_misspelt", f"STATE {row['state']!r} read as {row['state_code']}"))
     row["agency_norm"] = norm_agency(row["agency"])
     if row["level"] and not row["level_clean"]:
         anomalies.append(("unknown_level", f"TYPE {row['level']!r} is not County, Municipality or State"))

@@ -318,6 +318,19 @@ def test_footnote_below_the_list_is_recorded_and_counted_alike_by_fetch_and_buil
     assert summarise(tmp_path / "renamed.xlsx") == (None, "", "unknown column 'DATE SIGNED' in header row 1, with SIGNED absent: it may be that column renamed")
 
 
+def test_a_misspelt_state_is_the_one_state_it_misspells():
+    from open287g.read import _interpret
+
+    def read(state):
+        row, found = _interpret(("state", "agency", "support_type"), (state, "Lake County Sheriff's Office", "Task Force Model"), None, None)
+        return row.state_code, [kind for kind, _ in found]
+
+    assert read("TENNESSEE") == ("TN", [])
+    assert read("TENNESEE") == ("TN", ["state_misspelt"]) and read("Virgina") == ("VA", ["state_misspelt"])
+    assert read("ARKANSA") == ("AR", ["state_misspelt"])  # not Kansas
+    assert read("NOWHERE") == (None, []) and read("") == (None, [])  # unknown_state, flagged after the corrections
+
+
 def test_model_spellings_are_read_only_when_one_model_is_meant():
     from open287g.read import model_of
 
@@ -421,6 +434,7 @@ def test_the_save_time_is_read_from_the_workbook(tmp_path):
 ODD = "participatingAgencies03302026am.xlsx"
 ODD_TITLE = "287(g) Participating Agencies as of March 30, 2026"
 ODD_NOTE = "Source: U.S. Immigration and Customs Enforcement. Agencies listed had an active 287(g) agreement on the date above."
+ODD_STATE = "TENNESEE"
 PENDING = "pending/pendingAgencies02272026am.xlsx"  # 2 data rows
 NEWEST_SHA = "2fdce17" + "0" * 57  # a made-up sha256 for a stale cache entry
 
@@ -436,6 +450,8 @@ def odd_list(tmp_path_factory, cache_dir, build_result):
     data = copy_data(root / "data")
     path = data / "ice" / "participating" / ODD
     real = real_rows(DATA / "ice" / "participating" / NEWEST)  # its header, 1560 rows, then 10 blank-but-formatted rows
+    # and ICE's next typo in a state's name (rule state_misspelt): Tennessee's rows printed "TENNESEE"
+    real = [[ODD_STATE if j == 0 and value == "TENNESSEE" else value for j, value in enumerate(r)] for r in real]
     _workbook(path, [[ODD_TITLE], []] + real + [[], [ODD_NOTE]])
     data_rows, header, refused = summarise(path)
     header_names, rows, terminator = read_manifest(data / "ice" / "MANIFEST.csv")
@@ -469,7 +485,10 @@ def test_the_title_and_the_note_are_recorded_not_read_as_agencies(odd_list):
     result, db, _, _, real = odd_list
     pub = db.execute("select id, blank_rows from publications where file_name = ?", (ODD,)).fetchone()
     kinds = {r["kind"]: r for r in db.execute("select * from build_anomalies where publication_id = ?", (pub["id"],))}
-    assert set(kinds) >= {"rows_above_header", "footnote"} and "unknown_state" not in kinds and "unknown_model" not in kinds
+    assert set(kinds) >= {"rows_above_header", "footnote", "state_misspelt"} and "unknown_state" not in kinds and "unknown_model" not in kinds
+    # Tennessee's agreements go on: none ended, none added under another key
+    assert kinds["state_misspelt"]["detail"].startswith(f"STATE {ODD_STATE!r} read as TN")
+    assert not db.execute("select 1 from changes where publication_id = ? and kind in ('ended', 'added')", (pub["id"],)).fetchall()
     assert kinds["rows_above_header"]["sheet_rows"] == "3"  # the header, under the title and a blank row
     assert kinds["footnote"]["sheet_rows"] == str(2 + real + 2) and ODD_NOTE in kinds["footnote"]["detail"]
     assert pub["blank_rows"] == real - 1 - 1560 + 1  # the real file's blank rows and the one above the note
@@ -528,7 +547,8 @@ def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_th
     from open287g.records import Publication
 
     name = "participatingAgencies02272026am.xlsx"
-    corrections = [c for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
+    # The real line, sending the rows to a made-up state: the reader itself reads them as Pennsylvania (state_misspelt).
+    corrections = [{**c, "right": "OHIO"} for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
     base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
                        source_kind="participating", bytes=0)
     r = read_workbook(DATA / "ice" / "participating" / name)
@@ -538,10 +558,10 @@ def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_th
     touched = report[0]["rows_touched"]
     assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
     fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
-    assert len(fixed) == touched and {row.state_code for row in fixed} == {"PA"}
-    # the rows as read are untouched: without the correction they name no state
+    assert len(fixed) == touched and {row.state_code for row in fixed} == {"OH"}
+    # the rows as read are untouched: without the correction they are the reader's Pennsylvania
     (plain,), _, _ = apply_corrections([pub], [])
-    assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {None}
+    assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {"PA"}
 
 
 def test_a_state_correction_narrowed_to_a_signing_date_moves_only_that_row_and_says_where():
