@@ -93,10 +93,14 @@ def state_postal(text, fuzzy=True):
 @functools.lru_cache(maxsize=4096)
 def _state_postal(text, fuzzy):
     # No abbreviation expansion here: "CO" and "MT" are states, not "county" and "mount".
-    key = squash(words(text, aliases=False))
+    tokens = words(text, aliases=False)
     names = _state_names()
+    key = squash(tokens)
+    key = key if key in names else _named_otherwise(tokens, names) or key
     if key in names or not fuzzy or len(key) < 4:
         return names.get(key)
+    if len(tokens) > 1 and tokens[0] in _DIRECTIONS:  # "W. Virgina": a typo of West Virginia, not of Virginia
+        key = squash([_DIRECTIONS[tokens[0]], *tokens[1:]])
     full_names = [k for k in names if len(k) > 3]
     close = difflib.get_close_matches(key, full_names, n=2, cutoff=0.85)
     if len(close) == 2 and names[close[0]] != names[close[1]]:
@@ -104,6 +108,26 @@ def _state_postal(text, fuzzy):
         if difflib.SequenceMatcher(None, key, close[0]).ratio() == difflib.SequenceMatcher(None, key, close[1]).ratio():
             return None
     return names[close[0]] if close else None
+
+
+_DIRECTIONS = {"n": "north", "s": "south", "w": "west"}
+_TITLES = (["state", "of"], ["commonwealth", "of"])
+
+
+def _named_otherwise(tokens, names):
+    """The key of a state written another way than the names know: its direction shortened ("N. Carolina",
+    "W Virginia", never read as a typo of Virginia), a title before it ("State of Florida"), or its name and
+    postal code together ("Texas (TX)", "TX - Texas"); None otherwise."""
+    if len(tokens) < 2:
+        return None
+    if tokens[0] in _DIRECTIONS and squash([_DIRECTIONS[tokens[0]], *tokens[1:]]) in names:
+        return squash([_DIRECTIONS[tokens[0]], *tokens[1:]])
+    if tokens[:2] in _TITLES and squash(tokens[2:]) in names:
+        return squash(tokens[2:])
+    for name, code in ((tokens[:-1], tokens[-1]), (tokens[1:], tokens[0])):
+        if len(code) == 2 and names.get(squash(name)) == names.get(code) is not None:
+            return squash(name)
+    return None
 
 
 def lookup_key(text):
