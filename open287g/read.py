@@ -137,18 +137,22 @@ _MODEL_WORDS = re.compile(r"[^a-z]+")
 MODEL_BY_CODE = {code.lower(): name for code, name in MODEL_NAMES.items()}
 
 
+_MODEL_PLURALS = {"officers": "officer", "models": "model"}
+
+
 def model_of(text):
     """ICE's SUPPORT TYPE -> the canonical model name, or None.
 
     Rule model_spelling: the spellings seen in the files (MODELS), then the same text without
     punctuation, a "287(g)" prefix or a code in brackets ("Task Force Model (TFM)"), then a code
-    alone ("JEM"), then text holding exactly one model's name. Every reading that is not the
+    alone ("JEM"), then text holding exactly one model's name; "program" and plurals are read past. Every reading that is not the
     canonical name is recorded as a model_spelling anomaly.
     """
     key = clean_text(text).lower()
     if key in MODELS:
         return MODELS[key]
-    words = _MODEL_WORDS.sub(" ", key.replace("287(g)", " ")).split()
+    # "WSO Program", "Warrant Service Officers": the program's name and a plural say nothing more
+    words = [_MODEL_PLURALS.get(w, w) for w in _MODEL_WORDS.sub(" ", key.replace("287(g)", " ")).split() if w not in ("program", "programme")]
     code = None
     if len(words) > 1 and words[-1] in MODEL_BY_CODE:
         code = MODEL_BY_CODE[words.pop()]  # "Task Force Model (TFM)": the code after the name

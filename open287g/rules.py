@@ -28,4 +28,11 @@ LEVELS = {
     "municipal": "Municipality",
     "state": "State",
     "state agency": "State",
+    # words ICE has not printed yet, each naming one level: a town is a municipality, a parish Louisiana's county
+    "city": "Municipality",
+    "town": "Municipality",
+    "village": "Municipality",
+    "borough": "Municipality",
+    "township": "Municipality",
+    "parish": "County",
 }

@@ -331,6 +331,14 @@ def test_a_misspelt_state_is_the_one_state_it_misspells():
     assert read("NOWHERE") == (None, []) and read("") == (None, [])  # unknown_state, flagged after the corrections
 
 
+def test_levels_are_read_from_the_words_for_one_level():
+    from open287g.read import level_of
+
+    assert [level_of(t) for t in ("County ", "Muncipality", "State Agency", "City", "Township", "Parish")] == [
+        "County", "Municipality", "State", "Municipality", "Municipality", "County"]
+    assert level_of("#NA") is None and level_of("Tribal") is None  # an unknown_level anomaly
+
+
 def test_model_spellings_are_read_only_when_one_model_is_meant():
     from open287g.read import model_of
 
@@ -340,6 +348,9 @@ def test_model_spellings_are_read_only_when_one_model_is_meant():
                     "Task Force Model (TFM)": "Task Force Model", "287(g) Jail Enforcement Model": "Jail Enforcement Model",
                     "WSO": "Warrant Service Officer", "Warrant Service Officer (WSO) program": "Warrant Service Officer",
                     "task-force model": "Task Force Model"}
+    # the program's name and plurals read past
+    assert [model_of(t) for t in ("WSO Program", "Warrant Service Officers", "Jail Enforcement Models")] == [
+        "Warrant Service Officer", "Warrant Service Officer", "Jail Enforcement Model"]
     # two models, a code that contradicts the name, or nothing known: not read (an unknown_model anomaly)
     for text in ["Jail Enforcement Model / Task Force Model", "Task Force Model (JEM)", "Task Force", "", "Pending"]:
         assert model_of(text) is None, text
