@@ -206,6 +206,10 @@ class PlaceCache:
             self.dirty = True
         return self.results[key]
 
+    def has_town(self, state, agency):
+        """Whether an agency's name names a town of the state (places.locate places it at a town)."""
+        return self(state, agency, None, None)["precision"] == "place"
+
     def states(self):
         if "states" not in self.results:
             self.results["states"] = places.states()
@@ -431,10 +435,11 @@ def date(corrected, similarities):
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
-def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None):
+def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None, town_of=None):
     """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
     applications, and the publications with what the walk found (held, mass endings). county_of (PlaceCache.county)
-    tells a pending application printed under the wrong state; pending_answers (cachekey.Answers) keeps the pairs weighed."""
+    and town_of (PlaceCache.has_town) tell a pending application printed under the wrong state; pending_answers
+    (cachekey.Answers) keeps the pairs weighed."""
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
@@ -442,7 +447,7 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     state_names = {s["postal"]: s["name"] for s in states}
     lineage = walk_participating(participating, state_names, confirmed, checkpoints)
-    apps = resolve.pending_applications(pending, lineage.agreements, county_of, pending_answers, state_names)
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of, pending_answers, state_names, town_of)
     if pending_answers:
         pending_answers.save()
     lineage.record_pending_signed(apps)
@@ -636,7 +641,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
-                              kept_pending_pairs(cache_dir))
+                              kept_pending_pairs(cache_dir), locate.has_town)
                 placed = place(walked, locate, states, inputs.links, corrected.moved)
             stage("resolve")
             built = tables(corrected, walked, placed)

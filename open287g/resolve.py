@@ -126,12 +126,12 @@ def link_listings(spans, lineage, apps, agencies):
     return out
 
 
-def pending_applications(members, agreements, county_of=None, answers=None, state_names=None):
+def pending_applications(members, agreements, county_of=None, answers=None, state_names=None, town_of=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
     when it was printed), if any. With county_of ((state, COUNTY text, fuzzy) -> FIPS or None), an application printed
     under the wrong state or a misspelt name is joined to what ICE printed next (_continued, which keeps the pairs it
     weighed in answers, a cachekey.Answers; state_names, {postal code: name}, lets names be compared without the
-    state's own name, as lineage compares them)."""
+    state's own name, as lineage compares them; town_of(state, name) says whether a name names a town of the state)."""
     apps, open_apps = [], {}
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
@@ -174,7 +174,8 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
     if county_of:
-        apps = _continued(apps, agreements, signed_index, county_of, Answers() if answers is None else answers, state_names or {})
+        apps = _continued(apps, agreements, signed_index, county_of, Answers() if answers is None else answers, state_names or {},
+                          town_of or (lambda state, name: False))
     for app in apps:
         # Rule pending_model_blank: a row with no SUPPORT TYPE is an application of whichever model the agency signs
         # (Sedgwick County Sheriff's Office, Kansas, pending on 28 October 2025, WSO listed 4 November).
@@ -198,15 +199,16 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
     return apps
 
 
-def _continued(apps, agreements, signed_index, county_of, answers, state_names):
+def _continued(apps, agreements, signed_index, county_of, answers, state_names, town_of):
     """Applications ICE printed under a wrong state or a misspelt name, joined to what it printed next.
 
     Two rules, each applied only to a sole pair (the one candidate of an application that is the candidate of no
     other) and only to an application with no agreement of its exact state, name and model listed at or after its
     first printing:
-    - pending_state_misprinted: the state printed has no county of the application's COUNTY, and the same name and
-      model, with that county, is printed under a state that has it (Kershaw County Sheriff's Office: FLORIDA on
-      3-6 April 2025, then SOUTH CAROLINA);
+    - pending_state_misprinted: the state printed has no county of the application's COUNTY (with no COUNTY printed,
+      no town its name names), and the same name and model, with that county, is printed under a state that has it
+      (Kershaw County Sheriff's Office: FLORIDA on 3-6 April 2025, then SOUTH CAROLINA; Heritage Creek Police
+      Department: FLORIDA on 28-29 April 2025, then listed in Kentucky);
     - pending_renamed: the same state and model, names that identity.compare_names reads as one body reworded or
       with a typo (Cartert / Carteret County Sheriff's Office; Palmer / Parmer County Sheriff's Office), and no two
       counties printed (Taylor / Baylor County Sheriff's Office are two).
@@ -232,12 +234,17 @@ def _continued(apps, agreements, signed_index, county_of, answers, state_names):
         pair = (app["state_code"], app["agency"], app["county"], state, spellings, own, county)
         return answers.get(pair, lambda: weigh(app, state, {norm_agency(n): n for n in spellings if (state, norm_agency(n)) in own}, county))
 
+    def misplaced(app, state, county):
+        """The application's place is in state, not in the state printed: its COUNTY, or with none printed (on
+        either side), the town its name names."""
+        if known(app["county"]):
+            return (same_place(county, app["county"]) and not county_of(app["state_code"], app["county"], True)
+                    and bool(county_of(state, app["county"], False)))
+        return not known(county) and not town_of(app["state_code"], app["agency"]) and town_of(state, app["agency"])
+
     def weigh(app, state, names, county):
         if state != app["state_code"]:
-            if (app["agency_key"][1] in names and known(app["county"]) and same_place(county, app["county"])
-                    and not county_of(app["state_code"], app["county"], True) and county_of(state, app["county"], False)):
-                return "pending_state_misprinted"
-            return None
+            return "pending_state_misprinted" if app["agency_key"][1] in names and misplaced(app, state, county) else None
         if known(app["county"]) and known(county):
             if not same_place(app["county"], county):
                 return None

@@ -9,7 +9,7 @@ from open287g.read import _interpret, fingerprint
 from open287g.records import Publication
 
 COLUMNS = ("state", "agency", "county", "support_type", "signed", "moa")
-STATES = {"FL": "Florida", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
+STATES = {"FL": "Florida", "KY": "Kentucky", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
 
 
 def row(state, agency, model, signed, moa_url=None, county=None):
@@ -361,7 +361,8 @@ def _pending_walk(pending_lists, participating_lists):
     from open287g import places, resolve
 
     lineage = walk(*participating_lists)
-    apps = resolve.pending_applications(publications(*pending_lists), lineage.agreements, places.county_fips, state_names=STATES)
+    town_of = lambda state, name: places.locate(state, name)["precision"] == "place"  # noqa: E731  (as PlaceCache.has_town)
+    apps = resolve.pending_applications(publications(*pending_lists), lineage.agreements, places.county_fips, state_names=STATES, town_of=town_of)
     return sorted((a["state_code"], a["agency"], a["state_printed_first"], a["first_seen"][:10], a["outcome"]) for a in apps)
 
 
@@ -383,6 +384,14 @@ def test_a_pending_application_in_a_state_that_has_its_county_stays_there():
     arkansas = row("ARKANSAS", "Washington County Sheriff's Office", "Task Force Model", "2025-03-03", county="Washington County")
     apps = _pending_walk([[texas], []], [OTHER, OTHER + [arkansas]])
     assert apps == [("TX", "Washington County Sheriff's Office", None, "2025-03-02", "removed without an agreement")]
+    # With no COUNTY printed, the town the name names: Heritage Creek is a town of Kentucky, not of Florida (and Pembroke,
+    # printed under Florida with no next printing elsewhere, stays).
+    heritage = row("FLORIDA", "Heritage Creek Police Department", "Task Force Model", None)
+    pembroke = row("FLORIDA", "Pembroke Police Department", "Task Force Model", None)
+    listed = row("KENTUCKY", "Heritage Creek Police Department", "Task Force Model", "2025-03-03")
+    apps = _pending_walk([[heritage, pembroke], []], [OTHER, OTHER + [listed]])
+    assert apps == [("FL", "Pembroke Police Department", None, "2025-03-02", "removed without an agreement"),
+                    ("KY", "Heritage Creek Police Department", "FL", "2025-03-02", "signed")]
     # Palmer County is a county of no state: nowhere to move it.
     palmer = row("TEXAS", "Palmer County Sheriff's Office", "Warrant Service Officer", None, county="Palmer County")
     apps = _pending_walk([[palmer], []], [OTHER, OTHER])
