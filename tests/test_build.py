@@ -270,7 +270,7 @@ def test_names_of_one_body_that_no_rule_joins_are_joined_by_same_agencies_csv(db
     assert [tuple(r) for r in rows] == [("cc4f853af830", "2008-06-25", 2, "active")]
     assert db.execute("select count(*) from agencies where name like 'Missouri State Highway Patrol'").fetchone()[0] == 0
     assert db.execute("select id, reason from id_aliases where alias = 'ee71a83fde24'").fetchone()[0] == "cc4f853af830"
-    assert [tuple(r) for r in db.execute("select state_code, applied from agency_links order by state_code")] == [("LA", 1), ("MA", 1), ("MO", 1), ("TN", 1)]
+    assert [tuple(r) for r in db.execute("select state_code, applied from agency_links order by state_code")] == [("LA", 1), ("MA", 1), ("MO", 1), ("TN", 1), ("VA", 1)]
 
 
 def test_steering_committee_and_historical_tables(db):

@@ -159,7 +159,7 @@ def test_an_agency_correction_keeps_listings_linked_and_a_same_agencies_line_tha
     applied = conn.execute("select state_code, applied from agency_links order by state_code").fetchall()
     conn.close()
     assert linked[0] > 0 and linked[0] == linked[1] and touched > 0
-    assert applied == [("FL", 0), ("LA", 1), ("MA", 1), ("MO", 1), ("TN", 1)]
+    assert applied == [("FL", 0), ("LA", 1), ("MA", 1), ("MO", 1), ("TN", 1), ("VA", 1)]
 
 
 def test_a_truncated_newest_list_is_held_and_publishing_withheld(tmp_path, cache_dir):

@@ -145,6 +145,13 @@ async def test_a_towns_police_that_is_its_countys_too_is_named_in_the_towns_sect
     assert police in page[page.index(f"{county}: sheriff, jail, corrections"):]
 
 
+def test_a_regional_jail_covers_the_county_and_cities_that_run_it(sql):
+    # agency_areas.csv; data/same_agencies.csv joins the roster's two names of the jail (Regional Jail, then Adult Detention Center)
+    [(name, counties, spellings)] = sql("select name, reach_counties, spellings from agencies where name like 'Prince William-Manassas%'")
+    assert name == "Prince William-Manassas Regional Adult Detention Center" and json.loads(counties) == ["51153", "51683", "51685"]
+    assert "Prince William-Manassas Regional Jail" in json.loads(spellings)
+
+
 async def test_a_sheriff_that_is_not_the_towns_police_is_not_named_as_it(ds):
     # Orlando has a police of its own: the Orange County Sheriff's Office is listed with the county only.
     page = text_of((await ds.client.get("/places/fl/orlando")).text)
