@@ -663,6 +663,22 @@ class _Locator:
                                             f"ICE under {given['name']}, within {_NEAR_KM:.0f} km")
         return None
 
+    def town_beyond_given(self):
+        """Rule county_echoes_town: a town's police whose COUNTY is only its town's name with "County" (Monroe
+        County for the Monroe Police Department, Georgia), where that county has no town of the name and the state
+        has one elsewhere (Monroe, in Walton County), is at that town: ICE's county column echoed the name. Any
+        other county ICE prints is kept (the Susquehanna Regional Police Department is Lancaster County's)."""
+        if not self.given:
+            return None
+        echoed = [w for w in _tokens(self.given["name"]) if w not in _COUNTY_WORDS]
+        for cand, note, _ in _town_candidates(self.tokens):
+            if note is None and list(cand) == echoed:
+                town = self.idx.find_town(self.st, cand)
+                if town and town[3] and town[3] != self.given["fips"]:
+                    return self.place(town, f"town named in agency name; ICE's county column says {self.given['name']}, "
+                                            "the town's name, and has no town of that name")
+        return None
+
     def town_mismatch_note(self):
         for cand, note, _ in _town_candidates(self.tokens):
             if note is None:
@@ -747,6 +763,7 @@ class _Locator:
                     or self.statewide(strict=True)  # "Indiana State Police Department" typed Municipality
                     or self.town()
                     or self.county_in_name()
+                    or self.town_beyond_given()
                     or given("municipal agency placed at ICE's county column" + self.town_mismatch_note())
                     or self.statewide(strict=False)
                     or self.misspelt_county_in_name()

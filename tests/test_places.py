@@ -64,6 +64,18 @@ def test_state_postal_strict_refuses_typos():
 
 # ---- locate ----
 
+def test_a_county_column_that_only_echoes_the_towns_name_yields_to_the_town():
+    # Rule county_echoes_town: ICE prints "Monroe County" for the Monroe Police Department; Monroe, Georgia is in
+    # Walton County, and Monroe County has no town Monroe.
+    monroe = locate("GA", "Monroe Police Department", "Municipality", "Monroe County")
+    assert (monroe["precision"], monroe["place_name"], monroe["county_fips"]) == ("place", "Monroe", "13297")
+    # any other county ICE prints is kept: the Susquehanna Regional Police Department is Lancaster County's
+    susquehanna = locate("PA", "Susquehanna Regional Police Department", "Municipality", "Lancaster County")
+    assert susquehanna["county_fips"] == "42071"
+    # and a county that has the town keeps it
+    assert locate("TX", "Tye Police Department", "Municipality", "Taylor County")["county_fips"] == "48441"
+
+
 def check(result, precision, fips=None, place=None):
     assert result["precision"] == precision, result
     if fips is not None:
