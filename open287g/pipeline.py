@@ -460,7 +460,7 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
 
 def place(walked, locate, states, links=(), moved=()):
     """agencies and places: Walked -> Placed, the agencies (with where they are, joined by data/same_agencies.csv's
-    links; the ids of keys data/corrections.csv moved, moved, kept as aliases) and the listings linked to them;
+    links; moved, the keys data/corrections.csv moved, leave their ids as aliases) and the listings linked to them;
     signing dates to check by hand noted on the publications that printed them first."""
     lineage = walked.lineage
     agencies = build_agencies(lineage, walked.applications, locate, links, moved)
