@@ -139,7 +139,7 @@ _NONE = object()
 
 
 class Answers:
-    """Answers a build computes and the next reuses (search words, reach counties, meeting candidates, pending pairs):
+    """Answers a build computes and the next reuses (search words, meeting candidates, pending pairs):
     get(key, compute) gives the kept answer, else computes it; save() writes back the answers this build asked for,
     only when they differ from those kept, so an answer no build asks for any more is dropped. Kept None: nothing is
     kept (a build without a cache)."""

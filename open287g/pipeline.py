@@ -121,7 +121,8 @@ def read_all(sources, cache_dir, jobs, progress):
                             (f"read-{KEY_GLOB}-new.pickle", snapshot.delta_path.name),  # the snapshot's delta: kept with it
                             ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json"),
                             ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
-                            ("gazetteer-*.pickle", None)):  # places rows as pickles, before the gazetteer's base file
+                            ("gazetteer-*.pickle", None),  # places rows as pickles, before the gazetteer's base file
+                            ("reach-counties-*.pickle", None)):  # reach's county answers, kept by PlaceCache since
         prune(cache_dir, family, current)
     if lacking:
         snapshot.seed()
@@ -486,9 +487,10 @@ def tables(corrected, walked, placed):
                   placed.agencies, latest, placed.states, corrected.report)
 
 
-def load_all(tmp, built, inputs, cache_dir, with_documents):
-    """load: the tables into a new database file, then counties, places, reach, the search index, meetings,
-    documents and the history's evidence -> Loaded."""
+def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
+    """load: the tables into a new database file, then counties, places, reach (the counties data/agency_areas.csv
+    names found by county_of, PlaceCache.county), the search index, meetings, documents and the history's evidence
+    -> Loaded."""
     seeds = read_seeds(inputs.data_dir / "seeds", built.agencies.rows)
     for problem in seeds["problems"]:
         _log(f"error: {problem}")
@@ -496,7 +498,7 @@ def load_all(tmp, built, inputs, cache_dir, with_documents):
     try:
         counties.write(tmp, inputs.data_dir, cache_dir)  # counties, gazetteer, documents: fixed tables from base files in the cache
         places_key = gazetteer.write(tmp, cache_dir)
-        reach.write(tmp, list(inputs.areas), cache_dir)
+        reach.write(tmp, list(inputs.areas), county_of)
         search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key)
         link_meetings(tmp, cache_dir, search_key)
         documents_written = documents.write(tmp, inputs.data_dir, cache_dir) if with_documents else None  # the MOA documents' committed extraction
@@ -643,11 +645,11 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
                               kept_pending_pairs(cache_dir), locate.has_town)
                 placed = place(walked, locate, states, inputs.links, corrected.moved)
-            stage("resolve")
-            built = tables(corrected, walked, placed)
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.unlink(missing_ok=True)
-            loaded = load_all(tmp, built, inputs, cache_dir, with_documents)
+                stage("resolve")
+                built = tables(corrected, walked, placed)
+                db_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.unlink(missing_ok=True)
+                loaded = load_all(tmp, built, inputs, cache_dir, with_documents, locate.county)
             stage("load")
             qa = finish_all(tmp, built, inputs.metadata)
             stage("finish")

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import places
-from .cachekey import Answers, Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 from .words import lookup_key
@@ -61,21 +60,19 @@ def _has_phrase(tokens, phrases):
     return any(tuple(tokens[i:i + len(p)]) == p for p in phrases for i in range(len(tokens) - len(p) + 1))
 
 
-def classify(agency, areas=(), idx=None):
+def classify(agency, areas=(), county_of=None):
     """{'reach', 'reach_counties': [fips], 'reach_rule'} for one agency row (name, state_code, level,
     county_fips, precision, location_method), with 'police_of' (town names) where an agency_areas.csv line names
-    the towns it is the police of."""
+    the towns it is the police of. county_of(state, COUNTY text, fuzzy) -> FIPS finds an area's counties
+    (places.county_fips when not given)."""
     tokens = places.words(agency["name"])
     here = [agency["county_fips"]] if agency.get("county_fips") else []
     for area in areas:
         if area.state == agency["state_code"] and tuple(tokens[:len(area.key)]) == area.key:
-            idx = idx or places.index()
-            fips = []
-            for name in area.counties:
-                hit = idx.find_county(area.state, name, fuzzy=False)
-                if hit is None:
+            fips = [(county_of or places.county_fips)(area.state, name, False) for name in area.counties]
+            for name, found in zip(area.counties, fips):
+                if found is None:
                     raise AreasError(f"agency_areas.csv: {name!r} is not a county of {area.state} ({area.agency})")
-                fips.append(hit["fips"])
             return {"reach": area.reach, "reach_counties": fips, "police_of": list(area.police_of),
                     "reach_rule": f"agency_areas: {area.reason} ({area.source})"}
     if CAMPUS_WORDS & set(tokens):
@@ -104,48 +101,21 @@ def contradiction(agency, reach):
             "evidence": agency.get("location_method")}
 
 
-class _Counties:
-    """The counties agency_areas.csv names, found in the geography index, or in cache_dir where an earlier
-    build kept the answers: a rebuild then needs no geography index (a quarter of a second to load)."""
-
-    def __init__(self, cache_dir=None):
-        kept = Kept(cache_dir, "reach-counties", cache_key(*with_imports(places), packages=places.PACKAGES)) if cache_dir else None
-        self.answers = Answers(kept, _answers)
-
-    def find_county(self, st, text, fuzzy=True):
-        """{'fips'} of a county as places' index.find_county gives it, or None."""
-        fips = self.answers.get((st, text, fuzzy), lambda: _fips(places.index().find_county(st, text, fuzzy=fuzzy)))
-        return None if fips is None else {"fips": fips}
-
-    def save(self):
-        self.answers.save()
-
-
-def _fips(hit):
-    return hit["fips"] if hit else None
-
-
-def _answers(found):
-    """{(state, text, fuzzy): a county's fips or None}: what _Counties keeps."""
-    return isinstance(found, dict) and all(isinstance(k, tuple) and (v is None or isinstance(v, str)) for k, v in found.items())
-
-
-def write(db_path, areas, cache_dir=None):
+def write(db_path, areas, county_of=None):
     """agencies.reach, reach_counties, reach_rule and police_of, the table agency_reach (agency, county) and
-    level_corrections, in the database the build is finishing; cache_dir keeps the counties areas name."""
+    level_corrections, in the database the build is finishing; county_of (pipeline.PlaceCache.county, which keeps its
+    answers between builds) finds the counties areas name."""
     db = open_new(db_path)
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
-    idx = _Counties(cache_dir)
     updates, covers, corrections = [], [], []
     for a in agencies:
-        r = classify(a, areas, idx)
+        r = classify(a, areas, county_of)
         updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], "; ".join(r.get("police_of", ())) or None, a["id"]))
         covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"]]
         c = contradiction(a, r)
         if c:
             corrections.append(c)
-    idx.save()
     for area in areas:  # a misspelt town would leave the town's page saying it has no police
         for town in area.police_of:
             if not db.execute("select 1 from places where state_code = ? and key = ?", (area.state, lookup_key(town))).fetchone():

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from open287g import finish, history, identity, load, places, reach, search_index
+from open287g import finish, history, identity, load, pipeline, places, reach, search_index
 
 AGREEMENTS = [
     {"id": "a1", "agency_id": "x", "state_code": "AR", "model": "JEM", "signed_on": "2007-09-26",
@@ -54,29 +54,19 @@ def test_a_corrupt_evidence_cache_is_ignored(tmp_path):
         assert matched(AGREEMENTS, tmp_path) == computed
 
 
-class FakeIndex:
-    def __init__(self):
-        self.asked = []
-
-    def find_county(self, st, text, fuzzy=True):
-        self.asked.append((st, text))
-        return {"fips": "05007", "name": "Benton"} if text == "Benton" else None
-
-
-def test_reach_counties_from_the_cache_equal_the_index(tmp_path, monkeypatch):
-    fake = FakeIndex()
-    monkeypatch.setattr(places, "index", lambda: fake)
-    first = reach._Counties(tmp_path)
-    answers = [first.find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")]
-    assert answers == [{"fips": "05007"}, None]
-    first.save()
-    monkeypatch.setattr(places, "index", lambda: pytest.fail("loaded the geography index"))
-    again = reach._Counties(tmp_path)
-    assert [again.find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")] == answers
-    (path,) = tmp_path.glob("reach-counties-*.pickle")
-    path.write_bytes(b"\x00garbage")
-    monkeypatch.setattr(places, "index", lambda: fake)
-    assert [reach._Counties(tmp_path).find_county("AR", name, fuzzy=False) for name in ("Benton", "Nowhere")] == answers
+def test_county_answers_are_kept_by_the_place_cache(tmp_path, monkeypatch):
+    # The counties agency_areas.csv names (reach.write) and the pending list's COUNTY (resolve) are both read through
+    # PlaceCache.county: a rebuild answers them without the geography index.
+    with pipeline.PlaceCache(tmp_path) as first:
+        answers = [first.county("AR", name, False) for name in ("Benton County", "Nowhere County")]
+    assert answers == ["05007", None]
+    monkeypatch.setattr(places, "_index", lambda: pytest.fail("loaded the geography index"))
+    with pipeline.PlaceCache(tmp_path) as again:
+        assert [again.county("AR", name, False) for name in ("Benton County", "Nowhere County")] == answers
+    first.path.write_bytes(b"\x00garbage")  # a damaged file reads as nothing kept
+    monkeypatch.undo()
+    with pipeline.PlaceCache(tmp_path) as damaged:
+        assert [damaged.county("AR", name, False) for name in ("Benton County", "Nowhere County")] == answers
 
 
 def small_database(path):
