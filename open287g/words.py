@@ -116,17 +116,14 @@ _TITLES = (["state", "of"], ["commonwealth", "of"])
 
 def _named_otherwise(tokens, names):
     """The key of a state written another way than the names know: its direction shortened ("N. Carolina",
-    "W Virginia", never read as a typo of Virginia), a title before it ("State of Florida"), or its name and
-    postal code together ("Texas (TX)", "TX - Texas"); None otherwise."""
+    "W Virginia", never read as a typo of Virginia) or a title before it ("State of Florida"); None otherwise.
+    (A town and its state, "New York, NY", is the search's to read, not a state.)"""
     if len(tokens) < 2:
         return None
     if tokens[0] in _DIRECTIONS and squash([_DIRECTIONS[tokens[0]], *tokens[1:]]) in names:
         return squash([_DIRECTIONS[tokens[0]], *tokens[1:]])
     if tokens[:2] in _TITLES and squash(tokens[2:]) in names:
         return squash(tokens[2:])
-    for name, code in ((tokens[:-1], tokens[-1]), (tokens[1:], tokens[0])):
-        if len(code) == 2 and names.get(squash(name)) == names.get(code) is not None:
-            return squash(name)
     return None
 
 
