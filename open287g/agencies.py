@@ -157,7 +157,8 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
         # The name printed last, an addendum's aside (its agency's name is the one it names: rule addendum).
         named = [a for a in by_last if not addendum_of(a.agency)] or by_last
         newest_name = named[-1].agency if named else apps_by_last[-1]["agency"]
-        spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {x["agency"] for x in applications} | {a.agency for a in agreements})
+        spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {a.agency for a in agreements}
+                           | {n for x in applications for n in (x["agency"], x.get("agency_printed_first")) if n})  # a misspelt pending printing too
         levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
         counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]
         level = next((v for v in reversed(levels) if v), None)

@@ -235,6 +235,8 @@ def test_pending_applications_ice_printed_with_a_typo_join_the_name_that_followe
     carteret = db.execute("select a.name from pending_applications p join agencies a on a.id = p.agency_id "
                           "where p.state_code = 'NC' and p.first_seen like '2025-04-29%' and p.model = 'WSO'").fetchall()
     assert [tuple(r) for r in carteret] == [("Carteret County Sheriff's Office",)]  # printed "Cartert" from 29 April 2025
+    spellings = db.execute("select spellings from agencies where name = 'Carteret County Sheriff''s Office'").fetchone()[0]
+    assert "Cartert County Sheriff's Office" in json.loads(spellings)  # among the names ICE printed for it
     # pendingAgencies of 21-27 May 2025 print "Lafourche County Sheriff's Office"; from 28 May, "Lafourche Parish"
     lafourche = db.execute("select agency, first_seen, agency_printed_first, joined_by, outcome from pending_applications where agency like 'Lafourche%'").fetchall()
     assert [tuple(r) for r in lafourche] == [("Lafourche Parish Sheriff's Office", "2025-05-21T17:00:00", "Lafourche County Sheriff's Office", "pending_renamed", "signed")]
