@@ -185,3 +185,8 @@ async def test_the_change_feed_has_a_spanish_edition(ds, db):
     stylesheet = (await ds.client.get("/es/feed.xsl")).text
     assert '<html lang="es">' in stylesheet and "Este es un canal de noticias (Atom)" in stylesheet
     assert '<html lang="en">' in (await ds.client.get("/feed.xsl")).text
+
+
+async def test_where_a_signing_date_comes_from_is_in_spanish(ds):
+    page = (await ds.client.get("/es/287g/agencies/9223ab59ad7c")).text  # Carteret County Sheriff's Office, NC
+    assert "(la lista de ICE)" in page and "(ICE&#39;s list)" not in page and "(ICE's list)" not in page
