@@ -95,7 +95,7 @@ async def test_a_re_signing_at_a_standard_moa_date_links_the_chain(ds, db):
     # ICE's files printed the 2016 MOA's date until they re-dated it to 2020-06-09 (a correction, as without the roster)
     assert db.execute("select before, after from changes where agreement_id = ? and kind = 're-dated'", (ETOWAH_2016,)).fetchone()[:] == ("2016-06-08", "2020-06-09")
     page = (await ds.client.get(f"/{DB}/agencies/{db.execute('select agency_id from agreements where id = ?', (ETOWAH_2016,)).fetchone()[0]}")).text
-    assert "Earliest signing known: <time datetime=\"2008-07-08\">8 Jul 2008</time> <span class=\"meta\">(ICE&#39;s list)</span>" in page
+    assert "Earliest signing known: <time datetime=\"2008-07-08\">8 Jul 2008</time> <span class=\"meta\">(ICE's list)</span>" in page
     assert "Before 2021 the list is ICE's web page as the Internet Archive captured it" in page
 
 
