@@ -145,14 +145,15 @@ def model_of(text):
 
     Rule model_spelling: the spellings seen in the files (MODELS), then the same text without
     punctuation, a "287(g)" prefix or a code in brackets ("Task Force Model (TFM)"), then a code
-    alone ("JEM"), then text holding exactly one model's name; "program" and plurals are read past. Every reading that is not the
-    canonical name is recorded as a model_spelling anomaly.
+    alone ("JEM"), then text holding exactly one model's name; "program" and plurals are read past.
+    Every reading that is not the canonical name is recorded as a model_spelling anomaly.
     """
     key = clean_text(text).lower()
     if key in MODELS:
         return MODELS[key]
     # "WSO Program", "Warrant Service Officers": the program's name and a plural say nothing more
-    words = [_MODEL_PLURALS.get(w, w) for w in _MODEL_WORDS.sub(" ", key.replace("287(g)", " ")).split() if w not in ("program", "programme")]
+    words = [_MODEL_PLURALS.get(w, w) for w in _MODEL_WORDS.sub(" ", key.replace("287(g)", " ")).split()
+             if w not in ("program", "programme")]
     code = None
     if len(words) > 1 and words[-1] in MODEL_BY_CODE:
         code = MODEL_BY_CODE[words.pop()]  # "Task Force Model (TFM)": the code after the name
