@@ -96,11 +96,10 @@ def _state_postal(text, fuzzy):
     tokens = words(text, aliases=False)
     names = _state_names()
     key = squash(tokens)
-    key = key if key in names else _named_otherwise(tokens, names) or key
+    if key not in names:  # "S.C." is a key as it is; "N. Carolina" once spelt out, and "W. Virgina" is West Virginia's typo
+        key = squash(_spelt_out(tokens))
     if key in names or not fuzzy or len(key) < 4:
         return names.get(key)
-    if len(tokens) > 1 and tokens[0] in _DIRECTIONS:  # "W. Virgina": a typo of West Virginia, not of Virginia
-        key = squash([_DIRECTIONS[tokens[0]], *tokens[1:]])
     full_names = [k for k in names if len(k) > 3]
     close = difflib.get_close_matches(key, full_names, n=2, cutoff=0.85)
     if len(close) == 2 and names[close[0]] != names[close[1]]:
@@ -114,17 +113,15 @@ _DIRECTIONS = {"n": "north", "s": "south", "w": "west"}
 _TITLES = (["state", "of"], ["commonwealth", "of"])
 
 
-def _named_otherwise(tokens, names):
-    """The key of a state written another way than the names know: its direction shortened ("N. Carolina",
-    "W Virginia", never read as a typo of Virginia) or a title before it ("State of Florida"); None otherwise.
-    (A town and its state, "New York, NY", is the search's to read, not a state.)"""
-    if len(tokens) < 2:
-        return None
-    if tokens[0] in _DIRECTIONS and squash([_DIRECTIONS[tokens[0]], *tokens[1:]]) in names:
-        return squash([_DIRECTIONS[tokens[0]], *tokens[1:]])
-    if tokens[:2] in _TITLES and squash(tokens[2:]) in names:
-        return squash(tokens[2:])
-    return None
+def _spelt_out(tokens):
+    """A state's name written another way than the names know, as they know it: its direction shortened ("N. Carolina",
+    "W Virginia": never read as a typo of Virginia) or a title before it ("State of Florida"). A town and its state
+    ("New York, NY") is the search's to read, not a state."""
+    if len(tokens) > 1 and tokens[0] in _DIRECTIONS:
+        tokens = [_DIRECTIONS[tokens[0]], *tokens[1:]]
+    if len(tokens) > 2 and list(tokens[:2]) in _TITLES:
+        tokens = tokens[2:]
+    return tokens
 
 
 def lookup_key(text):
