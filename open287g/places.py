@@ -671,32 +671,33 @@ class _Locator:
         if not self.given:
             return None
         echoed = [w for w in _tokens(self.given["name"]) if w not in _COUNTY_WORDS]
-        for cand, note, _ in _town_candidates(self.tokens):
-            if note is None and list(cand) == echoed:
-                town = self.idx.find_town(self.st, cand)
-                if town and town[3] and town[3] != self.given["fips"]:
-                    return self.place(town, f"town named in agency name; ICE's county column says {self.given['name']}, "
-                                            "the town's name, and has no town of that name")
+        for cand, town in self.towns_named():
+            if list(cand) == echoed and town[3] != self.given["fips"]:
+                return self.place(town, f"town named in agency name; ICE's county column says {self.given['name']}, "
+                                        "the town's name, and has no town of that name")
         return None
 
-    def town_mismatch_note(self):
+    def towns_named(self):
+        """(words, town) for each town of the state, with a county, that the name names as it is printed, wherever
+        ICE's county is."""
         for cand, note, _ in _town_candidates(self.tokens):
             if note is None:
                 town = self.idx.find_town(self.st, cand)
                 if town and town[3]:
-                    return f"; a town of that name is in {self.idx.county_by_fips[town[3]]['name']}, not ICE's county"
+                    yield cand, town
+
+    def town_mismatch_note(self):
+        for _, town in self.towns_named():
+            return f"; a town of that name is in {self.idx.county_by_fips[town[3]]['name']}, not ICE's county"
         return "; town not found in ZIP data"
 
     def county_of_town(self):
         """ "Jacksonville Sheriff's Office": a consolidated city-county sheriff."""
         if not any(w in ("sheriff", "sheriffs", "sherrif") for w in self.tokens):
             return None
-        for cand, note, _ in _town_candidates(self.tokens):
-            if note is None:
-                town = self.idx.find_town(self.st, cand)
-                if town and town[3]:
-                    return self.county(self.idx.county_by_fips[town[3]],
-                                       f"county of {town[0]}, the town named in a sheriff's office name")
+        for _, town in self.towns_named():
+            return self.county(self.idx.county_by_fips[town[3]],
+                               f"county of {town[0]}, the town named in a sheriff's office name")
         return None
 
     def names_state(self):
