@@ -33,17 +33,14 @@ def parse(query, abbreviations=None):
             else:
                 out.append(w)
         raw = out
-    state = state_only = town = None
+    state = None
     split = next(((found, raw[:-n]) for n in (3, 2, 1) if len(raw) > n and " ".join(raw[-n:]) not in NOT_A_STATE
                   and (found := state_postal(" ".join(raw[-n:]), fuzzy=False))), None)
-    if raw and state_postal(" ".join(raw), fuzzy=False) and " ".join(raw) not in NOT_A_STATE:
-        state_only = state_postal(" ".join(raw), fuzzy=False)
-        if split and split[0] == state_only:
-            # "Washington, DC" names DC and, read as a town and its state, DC's town Washington ("West Virginia" is
-            # no town of Virginia's: the two readings name different states). Its words are then the town's.
-            state, raw = split
-            town = list(dict.fromkeys(words(" ".join(raw))))
-    elif split:
+    state_only = state_postal(" ".join(raw), fuzzy=False) if raw and " ".join(raw) not in NOT_A_STATE else None
+    # "Washington, DC" names DC and, read as a town and its state, DC's town Washington ("West Virginia" is no town
+    # of Virginia's: the two readings name different states). Its words are then the town's.
+    town = bool(state_only and split and split[0] == state_only)
+    if split and (town or not state_only):
         state, raw = split
     terms = list(dict.fromkeys(words(" ".join(raw))))
     implied_state = None
@@ -51,7 +48,7 @@ def parse(query, abbreviations=None):
         state = implied_state = implied
     county = bool(raw) and raw[-1] in ("county", "co", "parish", "cnty")
     return {"terms": terms, "state": state, "state_only": state_only, "expanded": expanded, "county": county,
-            "implied_state": implied_state, "town_in_state": town}
+            "implied_state": implied_state, "town_in_state": terms if town else None}
 
 
 def expression(terms):
