@@ -215,10 +215,9 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
     # Rule corrected_ids: a row data/corrections.csv moves to another key (Moore County Sheriff's Office, printed
     # for two days under Tennessee beside Texas's) leaves the ids its printed key gave, which earlier builds
     # published, leading to the agreement and agency the correction put it in.
-    holding = {k: a.id for a in agreements_sorted for k in sorted(a.keys, key=repr)}
     taken = set(agencies) | ids | {x["alias"] for x in aliases}
     for printed, fixed in moved:
-        agreement = holding.get(fixed)
+        agreement = lineage.by_key.get(fixed)
         if agreement is None:
             continue
         for table, legacy, now in (("agreements", agreement_id_of(printed), agreement), ("agencies", short_id(*printed[:2]), of_agreement[agreement])):

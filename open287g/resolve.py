@@ -187,8 +187,9 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
         # the participating list already (24 of the 53 on 16 March 2025): no application that came to nothing.
         listed = [a for a in held if a.first_seen < app["first_seen"] <= a.last_seen]
         before = max(listed, key=lambda a: (a.first_seen, a.id)) if listed and not match else None
-        app["agreement_id"] = (match or before).id if match or before else None
-        app["signed_on"] = (match or before).signed_on if match or before else None
+        linked = match or before
+        app["agreement_id"] = linked.id if linked else None
+        app["signed_on"] = linked.signed_on if linked else None
         app["days_to_listed"] = _days(app["first_seen"], match.first_seen) if match else None
         if match:
             app["outcome"] = "signed"
