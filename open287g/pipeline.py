@@ -192,30 +192,25 @@ class PlaceCache:
             self.results = {}
         return self
 
-    def __call__(self, state, agency, level, county):
-        key = json.dumps([state, agency, level, county])
+    def _kept(self, key, compute):
         if key not in self.results:
-            self.results[key] = places.locate(state, agency, level, county)
+            self.results[key] = compute()
             self.dirty = True
         return self.results[key]
 
+    def __call__(self, state, agency, level, county):
+        return self._kept(json.dumps([state, agency, level, county]), lambda: places.locate(state, agency, level, county))
+
     def county(self, state, county, fuzzy=True):
         """places.county_fips, kept likewise."""
-        key = json.dumps(["county", state, county, fuzzy])
-        if key not in self.results:
-            self.results[key] = places.county_fips(state, county, fuzzy)
-            self.dirty = True
-        return self.results[key]
+        return self._kept(json.dumps(["county", state, county, fuzzy]), lambda: places.county_fips(state, county, fuzzy))
 
     def has_town(self, state, agency):
         """Whether an agency's name names a town of the state (places.locate places it at a town)."""
         return self(state, agency, None, None)["precision"] == "place"
 
     def states(self):
-        if "states" not in self.results:
-            self.results["states"] = places.states()
-            self.dirty = True
-        return self.results["states"]
+        return self._kept("states", places.states)
 
     def __exit__(self, *exc):
         if self.dirty and exc[0] is None:
