@@ -41,20 +41,23 @@ def data_rows(path, error=ValueError, required=()):
 
 
 def load_corrections(path):
-    numbered = data_rows(path, CorrectionsError)
-    rows = [r for _, r in numbered]
+    numbered = data_rows(path, CorrectionsError, ("column", "wrong", "right", "reason"))
     for n, r in numbered:
-        if r.get("column") not in DERIVED or not r.get("wrong") or not r.get("right") or not r.get("reason"):
-            raise CorrectionsError(f"{path}: line {n}: needs column (one of {', '.join(DERIVED)}), wrong, right and reason")
+        where = f"{Path(path).name} line {n}"
+        if r["column"] not in DERIVED:
+            raise CorrectionsError(f"{where}: column {r['column']!r} is not one of {', '.join(DERIVED)}")
         if r["column"] == "state" and places.state_postal(r["right"]) is None:
-            raise CorrectionsError(f"{path}: line {n}: {r['right']!r} is not a US state or territory")
-        if r["column"] == "signed" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["right"].strip()):
-            raise CorrectionsError(f"{path}: line {n}: a signed correction's right value must be an ISO date (YYYY-MM-DD), not {r['right']!r}")
+            raise CorrectionsError(f"{where}: {r['right']!r} is not a US state or territory")
+        if r["column"] == "signed" and not _ISO_DATE.fullmatch(r["right"].strip()):
+            raise CorrectionsError(f"{where}: a signed correction's right value must be an ISO date (YYYY-MM-DD), not {r['right']!r}")
         if r["column"] == "signed" and not (r.get("agency") or "").strip():
-            raise CorrectionsError(f"{path}: line {n}: a signed correction needs the agency it applies to (a date alone is shared by many rows)")
-        if (r.get("signed_on") or "").strip() and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["signed_on"].strip()):
-            raise CorrectionsError(f"{path}: line {n}: signed_on narrows a line to rows signed that day: an ISO date (YYYY-MM-DD), not {r['signed_on']!r}")
-    return rows
+            raise CorrectionsError(f"{where}: a signed correction needs the agency it applies to (a date alone is shared by many rows)")
+        if (r.get("signed_on") or "").strip() and not _ISO_DATE.fullmatch(r["signed_on"].strip()):
+            raise CorrectionsError(f"{where}: signed_on narrows a line to rows signed that day: an ISO date (YYYY-MM-DD), not {r['signed_on']!r}")
+    return [r for _, r in numbered]
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def apply_corrections(pubs, corrections):

@@ -1,7 +1,6 @@
 """Reads agencies, counties, places and states from the built database and writes search_entries with its SQLite FTS5 trigram index, and search_abbreviations (the build's side of search.py)."""
 import functools
 import json
-from pathlib import Path
 
 from . import basedb
 from .cachekey import Answers, Kept, cache_key, with_imports
@@ -73,11 +72,7 @@ def _spelt(part):
 def read_abbreviations(path):
     """data/abbreviations.csv: agency abbreviations people type ("FHP", "NYPD"), each with the words it
     stands for, the state it implies (blank: any state) and where it comes from."""
-    numbered = data_rows(path, AbbreviationsError)
-    rows = [r for _, r in numbered]
-    for n, r in numbered:
-        if not (r.get("abbreviation") or "").strip() or not (r.get("means") or "").strip():
-            raise AbbreviationsError(f"{Path(path).name} line {n}: an abbreviation and what it means are both needed")
+    rows = [r for _, r in data_rows(path, AbbreviationsError, ("abbreviation", "means"))]
     return [{"abbreviation": r["abbreviation"].strip().lower(), "state_code": (r.get("state") or "").strip() or None,
              "means": r["means"].strip(), "source": (r.get("source") or "").strip()} for r in rows]
 
