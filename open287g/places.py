@@ -209,6 +209,11 @@ class _Index:
             return name, lat, lon, fips, how
         return None
 
+    def town_counties(self, st, tokens):
+        """The counties of every ZIP filed under the town tokens name, as postal city or alternate name."""
+        key = _squash(tokens)
+        return {p[2] for table in (self.city_zips, self.alt_city_zips) for p in table.get((st, key), ()) if p[2]}
+
     def town_keys(self, st, first):
         """Postal and alternate city keys of a state that start with a letter (for typo-tolerant matching)."""
         if self._town_keys is None:
@@ -373,6 +378,7 @@ _KNOWN_AGENCIES = {
         ("rappahannock shenandoah warren regional jail", "town", "Front Royal"),
         ("rappahannok shenandoah warren regional jail", "town", "Front Royal"),  # as misspelt by ICE
         ("southwest virginia regional jail", "town", "Abingdon"),  # the authority's seat; jails in four counties
+        ("prince william manassas regional", "town", "Manassas"),  # the jail and the adult detention center, in Manassas
     ],
 }
 _KNOWN_TOKENS = {st: sorted(((tuple(_tokens(name)), kind, value) for name, kind, value in entries),
@@ -390,6 +396,8 @@ _AGENCY_WORDS = {
     "parks", "fire", "emergency", "security", "task", "force", "special", "investigations", "drug",
     "metropolitan", "metro", "international", "municipal", "precinct", "ward", "dps",
 }
+# The words after a town's name in the name of its police, and nothing else (rule town_outside_county).
+_POLICE_WORDS = {"police", "polic", "department", "departement", "dept", "pd"}
 # Agency words that are also parts of town names (Pinellas Park, Port Orange, Lake Park):
 # the phrase up to the first hard word is tried before the one cut at these.
 _SOFT_AGENCY_WORDS = {"park", "parks", "port", "state", "district", "regional", "public", "college",
@@ -664,17 +672,33 @@ class _Locator:
         return None
 
     def town_beyond_given(self):
-        """Rule county_echoes_town: a town's police whose COUNTY is only its town's name with "County" (Monroe
-        County for the Monroe Police Department, Georgia), where that county has no town of the name and the state
-        has one elsewhere (Monroe, in Walton County), is at that town: ICE's county column echoed the name. Any
-        other county ICE prints is kept (the Susquehanna Regional Police Department is Lancaster County's)."""
+        """A town's police printed under a county that has no town of its name (town() found none there, nor
+        across the county line), placed at the town the state has elsewhere when the name leaves no doubt:
+
+        - rule county_echoes_town: ICE's COUNTY is only the town's name with "County" (Monroe County for the
+          Monroe Police Department, Georgia; Monroe is in Walton County): the column echoed the name;
+        - rule town_outside_county: the name is only the town's name and police words ("Tye Police Department",
+          printed under Galveston County; Tye is in Taylor County), and every ZIP of that town in the state is in
+          one county, so there is one such town to be.
+
+        Any other name keeps ICE's county: the Susquehanna Regional Police Department is Lancaster County's,
+        whatever Susquehanna County holds."""
         if not self.given:
             return None
         echoed = [w for w in _tokens(self.given["name"]) if w not in _COUNTY_WORDS]
+        tokens, _ = _strip_prefix(self.tokens)
         for cand, town in self.towns_named():
-            if list(cand) == echoed and town[3] != self.given["fips"]:
+            if town[3] == self.given["fips"]:
+                continue
+            if list(cand) == echoed:
                 return self.place(town, f"town named in agency name; ICE's county column says {self.given['name']}, "
                                         "the town's name, and has no town of that name")
+            rest = tokens[len(cand):]
+            if (tokens[:len(cand)] == list(cand) and rest and all(w in _POLICE_WORDS for w in rest)
+                    and self.idx.town_counties(self.st, cand) == {town[3]}):
+                return self.place(town, f"town named in agency name; ICE's county column says {self.given['name']}, "
+                                        f"which has no town of that name, and the state's only {town[0]} is in "
+                                        f"{self.idx.county_by_fips[town[3]]['name']}")
         return None
 
     def towns_named(self):

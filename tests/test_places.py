@@ -76,6 +76,18 @@ def test_a_county_column_that_only_echoes_the_towns_name_yields_to_the_town():
     assert locate("TX", "Tye Police Department", "Municipality", "Taylor County")["county_fips"] == "48441"
 
 
+def test_a_towns_police_printed_under_a_county_without_the_town_is_at_the_only_such_town():
+    # Rule town_outside_county: ICE prints Galveston County for the Tye Police Department (its MOA:
+    # TyePoliceDeptTX_TFM_MOA_02172026.pdf); Galveston County has no Tye, and Texas's only Tye is in Taylor County.
+    tye = locate("TX", "Tye Police Department", "Municipality", "Galveston County")
+    assert (tye["precision"], tye["place_name"], tye["county_fips"]) == ("place", "Tye", "48441")
+    assert "the state's only Tye is in Taylor County" in tye["method"]
+    # a town whose ZIPs lie in two counties (Mabank: Kaufman and Henderson) could be either: ICE's county stays
+    assert locate("TX", "Mabank Police Department", "Municipality", "Galveston County")["county_fips"] == "48167"
+    # a name with more than the town and police words stays in ICE's county
+    assert locate("TX", "Tye Police Department Task Force", "Municipality", "Galveston County")["county_fips"] == "48167"
+
+
 def check(result, precision, fips=None, place=None):
     assert result["precision"] == precision, result
     if fips is not None:
@@ -176,6 +188,9 @@ def test_fallback_and_unknown_state():
     assert r["method"].startswith("fallback") and r["county_fips"] is None
     # the hand-checked table places the regional jail at its seat
     assert locate("VA", "Southwest Virginia Regional Jail Authority", "County", "")["place_name"] == "Abingdon"
+    # and the Prince William-Manassas regional jail, under both names the roster printed, in the city of Manassas
+    for name in ("Prince William-Manassas Regional Jail", "Prince William-Manassas Regional Adult Detention Center"):
+        assert (locate("VA", name)["place_name"], locate("VA", name)["county_fips"]) == ("Manassas", "51683")
     # a county from another state is flagged, not guessed
     r = locate("TX", "McKenzie County Sheriff's Office", "County", "McKenzie County")
     assert r["precision"] == "state" and r["method"].startswith("fallback") and "ND" in r["method"]

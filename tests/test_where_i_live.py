@@ -150,6 +150,17 @@ def test_a_regional_jail_covers_the_county_and_cities_that_run_it(sql):
     [(name, counties, spellings)] = sql("select name, reach_counties, spellings from agencies where name like 'Prince William-Manassas%'")
     assert name == "Prince William-Manassas Regional Adult Detention Center" and json.loads(counties) == ["51153", "51683", "51685"]
     assert "Prince William-Manassas Regional Jail" in json.loads(spellings)
+    # and it sits in the city of Manassas (places.py's hand-checked table), not at the state's centre
+    assert sql("select precision, place_name, county_fips from agencies where name = ?", [name]) == [("place", "Manassas", "51683")]
+
+
+async def test_a_towns_police_printed_under_a_far_county_is_answered_where_the_town_is(ds):
+    # Rule town_outside_county: ICE prints Galveston County for the Tye Police Department; Tye is in Taylor County,
+    # so Abilene's county answers with it and Galveston's does not.
+    taylor = text_of((await ds.client.get("/places/tx/tye")).text)
+    assert "Tye Police Department" in taylor and "Taylor County" in taylor
+    galveston = text_of((await ds.client.get("/places/tx/galveston")).text)
+    assert "Tye Police Department" not in galveston
 
 
 async def test_a_sheriff_that_is_not_the_towns_police_is_not_named_as_it(ds):
