@@ -5,6 +5,7 @@ from pathlib import Path
 
 from . import basedb
 from .cachekey import cache_key, with_imports
+from .identity import compare_names
 from .load import insert, open_new
 from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
 
@@ -25,6 +26,19 @@ select distinct
 from listings
 where agreement_id is not null
   and addendum_url is not null
+"""
+
+# each agreement's agency id, the name it was printed under and its state (rule another_agencys_document)
+AGREEMENT_AGENCIES = """
+select
+  agreements.id,
+  agreements.agency_id,
+  agreements.agency,
+  states.name,
+  agreements.state_code
+from agreements
+join states
+  on states.code = agreements.state_code
 """
 
 
@@ -71,9 +85,12 @@ def _by_name(records):
     return by_name
 
 
-def link(db, records=None, by_name=None):
-    """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file."""
+def link(db, records=None, by_name=None, named=None):
+    """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file.
+
+    named: {sha256: the agency the document names} (the extraction's agency_named), for rule another_agencys_document."""
     by_name = _by_name(records) if by_name is None else by_name
+    named = {r["sha256"]: r.get("agency_named") for r in records or ()} if named is None else named
     rows, seen = [], set()
     for agreement_id, role, printed in db.execute(LINKS).fetchall():
         name = file_name_of(printed)
@@ -86,7 +103,33 @@ def link(db, records=None, by_name=None):
         seen.add(key)
         rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
                      "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file"})
-    return rows
+    return _another_agencys(rows, named, {r[0]: r[1:] for r in db.execute(AGREEMENT_AGENCIES)})
+
+
+def _another_agencys(rows, named, agreements):
+    """Rule another_agencys_document: ICE sometimes links one agency's signed MOA from another agency's row (the
+    Georgia Department of Public Safety's from the Gilmer County Sheriff's Office's; the Melbourne Police
+    Department's from the Melbourne Beach Police Department's). A document linked from the agreements of more than
+    one agency, which names one of them (its agency_named, compared as identity compares names), is that agency's
+    only: the other agencies' links keep the URL and file name, without the document, and say why.
+
+    agreements: {agreement id: (agency id, agency, state name, state code)}."""
+    linked = {}  # sha256 -> {agency id: {(name printed, state)}} of the agreements linking it
+    for r in rows:
+        if r["sha256"]:
+            agency_id, agency, *state = agreements[r["agreement_id"]]
+            linked.setdefault(r["sha256"], {}).setdefault(agency_id, set()).add((agency, tuple(state)))
+    owners = {}
+    for sha, agencies in linked.items():
+        printed = named.get(sha)
+        if printed and len(agencies) > 1:
+            owners[sha] = {a for a, names in agencies.items() if any(compare_names(n, printed, st) for n, st in names)}
+    out = []
+    for r in rows:
+        if owners.get(r["sha256"]) and agreements[r["agreement_id"]][0] not in owners[r["sha256"]]:
+            r = {**r, "sha256": None, "match": f"another agency's document: it names {named[r['sha256']]}"}
+        out.append(r)
+    return out
 
 
 STATIC = ("moa_pages", "moa_signatories", "moa_contacts", "moa_refused")  # rows from the extraction alone
@@ -140,7 +183,7 @@ def write(path, data_dir, cache_dir=None):
     records = None if saved else load_records(data_dir)
     static = saved or _static(records)
     db = open_new(path)
-    links = link(db.conn, by_name=static["by_name"])
+    links = link(db.conn, by_name=static["by_name"], named={d["sha256"]: d["agency_named"] for d in static["documents"]})
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order
     for l in links:

@@ -59,3 +59,18 @@ def test_agency_pages_of_a_tfm_and_a_scanned_document(page, server, sql):
     assert "25 Mar 2025" in scan.locator("tr[data-party='ice']").inner_text()
     assert "Craig Katzenberger, Lieutenant, 218-829-4749, craig.katzenberger@crowwing.gov" in scan.locator(".contacts").inner_text()
     assert not page.errors, page.errors
+
+
+def test_a_link_to_another_agencys_document_says_whose_it_is(page, server, sql):
+    # Rule another_agencys_document: ICE's row of the Gilmer County Sheriff's Office (GA, WSO) links the Georgia
+    # Department of Public Safety's Task Force MOA; the page shows no signers for Gilmer and says whose it is.
+    [(gilmer,)] = sql("select id from agencies where name = 'Gilmer County Sheriff''s Office' and state_code = 'GA'")
+    page.goto(f"{server}/287g/agencies/{gilmer}")
+    assert page.inner_text("#documents-on-file").startswith("Document on file for 0 of 1 agreement."), page.inner_text("#documents-on-file")
+    assert page.locator("section.moa-document").count() == 0
+    note = page.locator("p.moa-misdirected[data-model='WSO']")
+    assert "leads to the signed agreement of another agency, Georgia Department of Public Safety" in note.inner_text()
+    assert note.locator("a").get_attribute("href").endswith("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf")
+    page.goto(f"{server}/es/287g/agencies/{gilmer}")
+    assert "lleva al acuerdo firmado de otra agencia, Georgia Department of Public Safety" in page.inner_text("p.moa-misdirected")
+    assert not page.errors, page.errors

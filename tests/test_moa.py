@@ -162,9 +162,12 @@ def test_bad_documents_cost_no_other_and_reach_the_database(tmp_path):
     db_path = tmp_path / "t.db"
     conn = sqlite3.connect(db_path)
     conn.executescript("""
-        create table agreements (id text primary key);
+        create table states (code text primary key, name text);
+        create table agreements (id text primary key, agency_id text, agency text, state_code text);
         create table listings (id integer primary key, agreement_id text, moa_url text, addendum_url text);
-        insert into agreements values ('a1'), ('a2');
+        insert into states values ('AL', 'Alabama');
+        insert into agreements values ('a1', 'g1', 'Franklin County Sheriff''s Office', 'AL'),
+                                      ('a2', 'g2', 'Colbert County Sheriff''s Office', 'AL');
         insert into listings values (1, 'a1', 'https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwww.ice.gov%2Fdoclib%2F287gMOA%2FFranklinCountyAL_WSO_MOA_030625.pdf&data=1', null);
         insert into listings values (2, 'a2', 'https:/www.ice.gov/doclib/287gMOA/NotHeld_WSO_MOA.pdf', null);
     """)
@@ -186,6 +189,25 @@ def test_bad_documents_cost_no_other_and_reach_the_database(tmp_path):
     conn.close()
 
 
+def test_a_document_linked_from_two_agencies_rows_is_the_one_it_names():
+    # Rule another_agencys_document, on made-up links: one MOA, naming the Franklin County Sheriff's Office, is
+    # linked from Franklin's agreement and from Colbert County's; a second, naming nobody either agency is
+    # printed as, from both too; a third from Franklin's only.
+    agreements = {"a1": ("g1", "Franklin County Sheriff's Office", "Alabama", "AL"),
+                  "a2": ("g2", "Colbert County Sheriff's Office", "Alabama", "AL")}
+    rows = [{"agreement_id": a, "sha256": sha, "role": "moa", "url": f"https://www.ice.gov/{sha}.pdf", "file_name": f"{sha}.pdf",
+             "url_unwrapped": None, "match": "file name"} for a, sha in (("a1", "d1"), ("a2", "d1"), ("a1", "d2"), ("a2", "d2"), ("a1", "d3"))]
+    named = {"d1": "Franklin County Sheriff's Office, Alabama", "d2": "Sheriffs Ofte s", "d3": "Colbert County Sheriff's Office"}
+    out = documents._another_agencys(rows, named, agreements)
+    assert [(r["agreement_id"], r["sha256"], r["match"]) for r in out] == [
+        ("a1", "d1", "file name"),
+        ("a2", None, "another agency's document: it names Franklin County Sheriff's Office, Alabama"),
+        ("a1", "d2", "file name"), ("a2", "d2", "file name"),  # it names neither: both keep it
+        ("a1", "d3", "file name"),  # linked from one agency only: kept, whatever it names
+    ]
+    assert out[1]["url"] == rows[1]["url"] and out[1]["file_name"] == "d1.pdf"  # the link ICE printed stays
+
+
 # --- the built database (the committed extraction of the corpus) -----------------------------------
 
 def test_built_tables_answer(sql):
@@ -201,6 +223,21 @@ def test_built_tables_answer(sql):
     assert (FRANKLIN.name, 10) in pages
     linked = sql("select count(distinct agreement_id) from agreement_documents where sha256 is not null")[0][0]
     assert linked >= 150
+    # rule another_agencys_document: ICE linked the Georgia Department of Public Safety's MOA from the Gilmer County
+    # Sheriff's Office's row (26 January 2026 on), and the Melbourne Police Department's from the Melbourne Beach
+    # Police Department's; each document stays its own agency's only
+    misdirected = sql("select a.agency, ad.file_name, ad.match from agreement_documents ad join agreements a on a.id = ad.agreement_id "
+                      "where ad.sha256 is null and ad.match like 'another agency%' order by a.agency")
+    assert misdirected == [
+        ("Gilmer County Sheriff's Office", "georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf",
+         "another agency's document: it names Georgia Department of Public Safety"),
+        ("Melbourne Beach Police Department", "MelbournePoliceDeptFL_TFM_MOA_04142025.pdf",
+         "another agency's document: it names Melbourne Police Department")]
+    owners = sql("select d.file_name, a.agency from agreement_documents ad join agreements a on a.id = ad.agreement_id "
+                 "join moa_documents d on d.sha256 = ad.sha256 where d.file_name in (?, ?) order by 1",
+                 ("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf", "MelbournePoliceDeptFL_TFM_MOA_04142025.pdf"))
+    assert owners == [("MelbournePoliceDeptFL_TFM_MOA_04142025.pdf", "Melbourne Police Department"),
+                      ("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf", "Georgia Department of Public Safety")]
     assert sql("select count(*) from moa_documents where ocr_pages > 0")[0][0] >= 20
 
 

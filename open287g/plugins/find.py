@@ -450,6 +450,23 @@ where ad.agreement_id in (select id from agreements where agency_id = :id)
 order by ad.agreement_id, ad.role desc, d.file_name
 """
 
+# rule another_agencys_document (documents.py): ICE's link from this agency's row leads to another agency's MOA
+MISDIRECTED_DOCUMENTS = """
+select
+  ad.agreement_id,
+  ad.role,
+  ad.url,
+  ad.file_name,
+  d.agency_named
+from agreement_documents ad
+join moa_documents d
+  on d.file_name = ad.file_name
+where ad.sha256 is null
+  and ad.match like 'another agency''s document%'
+  and ad.agreement_id in (select id from agreements where agency_id = :id)
+order by ad.agreement_id, ad.role desc, ad.file_name
+"""
+
 DOCUMENT_SIGNATORIES = """
 select
   sha256,
@@ -777,8 +794,10 @@ async def attach_documents(db, agency_id, agreements):
     for d in docs:
         d["signatories"] = [s for s in signatories if s["sha256"] == d["sha256"]]
         d["contacts"] = [c for c in contacts if c["sha256"] == d["sha256"]]
+    misdirected = await _rows(db, MISDIRECTED_DOCUMENTS, {"id": agency_id})
     for a in agreements:
         a["documents"] = [d for d in docs if d["agreement_id"] == a["id"]]
+        a["misdirected"] = [d for d in misdirected if d["agreement_id"] == a["id"]]
 
 
 async def agency_page(db, agency_id):
