@@ -102,6 +102,8 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
     for app in apps:
         for k in sorted(app["printed_keys"], key=sortable):  # the states ICE misprinted (rule pending_state_misprinted)
             union(app["agency_key"], k)
+        for k in app["corrected_keys"]:  # the names data/corrections.csv corrected (rule corrected_ids)
+            union(app["agency_key"], k)
         find(app["agency_key"])
     report, linked = [], set()
     for link in links:
@@ -146,9 +148,10 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
             n += 1
             agency_id = short_id(*first_key, n)
         misprinted = {k for x in applications for k in x["printed_keys"] if k[0] != x["state_code"]}
+        corrected = {k for x in applications for k in x["corrected_keys"]}
         for legacy, k in sorted({short_id(*k): k for k in keys}.items()):
             if legacy != agency_id:
-                reason = (MISPRINTED["pending_state_misprinted"] if k in misprinted else
+                reason = (CORRECTED if k in corrected else MISPRINTED["pending_state_misprinted"] if k in misprinted else
                           "an id made from a name data/same_agencies.csv joins to this agency" if k in linked else
                           "an id made from another spelling of this agency")
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": agency_id, "reason": reason})
@@ -201,9 +204,15 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
             if k in holder and legacy not in taken:
                 taken.add(legacy)
                 aliases.append({"alias": legacy, "table_name": "agencies", "id": holder[k], "reason": "an id made from a name ICE later corrected (moved to another state or body)"})
+    app_ids = {app["id"] for app in apps}
     for app in apps:
         for legacy in app["merged_ids"]:
             aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"], "reason": MISPRINTED[app["joined_by"]]})
+    for app in sorted(apps, key=lambda x: x["id"]):  # rule corrected_ids: the ids of the runs as printed
+        for legacy in app["corrected_ids"]:
+            if legacy not in app_ids and legacy not in app["merged_ids"]:
+                app_ids.add(legacy)
+                aliases.append({"alias": legacy, "table_name": "pending_applications", "id": app["id"], "reason": CORRECTED})
     ids = set(lineage.agreements)
     for a in agreements_sorted:
         keys = set(a.keys)

@@ -64,7 +64,8 @@ def apply_corrections(pubs, corrections):
     """Publications with the identity fields of matching rows corrected: each distinct row is checked once and
     replaced by a corrected copy (rows are shared by every publication printing them); returns
     (publications, one report row per correction, moved: the sorted (row key as printed, row key corrected) pairs,
-    from which the ids the printed keys gave lead to the corrected ones)."""
+    from which the ids the printed keys gave lead to the corrected ones, printed: (corrected row, row key as printed)
+    pairs for the rows whose key without the date moved)."""
     wrong = {}  # the field a line is keyed on -> the wrong values lines name
     for c in corrections:
         wrong.setdefault(DERIVED[c["column"]][0], set()).add(c["wrong"])
@@ -115,4 +116,8 @@ def apply_corrections(pubs, corrections):
             touched[c] += n
             files[c].add(p.file)
         out.append(p.updated(rows=fixed_rows, keys=keys))
-    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections], moved
+    # Each corrected row whose body key moved -> the row key it was printed with: the pending list's applications are
+    # runs of body keys, and the runs as printed gave ids earlier builds published (rule corrected_ids).
+    printed = tuple((fixed, distinct[row_id].key) for row_id, fixed in sorted(replacement.items(), key=lambda kv: repr(kv[1].key))
+                    if distinct[row_id].key[:3] != fixed.key[:3])
+    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections], moved, printed

@@ -7,7 +7,7 @@ import sqlite_utils
 
 
 # A pending application's fields the stages use and the table does not hold (resolve.pending_applications).
-INTERNAL_APP_FIELDS = ("agency_key", "printed_keys", "merged_ids")
+INTERNAL_APP_FIELDS = ("agency_key", "printed_keys", "merged_ids", "corrected_keys", "corrected_ids")
 
 # What the build did about each kind of anomaly, stored beside it.
 ACTIONS = {

@@ -341,6 +341,7 @@ class Corrected:
     publications: tuple
     report: tuple
     moved: tuple = ()  # (row key as printed, row key corrected): fixes.apply_corrections
+    printed: tuple = ()  # (corrected row, row key as printed), where the key without the date moved: the same
 
 
 @dataclass(frozen=True)
@@ -414,13 +415,13 @@ def read(inputs, cache_dir, jobs=None, progress=None):
 
 def correct(read, inputs):
     """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted."""
-    pubs, report, moved = fixes.apply_corrections(read.publications, inputs.corrections)
+    pubs, report, moved, printed = fixes.apply_corrections(read.publications, inputs.corrections)
     for c in report:
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     pubs = _flag_unknown_states(pubs)
     _warn(pubs)
-    return Corrected(tuple(pubs), tuple(report), tuple(moved))
+    return Corrected(tuple(pubs), tuple(report), tuple(moved), printed)
 
 
 def date(corrected, similarities):
@@ -431,11 +432,12 @@ def date(corrected, similarities):
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
-def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None, town_of=None):
+def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answers=None, town_of=None, printed=()):
     """lineage: dated publications -> Walked: the lineage of agreements, the listings and the pending
     applications, and the publications with what the walk found (held, mass endings). county_of (PlaceCache.county)
     and town_of (PlaceCache.has_town) tell a pending application printed under the wrong state; pending_answers
-    (cachekey.Answers) keeps the pairs weighed."""
+    (cachekey.Answers) keeps the pairs weighed; printed (Corrected.printed) gives the pending rows a correction moved
+    the keys they were printed with."""
     dated = [p for p in pubs if p.list]
     participating = sorted((p for p in dated if p.list == "participating"), key=lambda p: p.seq)
     pending = sorted((p for p in dated if p.list == "pending"), key=lambda p: p.seq)
@@ -443,7 +445,7 @@ def walk(pubs, states, confirmed, checkpoints=None, county_of=None, pending_answ
              for span in resolve.listing_spans(members, checkpoints.of(f"spans-{name}") if checkpoints else None)]
     state_names = {s["postal"]: s["name"] for s in states}
     lineage = walk_participating(participating, state_names, confirmed, checkpoints)
-    apps = resolve.pending_applications(pending, lineage.agreements, county_of, pending_answers, state_names, town_of)
+    apps = resolve.pending_applications(pending, lineage.agreements, county_of, pending_answers, state_names, town_of, dict(printed))
     if pending_answers:
         pending_answers.save()
     lineage.record_pending_signed(apps)
@@ -638,7 +640,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
-                              kept_pending_pairs(cache_dir), locate.has_town)
+                              kept_pending_pairs(cache_dir), locate.has_town, corrected.printed)
                 placed = place(walked, locate, states, inputs.links, corrected.moved)
                 stage("resolve")
                 built = tables(corrected, walked, placed)

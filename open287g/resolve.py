@@ -126,13 +126,18 @@ def link_listings(spans, lineage, apps, agencies):
     return out
 
 
-def pending_applications(members, agreements, county_of=None, answers=None, state_names=None, town_of=None):
+def pending_applications(members, agreements, county_of=None, answers=None, state_names=None, town_of=None, printed=None):
     """One row per (agency, model) run on the pending list, linked to the agreement it became (or the one listed already
     when it was printed), if any. With county_of ((state, COUNTY text, fuzzy) -> FIPS or None), an application printed
     under the wrong state or a misspelt name is joined to what ICE printed next (_continued, which keeps the pairs it
     weighed in answers, a cachekey.Answers; state_names, {postal code: name}, lets names be compared without the
-    state's own name, as lineage compares them; town_of(state, name) says whether a name names a town of the state)."""
+    state's own name, as lineage compares them; town_of(state, name) says whether a name names a town of the state).
+
+    Rule corrected_ids: printed, {corrected row: its row key as printed}, gives each application the names and ids
+    its rows had as printed, where data/corrections.csv moved them (corrected_keys, corrected_ids): the runs ICE
+    printed under the wrong name were applications of their own in earlier builds, whose ids now lead here."""
     apps, open_apps = [], {}
+    printed, printed_open = printed or {}, set()  # the body keys as printed in a run now
     signed_index = {}
     for a in sorted(agreements.values(), key=lambda a: (a.first_seen, a.id)):
         # Any name the agreement was printed under can be the name it had on the pending list.
@@ -168,8 +173,22 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
                     "joined_by": None,
                     "printed_keys": (key[:2],),
                     "merged_ids": (),
+                    "corrected_keys": (),
+                    "corrected_ids": (),
                 }
             app.update(last_publication_id=p.id, last_seen=p.published_at)
+        if printed:  # the runs as printed, of every row: a corrected run can join a run printed right
+            shown = {}
+            for row in p.rows:
+                shown.setdefault(printed.get(row, row.key)[:3], row.body_key)
+            printed_open &= shown.keys()
+            for was, key in sorted(shown.items(), key=lambda kv: repr(kv[0])):
+                if was not in printed_open:  # a run as printed starts: earlier builds gave it this id
+                    printed_open.add(was)
+                    app = open_apps[key]
+                    if was != key:
+                        app["corrected_keys"] = tuple(sorted({*app["corrected_keys"], was[:2]}, key=sortable))
+                    app["corrected_ids"] = tuple(sorted({*app["corrected_ids"], short_id("pending", *was, p.id)} - {app["id"]}))
     for app in open_apps.values():
         app["removed_publication_id"] = app["removed_at"] = None
         apps.append(app)
@@ -288,7 +307,9 @@ def _continued(apps, agreements, signed_index, county_of, answers, state_names, 
                        state_printed_first=earlier["state_code"] if earlier["state_code"] != app["state_code"] else app["state_printed_first"],
                        agency_printed_first=earlier["agency"] if earlier["agency"] != app["agency"] else app["agency_printed_first"],
                        joined_by=how, merged_ids=tuple(sorted({*app["merged_ids"], earlier["id"], *earlier["merged_ids"]})),
-                       printed_keys=tuple(sorted({*app["printed_keys"], *earlier["printed_keys"]})))
+                       printed_keys=tuple(sorted({*app["printed_keys"], *earlier["printed_keys"]})),
+                       corrected_keys=tuple(sorted({*app["corrected_keys"], *earlier["corrected_keys"]}, key=sortable)),
+                       corrected_ids=tuple(sorted({*app["corrected_ids"], *earlier["corrected_ids"]})))
         out.append(app)
     # An agreement listed from the application's first printing on: of its state (pending_renamed) or of its name
     # (pending_state_misprinted), each agreement's names worked out once.

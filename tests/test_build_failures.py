@@ -564,14 +564,14 @@ def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_th
                        source_kind="participating", bytes=0)
     r = read_workbook(DATA / "ice" / "participating" / name)
     pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
-    (first,), report, _ = apply_corrections([pub], corrections)
-    (again,), report_again, _ = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    (first,), report, _, _ = apply_corrections([pub], corrections)
+    (again,), report_again, _, _ = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
     touched = report[0]["rows_touched"]
     assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
     fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
     assert len(fixed) == touched and {row.state_code for row in fixed} == {"OH"}
     # the rows as read are untouched: without the correction they are the reader's Pennsylvania
-    (plain,), _, _ = apply_corrections([pub], [])
+    (plain,), _, _, _ = apply_corrections([pub], [])
     assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {"PA"}
 
 
@@ -589,11 +589,11 @@ def test_a_state_correction_narrowed_to_a_signing_date_moves_only_that_row_and_s
     pub = replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})
     line = {"column": "state", "wrong": "TENNESSEE", "right": "TEXAS", "agency": "Moore County Sheriff's Office",
             "signed_on": "2025-08-28", "reason": "r", "source": "s"}
-    (fixed,), [report], moved = apply_corrections([pub], [line])
+    (fixed,), [report], moved, _ = apply_corrections([pub], [line])
     assert report["rows_touched"] == 1
     assert moved == [(("TN", "moore county sheriffs office", "WSO", "2025-08-28"), ("TX", "moore county sheriffs office", "WSO", "2025-08-28"))]
     assert [r.state_code for r in fixed.rows if r.agency == "Moore County Sheriff's Office"] == ["TX", "TX"]
-    (_,), [other_day], moved = apply_corrections([pub], [{**line, "signed_on": "2025-11-06"}])
+    (_,), [other_day], moved, _ = apply_corrections([pub], [{**line, "signed_on": "2025-11-06"}])
     assert other_day["rows_touched"] == 0 and moved == []
 
 

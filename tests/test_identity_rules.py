@@ -9,7 +9,7 @@ from open287g.read import _interpret, fingerprint
 from open287g.records import Publication
 
 COLUMNS = ("state", "agency", "county", "support_type", "signed", "moa")
-STATES = {"FL": "Florida", "KY": "Kentucky", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
+STATES = {"FL": "Florida", "KY": "Kentucky", "LA": "Louisiana", "MN": "Minnesota", "MT": "Montana", "TN": "Tennessee", "TX": "Texas"}
 
 
 def row(state, agency, model, signed, moa_url=None, county=None):
@@ -421,6 +421,38 @@ def test_a_pending_name_is_compared_without_its_states_name_and_with_its_county(
     apps = _pending_walk([[dps, constable], []], [OTHER, OTHER + signed])
     assert apps == [("MT", "Department of Public Safety", None, "2025-03-02", "signed"),
                     ("TN", "Tennessee State Constable 4th District Polk County", None, "2025-03-02", "signed")]
+
+
+def test_a_corrected_pending_name_joins_the_right_one_and_keeps_the_ids_it_was_printed_with():
+    # Rule corrected_ids on the pending list: a line of data/corrections.csv names "St. Charles Place" as the parish
+    # it is. The corrected printings join the run printed right and the agreement signed after; the runs as printed
+    # (the ids earlier builds published) lead to the applications they are now part of.
+    from open287g import places, resolve
+    from open287g.agencies import CORRECTED, build_agencies
+    from open287g.fixes import apply_corrections
+
+    place = lambda model: row("LOUISIANA", "St. Charles Place Sheriff's Office", model, None)  # noqa: E731
+    parish = row("LOUISIANA", "St. Charles Parish Sheriff's Office", "Task Force Model", None)
+    signed = row("LOUISIANA", "St. Charles Parish Sheriff's Office", "Warrant Service Officer", "2025-03-04")
+    line = {"column": "agency", "wrong": "St. Charles Place Sheriff's Office", "right": "St. Charles Parish Sheriff's Office",
+            "agency": "", "signed_on": "", "reason": "made up", "source": "made up"}
+    pending = publications([place("Task Force Model")], [place("Task Force Model"), place("Warrant Service Officer")], [parish], [parish])
+    before = resolve.pending_applications(pending, {})
+    (*corrected,), _, _, printed = apply_corrections(pending, [line])
+    lineage = walk(OTHER, OTHER, OTHER, OTHER + [signed])
+    apps = resolve.pending_applications(corrected, lineage.agreements, places.county_fips, state_names=STATES, printed=dict(printed))
+    assert sorted((a["agency"], a["model"], a["first_seen"][:10], a["outcome"]) for a in apps) == [
+        ("St. Charles Place Sheriff's Office", "TFM", "2025-03-02", "pending"),  # one application, printed right from 4 March
+        ("St. Charles Place Sheriff's Office", "WSO", "2025-03-03", "signed")]
+    agencies = build_agencies(lineage, apps)
+    aliases = {x["alias"]: (x["table_name"], x["id"], x["reason"]) for x in agencies.aliases}
+    tfm, wso = sorted(apps, key=lambda a: a["model"])
+    was = {(a["model"], a["first_seen"][:10]): a["id"] for a in before}  # the three applications the rows made as printed
+    assert aliases[was[("TFM", "2025-03-02")]] == aliases[was[("TFM", "2025-03-04")]] == ("pending_applications", tfm["id"], CORRECTED)
+    assert aliases[was[("WSO", "2025-03-03")]] == ("pending_applications", wso["id"], CORRECTED)
+    (agency,) = set(agencies.of_application.values())
+    from open287g.ids import short_id
+    assert aliases[short_id("LA", identity.norm_agency("St. Charles Place Sheriff's Office"))] == ("agencies", agency, CORRECTED)
 
 
 def test_two_counties_a_typo_apart_are_two_bodies_on_the_pending_list():
