@@ -254,19 +254,22 @@ def test_pending_applications_ice_printed_with_a_typo_join_the_name_that_followe
 
 def test_pending_names_corrected_by_hand_join_what_they_became_and_keep_their_ids(db):
     # data/corrections.csv: "St. Charles Place" (pending, 10-24 July 2025) is the St. Charles Parish Sheriff's Office;
-    # the Monroeville constable office printed without its ward (10-15 July 2025) is the 6th Ward's.
+    # the Monroeville constable office printed without its ward (10-15 July 2025) is the 6th Ward's; "Pembroke" (3-11
+    # April 2025, beside Pembroke Park's own application) is Pembroke Pines.
     apps = db.execute("select p.agency, p.model, p.first_seen, p.outcome, g.agency, g.signed_on from pending_applications p "
-                      "left join agreements g on g.id = p.agreement_id "
-                      "where p.agency like 'St. Charles P%' or p.agency like 'Monroeville%' order by p.agency, p.model").fetchall()
+                      "left join agreements g on g.id = p.agreement_id where p.agency like 'St. Charles P%' "
+                      "or p.agency like 'Monroeville%' or p.agency = 'Pembroke Police Department' order by p.agency, p.model").fetchall()
     assert [tuple(r) for r in apps] == [
         ("Monroeville Constable Office, PA", "TFM", "2025-07-10T17:00:00", "signed", "Office of Constable Monroeville 6th Ward", "2025-07-15"),
+        ("Pembroke Police Department", "TFM", "2025-04-03T23:10:27", "signed", "Pembroke Pines Police Department", "2025-04-14"),
         ("St. Charles Place Sheriff's Office", "TFM", "2025-07-10T17:00:00", "removed without an agreement", None, None),
         ("St. Charles Place Sheriff's Office", "WSO", "2025-07-22T17:00:00", "signed", "St. Charles Parish Sheriff's Office", "2025-07-24")]
     # rule corrected_ids: the applications and agencies earlier builds published under the names as printed lead here
     aliases = dict(db.execute("select alias, table_name from id_aliases where reason like '%data/corrections.csv corrected it'").fetchall())
     for alias, table in (("838f92b29ea2", "pending_applications"), ("5843e9f5f407", "pending_applications"),
                          ("9d03a83d092d", "pending_applications"), ("66e8225a12a7", "pending_applications"),
-                         ("be78dbfbb100", "agencies"), ("4f0326323102", "agencies")):
+                         ("095da1eac544", "pending_applications"), ("be78dbfbb100", "agencies"), ("4f0326323102", "agencies"),
+                         ("a6047fbbd899", "agencies")):
         assert aliases.get(alias) == table, alias
 
 
@@ -277,7 +280,7 @@ def test_an_application_printed_while_its_agreement_was_listed_is_already_listed
                       "and p.first_seen like '2025-03-16%'").fetchall()
     assert [tuple(r) for r in rows] == [("already listed", None, "2025-02-24", "2025-02-27T21:46:58")]
     counts = dict(db.execute("select outcome, count(*) from pending_applications group by outcome").fetchall())
-    assert counts["already listed"] == 33 and counts["removed without an agreement"] == 30  # 37 before Lafourche, Mississippi DPS, the Polk County constable and Heritage Creek were joined; 33 before the St. Charles and Monroeville lines of data/corrections.csv
+    assert counts["already listed"] == 33 and counts["removed without an agreement"] == 29  # 37 before Lafourche, Mississippi DPS, the Polk County constable and Heritage Creek were joined; 33 before the St. Charles, Monroeville and Pembroke lines of data/corrections.csv
     # printed with no SUPPORT TYPE on 28 October 2025; its WSO listed on 4 November (rule pending_model_blank)
     sedgwick = db.execute("select p.outcome, p.days_to_listed, g.model from pending_applications p join agreements g on g.id = p.agreement_id "
                           "where p.state_code = 'KS' and p.agency = 'Sedgwick County Sheriff''s Office' and p.model is null").fetchall()
