@@ -9,7 +9,7 @@ from pathlib import Path
 from . import basedb, places
 from .cachekey import cache_key, with_imports
 from .files import atomic_write, read_cache
-from .words import lookup_key, slug  # gazetteer.slug and lookup_key: the keys places are written with
+from .words import lookup_key, slug, squash, words  # gazetteer.slug and lookup_key: the keys places are written with
 from .load import insert, open_new
 
 SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
@@ -66,8 +66,11 @@ def towns(idx):
     for (st, key), t in sorted(collected.items()):
         name = max(t["names"].items(), key=itemgetter(1))[0]  # the most printed; a tie, the first seen (as Counter.most_common)
         lat, lon = places.mean_point(t["points"]) if t["points"] else (None, None)
-        out.append((st, key, name, lookup_key(name), state_names.get(st),
-                    tuple(f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0]))),
+        found = tuple(f for f, _ in sorted(t["counties"].items(), key=lambda kv: (-kv[1], kv[0])))
+        own = idx.independent_city(st, squash(words(name)))
+        if own:  # rule independent_city (places.py): the town is its own county equivalent, whatever its ZIPs say
+            found = (own, *(f for f in found if f != own))
+        out.append((st, key, name, lookup_key(name), state_names.get(st), found,
                     ", ".join(sorted(set(t["zips"]))), len(set(t["zips"])),
                     None if lat is None else round(lat, 4), None if lon is None else round(lon, 4),
                     "other town name USPS accepts for its ZIP codes" if t.get("alternate") else "USPS postal town"))

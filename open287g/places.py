@@ -198,16 +198,26 @@ class _Index:
             if not pts:
                 continue
             fips_counts = collections.Counter(p[2] for p in pts if p[2])
+            own = self.independent_city(st, key)
             if county_fips is not None:
                 if county_fips not in fips_counts:
                     continue
                 fips = county_fips
+            elif own:
+                fips = own
             else:
                 fips = fips_counts.most_common(1)[0][0] if fips_counts else None
             lat, lon = _mean([(p[0], p[1]) for p in pts])
             name = collections.Counter(p[3] for p in pts).most_common(1)[0][0]
             return name, lat, lon, fips, how
         return None
+
+    def independent_city(self, st, key):
+        """Rule independent_city: the FIPS of the county equivalent a town is (Virginia's independent cities, Baltimore,
+        St. Louis), by its squashed name, or None. Such a town is in it, though ZIP data may file its ZIPs under the
+        county around it (it files Manassas Park's under Prince William County and Manassas city)."""
+        own = self.county_kind.get((st, key, "city"))
+        return own["fips"] if own else None
 
     def town_counties(self, st, tokens):
         """The counties of every ZIP filed under the town tokens name, as postal city or alternate name."""

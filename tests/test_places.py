@@ -76,6 +76,17 @@ def test_a_county_column_that_only_echoes_the_towns_name_yields_to_the_town():
     assert locate("TX", "Tye Police Department", "Municipality", "Taylor County")["county_fips"] == "48441"
 
 
+def test_a_town_that_is_its_own_county_equivalent_is_in_it():
+    # Rule independent_city: ZIP data files Manassas Park's ZIP codes under Prince William County; the city is a county
+    # equivalent of its own, as are Fairfax city and Baltimore. A county police that names its county stays there.
+    for args, fips in ((("VA", "Manassas Park Police Department", "Municipality"), "51685"),
+                       (("VA", "City of Fairfax Police Department", "Municipality"), "51600"),
+                       (("MD", "Baltimore Police Department", "Municipality"), "24510"),
+                       (("VA", "Fairfax County Police Department", "County"), "51059"),
+                       (("VA", "Manassas Park Police Department", "Municipality", "Prince William County"), "51153")):  # ICE's county, where printed
+        assert locate(*args)["county_fips"] == fips, args
+
+
 def test_a_towns_police_printed_under_a_county_without_the_town_is_at_the_only_such_town():
     # Rule town_outside_county: ICE prints Galveston County for the Tye Police Department (its MOA:
     # TyePoliceDeptTX_TFM_MOA_02172026.pdf); Galveston County has no Tye, and Texas's only Tye is in Taylor County.

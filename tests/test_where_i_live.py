@@ -18,6 +18,16 @@ def test_every_postal_town_and_civilian_zip_is_a_place(sql):
     counties = {c["name"] for c in json.loads(sql("select counties from places where id = 'mo/kansas-city'")[0][0])}
     assert {"Jackson County", "Clay County", "Platte County"} <= counties
     assert sql("select place_id, county_fips from zip_codes where zip = '31401'") == [("ga/savannah", "13051")]
+    # rule independent_city: a town that is its own county equivalent is in it first, whatever its ZIPs' county
+    for town, own in (("va/manassas-park", "Manassas Park city"), ("va/covington", "Covington city"), ("va/manassas", "Manassas city")):
+        assert json.loads(sql("select counties from places where id = ?", [town])[0][0])[0]["name"] == own, town
+
+
+async def test_an_independent_citys_own_police_is_its_own(ds):
+    page = text_of((await ds.client.get("/places/va/manassas-park")).text)
+    assert "Manassas Park is in Manassas Park city, Prince William County and Manassas city." in page
+    assert "Manassas Park has no police department" not in page
+    assert "Manassas Park Police Department" in page[page.index("Manassas Park's own police"):page.index("sheriff, jail, corrections")]
 
 
 def test_town_names_are_matched_however_typed():
