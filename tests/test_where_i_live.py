@@ -190,3 +190,15 @@ async def test_a_town_outside_the_census_county_list_says_why_for_its_state(ds):
 async def test_a_town_in_no_census_county_says_so_in_a_sentence_in_both_languages(ds):
     assert "San Juan is in no county of the Census list." in text_of((await ds.client.get("/search?q=San+Juan%2C+PR")).text)
     assert "San Juan no está en ningún condado de la lista del Censo." in text_of((await ds.client.get("/es/search?q=San+Juan%2C+PR")).text)
+
+
+@pytest.mark.parametrize("place, town, police", [
+    ("al/littleville", "Littleville", "Littleville Police Department"),  # ICE's Colbert County; ZIP data's Franklin County
+    ("ga/alto", "Alto", "Alto Police Department"),  # ICE's Banks County; ZIP data's Habersham County
+])
+async def test_a_towns_own_police_placed_in_ices_county_is_still_the_towns(ds, place, town, police):
+    # The town is placed at its ZIP codes' county, its police at ICE's, within 30 km (places.py): the town's answer
+    # still names its own police rather than saying it has none.
+    page = text_of((await ds.client.get(f"/places/{place}")).text)
+    assert f"{town} has no police department" not in page
+    assert police in page[page.index(f"{town}'s own police"):page.index("sheriff, jail, corrections")]

@@ -99,6 +99,16 @@ with reaching as (
   from agencies
   where state_code = :state
     and reach = 'statewide'
+  union all
+  -- a town's own police, placed at the town where ICE's county is one its ZIP codes are not filed under
+  -- (Littleville, Alabama: ICE's Colbert County, ZIP data's Franklin County)
+  select
+    id,
+    county_fips
+  from agencies
+  where state_code = :state
+    and reach = 'town'
+    and place_name = :town
 )
 select
   a.id,
@@ -621,7 +631,7 @@ async def answer(db, state_code, counties, town=None):
     'others': other towns' police in the same counties, 'active': {group: count}}. Each agency carries
     'since' ([(model, first signing date)]) for its active agreements."""
     fips = [c["fips"] for c in counties]
-    rows = await _rows(db, REACHING, {"counties": json.dumps(fips), "state": state_code})
+    rows = await _rows(db, REACHING, {"counties": json.dumps(fips), "state": state_code, "town": town})
     seen, agencies = set(), []
     for r in rows:
         if r["id"] not in seen:
