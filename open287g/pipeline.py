@@ -341,7 +341,7 @@ class Corrected:
     publications: tuple
     report: tuple
     moved: tuple = ()  # (row key as printed, row key corrected): fixes.apply_corrections
-    printed: tuple = ()  # (corrected row, row key as printed), where the key without the date moved: the same
+    printed: tuple = ()  # (corrected row, row key as printed) where the key without the date moved: fixes.apply_corrections
 
 
 @dataclass(frozen=True)

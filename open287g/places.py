@@ -198,12 +198,11 @@ class _Index:
             if not pts:
                 continue
             fips_counts = collections.Counter(p[2] for p in pts if p[2])
-            own = self.independent_city(st, key)
             if county_fips is not None:
                 if county_fips not in fips_counts:
                     continue
                 fips = county_fips
-            elif own:
+            elif own := self.independent_city(st, key):
                 fips = own
             else:
                 fips = fips_counts.most_common(1)[0][0] if fips_counts else None
