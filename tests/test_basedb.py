@@ -38,8 +38,8 @@ def _start(path):
                             {"id": "a2", "name": "Hartford Police", "state_code": "CT", "level": "City", "county_fips": "09001",
                              "county_name": "Hartford County", "precision": "town", "status": "active"}],
            pk="id", foreign_keys=[("state_code", "states", "code")])
-    insert(db, "agreements", [{"id": "g1", "agency_id": "a1", "status": "active", "model": "WSO"},
-                              {"id": "g2", "agency_id": "a2", "status": "ended", "model": "TFM"}], pk="id")
+    insert(db, "agreements", [{"id": "g1", "agency_id": "a1", "agency": "Franklin County Sheriff", "state_code": "AL", "status": "active", "model": "WSO"},
+                              {"id": "g2", "agency_id": "a2", "agency": "Hartford Police", "state_code": "CT", "status": "ended", "model": "TFM"}], pk="id")
     insert(db, "listings", [{"id": 1, "agreement_id": "g1", "addendum_url": None,
                              "moa_url": "https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf"},
                             {"id": 2, "agreement_id": "g2", "moa_url": "https:/www.ice.gov/doclib/287gMOA/NotHeld_TFM_MOA.pdf",
