@@ -73,4 +73,11 @@ def test_a_link_to_another_agencys_document_says_whose_it_is(page, server, sql):
     assert note.locator("a").get_attribute("href").endswith("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf")
     page.goto(f"{server}/es/287g/agencies/{gilmer}")
     assert "lleva al acuerdo firmado de otra agencia, Georgia Department of Public Safety" in page.inner_text("p.moa-misdirected")
+    # on a phone, the file name (one long word) breaks rather than run off the page
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto(f"{server}/es/287g/agencies/{gilmer}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
     assert not page.errors, page.errors
