@@ -197,8 +197,19 @@ async def test_a_town_in_no_census_county_says_so_in_a_sentence_in_both_language
     ("ga/alto", "Alto", "Alto Police Department"),  # ICE's Banks County; ZIP data's Habersham County
 ])
 async def test_a_towns_own_police_placed_in_ices_county_is_still_the_towns(ds, place, town, police):
-    # The town is placed at its ZIP codes' county, its police at ICE's, within 30 km (places.py): the town's answer
-    # still names its own police rather than saying it has none.
+    # The town is placed at its ZIP codes' county, its police at ICE's, within 30 km (places.py): ICE's county is the
+    # town's too, so the answer names the town's own police and that county's sheriff, and says why.
     page = text_of((await ds.client.get(f"/places/{place}")).text)
     assert f"{town} has no police department" not in page
     assert police in page[page.index(f"{town}'s own police"):page.index("sheriff, jail, corrections")]
+    county = {"al/littleville": "Colbert County", "ga/alto": "Banks County"}[place]
+    assert f"ICE's list places {town}'s police, {police}, in {county}." in page
+    heading = page[page.index(f"{town}'s own police"):page.index(": sheriff, jail, corrections")]
+    assert heading.endswith(county)  # "Franklin County, Colbert County: sheriff, jail, corrections"
+    if place == "al/littleville":
+        assert "Colbert County Sheriff's Office" in page[page.index("sheriff, jail, corrections"):page.index("Statewide agencies")]
+    spanish = text_of((await ds.client.get(f"/es/places/{place}")).text)
+    assert f"La lista de ICE sitúa a la policía de {town}, {police}, en {county}." in spanish
+    # the search's answer for the typed town is the same
+    found = text_of((await ds.client.get(f"/search?q={town}, {place[:2].upper()}")).text)
+    assert f"{town} has no police department" not in found and police in found[:found.index("sheriff, jail, corrections")]

@@ -53,6 +53,23 @@ from places
 where id = :id
 """
 
+# A town's own police that ICE places in a county the town's ZIP codes are not filed under (Littleville, Alabama:
+# ICE's Colbert County, ZIP data's Franklin County): that county is the town's too.
+POLICE_ELSEWHERE = """
+select distinct
+  a.name as agency,
+  c.fips,
+  c.name
+from agencies a
+join counties c
+  on c.fips = a.county_fips
+where a.state_code = :state
+  and a.reach = 'town'
+  and a.place_name = :town
+  and a.county_fips not in (select value from json_each(:counties))
+order by c.fips, a.name
+"""
+
 PLACES_BY_ID = """
 select
   *
@@ -99,16 +116,6 @@ with reaching as (
   from agencies
   where state_code = :state
     and reach = 'statewide'
-  union all
-  -- a town's own police, placed at the town where ICE's county is one its ZIP codes are not filed under
-  -- (Littleville, Alabama: ICE's Colbert County, ZIP data's Franklin County)
-  select
-    id,
-    county_fips
-  from agencies
-  where state_code = :state
-    and reach = 'town'
-    and place_name = :town
 )
 select
   a.id,
@@ -631,7 +638,7 @@ async def answer(db, state_code, counties, town=None):
     'others': other towns' police in the same counties, 'active': {group: count}}. Each agency carries
     'since' ([(model, first signing date)]) for its active agreements."""
     fips = [c["fips"] for c in counties]
-    rows = await _rows(db, REACHING, {"counties": json.dumps(fips), "state": state_code, "town": town})
+    rows = await _rows(db, REACHING, {"counties": json.dumps(fips), "state": state_code})
     seen, agencies = set(), []
     for r in rows:
         if r["id"] not in seen:
@@ -668,16 +675,30 @@ def place_counties(place):
     return json.loads(place["counties"] or "[]")
 
 
+async def town_answer(db, place):
+    """answer() for a place: its ZIP codes' counties, and any county ICE's list places its own police in
+    (POLICE_ELSEWHERE) -> (answer, those police)."""
+    counties = place_counties(place)
+    elsewhere = await _rows(db, POLICE_ELSEWHERE, {"state": place["state_code"], "town": place["name"],
+                                                   "counties": json.dumps([c["fips"] for c in counties])})
+    for e in elsewhere:
+        if e["fips"] not in {c["fips"] for c in counties}:
+            counties.append({"fips": e["fips"], "name": e["name"]})
+    return await answer(db, place["state_code"], counties, place["name"]), elsewhere
+
+
 async def place_page(db, place_id, zip_code=None):
     place = await _one(db, PLACE, {"id": place_id})
     if place is None:
         return {}
-    counties = place_counties(place)
+    town, elsewhere = await town_answer(db, place)
+    counties = town["counties"]
     shapes = await _rows(db, SHAPES, {"state": place["state_code"]})
     return {
         "place": place,
         "zip": zip_code,
-        "answer": await answer(db, place["state_code"], counties, place["name"]),
+        "answer": town,
+        "police_elsewhere": elsewhere,
         "map": county_map(shapes, {c["fips"] for c in counties}),
     }
 
@@ -738,7 +759,7 @@ async def find(db, q):
         found, lookalike = await find_places(db, parsed, hits if out["forgiving"] else [])
         if found:
             out["place"], out["places"], out["lookalike"] = found[0], found[1:], lookalike
-            out["place"]["answer"] = await answer(db, found[0]["state_code"], place_counties(found[0]), found[0]["name"])
+            out["place"]["answer"] = (await town_answer(db, found[0]))[0]
             for p in out["places"]:
                 p["county_list"] = place_counties(p)
     state_codes = [s for s in (parsed["state_only"], parsed["state"]) if s and s != parsed["implied_state"]]
