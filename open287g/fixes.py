@@ -63,9 +63,8 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def apply_corrections(pubs, corrections):
     """Publications with the identity fields of matching rows corrected: each distinct row is checked once and
     replaced by a corrected copy (rows are shared by every publication printing them); returns
-    (publications, one report row per correction, moved: the sorted (row key as printed, row key corrected) pairs,
-    from which the ids the printed keys gave lead to the corrected ones, printed: (corrected row, row key as printed)
-    pairs for the rows whose key without the date moved)."""
+    (publications, one report row per correction, printed: (corrected row, row key as printed) for each row whose key
+    a correction moved; the ids the printed keys gave lead to the corrected ones: rule corrected_ids, moved_keys)."""
     wrong = {}  # the field a line is keyed on -> the wrong values lines name
     for c in corrections:
         wrong.setdefault(DERIVED[c["column"]][0], set()).add(c["wrong"])
@@ -90,9 +89,6 @@ def apply_corrections(pubs, corrections):
         if fixed:
             hit[row_id] = (replace(row, **fixed), hits)
     replacement = {row_id: fixed for row_id, (fixed, _) in hit.items()}
-    # A key whose state could not be read was never an id (the row is flagged unknown_state instead).
-    moved = sorted({(distinct[row_id].key, fixed.key) for row_id, fixed in replacement.items()
-                    if distinct[row_id].key != fixed.key and distinct[row_id].state_code}, key=repr)
     corrected = {}  # id(rows) -> (corrected rows and their keys, rows touched per correction), for the lists some correction hits
     for list_id, rows in lists.items():
         if hit.keys().isdisjoint(map(id, rows)):
@@ -116,8 +112,12 @@ def apply_corrections(pubs, corrections):
             touched[c] += n
             files[c].add(p.file)
         out.append(p.updated(rows=fixed_rows, keys=keys))
-    # Each corrected row whose body key moved -> the row key it was printed with: the pending list's applications are
-    # runs of body keys, and the runs as printed gave ids earlier builds published (rule corrected_ids).
     printed = tuple((fixed, distinct[row_id].key) for row_id, fixed in sorted(replacement.items(), key=lambda kv: repr(kv[1].key))
-                    if distinct[row_id].key[:3] != fixed.key[:3])
-    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections], moved, printed
+                    if distinct[row_id].key != fixed.key)
+    return out, [{**c, "rows_touched": touched[id(c)], "publications_touched": len(files[id(c)])} for c in corrections], printed
+
+
+def moved_keys(printed):
+    """apply_corrections' printed -> the sorted (row key as printed, row key corrected) pairs. A key whose state could not
+    be read was never an id (the row is flagged unknown_state instead)."""
+    return sorted({(was, row.key) for row, was in printed if was[0]}, key=repr)

@@ -340,8 +340,12 @@ class Corrected:
     """correct: the publications with data/corrections.csv applied, and what each line touched."""
     publications: tuple
     report: tuple
-    moved: tuple = ()  # (row key as printed, row key corrected): fixes.apply_corrections
-    printed: tuple = ()  # (corrected row, row key as printed) where the key without the date moved: fixes.apply_corrections
+    printed: tuple = ()  # (corrected row, row key as printed) for each row whose key a correction moved: fixes.apply_corrections
+
+    @property
+    def moved(self):
+        """(row key as printed, row key corrected) pairs: the ids the printed keys gave lead to the corrected ones."""
+        return fixes.moved_keys(self.printed)
 
 
 @dataclass(frozen=True)
@@ -415,13 +419,13 @@ def read(inputs, cache_dir, jobs=None, progress=None):
 
 def correct(read, inputs):
     """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted."""
-    pubs, report, moved, printed = fixes.apply_corrections(read.publications, inputs.corrections)
+    pubs, report, printed = fixes.apply_corrections(read.publications, inputs.corrections)
     for c in report:
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
     pubs = _flag_unknown_states(pubs)
     _warn(pubs)
-    return Corrected(tuple(pubs), tuple(report), tuple(moved), printed)
+    return Corrected(tuple(pubs), tuple(report), printed)
 
 
 def date(corrected, similarities):

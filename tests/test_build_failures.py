@@ -564,14 +564,14 @@ def test_corrections_return_new_rows_so_a_second_build_in_one_process_applies_th
                        source_kind="participating", bytes=0)
     r = read_workbook(DATA / "ice" / "participating" / name)
     pub = replace(base, **{k: v for k, v in r.items() if k != "header_row"})
-    (first,), report, _, _ = apply_corrections([pub], corrections)
-    (again,), report_again, _, _ = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
+    (first,), report, _ = apply_corrections([pub], corrections)
+    (again,), report_again, _ = apply_corrections([replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})], corrections)
     touched = report[0]["rows_touched"]
     assert touched == report_again[0]["rows_touched"] and touched > 60  # ICE misspelt Pennsylvania on 69 rows of that file
     fixed = [row for row in first.rows if row.state == "PENNSLYVANIA"]
     assert len(fixed) == touched and {row.state_code for row in fixed} == {"OH"}
     # the rows as read are untouched: without the correction they are the reader's Pennsylvania
-    (plain,), _, _, _ = apply_corrections([pub], [])
+    (plain,), _, _ = apply_corrections([pub], [])
     assert {row.state_code for row in plain.rows if row.state == "PENNSLYVANIA"} == {"PA"}
 
 
@@ -579,7 +579,7 @@ def test_a_state_correction_narrowed_to_a_signing_date_moves_only_that_row_and_s
     """Rule corrected_ids' input: ICE printed Moore County Sheriff's Office (Texas) a second time under Tennessee."""
     from dataclasses import replace
 
-    from open287g.fixes import apply_corrections
+    from open287g.fixes import apply_corrections, moved_keys
     from open287g.read import read_workbook
     from open287g.records import Publication
 
@@ -589,11 +589,13 @@ def test_a_state_correction_narrowed_to_a_signing_date_moves_only_that_row_and_s
     pub = replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})
     line = {"column": "state", "wrong": "TENNESSEE", "right": "TEXAS", "agency": "Moore County Sheriff's Office",
             "signed_on": "2025-08-28", "reason": "r", "source": "s"}
-    (fixed,), [report], moved, _ = apply_corrections([pub], [line])
+    (fixed,), [report], printed = apply_corrections([pub], [line])
+    moved = moved_keys(printed)
     assert report["rows_touched"] == 1
     assert moved == [(("TN", "moore county sheriffs office", "WSO", "2025-08-28"), ("TX", "moore county sheriffs office", "WSO", "2025-08-28"))]
     assert [r.state_code for r in fixed.rows if r.agency == "Moore County Sheriff's Office"] == ["TX", "TX"]
-    (_,), [other_day], moved, _ = apply_corrections([pub], [{**line, "signed_on": "2025-11-06"}])
+    (_,), [other_day], printed = apply_corrections([pub], [{**line, "signed_on": "2025-11-06"}])
+    moved = moved_keys(printed)
     assert other_day["rows_touched"] == 0 and moved == []
 
 

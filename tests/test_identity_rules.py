@@ -438,7 +438,7 @@ def test_a_corrected_pending_name_joins_the_right_one_and_keeps_the_ids_it_was_p
             "agency": "", "signed_on": "", "reason": "made up", "source": "made up"}
     pending = publications([place("Task Force Model")], [place("Task Force Model"), place("Warrant Service Officer")], [parish], [parish])
     before = resolve.pending_applications(pending, {})
-    (*corrected,), _, _, printed = apply_corrections(pending, [line])
+    (*corrected,), _, printed = apply_corrections(pending, [line])
     lineage = walk(OTHER, OTHER, OTHER, OTHER + [signed])
     apps = resolve.pending_applications(corrected, lineage.agreements, places.county_fips, state_names=STATES, printed=dict(printed))
     assert sorted((a["agency"], a["model"], a["first_seen"][:10], a["outcome"]) for a in apps) == [
