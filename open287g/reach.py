@@ -6,6 +6,7 @@ from pathlib import Path
 from . import places
 from .fixes import data_rows
 from .load import insert, open_new
+from .rules import POLICE_OF_SEPARATOR
 from .words import lookup_key
 
 REACHES = ("town", "county", "regional", "campus", "statewide", "unplaced")
@@ -111,7 +112,7 @@ def write(db_path, areas, county_of=None):
     updates, covers, corrections = [], [], []
     for a in agencies:
         r = classify(a, areas, county_of)
-        updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], "; ".join(r.get("police_of", ())) or None, a["id"]))
+        updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], POLICE_OF_SEPARATOR.join(r.get("police_of", ())) or None, a["id"]))
         covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"]]
         c = contradiction(a, r)
         if c:

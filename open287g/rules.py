@@ -36,3 +36,6 @@ LEVELS = {
     "township": "Municipality",
     "parish": "County",
 }
+
+# agencies.police_of lists town names joined by this (written by reach.py, read by the find plugin)
+POLICE_OF_SEPARATOR = "; "

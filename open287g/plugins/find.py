@@ -12,7 +12,7 @@ from open287g import palette, search
 from open287g.i18n import _, model_names, ngettext, number
 from open287g.wording import day, plural
 from open287g.config import DATABASE as DB
-from open287g.rules import CODES, MODEL_NAMES  # noqa: F401 (MODEL_NAMES: the one table, read by tests)
+from open287g.rules import CODES, MODEL_NAMES, POLICE_OF_SEPARATOR  # noqa: F401 (MODEL_NAMES: the one table, read by tests)
 from open287g.words import lookup_key, words
 
 MODELS = CODES
@@ -666,7 +666,7 @@ async def answer(db, state_code, counties, town=None):
     # A town's police that is its county's too (a consolidated city-county's: Las Vegas Metropolitan Police
     # Department, Jacksonville Sheriff's Office; column police_of, from agency_areas.csv) is listed with the county;
     # the town's own section names it rather than saying there is none.
-    shared = [a for a in groups["county"] if town_words and any(words(t) == town_words for t in (a["police_of"] or "").split("; "))]
+    shared = [a for a in groups["county"] if town_words and any(words(t) == town_words for t in (a["police_of"] or "").split(POLICE_OF_SEPARATOR))]
     return {"town": town, "state_code": state_code, "counties": counties, "groups": groups, "others": others, "active": active,
             "others_active": sum(a["status"] == "active" for a in others), "town_shared": shared}
 
