@@ -291,14 +291,15 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
     if not re.fullmatch(r"[a-z]{3}", region):
         raise PublishError(f"{region!r} is not a Fly region code (three letters, e.g. iad)")
     try:
-        serve.prepare(db_path)  # metadata.json beside the database, fresh; as `open287g serve` does
+        # metadata.json beside the database, fresh, as `open287g serve` has it; no inspect counts: the image makes its own
+        # (the Dockerfile's `datasette inspect`), and a subprocess importing Datasette is most of a publish's time.
+        metadata_file = serve.prepare_metadata(db_path)
     except (FileNotFoundError, RuntimeError) as e:
         raise PublishError(str(e)) from None
     read_as = _stamp(db_path)  # the file the facts come from: the bundle gets a copy of this same file
     facts = database_facts(db_path)
     if facts["qa_failed"] and not allow_failed_checks:
         raise PublishError(f"{db_path}: {len(facts['qa_failed'])} QA check(s) failed ({'; '.join(facts['qa_failed'])}): not publishing")
-    metadata_file = serve.metadata_path(db_path)
     metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     if not metadata.get("databases", {}).get(DATABASE, {}).get("queries"):
         raise PublishError(f"{metadata_file}: no canned queries for database {DATABASE!r}")

@@ -126,8 +126,8 @@ def make_datasette(db_path):
     )
 
 
-def prepare(db_path):
-    """Make sure the served files exist: the database, metadata.json and the inspect counts."""
+def prepare_metadata(db_path):
+    """Make sure the database exists and metadata.json beside it is fresh; returns metadata.json's path."""
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(f"{db_path} does not exist: run `open287g build` first")
@@ -135,6 +135,12 @@ def prepare(db_path):
     sources = [ROOT / "metadata.yml", *sorted((ROOT / "canned_queries").glob("*.sql"))]
     if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in sources if s.exists()):
         write_config(db_path.parent)
+    return meta
+
+
+def prepare(db_path):
+    """Make sure the served files exist: the database, metadata.json and the inspect counts."""
+    prepare_metadata(db_path)
     write_inspect(db_path)
 
 
