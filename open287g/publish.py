@@ -268,12 +268,37 @@ def _check_out_dir(out):
 
 
 def ice_files(db_path):
-    """The files under data/ice/ behind the database's publications (the roster's rows come from data/history/)."""
+    """{file: sha256} of the files under data/ice/ behind the database's publications (the roster's rows come from
+    data/history/), the sha256 the build read."""
     conn = _connect_ro(db_path)
     try:
-        return [r[0] for r in conn.execute("select file from publications where source_kind != 'roster' order by file")]
+        return dict(conn.execute("select file, sha256 from publications where source_kind != 'roster' order by file"))
     finally:
         conn.close()
+
+
+def _bundled(out):
+    """{path in the bundle: sha256} of the bundle already in out, from its manifest; {} when there is none."""
+    try:
+        files = json.loads((out / BUNDLE_MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def _copy_source(source, rel, tmp, sha256, previous, bundled):
+    """A source file into the new bundle in tmp at rel; returns the sha256 of its bytes there. A file the last bundle
+    (in previous) holds with the sha256 the build read is hard-linked from it: bundles are never written in place, and
+    a daily refresh would otherwise copy and hash all of ICE's files again for one new one."""
+    target = tmp / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if sha256 and bundled.get(rel) == sha256:
+        try:
+            os.link(previous / rel, target)
+            return sha256
+        except OSError:
+            pass  # another file system, or gone: copied below
+    return copy_hashed(source, target)
 
 
 def _stamp(path):
@@ -331,9 +356,10 @@ def write_bundle(db_path, out=DEFAULT_OUT, app=DEFAULT_APP, region=DEFAULT_REGIO
             _copy_tree(template_dir, tmp / "templates")
         # the source files served at /files/ and /history/: exactly the ICE files the database was
         # built from (about 44 MB), not whatever else data/ holds today, and the history sources
-        for file in [*ice_files(db_path), "MANIFEST.csv"]:
-            (tmp / "data" / "ice" / file).parent.mkdir(parents=True, exist_ok=True)
-            copied[tmp / "data" / "ice" / file] = copy_hashed(Path(data_dir) / "ice" / file, tmp / "data" / "ice" / file)
+        bundled = _bundled(out)
+        for file, sha256 in [*ice_files(db_path).items(), ("MANIFEST.csv", None)]:
+            rel = f"data/ice/{file}"
+            copied[tmp / rel] = _copy_source(Path(data_dir) / "ice" / file, rel, tmp, sha256, out, bundled)
         if (Path(data_dir) / "history").is_dir():
             _copy_tree(Path(data_dir) / "history", tmp / "data" / "history")
         (tmp / "constraints.txt").write_text(

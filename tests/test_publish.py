@@ -278,10 +278,21 @@ def test_publish_replaces_its_own_bundle_but_nothing_else(site_db, snapshot_data
     out = tmp_path / "deploy"
     assert run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", out).returncode == 0
     (out / "stale.txt").write_text("from an earlier bundle")
+    # ICE's files the last bundle holds with the sha256 the build read are linked from it, not copied again; one
+    # whose manifest line says other bytes is copied from data/
+    first = json.loads((out / "bundle.json").read_text())
+    kept, recopied = "data/ice/participating/participatingAgencies03272026am.xlsx", "data/ice/pending/pendingAgencies02272026am.xlsx"
+    inodes = {rel: (out / rel).stat().st_ino for rel in (kept, recopied)}
+    (out / "bundle.json").write_text(json.dumps({**first, "files": {**first["files"], recopied: "0" * 64}}))
     again = run_cli("publish", "--data", snapshot_data, "--db", site_db, "--out", out)
     assert again.returncode == 0, again.stderr
     assert not (out / "stale.txt").exists() and sha256(out / "287g.db") == sha256(site_db)
-    assert json.loads((out / "bundle.json").read_text())["app"] == "open287g"
+    second = json.loads((out / "bundle.json").read_text())
+    assert second["app"] == "open287g"
+    assert (out / kept).stat().st_ino == inodes[kept] and (out / recopied).stat().st_ino != inodes[recopied]
+    assert sha256(out / recopied) == sha256(snapshot_data / "ice" / recopied[len("data/ice/"):]) == second["files"][recopied]
+    ice = lambda manifest: {rel: digest for rel, digest in manifest["files"].items() if rel.startswith("data/ice/")}  # noqa: E731
+    assert ice(second) == ice(first) and len(ice(first)) > 1000
 
     other = tmp_path / "notes"
     other.mkdir()
