@@ -4,10 +4,12 @@ must succeed.
 
 Durations come first: the session's cold build (empty parse cache) reports its own, and one warm build
 (every workbook cached) is timed here; it also makes the database the kills must not touch. Kills then
-alternate between cold and warm builds, each at a seeded random delay spread from 0 to 1.1x that kind
-of build's duration, so they land while workbooks are read, while publications are dated and
-resolved, while the new file is loaded and finished, and after it is done. A build runs in its own
-session and is killed with its process group, so its worker processes die too.
+alternate between cold and warm builds, each at a seeded random delay spread from 0 to that kind of
+build's duration (1.1x for a warm one), so they land while workbooks are read, while publications are
+dated and resolved, while the new file is loaded and finished, and after it is done. Only warm kills
+reach past the end: a cold build left to finish costs a whole cold build and checks what a warm one
+left to finish checks. A build runs in its own session and is killed with its process group, so its
+worker processes die too.
 
 What each kill interrupted is read from what the build left: cache entries still missing or worker
 processes still running (reading), workers gone but no new file yet (dating and resolving), a new
@@ -224,7 +226,7 @@ def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, r
         cold = attempt % 2 == 1
         if cold:
             shutil.rmtree(b.cold, ignore_errors=True)
-        delay = rng.uniform(0, 1.1 * (cold_seconds if cold else warm_seconds))
+        delay = rng.uniform(0, cold_seconds if cold else 1.1 * warm_seconds)
         killed, stage = b.kill(cold, delay=delay)
         hit.add(stage)
         kills += killed
