@@ -8,7 +8,11 @@ from .fixes import data_rows
 from .load import open_new
 from .words import words
 
-# The entries in id order: agencies, counties and states (from the build), then places (the gazetteer's, fixed by its base key).
+# The entries in id order: agencies, counties and states (from the build, numbered from 1), then places (the
+# gazetteer's, fixed by its base key, numbered from PLACE_IDS). The places' numbers never depend on how many entries
+# the build has, so their rows and their part of the index are copied from a base file while the build's few
+# thousand entries are added to them; hits come back in id order, agencies before places, as one index would give them.
+PLACE_IDS = 1_000_000
 OTHER_ROWS = """
 select
   'agency' as kind,
@@ -45,17 +49,16 @@ from states s
 """
 PLACE_ROWS = """
 select
-  'place',
-  p.id,
+  'place' as kind,
+  p.id as ref,
   p.state_code,
-  p.name || ', ' || p.state_name,
-  null,
-  null,
-  null,
-  null
+  p.name || ', ' || p.state_name as label,
+  null as status,
+  null as spellings,
+  null as place_name,
+  null as county_name
 from places p
 """
-INDEX_ROWS = OTHER_ROWS + "union all" + PLACE_ROWS
 FTS = "search_entries_fts"
 
 
@@ -95,29 +98,31 @@ def _kept_words(cache_dir):
     return Kept(cache_dir, "search-words", cache_key(*with_imports(__name__)))
 
 
-def _base(db, cache_dir, places_key):
-    """The base file of search_entries and its index: keyed by this code, the gazetteer's key (places_key: the places
-    rows are fixed by it) and the agencies, counties and states entries as read now; None without both."""
+def _base(cache_dir, places_key):
+    """The base file of the places' entries and their part of the index: keyed by this code and the gazetteer's key
+    (places_key: the places rows are fixed by it); None without both."""
     if not cache_dir or not places_key:
         return None
-    return basedb.Base(cache_dir, "search", basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES),
-                                                       extra=[places_key, db.conn.execute(OTHER_ROWS).fetchall()]))
+    return basedb.Base(cache_dir, "search", basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES), extra=[places_key]))
+
+
+def _entries(db, rows, first_id):
+    """Insert the entries rows gives into search_entries, numbered from first_id in the order given, each with its words
+    (the spelt function)."""
+    db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select {first_id - 1} + row_number() over (), kind, ref, "
+                    f"state_code, label, status, spelt(label, spellings, place_name, county_name) from ({rows})")
 
 
 def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
     words: the ~40,000 places and counties are the same from build to build; with places_key (gazetteer.write's)
-    the entries and their index are copied from a base file there when no agency, county or state entry changed.
-    Returns that base file's key, which fixes every entry and so every search's answer (None without both)."""
+    the places' entries and their part of the index are copied from a base file there, and the agencies, counties
+    and states added to both. Returns a key of every entry, which fixes every search's answer (None without both)."""
     db = open_new(db_path)
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
-    base = _base(db, cache_dir, places_key)
-    # The entries and their index in one transaction: a base that fails half way leaves neither behind.
-    if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
-        return base.key
     kept = Answers(_kept_words(cache_dir) if cache_dir else None)
 
     def spelt(label, spellings, place, county):
@@ -126,16 +131,24 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
             return _text(*dict.fromkeys(names), place, county)
         return kept.get((label, spellings, place, county), text, _is_text)
 
-    # Filled in one statement, each entry's words from the cache or spelt (a Python function SQLite calls per
-    # row), numbered in the order INDEX_ROWS gives them.
+    # Each entry's words from the cache or spelt (a Python function SQLite calls per row).
     db.conn.create_function("spelt", 4, spelt, deterministic=True)
-    db["search_entries"].create(COLUMNS, pk="id")
-    db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select row_number() over (), kind, ref, state_code, label, "
-                    f"status, spelt(label, spellings, place_name, county_name) from ({INDEX_ROWS})")
-    kept.save()
-    # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
-    db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
+    base = _base(cache_dir, places_key)
+    # The places' entries and their index in one transaction: a base that fails half way leaves neither behind.
+    if not (base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,))):
+        db["search_entries"].create(COLUMNS, pk="id")
+        _entries(db, PLACE_ROWS, PLACE_IDS)
+        # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
+        db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
+        db.conn.commit()
+        if base:
+            base.save(db_path, ["search_entries"], fts=(FTS,))
+    # The build's own entries, then their index rows: the same steps whether the places came from the base or not,
+    # so a rebuild's index is the cold build's.
+    _entries(db, OTHER_ROWS, 1)
+    db.conn.execute(f"insert into {FTS} (rowid, words) select id, words from search_entries where id < ? order by id", (PLACE_IDS,))
     db.conn.commit()
-    if base:
-        base.save(db_path, ["search_entries"], fts=(FTS,))
-    return base.key if base else None
+    kept.save()
+    if not base:
+        return None
+    return basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()])

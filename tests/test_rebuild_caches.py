@@ -115,22 +115,28 @@ def test_search_words_from_the_cache_equal_computed_ones(tmp_path, monkeypatch):
     assert index_of(tmp_path / "d.db", cache) == computed
 
 
-def test_search_entries_from_the_base_equal_computed_ones_until_an_entry_changes(tmp_path, monkeypatch):
+def test_search_entries_from_the_base_equal_computed_ones_until_the_places_change(tmp_path, monkeypatch):
     computed = index_of(tmp_path / "a.db")
+    assert [(kind, entry_id >= search_index.PLACE_IDS) for entry_id, kind, *_ in computed[0]] == [
+        ("agency", False), ("agency", False), ("county", False), ("county", False), ("state", False), ("state", False),
+        ("place", True), ("place", True)]
     cache = tmp_path / "cache"
     assert index_of(tmp_path / "b.db", cache, "places-1") == computed
     (base,) = cache.glob("base-search-*.sqlite")
     monkeypatch.setattr(search_index.basedb.Base, "save", lambda *a, **k: pytest.fail("computed entries the base holds"))
     assert index_of(tmp_path / "c.db", cache, "places-1") == computed
-    monkeypatch.undo()
-    # An agency's status, or other places (another gazetteer key), make another base: computed, not copied.
+    # An agency's status changes the build's own entries only: the places' entries and index still come from the
+    # base, and the whole index is the one computed without it.
     ended = "update agencies set status = 'ended' where id = 'ar-1'"
     assert index_of(tmp_path / "d.db", cache, "places-1", ended) == index_of(tmp_path / "e.db", change=ended) != computed
-    assert not base.exists()  # the other key's file is pruned
+    assert base.exists()
+    monkeypatch.undo()
+    # Other places (another gazetteer key) make another base: computed, not copied, and the old file is pruned.
     saved = []
     real_save = search_index.basedb.Base.save
     monkeypatch.setattr(search_index.basedb.Base, "save", lambda self, *a, **k: (saved.append(self.key), real_save(self, *a, **k)))
     assert index_of(tmp_path / "f.db", cache, "places-2") == computed and len(saved) == 1
+    assert not base.exists()
     (base,) = cache.glob("base-search-*.sqlite")
     with sqlite3.connect(base) as conn:
         conn.execute("drop table search_entries_fts_data")  # the entries copy, their index cannot: neither is kept
