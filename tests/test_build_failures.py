@@ -1,17 +1,13 @@
 """Bad inputs, interrupted builds, incremental and no-change rebuilds, each on a private copy of data/."""
 import csv
 import hashlib
-import os
 import re
 import shutil
-import signal
 import sqlite3
-import subprocess
-import time
 
 import pytest
 
-from conftest import CLI, DATA, ROOT, copy_data, run_cli
+from conftest import DATA, ROOT, copy_data, run_cli
 from workbooks import real_rows, write_workbook as _workbook
 
 NEWEST = "participatingAgencies03272026am.xlsx"
@@ -104,26 +100,6 @@ def test_truncated_publication_is_kept_but_ends_nothing(bad_build, db):
 
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def test_interrupted_build_leaves_previous_database(tmp_path, db_path, snapshot_data):
-    out = tmp_path / "287g.db"
-    shutil.copy(db_path, out)
-    before = _sha(out)
-    # A fresh cache makes the build long enough to be killed while reading workbooks.
-    proc = subprocess.Popen(CLI + ["build", "--data", str(snapshot_data), "--out", str(out), "--cache", str(tmp_path / "cache"), "--force"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    time.sleep(2.5)
-    assert proc.poll() is None, "the build finished before it could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)  # the build and its worker processes
-    proc.wait()
-    assert _sha(out) == before
-    conn = sqlite3.connect(f"file:{out}?mode=ro", uri=True)
-    assert conn.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
-    conn.close()
-    again = run_cli("build", "--data", snapshot_data, "--out", out, "--cache", tmp_path / "cache")
-    assert again.returncode == 0, again.stderr
-    assert not (tmp_path / "287g.db.tmp").exists()
 
 
 def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_result):
