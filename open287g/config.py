@@ -211,7 +211,7 @@ def write_config(build_dir, metadata=None):
     """Write build/metadata.json; returns its path.
 
     The build passes the metadata it assembled before starting, so a bad query stops it early.
-    The inspect counts are serve.prepare's (`serve` and `publish` write them when missing or stale).
+    The inspect counts are serve.prepare's (`serve` writes them when missing or stale).
     """
     build_dir = Path(build_dir)
     metadata = assemble() if metadata is None else metadata
