@@ -4,6 +4,8 @@ import datetime
 import hashlib
 import re
 
+from .cachekey import Answers
+
 
 # participatingAgencies03272026am.xlsx, pendingAgencies10292025pmB.xlsx, ...12042025pm2.xlsx; also
 # separators ICE has not used yet (participating_agencies_04-15-2026_am.xlsx), so that a new habit
@@ -144,27 +146,19 @@ def _neighbours(others, when, k=FIT_NEIGHBOURS, dates=None):
 
 
 class Similarity:
-    """jaccard() of two scratch records' key sets, kept by the pair of their fingerprints: _fix_typed_dates compares
+    """jaccard() of two scratch records' key sets, answered by the pair of their fingerprints: _fix_typed_dates compares
     each pair of neighbours from both sides (3,013 pairs in 5,219 comparisons), and the next build compares the same
-    pairs again, so known holds the last build's (pipeline.Similarities: valid while the code and the corrections,
-    which make key sets from rows, are unchanged). used is what this build compared; added counts what it computed."""
+    pairs again. answers (cachekey.Answers) holds the last build's (pipeline.kept_similarities: valid while the code
+    and the corrections, which make key sets from rows, are unchanged) and records what this build compared."""
 
-    def __init__(self, known=None):
-        self.known, self.used, self.added = known or {}, {}, 0
+    def __init__(self, answers=None):
+        self.answers = Answers() if answers is None else answers
 
     def __call__(self, p, o):
         a, b = p["fingerprint"], o["fingerprint"]
         if a is None or b is None:
             return jaccard(p["keys"], o["keys"])
-        pair = (a, b) if a < b else (b, a)
-        found = self.used.get(pair)
-        if found is None:
-            found = self.known.get(pair)
-            if found is None:
-                found = jaccard(p["keys"], o["keys"])
-                self.added += 1
-            self.used[pair] = found
-        return found
+        return self.answers.get((a, b) if a < b else (b, a), lambda: jaccard(p["keys"], o["keys"]))
 
 
 def _fit(pub, others, when, dates, similarity):

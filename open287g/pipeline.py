@@ -257,26 +257,16 @@ class Checkpoints:
 
 def rows_key(corrections):
     """What fixes an ICE workbook's rows once its bytes are known: the code that reads and corrects them and the hand
-    corrections, and the packages a reading depends on. The caches of what is computed from rows (Similarities,
+    corrections, and the packages a reading depends on. The caches of what is computed from rows (kept_similarities,
     Checkpoints) are keyed by it."""
     lines = repr(sorted(sorted(c.items()) for c in corrections))
     return cache_key(*with_imports("open287g.read", "open287g.fixes"), packages=SNAPSHOT_PACKAGES, extra=(lines,))
 
 
-class Similarities:
-    """dating.Similarity's comparisons, kept in the cache by the key of what they depend on: the rows (rows_key) and
-    the code that compares them. A build with one new publication then compares only the pairs it is part of."""
-
-    def __init__(self, cache_dir, rows_key):
-        self.kept = Kept(cache_dir, "similarity", cache_key(*with_imports("open287g.dating"), extra=(rows_key,)))
-
-    def load(self):
-        return dating.Similarity(self.kept.load())
-
-    def save(self, similarity):
-        """Keep the pairs this build compared, when they differ from those on file."""
-        if similarity.added or len(similarity.used) != len(similarity.known):
-            self.kept.save(similarity.used)
+def kept_similarities(cache_dir, rows_key):
+    """dating.Similarity's answers, kept in the cache by the key of what they depend on: the rows (rows_key) and the
+    code that compares them. A build with one new publication then compares only the pairs it is part of."""
+    return Kept(cache_dir, "similarity", cache_key(*with_imports("open287g.dating"), extra=(rows_key,))).answers()
 
 
 def kept_pending_pairs(cache_dir):
@@ -429,10 +419,10 @@ def correct(read, inputs):
 
 
 def date(corrected, similarities):
-    """date: the readable publications, each with its list, date and order (dating.date); the unreadable ones as they are."""
-    similarity = similarities.load()
-    dated = {p.id: p for p in dating.date([p for p in corrected.publications if not p.error], similarity)}
-    similarities.save(similarity)
+    """date: the readable publications, each with its list, date and order (dating.date, comparing contents through
+    the answers similarities keeps); the unreadable ones as they are."""
+    dated = {p.id: p for p in dating.date([p for p in corrected.publications if not p.error], dating.Similarity(similarities))}
+    similarities.save()
     return tuple(dated.get(p.id, p) for p in corrected.publications)
 
 
@@ -643,7 +633,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
                 rows = rows_key(inputs.corrections)
-                walked = walk(date(corrected, Similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
+                walked = walk(date(corrected, kept_similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
                               kept_pending_pairs(cache_dir), locate.has_town, corrected.printed)
                 placed = place(walked, locate, states, inputs.links, corrected.moved)
                 stage("resolve")

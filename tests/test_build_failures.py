@@ -384,10 +384,12 @@ def test_a_name_date_days_before_the_save_is_corrected_by_the_save_time():
     assert unexplained["found"][0][0] == "date_far_from_neighbours" and "saved on 2025-12-01" in unexplained["found"][0][2]
 
 
-def test_similarities_are_kept_by_fingerprint_and_reused_by_the_next_build():
+def test_similarities_are_kept_by_fingerprint_and_reused_by_the_next_build(tmp_path, monkeypatch):
     """dating.Similarity: a pair compared once is not compared again, in either order, and a second build given the
-    first's pairs computes none and dates alike (pipeline.Similarities keeps them in the cache)."""
+    first's pairs, kept in the cache as pipeline.kept_similarities keeps them, computes none and dates alike."""
+    from open287g import dating
     from open287g.dating import Similarity, _fix_typed_dates
+    from open287g.pipeline import kept_similarities
 
     def made():
         # each week's list adds an agency; January 2026's list, mistyped 2025, adds a fifth
@@ -398,13 +400,16 @@ def test_similarities_are_kept_by_fingerprint_and_reused_by_the_next_build():
             p["fingerprint"] = repr(sorted(p["keys"]))
         return pubs
 
-    first = Similarity()
-    assert first(made()[1], made()[3]) == first(made()[3], made()[1]) == 2 / 4 and first.added == 1
+    first = Similarity(kept_similarities(tmp_path, "rows-1"))
+    assert first(made()[1], made()[3]) == first(made()[3], made()[1]) == 2 / 4 and len(first.answers.used) == 1
     cold, warm = made(), made()
     _fix_typed_dates(cold, first)
-    second = Similarity(dict(first.used))
+    first.answers.save()
+    second = Similarity(kept_similarities(tmp_path, "rows-1"))
+    monkeypatch.setattr(dating, "jaccard", lambda *a: pytest.fail("compared a pair the cache holds"))
     _fix_typed_dates(warm, second)
-    assert second.added == 0 and second.used == first.used
+    assert second.answers.used == first.answers.used and len(first.answers.used) > 1
+    assert Similarity(kept_similarities(tmp_path, "rows-2")).answers.kept == {}  # other rows: nothing kept applies
     assert [(p["published_at"], p["found"]) for p in warm] == [(p["published_at"], p["found"]) for p in cold]
     assert str(cold[-1]["published_at"]) == "2026-01-05 17:00:00"  # the content fits a year later far better
 
