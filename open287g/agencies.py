@@ -162,10 +162,13 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
         newest_name = named[-1].agency if named else apps_by_last[-1]["agency"]
         spellings = sorted({s for a in agreements for s in a.spellings if (a.state_code, norm_agency(s)) in keys} | {a.agency for a in agreements}
                            | {n for x in applications for n in (x["agency"], x.get("agency_printed_first")) if n})  # a misspelt pending printing too
-        levels = [a.level for a in by_last] + [x["level"] for x in apps_by_last]
-        counties = [a.county for a in by_last] + [x["county"] for x in apps_by_last]
-        level = next((v for v in reversed(levels) if v), None)
-        county = next((v for v in reversed(counties) if v), None)
+        # TYPE and COUNTY as printed last on either list: a pending printing is older than the agreement it became
+        # (City of Miami PD: "State" on the pending list in August 2025, "Municipality" on every participating list
+        # since); the participating list's wins a tie.
+        printings = sorted([(a.last_seen, 1, a.id, a.level, a.county) for a in agreements]
+                           + [(x["last_seen"], 0, x["id"], x["level"], x["county"]) for x in applications])
+        level = next((p[3] for p in reversed(printings) if p[3]), None)
+        county = next((p[4] for p in reversed(printings) if p[4]), None)
         active = [a for a in agreements if a.status == "active"]
         # The state printed last: a row printed under a wrong state first (Wichita County OK -> TX) is corrected.
         printed_states = sorted([(a.last_seen, a.state_code or "") for a in agreements] + [(x["last_seen"], x["state_code"] or "") for x in applications])

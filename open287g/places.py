@@ -784,8 +784,11 @@ class _Locator:
                     or (self.given and not self.names_state() and self.town(exact=True))
                     or self.state("state agency (ICE type)"))
         if self.kind == "county":
+            # A police printed County is a town's when its name says so; ICE's county, the town's name with
+            # "County", may have no such town (Yoakum Police Department, TX: Yoakum County; Yoakum is in Lavaca).
+            town_police = self.has(_MUNICIPAL_WORDS) and not self.has({"sheriff", "sheriffs"})
             return (self.county_in_name()
-                    or (self.has(_MUNICIPAL_WORDS) and not self.has({"sheriff", "sheriffs"}) and self.town())
+                    or (town_police and (self.town() or self.town_beyond_given()))
                     or given("ICE's county column")
                     or self.misspelt_county_in_name()
                     or self.known()

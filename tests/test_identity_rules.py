@@ -522,3 +522,23 @@ def test_an_addendum_read_as_an_agreement_of_its_own_is_still_its_agencys():
     agencies = build_agencies(lin, [])
     lake = [a for a in agencies.rows.values() if a["state_code"] == "FL"]
     assert [(a["name"], a["agreements_total"]) for a in lake] == [("Lake County Sheriff's Office", 2)]
+
+
+def test_an_agencys_county_is_the_one_printed_last_on_either_list():
+    # Rule printed_last: the pending list printed the (made-up) department under one county, the participating list
+    # under another on every list since: the agency's COUNTY is the later printing, whichever list it is on.
+    from open287g import places, resolve
+    from open287g.agencies import build_agencies
+
+    pending = row("TEXAS", "Madeup Police Department", "Task Force Model", None, county="Lavaca County")
+    signed = row("TEXAS", "Madeup Police Department", "Task Force Model", "2025-03-03", county="Jones County")
+    lineage = walk(OTHER, OTHER, OTHER + [signed], OTHER + [signed])
+    apps = resolve.pending_applications(publications([pending], [pending]), lineage.agreements, places.county_fips, state_names=STATES)
+    assert [(a["county"], a["outcome"]) for a in apps] == [("Lavaca County", "signed")]
+    (agency,) = [a for a in build_agencies(lineage, apps).rows.values() if a["name"] == "Madeup Police Department"]
+    assert agency["county"] == "Jones County"
+    # printed again on the pending list after its agreement's last printing: that printing is the newer
+    later = publications([], [], [], [], [pending], start=datetime.date(2025, 3, 3))
+    apps = resolve.pending_applications(later, lineage.agreements, places.county_fips, state_names=STATES)
+    (agency,) = [a for a in build_agencies(lineage, apps).rows.values() if a["name"] == "Madeup Police Department"]
+    assert agency["county"] == "Lavaca County"

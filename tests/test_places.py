@@ -150,6 +150,9 @@ def check(result, precision, fips=None, place=None):
     (("NH", "Pittsburgh Police Department", "Municipality", None), "place", "33007", "Pittsburg"),
     (("FL", "Sunny Isles Police Department", "Municipality", None), "place", "12086", None),
     (("TX", "Stamford Police Department", "County", "Jones County"), "place", "48253", "Stamford"),
+    # a town's police printed County under the county of its town's name (Yoakum is in Lavaca County), not its sheriff
+    (("TX", "Yoakum Police Department", "County", "Yoakum County"), "place", "48285", "Yoakum"),
+    (("TX", "Yoakum County Sheriff's Office", "County", "Yoakum County"), "county", "48501", None),
     (("FL", "University of North Florida Police Department", "Municipality", None), "place", "12031",
      "Jacksonville"),
     # a township is not the borough of the same name (Sewickley borough is in Allegheny County)

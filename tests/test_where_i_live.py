@@ -96,10 +96,18 @@ def test_abbreviations_expand_into_words_and_a_state():
 
 
 def test_level_corrections_on_the_real_build(sql):
-    rows = dict(sql("select name, reach from level_corrections where state_code = 'FL'"))
-    assert rows["City of Miami Police Department"] == "town"  # printed "State" by ICE
-    assert rows["Florida Gulf Coast University Police Department"] == "campus"
-    assert sql("select place_name, county_name from agencies where name = 'City of Miami Police Department'") == [("Miami", "Miami-Dade County")]
+    # Rule printed_last: ICE printed the City of Miami's police "State" on the pending list and on its first
+    # participating lists (August-September 2025), "Municipality" on every list since 8 September 2025
+    miami = "select level, reach, place_name, county_name from agencies where name = 'City of Miami Police Department'"
+    assert sql(miami) == [("Municipality", "town", "Miami", "Miami-Dade County")]
+    assert sql("select distinct level from listings where agency = 'City of Miami Police Department' order by 1") == [
+        ("Municipality",), ("State",), ("State Agency",)]
+    assert sql("select reach from agencies where name = 'Florida Gulf Coast University Police Department'") == [("campus",)]
+    # printed County under Yoakum County on every participating list; Yoakum is in Lavaca County
+    assert sql("select level_printed, reach from level_corrections where name = 'Yoakum Police Department'") == [("County", "town")]
+    assert sql("select place_name, county_name from agencies where name = 'Yoakum Police Department'") == [("Yoakum", "Lavaca County")]
+    # "Lancaster County" on three pending lists of October 2025, "Armstrong County" on every list since
+    assert sql("select county, county_name from agencies where name = 'Manor Township Police Department'") == [("Armstrong County", "Armstrong County")]
     assert sql("select reach from agencies where name = 'Indiana State Police Department'") == [("statewide",)]
     # printed "State" on ICE's lists of January and February 2026: Salisbury's county jail, not a state agency
     assert sql("select reach, county_name from agencies where name = 'Wicomico County Corrections Center'") == [("county", "Wicomico County")]
