@@ -221,3 +221,13 @@ async def test_a_towns_own_police_placed_in_ices_county_is_still_the_towns(ds, p
     # the search's answer for the typed town is the same
     found = text_of((await ds.client.get(f"/search?q={town}, {place[:2].upper()}")).text)
     assert f"{town} has no police department" not in found and police in found[:found.index("sheriff, jail, corrections")]
+
+
+async def test_an_agency_page_says_when_its_reach_is_not_the_type_ice_prints(ds, sql):
+    ((yoakum,),) = sql("select id from agencies where name = 'Yoakum Police Department'")
+    page = text_of((await ds.client.get(f"/287g/agencies/{yoakum}")).text)
+    assert "ICE's list gives its type as County; by its name it is listed here as: Town or city agency." in page
+    spanish = text_of((await ds.client.get(f"/es/287g/agencies/{yoakum}")).text)
+    assert "La lista de ICE da como tipo" in spanish and "Agencia de una ciudad o pueblo" in spanish
+    ((miami,),) = sql("select id from agencies where name = 'City of Miami Police Department'")
+    assert "gives its type as" not in text_of((await ds.client.get(f"/287g/agencies/{miami}")).text)  # printed as it is now

@@ -354,10 +354,13 @@ order by a.status = 'active' desc, a.name
 AGENCY = """
 select
   a.*,
-  s.name as state_name
+  s.name as state_name,
+  c.level_printed as level_contradicted
 from agencies a
 join states s
   on s.code = a.state_code
+left join level_corrections c
+  on c.agency_id = a.id
 where a.id = :id
 """
 
