@@ -177,6 +177,11 @@ def pending_applications(members, agreements, county_of=None, answers=None, stat
                     "corrected_ids": (),
                 }
             app.update(last_publication_id=p.id, last_seen=p.published_at)
+            # Rule printed_last: TYPE and COUNTY as this run printed them last (ICE corrects them on later lists)
+            if row.level_clean:
+                app["level"] = row.level_clean
+            if row.county:
+                app["county"] = row.county
         if printed:  # the runs as printed, of every row: a corrected run can join a run printed right
             shown = {}
             for row in p.rows:

@@ -542,3 +542,7 @@ def test_an_agencys_county_is_the_one_printed_last_on_either_list():
     apps = resolve.pending_applications(later, lineage.agreements, places.county_fips, state_names=STATES)
     (agency,) = [a for a in build_agencies(lineage, apps).rows.values() if a["name"] == "Madeup Police Department"]
     assert agency["county"] == "Lavaca County"
+    # within one run of the pending list too: a COUNTY left blank, then printed, is the application's
+    blank = row("TEXAS", "Madeup Police Department", "Task Force Model", None, county=None)
+    apps = resolve.pending_applications(publications([blank], [pending], [blank]), {}, places.county_fips, state_names=STATES)
+    assert [a["county"] for a in apps] == ["Lavaca County"]
