@@ -119,7 +119,7 @@ def read_all(sources, cache_dir, jobs, progress):
     places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
     for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), (f"read-{KEY_GLOB}.pickle", snapshot.path.name),
                             (f"read-{KEY_GLOB}-new.pickle", snapshot.delta_path.name),  # the snapshot's delta: kept with it
-                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", f"places-{places_key}.json"),
+                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", None),  # places' answers as JSON, before PlaceCache kept them as Answers
                             ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
                             ("gazetteer-*.pickle", None),  # places rows as pickles, before the gazetteer's base file
                             ("reach-counties-*.pickle", None)):  # reach's county answers, kept by PlaceCache since
@@ -178,43 +178,35 @@ def _places_key():
 
 
 class PlaceCache:
-    """places.locate() and county_fips() results kept between builds, so a rebuild needs no geography index unless an
-    agency is new."""
+    """places.locate() and county_fips() answers kept between builds (cachekey.Answers, under the key of the geography
+    code and packages), so a rebuild needs no geography index unless an agency is new."""
 
     def __init__(self, cache_dir):
-        self.path = Path(cache_dir) / f"places-{_places_key()}.json"
-        self.results, self.dirty = {}, False
+        self.kept = Kept(cache_dir, "places", _places_key())
+        self.path = self.kept.path
+        self.answers = None
 
     def __enter__(self):
-        try:
-            self.results = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self.results = {}
+        self.answers = self.kept.answers()
         return self
 
-    def _kept(self, key, compute):
-        if key not in self.results:
-            self.results[key] = compute()
-            self.dirty = True
-        return self.results[key]
-
     def __call__(self, state, agency, level, county):
-        return self._kept(json.dumps([state, agency, level, county]), lambda: places.locate(state, agency, level, county))
+        return self.answers.get(("locate", state, agency, level, county), lambda: places.locate(state, agency, level, county))
 
     def county(self, state, county, fuzzy=True):
         """places.county_fips, kept likewise."""
-        return self._kept(json.dumps(["county", state, county, fuzzy]), lambda: places.county_fips(state, county, fuzzy))
+        return self.answers.get(("county", state, county, fuzzy), lambda: places.county_fips(state, county, fuzzy))
 
     def has_town(self, state, agency):
         """Whether an agency's name names a town of the state (places.locate places it at a town)."""
         return self(state, agency, None, None)["precision"] == "place"
 
     def states(self):
-        return self._kept("states", places.states)
+        return self.answers.get("states", places.states)
 
     def __exit__(self, *exc):
-        if self.dirty and exc[0] is None:
-            atomic_write(self.path, json.dumps(self.results))
+        if exc[0] is None:
+            self.answers.save()
 
 
 class Checkpoints:
