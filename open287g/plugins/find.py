@@ -684,9 +684,8 @@ async def town_answer(db, place):
     counties = place_counties(place)
     elsewhere = await _rows(db, POLICE_ELSEWHERE, {"state": place["state_code"], "town": place["name"],
                                                    "counties": json.dumps([c["fips"] for c in counties])})
-    for e in elsewhere:
-        if e["fips"] not in {c["fips"] for c in counties}:
-            counties.append({"fips": e["fips"], "name": e["name"]})
+    # the query leaves out the town's own counties; two of its police may name one other county
+    counties += list({e["fips"]: {"fips": e["fips"], "name": e["name"]} for e in elsewhere}.values())
     return await answer(db, place["state_code"], counties, place["name"]), elsewhere
 
 
