@@ -85,12 +85,11 @@ def _by_name(records):
     return by_name
 
 
-def link(db, records=None, by_name=None, named=None):
+def link(db, by_name, named):
     """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file.
 
-    named: {sha256: the agency the document names} (the extraction's agency_named), for rule another_agencys_document."""
-    by_name = _by_name(records) if by_name is None else by_name
-    named = {r["sha256"]: r.get("agency_named") for r in records or ()} if named is None else named
+    by_name: _by_name's {file name: sha256}; named: {sha256: the agency the document names} (the extraction's
+    agency_named), for rule another_agencys_document."""
     rows, seen = [], set()
     for agreement_id, role, printed in db.execute(LINKS).fetchall():
         name = file_name_of(printed)
@@ -183,7 +182,7 @@ def write(path, data_dir, cache_dir=None):
     records = None if saved else load_records(data_dir)
     static = saved or _static(records)
     db = open_new(path)
-    links = link(db.conn, by_name=static["by_name"], named={d["sha256"]: d["agency_named"] for d in static["documents"]})
+    links = link(db.conn, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]})
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order
     for l in links:
