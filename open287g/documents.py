@@ -101,7 +101,8 @@ def link(db, by_name, named):
             continue
         seen.add(key)
         rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
-                     "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file"})
+                     "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file",
+                     "other_agency_sha256": None})
     return _another_agencys(rows, named, {r[0]: r[1:] for r in db.execute(AGREEMENT_AGENCIES)})
 
 
@@ -110,7 +111,8 @@ def _another_agencys(rows, named, agreements):
     Georgia Department of Public Safety's from the Gilmer County Sheriff's Office's; the Melbourne Police
     Department's from the Melbourne Beach Police Department's). A document linked from the agreements of more than
     one agency, which names one of them (its agency_named, compared as identity compares names), is that agency's
-    only: the other agencies' links keep the URL and file name, without the document, and say why.
+    only: the other agencies' links keep the URL and file name, without the document, say why and name the document
+    they lead to (other_agency_sha256).
 
     agreements: {agreement id: (agency id, agency, state name, state code)}."""
     linked = {}  # sha256 -> {agency id: {(name printed, state)}} of the agreements linking it
@@ -126,7 +128,7 @@ def _another_agencys(rows, named, agreements):
     out = []
     for r in rows:
         if owners.get(r["sha256"]) and agreements[r["agreement_id"]][0] not in owners[r["sha256"]]:
-            r = {**r, "sha256": None, "match": f"another agency's document: it names {named[r['sha256']]}"}
+            r = {**r, "sha256": None, "other_agency_sha256": r["sha256"], "match": f"another agency's document: it names {named[r['sha256']]}"}
         out.append(r)
     return out
 
@@ -200,9 +202,10 @@ def write(path, data_dir, cache_dir=None):
     if not copied:
         _insert_static(db, records if records is not None else load_records(data_dir))
     insert(db, "agreement_documents", ({"id": i, **l} for i, l in enumerate(links, start=1)), pk="id",
-           foreign_keys=[("agreement_id", "agreements", "id"), ("sha256", "moa_documents", "sha256")],
+           foreign_keys=[("agreement_id", "agreements", "id"), ("sha256", "moa_documents", "sha256"),
+                         ("other_agency_sha256", "moa_documents", "sha256")],
            columns={"id": int, "agreement_id": str, "sha256": str, "role": str, "url": str, "url_unwrapped": str,
-                    "file_name": str, "match": str})
+                    "file_name": str, "match": str, "other_agency_sha256": str})
     for table, column in (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("agreement_documents", "agreement_id"),
                           ("agreement_documents", "sha256"), ("moa_signatories", "name")):
         db[table].create_index([column], if_not_exists=True)

@@ -206,6 +206,8 @@ def test_a_document_linked_from_two_agencies_rows_is_the_one_it_names():
         ("a1", "d3", "file name"),  # linked from one agency only: kept, whatever it names
     ]
     assert out[1]["url"] == rows[1]["url"] and out[1]["file_name"] == "d1.pdf"  # the link ICE printed stays
+    assert out[1]["other_agency_sha256"] == "d1"  # and the document it leads to, for the agency's page
+    assert [r.get("other_agency_sha256") for i, r in enumerate(out) if i != 1] == [None] * 4
 
 
 # --- the built database (the committed extraction of the corpus) -----------------------------------
@@ -226,13 +228,15 @@ def test_built_tables_answer(sql):
     # rule another_agencys_document: ICE linked the Georgia Department of Public Safety's MOA from the Gilmer County
     # Sheriff's Office's row (26 January 2026 on), and the Melbourne Police Department's from the Melbourne Beach
     # Police Department's; each document stays its own agency's only
-    misdirected = sql("select a.agency, ad.file_name, ad.match from agreement_documents ad join agreements a on a.id = ad.agreement_id "
+    misdirected = sql("select a.agency, ad.file_name, ad.match, d.file_name from agreement_documents ad join agreements a on a.id = ad.agreement_id "
+                      "left join moa_documents d on d.sha256 = ad.other_agency_sha256 "
                       "where ad.sha256 is null and ad.match like 'another agency%' order by a.agency")
     assert misdirected == [
         ("Gilmer County Sheriff's Office", "georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf",
-         "another agency's document: it names Georgia Department of Public Safety"),
+         "another agency's document: it names Georgia Department of Public Safety", "georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf"),
         ("Melbourne Beach Police Department", "MelbournePoliceDeptFL_TFM_MOA_04142025.pdf",
-         "another agency's document: it names Melbourne Police Department")]
+         "another agency's document: it names Melbourne Police Department", "MelbournePoliceDeptFL_TFM_MOA_04142025.pdf")]
+    assert sql("select count(*) from agreement_documents where other_agency_sha256 is not null")[0][0] == 2
     owners = sql("select d.file_name, a.agency from agreement_documents ad join agreements a on a.id = ad.agreement_id "
                  "join moa_documents d on d.sha256 = ad.sha256 where d.file_name in (?, ?) order by 1",
                  ("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf", "MelbournePoliceDeptFL_TFM_MOA_04142025.pdf"))

@@ -480,10 +480,8 @@ select
   d.agency_named
 from agreement_documents ad
 join moa_documents d
-  on d.file_name = ad.file_name collate nocase
-where ad.sha256 is null
-  and ad.match like 'another agency''s document%'
-  and ad.agreement_id in (select id from agreements where agency_id = :id)
+  on d.sha256 = ad.other_agency_sha256
+where ad.agreement_id in (select id from agreements where agency_id = :id)
 order by ad.agreement_id, ad.role desc, ad.file_name
 """
 
