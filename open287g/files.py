@@ -71,16 +71,19 @@ def atomic_write(path, data, durable=True):
     return path
 
 
-def swap_in(finished, path):
+def swap_in(finished, path, durable=True):
     """Rename a finished file (written by another program, as SQLite's VACUUM INTO writes) over path,
-    synced first as atomic_write's are: a crash leaves the old file or the whole new one."""
-    fd = os.open(finished, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    synced first as atomic_write's are: a crash leaves the old file or the whole new one. durable=False leaves out
+    the fsyncs, as atomic_write's does, for a cache entry whose reader checks it is whole."""
+    if durable:
+        fd = os.open(finished, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     os.replace(finished, path)
-    _fsync_dir(Path(path).parent)
+    if durable:
+        _fsync_dir(Path(path).parent)
     return Path(path)
 
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
+from . import ROOT, basedb, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
@@ -477,15 +477,28 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
     seeds = read_seeds(inputs.data_dir / "seeds", built.agencies.rows)
     for problem in seeds["problems"]:
         _log(f"error: {problem}")
-    load.write(tmp, built, seeds)
     try:
-        counties.write(tmp, inputs.data_dir, cache_dir)  # counties, gazetteer, documents: fixed tables from base files in the cache
-        places_key = gazetteer.write(tmp, cache_dir)
+        # The tables fixed by data/ files and code (outlines, places, the places' search entries, the MOA documents'
+        # pages) come from base files in the cache; when the build before left them together in a start file under
+        # the same keys, the new database begins as a copy of it and the writers leave those tables alone.
+        census = counties.census(inputs.data_dir, {s["fips"]: s["postal"] for s in built.states}, cache_dir)
+        county_names = counties.names(census, built.agencies.rows.values())
+        places_part = gazetteer.start_part(county_names, cache_dir)
+        parts = [counties.start_part(census), places_part,
+                 search_index.start_part(cache_dir, places_part[0].key if places_part[0] else None),
+                 *([documents.start_part(inputs.data_dir, cache_dir)] if with_documents else [])]
+        start = basedb.Start(cache_dir, parts)
+        fixed = start.copy(tmp)
+        load.write(tmp, built, seeds)
+        counties.write(tmp, inputs.data_dir, cache_dir, census, fixed)
+        places_key = gazetteer.write(tmp, cache_dir, county_names, fixed)
         reach.write(tmp, list(inputs.areas), county_of)
-        search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key)
+        search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key, fixed)
         link_meetings(tmp, cache_dir, search_key)
-        documents_written = documents.write(tmp, inputs.data_dir, cache_dir) if with_documents else None  # the MOA documents' committed extraction
+        documents_written = documents.write(tmp, inputs.data_dir, cache_dir, fixed) if with_documents else None  # the MOA documents' committed extraction
         evidence = history.write(tmp, inputs.data_dir, {s["postal"]: s["name"] for s in built.states}, places.state_postal, cache_dir)
+        if not fixed:
+            start.save()  # from the base files the writers copied or made
     except (counties.CensusError, reach.AreasError) as e:
         raise NotBuilt(str(e)) from None
     return Loaded(seeds, documents_written, evidence)

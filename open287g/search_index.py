@@ -92,10 +92,11 @@ def _is_text(words):
     return type(words) is str
 
 
-def _kept_words(cache_dir):
+def _kept_words(cache_dir, family="search-words"):
     """Where each entry's words are kept between builds, {(label, spellings, place, county): words}: under a key of
-    this module and words.py. Each value is checked where it is read."""
-    return Kept(cache_dir, "search-words", cache_key(*with_imports(__name__)))
+    this module and words.py. Each value is checked where it is read. The places' words are kept apart
+    ("search-place-words"): only a build that writes the places' entries anew reads them."""
+    return Answers(Kept(cache_dir, family, cache_key(*with_imports(__name__))) if cache_dir else None)
 
 
 def _base(cache_dir, places_key):
@@ -113,31 +114,40 @@ def _entries(db, rows, first_id):
                     f"state_code, label, status, spelt(label, spellings, place_name, county_name) from ({rows})")
 
 
-def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
+def start_part(cache_dir, places_key):
+    """(base file, tables, FTS tables) of what a new database can start with (basedb.Start): the places' entries."""
+    return _base(cache_dir, places_key), ("search_entries",), (FTS,)
+
+
+def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixed=False):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
     words: the ~40,000 places and counties are the same from build to build; with places_key (gazetteer.write's)
     the places' entries and their part of the index are copied from a base file there, and the agencies, counties
-    and states added to both. Returns a key of every entry, which fixes every search's answer (None without both)."""
+    and states added to both; fixed: those are in the database already (basedb.Start). Returns a key of every entry,
+    which fixes every search's answer (None without both)."""
     db = open_new(db_path)
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
-    kept = Answers(_kept_words(cache_dir) if cache_dir else None)
+    kept = [_kept_words(cache_dir)]  # the answers spelt() uses: the build's entries', or while they are written the places'
 
     def spelt(label, spellings, place, county):
         def text():
             names = [label] + (json.loads(spellings) if spellings else [])
             return _text(*dict.fromkeys(names), place, county)
-        return kept.get((label, spellings, place, county), text, _is_text)
+        return kept[0].get((label, spellings, place, county), text, _is_text)
 
     # Each entry's words from the cache or spelt (a Python function SQLite calls per row).
     db.conn.create_function("spelt", 4, spelt, deterministic=True)
     base = _base(cache_dir, places_key)
     # The places' entries and their index in one transaction: a base that fails half way leaves neither behind.
-    if not (base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,))):
+    if not (fixed or (base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)))):
         db["search_entries"].create(COLUMNS, pk="id")
+        built, kept[0] = kept[0], _kept_words(cache_dir, "search-place-words")
         _entries(db, PLACE_ROWS, PLACE_IDS)
+        kept[0].save()
+        kept[0] = built
         # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
         db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
         db.conn.commit()
@@ -148,7 +158,7 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None):
     _entries(db, OTHER_ROWS, 1)
     db.conn.execute(f"insert into {FTS} (rowid, words) select id, words from search_entries where id < ? order by id", (PLACE_IDS,))
     db.conn.commit()
-    kept.save()
+    kept[0].save()
     if not base:
         return None
     return basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from open287g import counties, documents, gazetteer
+from open287g import basedb, counties, documents, gazetteer
 from open287g.load import insert
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -122,3 +122,35 @@ def test_a_base_of_other_inputs_is_not_read(tmp_path):
     assert len(first) == len(second) == 1 and first != second
     names = dict(sqlite3.connect(tmp_path / "b.db").execute("select fips, name from counties where state_code = 'AL'"))
     assert "Franklyn County" in names.values()
+
+
+def test_a_start_file_holds_the_bases_tables_and_one_cut_short_is_not_used(tmp_path):
+    """basedb.Start: the tables of its bases in one file a new database is copied from; a copy cut short, or a part
+    without a base (no cache, a missing input), gives no start and the writers work as without one."""
+    source = tmp_path / "source.db"
+    db = sqlite_utils.Database(source)
+    insert(db, "places", [{"id": f"al/{n}", "name": n} for n in ("russellville", "red bay")], pk="id")
+    insert(db, "moa_pages", [{"sha256": "d1", "page": 1, "text": "Sheriff Shannon Oliver"}], pk=("sha256", "page"))
+    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
+    db.conn.commit()
+    db.conn.close()
+    cache = tmp_path / "cache"
+    places_base, pages_base = basedb.Base(cache, "gazetteer", "k1"), basedb.Base(cache, "documents", "k2")
+    places_base.save(source, ["places"])
+    pages_base.save(source, ["moa_pages"], fts=["moa_pages_fts"])
+    start = basedb.Start(cache, [(places_base, ("places",), ()), (pages_base, ("moa_pages",), ("moa_pages_fts",))])
+    start.save()
+    assert start.copy(tmp_path / "new.db")
+    conn = sqlite3.connect(tmp_path / "new.db")
+    assert conn.execute("select name from places order by id").fetchall() == [("red bay",), ("russellville",)]
+    assert conn.execute("select p.page from moa_pages_fts join moa_pages p on p.rowid = moa_pages_fts.rowid "
+                        "where moa_pages_fts match 'oliver'").fetchall() == [(1,)]
+    assert basedb.VALUES not in {n for (n,) in conn.execute("select name from sqlite_master")}
+    conn.close()
+    # under other keys: another file, and the first is removed once it is made
+    other = basedb.Start(cache, [(basedb.Base(cache, "gazetteer", "k3"), ("places",), ())])
+    assert other.path != start.path and not other.copy(tmp_path / "other.db") and not (tmp_path / "other.db").exists()
+    start.path.write_bytes(start.path.read_bytes()[:-4096])
+    assert not start.copy(tmp_path / "short.db") and not (tmp_path / "short.db").exists()
+    assert basedb.Start(cache, [(None, ("places",), ())]).path is None
+    assert basedb.Start(None, [(places_base, ("places",), ())]).path is None

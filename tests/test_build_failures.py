@@ -110,6 +110,7 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     out = tmp_path / "287g.db"
     first = run_cli("build", "--data", data, "--out", out, "--cache", cache)
     assert first.returncode == 0 and "(0 workbooks parsed, 1121 from cache)" in first.stdout, first.stdout
+    started = next(cache.glob("start-*.sqlite")).stat().st_mtime_ns
     shutil.copy(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / NEWEST)
     second = run_cli("build", "--data", data, "--out", out, "--cache", cache)
     assert second.returncode == 0 and "(1 workbook parsed, 1121 from cache)" in second.stdout, second.stdout
@@ -119,11 +120,15 @@ def test_rebuild_with_one_new_workbook_parses_one(tmp_path, cache_dir, build_res
     assert pub[1].startswith("2026-03-27") and added >= 8
     # The lineage walk resumed before the list it added, and the database is the cold build's, row for row.
     assert "lineage: resumed from its checkpoint after 213 of 215 distinct lists" in second.stderr, second.stderr
-    walked = tmp_path / "walked"
-    shutil.copytree(cache, walked, ignore=lambda d, names: [n for n in names if n.startswith("lineage-")])
+    # The second build began as a copy of the start file the first left (basedb.Start), and left it as it was.
+    (start,) = cache.glob("start-*.sqlite")
+    assert start.stat().st_mtime_ns == started
+    walked = tmp_path / "walked"  # without the checkpoints, nor the start file: every table written by its writer
+    shutil.copytree(cache, walked, ignore=lambda d, names: [n for n in names if n.startswith(("lineage-", "start-"))])
     whole = run_cli("build", "--data", data, "--out", tmp_path / "whole.db", "--cache", walked)
     assert whole.returncode == 0 and "lineage: resumed" not in whole.stderr, whole.stderr
     assert _tables(out) == _tables(tmp_path / "whole.db")
+    assert list(walked.glob("start-*.sqlite")) == [walked / start.name]  # made again from the base files, under the same key
     # ICE publishing the newest list again under the next day's name: a repeat, resumed at the same point.
     shutil.copy(DATA / "ice" / "participating" / NEWEST, data / "ice" / "participating" / "participatingAgencies03282026am.xlsx")
     third = run_cli("build", "--data", data, "--out", out, "--cache", cache)
