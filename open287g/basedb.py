@@ -1,9 +1,9 @@
-"""Reads and writes build/cache/base-<family>-<key>.sqlite: tables that depend only on data/ files and code (outlines, places, MOA pages), copied into each new database instead of made again; and build/cache/start-<key>.sqlite, all of them in one file a new database starts as."""
+"""Reads and writes build/cache/base-<family>-<key>.sqlite: tables that depend only on data/ files and code (outlines, places, MOA pages), copied into each new database instead of made again; and build/cache/start-<key>-<crc>.sqlite, all of them in one file a new database starts as."""
 import hashlib
 import os
 import pickle
-import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 
 from .cachekey import prune
@@ -105,46 +105,53 @@ class Base:
 
 
 class Start:
-    """build/cache/start-<key>.sqlite: the tables of several base files together, as a new database begins when every
-    one of those bases has the key it had when the file was made: one file copy, where copying each base's tables
-    (their rows and index entries one by one) took most of a rebuild's load stage after its own tables.
+    """build/cache/start-<key>-<crc>.sqlite: the tables of several base files together, as a new database begins when
+    every one of those bases has the key it had when the file was made: one file copy, where copying each base's
+    tables (their rows and index entries one by one) took most of a rebuild's load stage after its own tables. The
+    file's CRC-32 is in its name and checked as it is copied: a damaged file is removed and reads as a missing one.
 
     parts: [(Base, tables, fts)], each base with the tables and FTS tables the build copies from it. A part without a
     base (no cache, a missing input file) means no start file: the writers work as they do without one."""
 
     def __init__(self, cache_dir, parts):
         self.parts = parts
-        self.path = None
+        self.dir = self.prefix = None
         if cache_dir and parts and all(base for base, _, _ in parts):
             found = hashlib.sha256(repr([(base.family, base.key, tables, fts) for base, tables, fts in parts]).encode())
-            self.path = Path(cache_dir) / f"start-{found.hexdigest()[:16]}.sqlite"
+            self.dir, self.prefix = Path(cache_dir), f"start-{found.hexdigest()[:16]}-"
+
+    def _on_file(self):
+        try:
+            return sorted(self.dir / name for name in os.listdir(self.dir) if name.startswith(self.prefix) and name.endswith(".sqlite"))
+        except OSError:
+            return []
 
     def copy(self, db_path):
         """db_path (not there yet) made a copy of the start file; False, with nothing written, when there is none or it
-        is cut short."""
-        if self.path is None:
+        is damaged (then removed)."""
+        if self.prefix is None:
             return False
-        try:
-            size = self.path.stat().st_size
-            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+        for path in self._on_file():
+            crc = 0
             try:
-                whole = size == conn.execute("pragma page_size").fetchone()[0] * conn.execute("pragma page_count").fetchone()[0]
-            finally:
-                conn.close()
-            if not whole:
-                return False
-            shutil.copyfile(self.path, db_path)
-        except (OSError, sqlite3.Error):
+                with open(path, "rb") as source, open(db_path, "wb") as target:
+                    while chunk := source.read(1 << 20):
+                        crc = zlib.crc32(chunk, crc)
+                        target.write(chunk)
+            except OSError:
+                crc = None
+            if crc is not None and path.name == f"{self.prefix}{crc:08x}.sqlite":
+                return True
             Path(db_path).unlink(missing_ok=True)
-            return False
-        return True
+            path.unlink(missing_ok=True)
+        return False
 
     def save(self):
         """Make the start file from the base files, once each is on file (a writer saves its base the first time);
         other start files are removed. Nothing is made when a base is missing or unreadable."""
-        if self.path is None or self.path.exists() or not all(base.path.exists() for base, _, _ in self.parts):
+        if self.prefix is None or self._on_file() or not all(base.path.exists() for base, _, _ in self.parts):
             return
-        part = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")  # renamed into place once whole
+        part = self.dir / f".{self.prefix}{os.getpid()}.part"  # renamed into place once whole
         part.unlink(missing_ok=True)
         conn = sqlite3.connect(part, isolation_level=None)
         try:
@@ -160,13 +167,14 @@ class Start:
                     _copy_fts(conn, f"base{i}", name)
             conn.execute("commit")
             conn.close()
-            swap_in(part, self.path, durable=False)  # copy() checks the file is whole
+            path = self.dir / f"{self.prefix}{zlib.crc32(part.read_bytes()):08x}.sqlite"
+            swap_in(part, path, durable=False)  # copy() checks the file against its name
         except (sqlite3.Error, OSError):
             conn.close()
             part.unlink(missing_ok=True)
             return
-        prune(self.path.parent, "start-*.sqlite", self.path.name)
-        prune(self.path.parent, ".start-*.part")  # left by a build killed while making one
+        prune(self.dir, "start-*.sqlite", path.name)
+        prune(self.dir, ".start-*.part")  # left by a build killed while making one
 
 
 def _schema(conn, db, type_, name):

@@ -140,6 +140,7 @@ def test_a_start_file_holds_the_bases_tables_and_one_cut_short_is_not_used(tmp_p
     pages_base.save(source, ["moa_pages"], fts=["moa_pages_fts"])
     start = basedb.Start(cache, [(places_base, ("places",), ()), (pages_base, ("moa_pages",), ("moa_pages_fts",))])
     start.save()
+    (made,) = cache.glob("start-*.sqlite")
     assert start.copy(tmp_path / "new.db")
     conn = sqlite3.connect(tmp_path / "new.db")
     assert conn.execute("select name from places order by id").fetchall() == [("red bay",), ("russellville",)]
@@ -147,10 +148,17 @@ def test_a_start_file_holds_the_bases_tables_and_one_cut_short_is_not_used(tmp_p
                         "where moa_pages_fts match 'oliver'").fetchall() == [(1,)]
     assert basedb.VALUES not in {n for (n,) in conn.execute("select name from sqlite_master")}
     conn.close()
-    # under other keys: another file, and the first is removed once it is made
-    other = basedb.Start(cache, [(basedb.Base(cache, "gazetteer", "k3"), ("places",), ())])
-    assert other.path != start.path and not other.copy(tmp_path / "other.db") and not (tmp_path / "other.db").exists()
-    start.path.write_bytes(start.path.read_bytes()[:-4096])
-    assert not start.copy(tmp_path / "short.db") and not (tmp_path / "short.db").exists()
-    assert basedb.Start(cache, [(None, ("places",), ())]).path is None
-    assert basedb.Start(None, [(places_base, ("places",), ())]).path is None
+    # under other keys: no file to copy; one made under them replaces the first
+    other = basedb.Start(cache, [(places_base, ("places",), ())])
+    assert not other.copy(tmp_path / "other.db") and not (tmp_path / "other.db").exists()
+    # one byte changed, or the file cut short: it is not copied, and removed
+    for damage in (lambda b: b[:5000] + bytes([b[5000] ^ 1]) + b[5001:], lambda b: b[:-4096]):
+        start.save()
+        (made,) = cache.glob("start-*.sqlite")
+        made.write_bytes(damage(made.read_bytes()))
+        assert not start.copy(tmp_path / "damaged.db") and not (tmp_path / "damaged.db").exists()
+        assert not list(cache.glob("start-*.sqlite"))
+    other.save()
+    assert [p.name.startswith(other.prefix) for p in cache.glob("start-*.sqlite")] == [True]
+    assert basedb.Start(cache, [(None, ("places",), ())]).prefix is None
+    assert basedb.Start(None, [(places_base, ("places",), ())]).prefix is None
