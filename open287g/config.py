@@ -167,7 +167,14 @@ def assemble(metadata_path=METADATA, queries_dir=QUERIES_DIR, database=DATABASE)
     if not metadata_path.exists():
         raise ConfigError(f"{metadata_path}: missing")
     # libyaml's loader when PyYAML has it (its wheels do): the same dict, read ten times faster
-    metadata = yaml.load(metadata_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    try:
+        metadata = yaml.load(metadata_path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{metadata_path.name}: not valid YAML{where} ({getattr(e, 'problem', None) or e})") from None
+    if not isinstance(metadata, dict):
+        raise ConfigError(f"{metadata_path.name}: not a mapping of settings")
     db_meta = metadata.setdefault("databases", {}).setdefault(database, {})
     if SITE_PLUGIN in (metadata.get("plugins") or {}):
         raise ConfigError(f"{metadata_path.name}: plugins.{SITE_PLUGIN} is written by the build from open287g/palette.py; remove it")

@@ -371,11 +371,28 @@ class Loaded:
     evidence: int  # history_evidence rows
 
 
-def gather(data_dir):
+def kept_metadata(cache_dir):
+    """config.assemble()'s dict, kept in the cache under the key of what it reads (metadata.yml, canned_queries/*.sql)
+    and the code and packages that read it: a rebuild whose site text did not change reads no YAML. Raises
+    config.ConfigError as assemble does; a broken file is never kept."""
+    sources = [config.METADATA, *sorted(config.QUERIES_DIR.glob("*.sql"))]
+    try:
+        read = [f"{path.name}\0{file_sha256(path)}" for path in sources]
+    except OSError:
+        return config.assemble()  # a file gone: assemble names it
+    kept = Kept(cache_dir, "metadata", cache_key(*with_imports(config), packages=("PyYAML",), extra=tuple(read)))
+    found = kept.load()
+    if found is None:
+        found = config.assemble()
+        kept.save(found)
+    return found
+
+
+def gather(data_dir, cache_dir=None):
     """inventory: data/ -> Inputs; NotBuilt when there is nothing to build or a hand-kept file is broken."""
     data_dir = Path(data_dir)
     try:
-        metadata = config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
+        metadata = kept_metadata(cache_dir) if cache_dir else config.assemble()  # a broken canned query or metadata.yml stops the build before it starts
         sources = inventory(data_dir)
         if not sources:
             raise NotBuilt(f"{data_dir / 'ice'}: no workbooks found")
@@ -630,7 +647,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     # meanwhile inherit the pause. Frozen after: they live until the process ends.
     with paused_gc(freeze=True):
         try:
-            inputs = gather(data_dir)
+            inputs = gather(data_dir, cache_dir)
             was_read = read(inputs, cache_dir, jobs, progress)
             stage("read")
             corrected = correct(was_read, inputs)

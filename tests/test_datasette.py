@@ -112,6 +112,16 @@ def test_bad_query_headers_are_refused(tmp_path, header, error):
         config.read_queries(tmp_path)
 
 
+@pytest.mark.parametrize("text, error", [
+    ("title: [unclosed\n", "metadata.yml: not valid YAML at line 2"),
+    ("- a list\n", "metadata.yml: not a mapping of settings"),
+])
+def test_a_broken_metadata_yml_is_named_in_one_line(tmp_path, text, error):
+    (tmp_path / "metadata.yml").write_text(text)
+    with pytest.raises(config.ConfigError, match=re.escape(error)):
+        config.assemble(tmp_path / "metadata.yml", tmp_path)
+
+
 def test_query_params_ignore_string_literals_and_comments():
     assert config.query_params("select '09:00' as t, :a -- :not_a_param\nwhere x = :b and y = :a") == ["a", "b"]
     # an apostrophe in a comment opens no string; "--" in a string starts no comment

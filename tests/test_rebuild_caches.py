@@ -217,3 +217,31 @@ def test_pruning_the_snapshots_of_other_code_keeps_this_snapshots_delta(tmp_path
     prune(tmp_path, f"read-{KEY_GLOB}.pickle", f"read-{key}.pickle")
     prune(tmp_path, f"read-{KEY_GLOB}-new.pickle", f"read-{key}-new.pickle")
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"read-{key}-new.pickle", f"read-{key}.pickle"]
+
+
+def test_the_assembled_metadata_is_kept_until_a_file_it_reads_changes(tmp_path, monkeypatch):
+    # pipeline.kept_metadata: a rebuild reads no YAML; a changed metadata.yml or canned query is read again.
+    from open287g import config
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    for path in config.QUERIES_DIR.glob("*.sql"):
+        (queries / path.name).write_bytes(path.read_bytes())
+    metadata = tmp_path / "metadata.yml"
+    metadata.write_bytes(config.METADATA.read_bytes())
+    monkeypatch.setattr(config, "METADATA", metadata)
+    monkeypatch.setattr(config, "QUERIES_DIR", queries)
+    assemble = config.assemble
+    monkeypatch.setattr(config, "assemble", lambda: assemble(metadata, queries))
+    cache = tmp_path / "cache"
+    first = pipeline.kept_metadata(cache)
+    assert first == assemble(metadata, queries) and "recent_changes" in first["databases"]["287g"]["queries"]
+    with monkeypatch.context() as m:
+        m.setattr(config, "assemble", lambda: pytest.fail("read the YAML again"))
+        assert pipeline.kept_metadata(cache) == first
+    (queries / "recent_changes.sql").write_text((queries / "recent_changes.sql").read_text().replace("limit", "limit\n ", 1))
+    assert pipeline.kept_metadata(cache)["databases"]["287g"]["queries"]["recent_changes"] != first["databases"]["287g"]["queries"]["recent_changes"]
+    metadata.write_text(metadata.read_text() + "\nnot: [valid\n")
+    with pytest.raises(config.ConfigError):
+        pipeline.kept_metadata(cache)
+    assert len(list(cache.glob("metadata-*.pickle"))) == 1
