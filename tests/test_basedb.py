@@ -162,3 +162,20 @@ def test_a_start_file_holds_the_bases_tables_and_one_cut_short_is_not_used(tmp_p
     assert [p.name.startswith(other.prefix) for p in cache.glob("start-*.sqlite")] == [True]
     assert basedb.Start(cache, [(None, ("places",), ())]).prefix is None
     assert basedb.Start(None, [(places_base, ("places",), ())]).prefix is None
+
+
+def test_counties_the_census_lacks_are_added_as_the_agencies_print_them():
+    """counties.added: one row per county equivalent outside the census files that an agency sits in, named by the
+    greatest name the agencies print (as SQL's max, an agency printing none counting for nothing); counties.names
+    gives the places the same set the counties table holds."""
+    census = counties.Census(({"fips": "01059", "name": "Franklin County", "state_code": "AL"},), {}, frozenset(), None)
+    agencies = [{"county_fips": "09001", "county_name": "Hartford County", "state_code": "CT"},
+                {"county_fips": "09001", "county_name": None, "state_code": "CT"},
+                {"county_fips": "09001", "county_name": "Hartford", "state_code": "CT"},
+                {"county_fips": "01059", "county_name": "Franklin Co", "state_code": "AL"},  # in the census: its name stays
+                {"county_fips": None, "county_name": "Nowhere County", "state_code": "AL"},
+                {"county_fips": "72127", "county_name": None, "state_code": "PR"}]
+    rows = counties.added(census.counties, agencies)
+    assert [(r["fips"], r["name"], r["state_code"], r["population"]) for r in rows] == [
+        ("09001", "Hartford County", "CT", None), ("72127", None, "PR", None)]
+    assert counties.names(census, agencies) == {"01059": "Franklin County", "09001": "Hartford County", "72127": None}
