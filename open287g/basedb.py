@@ -138,12 +138,13 @@ class Start:
                     while chunk := source.read(1 << 20):
                         crc = zlib.crc32(chunk, crc)
                         target.write(chunk)
-            except OSError:
-                crc = None
-            if crc is not None and path.name == f"{self.prefix}{crc:08x}.sqlite":
+            except OSError:  # unreadable, or the copy not written: nothing is copied, and the file is left
+                Path(db_path).unlink(missing_ok=True)
+                return False
+            if path.name == f"{self.prefix}{crc:08x}.sqlite":
                 return True
             Path(db_path).unlink(missing_ok=True)
-            path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # damaged: the next build that makes one replaces it
         return False
 
     def save(self):
