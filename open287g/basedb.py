@@ -107,7 +107,7 @@ class Base:
 class Start:
     """build/cache/start-<key>-<crc>.sqlite: the tables of several base files together, as a new database begins when
     every one of those bases has the key it had when the file was made: one file copy, where copying each base's
-    tables (their rows and index entries one by one) took most of a rebuild's load stage after its own tables. The
+    tables (their rows and index entries one by one) took a sixth of a rebuild's load stage. The
     file's CRC-32 is in its name and checked as it is copied: a damaged file is removed and reads as a missing one.
 
     parts: [(Base, tables, fts)], each base with the tables and FTS tables the build copies from it. A part without a
