@@ -128,6 +128,11 @@ def parse_query_file(path):
     return query
 
 
+def sources():
+    """The files assemble() reads: metadata.yml and every canned query."""
+    return [METADATA, *sorted(QUERIES_DIR.glob("*.sql"))]
+
+
 def read_queries(queries_dir=QUERIES_DIR):
     """Every canned query, by name, in file-name order."""
     return {q["name"]: q for q in (parse_query_file(p) for p in sorted(Path(queries_dir).glob("*.sql")))}

@@ -375,12 +375,10 @@ def kept_metadata(cache_dir):
     """config.assemble()'s dict, kept in the cache under the key of what it reads (metadata.yml, canned_queries/*.sql)
     and the code and packages that read it: a rebuild whose site text did not change reads no YAML. Raises
     config.ConfigError as assemble does; a broken file is never kept."""
-    sources = [config.METADATA, *sorted(config.QUERIES_DIR.glob("*.sql"))]
-    try:
-        read = [f"{path.name}\0{file_sha256(path)}" for path in sources]
-    except OSError:
+    key = basedb.key(cache_key(*with_imports(config), packages=("PyYAML",)), config.sources())
+    if key is None:
         return config.assemble()  # a file gone: assemble names it
-    kept = Kept(cache_dir, "metadata", cache_key(*with_imports(config), packages=("PyYAML",), extra=tuple(read)))
+    kept = Kept(cache_dir, "metadata", key)
     found = kept.load()
     if found is None:
         found = config.assemble()

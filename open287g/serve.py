@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import DATA, ROOT
-from .config import write_config
+from .config import sources as config_sources, write_config
 from .files import atomic_write
 
 TEMPLATES_DIR = ROOT / "templates"
@@ -132,8 +132,7 @@ def prepare_metadata(db_path):
     if not db_path.exists():
         raise FileNotFoundError(f"{db_path} does not exist: run `open287g build` first")
     meta = metadata_path(db_path)
-    sources = [ROOT / "metadata.yml", *sorted((ROOT / "canned_queries").glob("*.sql"))]
-    if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in sources if s.exists()):
+    if not meta.exists() or any(s.stat().st_mtime_ns > meta.stat().st_mtime_ns for s in config_sources() if s.exists()):
         write_config(db_path.parent)
     return meta
 
