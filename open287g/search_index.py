@@ -107,11 +107,19 @@ def _base(cache_dir, places_key):
     return basedb.Base(cache_dir, "search", basedb.key(cache_key(*with_imports(__name__), packages=basedb.PACKAGES), extra=[places_key]))
 
 
-def _entries(db, rows, first_id):
-    """Insert the entries rows gives into search_entries, numbered from first_id in the order given, each with its words
-    (the spelt function)."""
+def _entries(db, rows, first_id, answers):
+    """Insert the entries rows gives into search_entries, numbered from first_id in the order given, each with its words:
+    the answer kept in answers (cachekey.Answers, saved after), else spelt (a Python function SQLite calls per row)."""
+    def spelt(label, spellings, place, county):
+        def text():
+            names = [label] + (json.loads(spellings) if spellings else [])
+            return _text(*dict.fromkeys(names), place, county)
+        return answers.get((label, spellings, place, county), text, _is_text)
+
+    db.conn.create_function("spelt", 4, spelt, deterministic=True)
     db.conn.execute(f"insert into search_entries ({', '.join(COLUMNS)}) select {first_id - 1} + row_number() over (), kind, ref, "
                     f"state_code, label, status, spelt(label, spellings, place_name, county_name) from ({rows})")
+    answers.save()
 
 
 def start_part(cache_dir, places_key):
@@ -130,24 +138,11 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
     db["search_abbreviations"].insert_all(abbreviations, pk="abbreviation",
                                           foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
-    kept = [_kept_words(cache_dir)]  # the answers spelt() uses: the build's entries', or while they are written the places'
-
-    def spelt(label, spellings, place, county):
-        def text():
-            names = [label] + (json.loads(spellings) if spellings else [])
-            return _text(*dict.fromkeys(names), place, county)
-        return kept[0].get((label, spellings, place, county), text, _is_text)
-
-    # Each entry's words from the cache or spelt (a Python function SQLite calls per row).
-    db.conn.create_function("spelt", 4, spelt, deterministic=True)
     base = _base(cache_dir, places_key)
     # The places' entries and their index in one transaction: a base that fails half way leaves neither behind.
     if not (fixed or (base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)))):
         db["search_entries"].create(COLUMNS, pk="id")
-        built, kept[0] = kept[0], _kept_words(cache_dir, "search-place-words")
-        _entries(db, PLACE_ROWS, PLACE_IDS)
-        kept[0].save()
-        kept[0] = built
+        _entries(db, PLACE_ROWS, PLACE_IDS, _kept_words(cache_dir, "search-place-words"))
         # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
         db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
         db.conn.commit()
@@ -155,10 +150,9 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
             base.save(db_path, ["search_entries"], fts=(FTS,))
     # The build's own entries, then their index rows: the same steps whether the places came from the base or not,
     # so a rebuild's index is the cold build's.
-    _entries(db, OTHER_ROWS, 1)
+    _entries(db, OTHER_ROWS, 1, _kept_words(cache_dir))
     db.conn.execute(f"insert into {FTS} (rowid, words) select id, words from search_entries where id < ? order by id", (PLACE_IDS,))
     db.conn.commit()
-    kept[0].save()
     if not base:
         return None
     return basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()])
