@@ -152,17 +152,14 @@ def start_part(counties, cache_dir):
     return _base(counties, cache_dir), TABLES, ()
 
 
-def write(db_path, cache_dir=None, counties=None, fixed=False):
+def write(db_path, cache_dir=None, counties=None):
     """places and zip_codes, linked to counties and states; with a cache_dir they are copied from a base file there
-    (basedb), made the first time. counties: {fips: name} of the counties table (read from it when not given); fixed:
-    the tables are in the database already (basedb.Start). Returns the key, which fixes every places row (None without
-    a cache)."""
+    (basedb), made the first time. counties: {fips: name} of the counties table (read from it when not given). Returns
+    the base file's key, which fixes every places row (None without a cache)."""
     db = open_new(db_path)
     if counties is None:
         counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
     base = _base(counties, cache_dir)
-    if fixed:
-        return base.key if base else None
     saved = base.values() if base else None
     if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
         return base.key

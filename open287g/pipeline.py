@@ -506,7 +506,7 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
         fixed = start.copy(tmp)
         load.write(tmp, built, seeds)
         counties.write(tmp, inputs.data_dir, cache_dir, census, fixed)
-        places_key = gazetteer.write(tmp, cache_dir, county_names, fixed)
+        places_key = places_part[0].key if fixed else gazetteer.write(tmp, cache_dir, county_names)  # fixed: its tables came with the start
         reach.write(tmp, list(inputs.areas), county_of)
         search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key, fixed)
         link_meetings(tmp, cache_dir, search_key)
