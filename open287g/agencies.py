@@ -165,14 +165,11 @@ def build_agencies(lineage, apps, locate=places.locate, links=(), moved=()):
         # TYPE and COUNTY as printed last on either list: a pending printing is older than the agreement it became
         # (City of Miami PD: "State" on the pending list in August 2025, "Municipality" on every participating list
         # since); the participating list's wins a tie.
-        printings = sorted([(a.last_seen, 1, a.id, a.level, a.county) for a in agreements]
-                           + [(x["last_seen"], 0, x["id"], x["level"], x["county"]) for x in applications])
-        level = next((p[3] for p in reversed(printings) if p[3]), None)
-        county = next((p[4] for p in reversed(printings) if p[4]), None)
+        # The state likewise: a row printed under a wrong state first (Wichita County OK -> TX) is corrected.
+        printings = sorted([(a.last_seen, 1, a.id, a.level, a.county, a.state_code) for a in agreements]
+                           + [(x["last_seen"], 0, x["id"], x["level"], x["county"], x["state_code"]) for x in applications])
+        level, county, state_code = (next((p[i] for p in reversed(printings) if p[i]), None) for i in (3, 4, 5))
         active = [a for a in agreements if a.status == "active"]
-        # The state printed last: a row printed under a wrong state first (Wichita County OK -> TX) is corrected.
-        printed_states = sorted([(a.last_seen, a.state_code or "") for a in agreements] + [(x["last_seen"], x["state_code"] or "") for x in applications])
-        state_code = next((s for _, s in reversed(printed_states) if s), None)
         spot = locate(state_code, newest_name, level, county)
         agencies[agency_id] = {
             "id": agency_id,

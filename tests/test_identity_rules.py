@@ -542,6 +542,13 @@ def test_an_agencys_county_is_the_one_printed_last_on_either_list():
     apps = resolve.pending_applications(later, lineage.agreements, places.county_fips, state_names=STATES)
     (agency,) = [a for a in build_agencies(lineage, apps).rows.values() if a["name"] == "Madeup Police Department"]
     assert agency["county"] == "Lavaca County"
+    # printed on both lists the same day: the participating list's printing wins the tie
+    same_day = publications([], [], [], [], [pending], start=datetime.date(2025, 2, 28))
+    (madeup,) = [a for a in lineage.agreements.values() if a.agency == "Madeup Police Department"]
+    assert same_day[-1].published_at == madeup.last_seen
+    apps = resolve.pending_applications(same_day, lineage.agreements, places.county_fips, state_names=STATES)
+    (agency,) = [a for a in build_agencies(lineage, apps).rows.values() if a["name"] == "Madeup Police Department"]
+    assert agency["county"] == "Jones County"
     # within one run of the pending list too: a COUNTY left blank, then printed, is the application's
     blank = row("TEXAS", "Madeup Police Department", "Task Force Model", None, county=None)
     apps = resolve.pending_applications(publications([blank], [pending], [blank]), {}, places.county_fips, state_names=STATES)
