@@ -250,17 +250,17 @@ def check_package(data, content_type=""):
 
 
 def summarise(path):
-    """(data_rows, header) as MANIFEST.csv records them, read as the build reads the file (read.read_layout).
+    """(data_rows, header) as MANIFEST.csv records them, read as the build reads the file (read.read_list: the
+    same sheet, the same header and rows).
 
     A workbook the build will refuse (a required column missing or renamed) is still a real
     workbook, kept: its data_rows and header are left empty, and the reason is returned third.
     """
-    from .read import EmptySheet, PublicationError, read_layout
-    from .xlsx import WorkbookError, read_sheet
+    from .read import EmptySheet, PublicationError, read_list
+    from .xlsx import WorkbookError
 
     try:
-        rows, _links = read_sheet(path)
-        sheet = read_layout(rows)
+        sheet = read_list(path)[0]
     except (WorkbookError, EmptySheet) as e:
         raise FetchError(f"unreadable workbook: {e}") from None
     except PublicationError as e:

@@ -32,6 +32,7 @@ ACTIONS = {
     "unparseable_date": "row kept; signed_on left empty",
     "unknown_column": "file read without that column; teach open287g/read.py the column to read it",
     "rows_above_header": "rows above the header left unread; check they hold no agencies",
+    "other_sheets": "sheets other than the list's left unread; check they hold no agencies",
     "footnote": "note below the list left unread; not an agency",
     "safelink_unwrapped": "Outlook safelinks redirect unwrapped to ICE's URL",
     "addendum_in_moa": "kept as printed",
@@ -72,7 +73,7 @@ def _publication_row(p):
     status = ("rejected" if p.error else "duplicate" if p.duplicate_of else "truncated" if p.truncated
               else "held" if p.held else "used")
     columns = ("id", "list", "source_kind", "era", "caption", "caption_date", "file", "file_name", "original_name", "published_at",
-               "date_source", "seq", "status", "row_count", "blank_rows", "manifest_rows", "header", "sha256", "bytes", "fingerprint",
+               "date_source", "seq", "status", "row_count", "blank_rows", "manifest_rows", "header", "sheet", "sha256", "bytes", "fingerprint",
                "duplicate_of", "capture_utc", "saved_at", "archived_by", "error")
     row = {name: getattr(p, name, None) for name in columns}
     # A file that could not be read has no rows to count.

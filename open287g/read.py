@@ -48,6 +48,10 @@ class EmptySheet(PublicationError):
     """A sheet with no non-blank row at all."""
 
 
+class NoHeader(PublicationError):
+    """A sheet whose first rows name no header."""
+
+
 def clean_text(value):
     """Cell value -> printed text: non-breaking spaces and runs of whitespace collapsed, ends stripped."""
     if value is None:
@@ -221,7 +225,7 @@ def _header(rows):
     if first is None:
         raise EmptySheet("empty sheet: no header row")
     number, texts, missing = first
-    raise PublicationError(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
+    raise NoHeader(f"missing required column {', '.join(missing)} (header row {number}: {' | '.join(t for t in texts if t)})")
 
 
 def _blank(value):
@@ -353,6 +357,31 @@ def _links_by_row(links, column):
     return out
 
 
+# Sheets tried for the list (rule list_sheet): ICE's workbooks hold one sheet, once two (a sheet of totals after the list).
+MAX_SHEETS = 16
+
+
+def read_list(path):
+    """Workbook -> (Sheet, hyperlinks, saved_at, sheet names, the list's index among them); the one reading of which
+    sheet is the list, for the build and for fetch.summarise.
+
+    Rule list_sheet: the list is the first sheet, in workbook order, whose first rows name the header (read_layout),
+    so a sheet of totals or notes put before it costs nothing; the other sheets are left unread and recorded
+    (`other_sheets`). When no sheet does, the first sheet's reason stands. Raises PublicationError, or
+    xlsx.WorkbookError for a damaged file.
+    """
+    index, first = 0, None
+    while True:
+        sheet_rows, links, saved, names = read_sheet_with_save_time(path, index)
+        try:
+            return read_layout(sheet_rows), links, saved, names, index
+        except (NoHeader, EmptySheet) as e:
+            first = first or e
+            index += 1
+            if index >= min(len(names), MAX_SHEETS):
+                raise first from None
+
+
 def extract(path):
     """Workbook -> its header and raw cells, the costly part, done in worker processes and cached.
 
@@ -360,10 +389,9 @@ def extract(path):
     raises PublicationError with a one-line reason.
     """
     try:
-        sheet_rows, links, saved = read_sheet_with_save_time(path)
+        sheet, links, saved, sheet_names, index = read_list(path)
     except WorkbookError as e:
         raise PublicationError(str(e)) from None
-    sheet = read_layout(sheet_rows)
     columns = sheet.columns
     names = tuple(columns)
     moa_links = _links_by_row(links, columns.get("moa"))
@@ -381,7 +409,7 @@ def extract(path):
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
     return {"header": "|".join(sheet.header), "header_row": sheet.header_row, "names": names, "cells": cells,
             "blank_rows": sheet.blank, "notes": sheet.notes, "unknown_columns": sheet.unknown,
-            "rows_above_header": sheet.above, "saved_at": saved}
+            "rows_above_header": sheet.above, "saved_at": saved, "sheet": one_line(sheet_names[index], 100), "sheet_index": index, "sheets": sheet_names}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, its body key, anomalies); rows recur across hundreds of files
@@ -406,7 +434,7 @@ def _interpret_cells(names, raw, moa_url, add_url, safelinked):
 
 
 def interpret(extracted):
-    """Raw cells -> the read fields of a Publication: header, rows, sheet_rows, blank_rows, row_count, anomalies,
+    """Raw cells -> the read fields of a Publication: header, sheet, rows, sheet_rows, blank_rows, row_count, anomalies,
     fingerprint, keys, saved_at.
 
     rows are frozen Row objects, one per distinct row, shared by every publication printing it; sheet_rows
@@ -432,6 +460,12 @@ def interpret(extracted):
         sheet_rows.append(number)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
+    sheets, sheet, at = extracted.get("sheets", ()), extracted.get("sheet"), extracted.get("sheet_index", 0)
+    if len(sheets) > 1:
+        before, after = sheets[:at], sheets[at + 1:]
+        left = [f"{_sheet_names(before)} before it, naming no header" if before else "", f"{_sheet_names(after)} after it" if after else ""]
+        anomalies.append(("other_sheets", None, f"the list is sheet {one_line(sheet, 40)!r} ({at + 1} of {len(sheets)}); "
+                                                 f"{'; '.join(t for t in left if t)}: left unread"))
     for number, text in extracted.get("notes", ()):
         anomalies.append(("footnote", number, f"{text!r} below the list, naming no agency or support type: left unread"))
     # Files that print the same rows share one tuple of them, its key set and fingerprint (made once): later stages
@@ -446,6 +480,7 @@ def interpret(extracted):
     sheet_rows = _SHEET_ROWS.setdefault(sheet_rows, sheet_rows)
     return {
         "header": extracted["header"],
+        "sheet": sheet,
         "saved_at": extracted.get("saved_at"),
         "rows": rows,
         "sheet_rows": sheet_rows,
@@ -455,6 +490,12 @@ def interpret(extracted):
         "fingerprint": printed,
         "keys": keys,
     }
+
+
+def _sheet_names(names, shown=5):
+    """'Sheet2', or 'A', 'B' and 3 more: sheet names as a note prints them (a hostile workbook may hold thousands)."""
+    listed = ", ".join(repr(one_line(n, 40)) for n in names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+    return ("sheet " if len(names) == 1 else "sheets ") + listed
 
 
 def read_workbook(path):

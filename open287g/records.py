@@ -106,6 +106,7 @@ class Publication:
     id: str | None = None
     error: str | None = None  # why the file could not be read; it is then left out
     header: str | None = None
+    sheet: str | None = None  # the name of the sheet the list was read from (rule list_sheet)
     rows: tuple = ()  # Row, one per non-blank data row
     sheet_rows: tuple = ()  # the sheet row of each row
     blank_rows: int = 0

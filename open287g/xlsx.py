@@ -1,4 +1,4 @@
-"""Reads the first worksheet of an .xlsx file into cell values and hyperlink targets, straight from its XML parts."""
+"""Reads one worksheet of an .xlsx file into cell values and hyperlink targets, straight from its XML parts."""
 import html
 import re
 import zipfile
@@ -47,8 +47,9 @@ def _parse(data, name):
         raise WorkbookError(f"part {name} is not well-formed XML ({e})") from None
 
 
-def _first_sheet_part(zf):
-    """The first sheet in workbook order, through the workbook's relationships."""
+def _sheets(zf, index):
+    """(the names of the workbook's sheets in workbook order, the part of the one at index), the part found through
+    the workbook's relationships."""
     wb = _read_part(zf, "xl/workbook.xml")
     rels = _read_part(zf, "xl/_rels/workbook.xml.rels")
     if wb is None:
@@ -56,15 +57,19 @@ def _first_sheet_part(zf):
     sheets = _parse(wb, "xl/workbook.xml").find(f"{NS}sheets")
     if sheets is None or len(sheets) == 0:
         raise WorkbookError("workbook lists no sheets")
-    rid = sheets[0].get(f"{REL_NS}id")
+    if index >= len(sheets):
+        raise WorkbookError(f"no sheet {index + 1}: the workbook has {len(sheets)}")
+    names = tuple(sheet.get("name") or f"Sheet{n}" for n, sheet in enumerate(sheets, start=1))
+    rid = sheets[index].get(f"{REL_NS}id")
     if rels is not None and rid:
         for rel in _parse(rels, "xl/_rels/workbook.xml.rels"):
             if rel.get("Id") == rid:
                 target = (rel.get("Target") or "").lstrip("/")
                 if not target:
-                    raise WorkbookError(f"the first sheet's relationship {rid!r} has no target")
-                return target if target.startswith("xl/") else "xl/" + target
-    return "xl/worksheets/sheet1.xml"
+                    which = "the first sheet" if index == 0 else f"sheet {index + 1}"
+                    raise WorkbookError(f"{which}'s relationship {rid!r} has no target")
+                return names, target if target.startswith("xl/") else "xl/" + target
+    return names, f"xl/worksheets/sheet{index + 1}.xml"
 
 
 # One pass over the tags, capturing the two attributes needed whatever their order.
@@ -143,13 +148,14 @@ def _extent(sheet_xml):
 
 
 def read_sheet(path):
-    """Return (rows, hyperlinks): rows as [(sheet_row_number, [values...])], hyperlinks as {'G12': url}."""
-    rows, links, _saved = read_sheet_with_save_time(path)
+    """Return (rows, hyperlinks) of the first sheet: rows as [(sheet_row_number, [values...])], hyperlinks as {'G12': url}."""
+    rows, links, _saved, _names = read_sheet_with_save_time(path)
     return rows, links
 
 
-def read_sheet_with_save_time(path):
-    """Return (rows, hyperlinks, saved_at) from one opening of the zip: read_sheet's two and saved_at's.
+def read_sheet_with_save_time(path, index=0):
+    """Return (rows, hyperlinks, saved_at, sheet names) of the sheet at index in workbook order, from one opening of
+    the zip: read_sheet's two, saved_at's, and the names of every sheet (WorkbookError when there is no such sheet).
 
     Values come from calamine (fast, typed: str, float, int, bool, date, datetime);
     the zip parts are checked first so a damaged file fails with a named reason.
@@ -174,7 +180,7 @@ def read_sheet_with_save_time(path):
             for info in zf.infolist():  # calamine inflates the parts it reads without a limit: zip bombs stop here
                 if info.file_size > MAX_PART_BYTES:
                     raise WorkbookError(f"part {info.filename!r} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
-            sheet_part = _first_sheet_part(zf)
+            names, sheet_part = _sheets(zf, index)
             for name in CHECKED_PARTS:
                 _read_part(zf, name)  # refuses entity declarations before calamine sees them
             data = _read_part(zf, sheet_part)
@@ -194,13 +200,13 @@ def read_sheet_with_save_time(path):
         except KeyError as e:
             raise WorkbookError(f"damaged workbook, missing {e}") from None
     try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(index)  # calamine too lists them in workbook order
         grid = sheet.to_python(skip_empty_area=False)
     except Exception as e:  # calamine raises its own error types for every malformed part
         raise WorkbookError(f"unreadable sheet ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'})") from None
     # calamine gives "" for an empty cell and date/datetime for date-formatted cells;
     # the read stage interprets values column by column.
-    return list(enumerate(grid, start=1)), links, saved
+    return list(enumerate(grid, start=1)), links, saved, names
 
 
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>\s*(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")

@@ -427,11 +427,13 @@ def test_the_save_time_is_read_from_the_workbook(tmp_path):
     assert saved_at(tmp_path / "not.xlsx") is None
 
 
-# --- ICE's next list with a title above the header and a note below the list (issue 21) -----------------
+# --- ICE's next list with a sheet of totals before it, a title above the header and a note below the list (issue 21) ---
 ODD = "participatingAgencies03302026am.xlsx"
 ODD_TITLE = "287(g) Participating Agencies as of March 30, 2026"
 ODD_NOTE = "Source: U.S. Immigration and Customs Enforcement. Agencies listed had an active 287(g) agreement on the date above."
 ODD_STATE = "TENNESEE"
+# ICE's list of 2 March 2026 carries a sheet of totals after the list (its first rows, as printed); this one puts it first
+ODD_TOTALS = [["Total", "", "JEM", "", "TFM", "", "WSO"], ["ALABAMA", "", "ALABAMA", "", "ALABAMA", "", "ALABAMA"], ["ALASKA", "", "ARIZONA", "", "ARIZONA", "", "ALASKA"]]
 PENDING = "pending/pendingAgencies02272026am.xlsx"  # 2 data rows
 NEWEST_SHA = "2fdce17" + "0" * 57  # a made-up sha256 for a stale cache entry
 
@@ -449,7 +451,7 @@ def odd_list(tmp_path_factory, cache_dir, build_result):
     real = real_rows(DATA / "ice" / "participating" / NEWEST)  # its header, 1560 rows, then 10 blank-but-formatted rows
     # and ICE's next typo in a state's name (rule state_misspelt): Tennessee's rows printed "TENNESEE"
     real = [[ODD_STATE if j == 0 and value == "TENNESSEE" else value for j, value in enumerate(r)] for r in real]
-    _workbook(path, [[ODD_TITLE], []] + real + [[], [ODD_NOTE]])
+    _workbook(path, [[ODD_TITLE], []] + real + [[], [ODD_NOTE]], before=[("Totals", ODD_TOTALS)])
     data_rows, header, refused = summarise(path)
     header_names, rows, terminator = read_manifest(data / "ice" / "MANIFEST.csv")
     column = {name: i for i, name in enumerate(header_names)}
@@ -482,7 +484,10 @@ def test_the_title_and_the_note_are_recorded_not_read_as_agencies(odd_list):
     result, db, _, _, real = odd_list
     pub = db.execute("select id, blank_rows from publications where file_name = ?", (ODD,)).fetchone()
     kinds = {r["kind"]: r for r in db.execute("select * from build_anomalies where publication_id = ?", (pub["id"],))}
-    assert set(kinds) >= {"rows_above_header", "footnote", "state_misspelt"} and "unknown_state" not in kinds and "unknown_model" not in kinds
+    assert set(kinds) >= {"rows_above_header", "footnote", "state_misspelt", "other_sheets"} and "unknown_state" not in kinds and "unknown_model" not in kinds
+    # rule list_sheet: the sheet of totals before the list is left unread, and said so
+    assert kinds["other_sheets"]["detail"] == "the list is sheet 'Sheet1' (2 of 2); sheet 'Totals' before it, naming no header: left unread"
+    assert db.execute("select sheet from publications where id = ?", (pub["id"],)).fetchone()[0] == "Sheet1"
     # Tennessee's agreements go on: none ended, none added under another key
     assert kinds["state_misspelt"]["detail"].startswith(f"STATE {ODD_STATE!r} read as TN")
     assert not db.execute("select 1 from changes where publication_id = ? and kind in ('ended', 'added')", (pub["id"],)).fetchall()
@@ -492,6 +497,17 @@ def test_the_title_and_the_note_are_recorded_not_read_as_agencies(odd_list):
     assert kinds["footnote"]["action"] == "note below the list left unread; not an agency"
     assert db.execute("select count(*) from listings where agency like 'Source:%' or state like 'Source:%' or agency like '287(g)%'").fetchone()[0] == 0
     assert f"warning: participating/{ODD}: footnote: " in result.stderr
+
+
+def test_the_sheet_after_an_ice_list_is_recorded_and_the_list_read(db):
+    # Rule list_sheet on the real files: one workbook of 1,122 holds two sheets, its list and a sheet of totals after it
+    found = db.execute("select p.file_name, p.sheet, p.row_count, a.detail from build_anomalies a join publications p on p.id = a.publication_id "
+                       "where a.kind = 'other_sheets'").fetchall()
+    assert [tuple(r) for r in found] == [("participatingAgencies03022026am.xlsx", "Sheet1", 1499,
+                                          "the list is sheet 'Sheet1' (1 of 2); sheet 'Sheet2' after it: left unread")]
+    # the page tables' sheet is named by the third party that made them; the roster's captures have none
+    assert dict(db.execute("select sheet, count(*) from publications group by sheet").fetchall()) == {
+        "287(g) Agreements": 658, "Sheet1": 283, "Sheet 1": 181, None: 33}
 
 
 def test_a_manifest_row_count_that_differs_is_recorded_and_built(odd_list):

@@ -508,14 +508,15 @@ def generate(sources, seed=SEED):
     for s in f.participating[:8] + f.pending:
         f.add("empty workbook", s, zip_parts(workbook_parts([dict(name="Sheet1", rows=[])])), "rejected", reason=r"^empty sheet: no header row$")
         f.add("only blank rows", s, zip_parts(workbook_parts([dict(name="Sheet1", rows=[(n, ["  ", "\u00a0"]) for n in range(1, 30)])])), "rejected", reason=r"^empty sheet: no header row$")
+    # Rule list_sheet: the list is the first sheet naming the header, so a sheet of notes, an empty one or a hidden one
+    # before it costs nothing; a workbook where no sheet names it keeps the first sheet's reason.
     notes = [(1, ["This workbook lists the agencies on the next sheet."]), (2, ["Updated weekly."])]
     for s in f.participating[:10] + f.pending:
-        f.add("list not in the first sheet", s, zip_parts(workbook_parts([dict(name="Notes", rows=notes), dict(name="List", rows=s.grid(), links=s.links)])),
+        f.add("list not in the first sheet", s, zip_parts(workbook_parts([dict(name="Notes", rows=notes), dict(name="List", rows=s.grid(), links=s.links)])), "same")
+        f.add("empty first sheet", s, zip_parts(workbook_parts([dict(name="Cover", rows=[]), dict(name="List", rows=s.grid(), links=s.links)])), "same")
+        f.add("hidden first sheet", s, zip_parts(workbook_parts([dict(name="Old", rows=notes, state="hidden"), dict(name="List", rows=s.grid(), links=s.links)])), "same")
+        f.add("no sheet names the header", s, zip_parts(workbook_parts([dict(name="Notes", rows=notes), dict(name="Cover", rows=[])])),
               "rejected", reason=r"^missing required column STATE, LAW ENFORCEMENT AGENCY, SUPPORT TYPE \(header row 1: THIS WORKBOOK")
-        f.add("empty first sheet", s, zip_parts(workbook_parts([dict(name="Cover", rows=[]), dict(name="List", rows=s.grid(), links=s.links)])),
-              "rejected", reason=r"^empty sheet: no header row$")
-        f.add("hidden first sheet", s, zip_parts(workbook_parts([dict(name="Old", rows=notes, state="hidden"), dict(name="List", rows=s.grid(), links=s.links)])),
-              "rejected", reason=r"^missing required column")
 
     # --- columns ------------------------------------------------------------------------------------
     required = {"STATE": ["ST", "STATE/TERRITORY", "STATES"], "LAW ENFORCEMENT AGENCY": ["AGENCY", "AGENCY NAME", "LAW ENFORCEMENT AGENCIES", "LEA"],

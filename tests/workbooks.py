@@ -2,12 +2,17 @@
 import openpyxl
 
 
-def write_workbook(path, rows):
-    """An .xlsx at path with one sheet holding rows (lists of cell values)."""
+def write_workbook(path, rows, before=()):
+    """An .xlsx at path with a sheet holding rows (lists of cell values), after the sheets before: [(name, rows)]."""
     wb = openpyxl.Workbook()
     ws = wb.active
+    ws.title = "Sheet1"
     for r in rows:
         ws.append(r)
+    for position, (name, sheet_rows) in enumerate(before):
+        other = wb.create_sheet(name, position)
+        for r in sheet_rows:
+            other.append(r)
     wb.save(path)
     return path
 
