@@ -21,7 +21,7 @@ from .identity import norm_agency
 from .places import state_postal
 from .records import Row
 from .rules import LEVELS, MODEL_NAMES, MODEL_SPELLINGS as MODELS
-from .xlsx import WorkbookError, read_sheet_with_save_time
+from .xlsx import Workbook, WorkbookError
 
 # ICE's header text -> our column name. Seven layouts have been seen; all use these names.
 COLUMNS = {
@@ -370,16 +370,15 @@ def read_list(path):
     (`other_sheets`). When no sheet does, the first sheet's reason stands. Raises PublicationError, or
     xlsx.WorkbookError for a damaged file.
     """
-    index, first = 0, None
-    while True:
-        sheet_rows, links, saved, names = read_sheet_with_save_time(path, index)
-        try:
-            return read_layout(sheet_rows), links, saved, names, index
-        except (NoHeader, EmptySheet) as e:
-            first = first or e
-            index += 1
-            if index >= min(len(names), MAX_SHEETS):
-                raise first from None
+    first = None
+    with Workbook(path) as book:
+        for index in range(min(len(book.names), MAX_SHEETS)):
+            sheet_rows, links = book.sheet(index)
+            try:
+                return read_layout(sheet_rows), links, book.saved_at, book.names, index
+            except (NoHeader, EmptySheet) as e:
+                first = first or e
+    raise first
 
 
 def extract(path):
@@ -409,7 +408,7 @@ def extract(path):
         cells.append((number, raw, moa_url, add_url, moa_safe or add_safe))
     return {"header": "|".join(sheet.header), "header_row": sheet.header_row, "names": names, "cells": cells,
             "blank_rows": sheet.blank, "notes": sheet.notes, "unknown_columns": sheet.unknown,
-            "rows_above_header": sheet.above, "saved_at": saved, "sheet": one_line(sheet_names[index], 100), "sheet_index": index, "sheets": sheet_names}
+            "rows_above_header": sheet.above, "saved_at": saved, "sheet_index": index, "sheets": sheet_names}
 
 
 _MEMO = {}  # (column names, raw cells, links) -> (row, its body key, anomalies); rows recur across hundreds of files
@@ -460,11 +459,12 @@ def interpret(extracted):
         sheet_rows.append(number)
         for kind, detail in found:
             anomalies.append((kind, number, detail))
-    sheets, sheet, at = extracted.get("sheets", ()), extracted.get("sheet"), extracted.get("sheet_index", 0)
+    sheets, at = extracted.get("sheets", ()), extracted.get("sheet_index", 0)
+    sheet = one_line(sheets[at], 100) if sheets else None
     if len(sheets) > 1:
         before, after = sheets[:at], sheets[at + 1:]
         left = [f"{_sheet_names(before)} before it, naming no header" if before else "", f"{_sheet_names(after)} after it" if after else ""]
-        anomalies.append(("other_sheets", None, f"the list is sheet {one_line(sheet, 40)!r} ({at + 1} of {len(sheets)}); "
+        anomalies.append(("other_sheets", None, f"the list is sheet {one_line(sheets[at], 40)!r} ({at + 1} of {len(sheets)}); "
                                                  f"{'; '.join(t for t in left if t)}: left unread"))
     for number, text in extracted.get("notes", ()):
         anomalies.append(("footnote", number, f"{text!r} below the list, naming no agency or support type: left unread"))

@@ -1,4 +1,5 @@
-"""Reads one worksheet of an .xlsx file into cell values and hyperlink targets, straight from its XML parts."""
+"""Reads the worksheets of an .xlsx file, one at a time, into cell values and hyperlink targets, straight from its XML parts."""
+import contextlib
 import html
 import re
 import zipfile
@@ -47,9 +48,8 @@ def _parse(data, name):
         raise WorkbookError(f"part {name} is not well-formed XML ({e})") from None
 
 
-def _sheets(zf, index):
-    """(the names of the workbook's sheets in workbook order, the part of the one at index), the part found through
-    the workbook's relationships."""
+def _sheets(zf):
+    """(the names of the workbook's sheets in workbook order, their relationship ids, the relationships part or None)."""
     wb = _read_part(zf, "xl/workbook.xml")
     rels = _read_part(zf, "xl/_rels/workbook.xml.rels")
     if wb is None:
@@ -57,10 +57,12 @@ def _sheets(zf, index):
     sheets = _parse(wb, "xl/workbook.xml").find(f"{NS}sheets")
     if sheets is None or len(sheets) == 0:
         raise WorkbookError("workbook lists no sheets")
-    if index >= len(sheets):
-        raise WorkbookError(f"no sheet {index + 1}: the workbook has {len(sheets)}")
     names = tuple(sheet.get("name") or f"Sheet{n}" for n, sheet in enumerate(sheets, start=1))
-    rid = sheets[index].get(f"{REL_NS}id")
+    return names, tuple(sheet.get(f"{REL_NS}id") for sheet in sheets), rels
+
+
+def _sheet_part(rid, rels, index):
+    """The part of the sheet at index, through the workbook's relationships."""
     if rels is not None and rid:
         for rel in _parse(rels, "xl/_rels/workbook.xml.rels"):
             if rel.get("Id") == rid:
@@ -68,8 +70,8 @@ def _sheets(zf, index):
                 if not target:
                     which = "the first sheet" if index == 0 else f"sheet {index + 1}"
                     raise WorkbookError(f"{which}'s relationship {rid!r} has no target")
-                return names, target if target.startswith("xl/") else "xl/" + target
-    return names, f"xl/worksheets/sheet{index + 1}.xml"
+                return target if target.startswith("xl/") else "xl/" + target
+    return f"xl/worksheets/sheet{index + 1}.xml"
 
 
 # One pass over the tags, capturing the two attributes needed whatever their order.
@@ -149,19 +151,13 @@ def _extent(sheet_xml):
 
 def read_sheet(path):
     """Return (rows, hyperlinks) of the first sheet: rows as [(sheet_row_number, [values...])], hyperlinks as {'G12': url}."""
-    rows, links, _saved, _names = read_sheet_with_save_time(path)
-    return rows, links
+    with Workbook(path) as book:
+        return book.sheet(0)
 
 
-def read_sheet_with_save_time(path, index=0):
-    """Return (rows, hyperlinks, saved_at, sheet names) of the sheet at index in workbook order, from one opening of
-    the zip: read_sheet's two, saved_at's, and the names of every sheet (WorkbookError when there is no such sheet).
-
-    Values come from calamine (fast, typed: str, float, int, bool, date, datetime);
-    the zip parts are checked first so a damaged file fails with a named reason.
-    """
+def _open(path):
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         with open(path, "rb") as f:
             head = f.read(512).lstrip().lower()
@@ -175,38 +171,72 @@ def read_sheet_with_save_time(path, index=0):
     except (ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.LargeZipFile) as e:
         # e.g. a member name flagged UTF-8 that is not
         raise WorkbookError(f"damaged zip archive ({e})") from None
-    with zf:
+
+
+@contextlib.contextmanager
+def _reading():
+    """Errors of the zip's parts as WorkbookError."""
+    try:
+        yield
+    except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
+        # RuntimeError: an encrypted part; NotImplementedError: an unknown compression method;
+        # OSError: a part offset outside the file
+        raise WorkbookError(f"damaged zip archive ({e})") from None
+    except KeyError as e:
+        raise WorkbookError(f"damaged workbook, missing {e}") from None
+
+
+class Workbook:
+    """An .xlsx opened once, its sheets read one at a time (read.read_list tries them in order): names, saved_at and
+    sheet(index). The workbook-wide checks run once, each sheet's own before calamine reads it; WorkbookError names
+    the reason. Values come from calamine (fast, typed: str, float, int, bool, date, datetime); the zip parts are
+    checked first so a damaged file fails with a named reason."""
+
+    def __init__(self, path):
+        self.path, self.zf, self._book, self._checked = path, _open(path), None, False
         try:
-            for info in zf.infolist():  # calamine inflates the parts it reads without a limit: zip bombs stop here
-                if info.file_size > MAX_PART_BYTES:
-                    raise WorkbookError(f"part {info.filename!r} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
-            names, sheet_part = _sheets(zf, index)
-            for name in CHECKED_PARTS:
-                _read_part(zf, name)  # refuses entity declarations before calamine sees them
-            data = _read_part(zf, sheet_part)
+            with _reading():
+                for info in self.zf.infolist():  # calamine inflates the parts it reads without a limit: zip bombs stop here
+                    if info.file_size > MAX_PART_BYTES:
+                        raise WorkbookError(f"part {info.filename!r} is {info.file_size} bytes, over the {MAX_PART_BYTES} limit")
+                self.names, self._rids, self._rels = _sheets(self.zf)
+        except BaseException:
+            self.zf.close()
+            raise
+        self.saved_at = _saved_at(self.zf)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zf.close()
+
+    def sheet(self, index):
+        """(rows, hyperlinks) of the sheet at index in workbook order."""
+        with _reading():
+            part = _sheet_part(self._rids[index], self._rels, index)
+            if not self._checked:
+                for name in CHECKED_PARTS:
+                    _read_part(self.zf, name)  # refuses entity declarations before calamine sees them
+                self._checked = True
+            data = _read_part(self.zf, part)
             if data is None:
-                raise WorkbookError(f"sheet part {sheet_part} is missing")
+                raise WorkbookError(f"sheet part {part} is missing")
             rows, columns = _extent(data)
             if rows > MAX_ROWS:
                 raise WorkbookError(f"sheet has a row numbered {rows}, over the {MAX_ROWS}-row limit")
             if columns > MAX_COLUMNS:
                 raise WorkbookError(f"sheet has a cell in column {columns}, over the {MAX_COLUMNS}-column limit")
-            links = _hyperlinks(zf, sheet_part, data)
-            saved = _saved_at(zf)
-        except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, RuntimeError, NotImplementedError, OSError) as e:
-            # RuntimeError: an encrypted part; NotImplementedError: an unknown compression method;
-            # OSError: a part offset outside the file
-            raise WorkbookError(f"damaged zip archive ({e})") from None
-        except KeyError as e:
-            raise WorkbookError(f"damaged workbook, missing {e}") from None
-    try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(index)  # calamine too lists them in workbook order
-        grid = sheet.to_python(skip_empty_area=False)
-    except Exception as e:  # calamine raises its own error types for every malformed part
-        raise WorkbookError(f"unreadable sheet ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'})") from None
-    # calamine gives "" for an empty cell and date/datetime for date-formatted cells;
-    # the read stage interprets values column by column.
-    return list(enumerate(grid, start=1)), links, saved, names
+            links = _hyperlinks(self.zf, part, data)
+        try:
+            if self._book is None:
+                self._book = CalamineWorkbook.from_path(str(self.path))
+            grid = self._book.get_sheet_by_index(index).to_python(skip_empty_area=False)  # calamine too lists them in workbook order
+        except Exception as e:  # calamine raises its own error types for every malformed part
+            raise WorkbookError(f"unreadable sheet ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else 'no detail'})") from None
+        # calamine gives "" for an empty cell and date/datetime for date-formatted cells;
+        # the read stage interprets values column by column.
+        return list(enumerate(grid, start=1)), links
 
 
 _MODIFIED = re.compile(rb"<dcterms:modified[^>]*>\s*(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")
