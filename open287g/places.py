@@ -358,6 +358,7 @@ _KNOWN_AGENCIES = {
         ("florida state college at jacksonville", "town", "Jacksonville"),
         ("new college of florida", "town", "Sarasota"),
         ("northwest florida state college", "town", "Niceville"),
+        ("santa fe college", "town", "Gainesville"),  # named after the river; its campus is in Gainesville, not at Santa Fe
         ("sarasota manatee airport authority", "town", "Sarasota"),
         ("district board of trustees of pensacola state college", "town", "Pensacola"),
         ("distict board of trustees of pensacola state college", "town", "Pensacola"),  # as misspelt by ICE
