@@ -189,8 +189,8 @@ def parse_date(text):
     """The first typed date in text as ISO, or None."""
     if not text:
         return None
-    # a stamp or a scan leaves dashes and spaces between a date's parts: 'OCT - - 1 - 5 - 2019'
-    text = re.sub(r"(?<=\s)[-_~.]+(?=\s)", " ", f" {text} ")
+    # a stamp or a scan leaves dashes, rules and spaces between a date's parts: 'OCT - - 1 - 5 - 2019', 'March = 10, 2025'
+    text = re.sub(r"(?<=\s)[-_~.=]+(?=\s)", " ", f" {text} ")
     text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),
@@ -264,17 +264,130 @@ def template_of(model, revision, file_name, text):
     return "other"
 
 
-def agency_named(pages):
-    """The agency as the first page names it: 'between ICE ... and the <agency>, hereinafter ...'."""
+# Words agency names are made of (rule agency_named): a text layer's split word ('Sher if fs', 'Of f ice') is joined
+# again when its pieces spell one, and a reading made of them and of its file name's words is a clean one.
+AGENCY_WORDS_KNOWN = set("""
+county sheriff sheriffs office offices department dept police public safety state city town township village borough
+constable constables marshal marshals corrections correction correctional detention center jail division bureau
+investigation investigations enforcement law agency commission commissioners board conservation wildlife fish patrol
+highway university college school district authority services service criminal guard national attorney general
+attorney's narcotics dangerous drugs control security lottery rehabilitation reentry regional parish the of and for
+""".split()) | {name.lower() for name in ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida "
+                                          "Georgia Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine "
+                                          "Maryland Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska "
+                                          "Nevada Hampshire Jersey Mexico York Carolina Dakota Ohio Oklahoma Oregon "
+                                          "Pennsylvania Rhode Island Tennessee Texas Utah Vermont Virginia Washington "
+                                          "West Wisconsin Wyoming New North South").split()} | {s.lower() for s in STATES}
+_FILE_NOISE = {"moa", "tfm", "wso", "jem", "tf", "pdf", "287g", "287"}
+
+
+def _plain(word):
+    return re.sub(r"['\u2019]", "", word).lower().strip(".,;:()")
+
+
+def _join_split_words(text):
+    """'Hamilton County Sher if f 's O f fic e' -> 'Hamilton County Sheriff's Office': neighbouring pieces that spell
+    an agency word together, and none alone, are one word a text layer split."""
+    words, out, i = text.split(), [], 0
+    while i < len(words):
+        for k in range(min(5, len(words) - i), 1, -1):
+            piece = "".join(words[i:i + k])
+            if (_plain(piece) in AGENCY_WORDS_KNOWN and all(re.search(r"[A-Za-z]", w) for w in words[i:i + k])
+                    and not all(_plain(w) in AGENCY_WORDS_KNOWN for w in words[i:i + k])):
+                out.append(piece)
+                i += k
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return " ".join(out)
+
+
+def _file_words(file_name):
+    """The words of ICE's file name ('HighlandBeachPoliceDeptFL_TFM_MOA_04.10.2025.pdf' -> highland, beach, police,
+    dept, fl), lower-cased; model codes, dates and 'MOA' left out."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", re.sub(r"\.pdf$", "", file_name, flags=re.I))
+    return {w.lower() for w in words if w.lower() not in _FILE_NOISE}
+
+
+def _reading(name, file_words):
+    """(words recognised, words unknown, words garbled) of one reading of the agency's name: recognised are agency
+    words, states and the file name's words (or a word they begin: 'Co' of 'County'); garbled words hold digits or
+    symbols, or capitals run together ('theHamntcnCountySherlff's0fflce')."""
+    recognised = unknown = garbled = 0
+    for word in name.split():
+        core = word.strip(".,;:()'\u2019")
+        if not core:
+            continue
+        if re.search(r"[^A-Za-z.'\u2019&-]", core) or re.search(r"[a-z][A-Z]", core) and not re.match(r"(Mc|Mac|De|La)[A-Z]", core):
+            garbled += 1
+        elif _plain(core) in AGENCY_WORDS_KNOWN or any(_plain(core) == f or (len(f) >= 2 and _plain(core).startswith(f))
+                                                        for f in file_words):
+            recognised += 1
+        else:
+            unknown += 1
+    return recognised, unknown, garbled
+
+
+def _first_page_party(pages):
+    """The agency as section I (Parties) names it: 'between ICE ... and the <agency>, hereinafter ...'."""
     lines = page_lines(pages[0]) if pages else []
     text = re.sub(r"\s+", " ", re.sub(r"_{2,}", " ", " ".join(l.text for l in lines)))
-    m = re.search(r"Security \([DO0]HS\),?\s*and\s*(?:the\b)?\s*(.+?)(?:\s*,)?\s*(?:\(|herein\s*after|hereafter|pursuant)", text)
+    # a text layer splits words ('hereinaf ter') and runs 'the' into the name ('theCandia Police Dept.')
+    m = re.search(r"Security \([DO0]HS\),?\s*and\s*(?:the\b|the(?=[A-Z]))?\s*(.+?)(?:\s*,)?\s*"
+                  r"(?:\(|h\s?e\s?r\s?e\s?i\s?n\s?a\s?f\s?t\s?e\s?r|hereafter|pursuant)", text)
     if not m:
+        return None
+    # a stray quote a scan leaves after the name ("GILES COUNTY TN SHERIFF'S OFFICE '") is no part of it
+    name = clean(re.sub(r"\s+['\"\u2019]+$", "", re.sub(r"^the\b\s*", "", m.group(1), flags=re.I)))
+    return _join_split_words(name) if name and len(name) <= 150 else None
+
+
+def _footer_name(pages):
+    """The agency the 2025 TFM template prints at the foot of every page ('Highland Beach Police Department, Florida
+    2 Revised 03/07/2025'), as most pages read it: each page is a fresh reading of the same words."""
+    readings = []
+    for p in pages:
+        foot = " ".join(l.text for l in page_lines(p) if l.top > p["height"] * 0.9)
+        m = re.match(r"\s*(.*?)\s*(?:\d{1,2}\s+)?Revised\b", foot)
+        if m and len(re.findall(r"[A-Za-z]{3,}", m.group(1))) >= 2:
+            readings.append(clean(m.group(1)))
+    readings = [r for r in readings if r]
+    if not readings:
+        return None
+    best = max(readings, key=lambda r: (readings.count(r), -readings.index(r)))
+    return best if readings.count(best) >= 2 else None
+
+
+def agency_named(pages, file_name="", agency_block=()):
+    """Rule agency_named: the agency the document names, and where it was read.
+
+    Section I (Parties) on the first page is the document's own naming, and stands when every word of it reads as a
+    word (an agency word, a state, a word of ICE's file name). Otherwise a scan or a damaged text layer garbled it
+    ('Highland Bem:h Police Depar1menl. Flonda'), and the best-read of the other namings is taken: the name the
+    2025 TFM template prints at the foot of each page, the agency's 'Agency:' line in the signature block, or the
+    first page's reading after all. Returns (name, method): the method says which naming and how it was read."""
+    if not pages:
         return None, None
-    name = clean(re.sub(r"^the\b\s*", "", m.group(1), flags=re.I))
-    if not name or len(name) > 150:
+    words = _file_words(file_name)
+    first = _first_page_party(pages)
+    candidates = [(first, pages[0]["source"])] if first else []
+    if first and _reading(first, words)[1:] == (0, 0):
+        return first, pages[0]["source"]
+    footer = _footer_name(pages)
+    if footer:
+        candidates.append((footer, "page footer"))
+    typed = labelled([l for l in lines_of(agency_block) if not re.fullmatch(r"[\W_]*", l.text)]).get("agency", (None, None))
+    if typed[0] and not ICE_WORDS.search(typed[0]):
+        candidates.append((_join_split_words(typed[0]), f"signature block ({typed[1].method()})"))
+    if not candidates:
         return None, None
-    return name, pages[0]["source"]
+
+    def quality(candidate):
+        recognised, unknown, garbled = _reading(candidate[0], words)
+        return recognised - unknown - 2 * garbled
+
+    return max(candidates, key=lambda c: (quality(c), -candidates.index(c)))
 
 
 def field_office(pages):
@@ -333,16 +446,18 @@ def _signature_region(pages):
         region = [(s, p["page"]) for s in below]
         if len([s for s in below if len(s[0]) > 2]) < 4 and p["page"] < len(pages):
             nxt = pages[p["page"]]
-            region += [(s, nxt["page"]) for s in nxt["segments"] if s[2] < nxt["height"] * 0.92]
+            # an appendix opening the next page is not the block's continuation ('APPENDIX A / POINTS OF CONTACT')
+            appendix = next((l.top for l in page_lines(nxt) if re.match(r"\s*APPENDIX\b", l.text)), nxt["height"] * 0.92)
+            region += [(s, nxt["page"]) for s in nxt["segments"] if s[2] < min(appendix, nxt["height"] * 0.92)]
         return region, p
     return [], None
 
 
-def signatories(pages, template):
-    """[{party, name, title, signed_on, date_handwritten, page, method}] for ICE and the agency."""
+def _signature_blocks(pages, template):
+    """({'ice': [(segment, page number)], 'agency': [...]}, the signature block's page), or ({}, None) without one."""
     region, page = _signature_region(pages)
     if not region:
-        return []
+        return {}, None
     mid = page["width"] / 2
     # the blocks part where the right-hand heading ('For ICE:') begins, else at the middle of the page
     headings = [seg[1] for seg, _ in region if seg[1] > page["width"] * 0.3 and re.match(r"For$|For\b", decipher(seg[0]))]
@@ -361,9 +476,13 @@ def signatories(pages, template):
         ice = "left" if score["left"] > score["right"] else "right"
     else:
         ice = "left" if template == "2019-2020 WSO/JEM" else "right"
+    return {("ice" if side == ice else "agency"): segs for side, segs in columns.items()}, page
+
+
+def signatories(blocks, page):
+    """[{party, name, title, signed_on, date_handwritten, page, method}] for ICE and the agency, from _signature_blocks."""
     out = []
-    for side, segs in columns.items():
-        party = "ice" if side == ice else "agency"
+    for party, segs in blocks.items():  # in the page's order, left block first
         number = segs[0][1] if segs else page["page"]
         out.append(dict(party=party, **read_block([s for s, _ in segs]), page=number))
     return out
@@ -423,6 +542,11 @@ def _digital_stamp(lines):
     return _iso(m.groups(), "ymd") if m else None
 
 
+def _exact_date(line):
+    """The date the line's text layer or form fields print: exact, whatever tesseract read around them on a scan."""
+    return parse_date(" ".join(decipher(p[0]) for p in sorted(line.parts, key=lambda p: p[1]) if p[5] != "ocr"))
+
+
 def read_block(segments):
     """One party's block: name, title, date typed or handwritten, and how each was read.
 
@@ -434,9 +558,12 @@ def read_block(segments):
     fields = labelled(lines)
     used = []
     date_value, date_line = fields.get("date", (None, None))
+    if date_line and not parse_date(date_value):
+        # a scan's misread label between 'Date:' and the typed date ('Date: Signatures March 10, 2025')
+        date_value = date_line.text[LABEL.search(date_line.text).end():] if LABEL.search(date_line.text) else date_value
     digital_name, digital_date = _digital(lines)
     digitally = re.search(r"D[il1]g[il1]ta[il1][il1]y", " ".join(l.text for l in lines), re.I)
-    if date_line and parse_date(date_value) and date_line.confidence() >= DATE_CONFIDENCE:
+    if date_line and parse_date(date_value) and (date_line.confidence() >= DATE_CONFIDENCE or _exact_date(date_line) == parse_date(date_value)):
         result["signed_on"] = parse_date(date_value)
         used.append(date_line)
     elif digital_date or (digitally and _digital_stamp(lines)):
@@ -470,6 +597,12 @@ def read_block(segments):
         result["name"] = result["name"] or name
         result["title"] = result["title"] or title
         used += [line] if line else []
+    elif not result["name"] and not fields.get("name"):
+        # a 2025 scan whose 'Name:' label tesseract lost: the typed name stands alone on its line
+        alone = next((l for l in lines if not LABEL.search(l.text) and l.confidence() >= NAME_CONFIDENCE and person_name(l.text)), None)
+        if alone:
+            result["name"] = person_name(alone.text)
+            used.append(alone)
     if not result["signed_on"] and not digitally and (fields or result["name"] or result["title"]):
         result["date_handwritten"] = 1  # the block is there and its date is not typed: left empty, never guessed
     methods = [l.method() for l in lines if l.text.strip()]
@@ -644,7 +777,8 @@ def extract(pages, file_name):
     model, model_method = model_of(pages, file_name)
     revision, revision_page = revision_of(pages)
     template = template_of(model, revision, file_name, text)
-    agency, agency_method = agency_named(pages)
+    blocks, block_page = _signature_blocks(pages, template)
+    agency, agency_method = agency_named(pages, file_name, [seg for seg, _ in blocks.get("agency", ())])
     return {
         "model": model,
         "model_method": model_method,
@@ -655,6 +789,6 @@ def extract(pages, file_name):
         "agency_method": agency_method,
         "field_office": field_office(pages),
         "addendum_page": addendum_page(pages),
-        "signatories": signatories(pages, template),
+        "signatories": signatories(blocks, block_page),
         "contacts": contacts(pages),
     }

@@ -243,6 +243,17 @@ def test_built_tables_answer(sql):
     assert owners == [("MelbournePoliceDeptFL_TFM_MOA_04142025.pdf", "Melbourne Police Department"),
                       ("georgiaDeptPublicSafety_TFM_MOA_03.10.25.pdf", "Georgia Department of Public Safety")]
     assert sql("select count(*) from moa_documents where ocr_pages > 0")[0][0] >= 20
+    # rule agency_named: section I garbled by the text layer, the footers' reading instead; section I where it reads
+    named = dict(sql("select file_name, agency_named || ' | ' || agency_method from moa_documents where file_name in (?, ?, ?)",
+                     ("HighlandBeachPoliceDeptFL_TFM_MOA_04.10.2025.pdf", "HamiltonCoSheriffsOfficeTX_TFM_MOA_04.10.2025.pdf",
+                      FRANKLIN.name)))
+    assert named == {"HighlandBeachPoliceDeptFL_TFM_MOA_04.10.2025.pdf": "Highland Beach Police Department Florida | page footer",
+                     "HamiltonCoSheriffsOfficeTX_TFM_MOA_04.10.2025.pdf": "Hamilton County Sheriff's Office, TX | page footer",
+                     FRANKLIN.name: "Franklin County Sheriff's Office, Alabama | text"}
+    # a scan whose text layer types ICE's date and name where tesseract lost the labels (page 7)
+    cherokee = sql("select s.name, s.title, s.signed_on from moa_signatories s join moa_documents d on d.sha256 = s.sha256 "
+                   "where d.file_name = 'CherokeeCountyNC_WSO_MOA_031025.pdf' and s.party = 'ice'")
+    assert cherokee == [("Todd M. Lyons", "Acting Director", "2025-03-10")]
 
 
 def test_unlabelled_block_reads_name_then_title():
@@ -292,6 +303,7 @@ def test_split_rank(text, split):
     ("Date: - -OCT - - 1 - 5 - 2019 - - - -", "2019-10-15"),  # a stamp: the month by name wins over '1 - 5 - 2019'
     ("March 25, 2025", "2025-03-25"), ("Date: 2/28/2025", "2025-02-28"), ("2020.06.10 14:08:49", "2020-06-10"),
     ("5 -/P7-RS_", None),
+    ("Date: Signatures March = 10, 2025", "2025-03-10"),  # a rule a scan read as '=' between the date's parts
 ])
 def test_parse_date(text, iso):
     assert moa_fields.parse_date(text) == iso
@@ -354,3 +366,68 @@ def test_the_three_document_queries_answer(sql):
     assert len(tfm) == sql("select count(*) from moa_documents where template = '2025 TFM'")[0][0] == 82
     missing = sql(canned("agreements_missing_document"))
     assert len(missing) > 100  # active agreements whose printed link is to a document not in the corpus
+
+
+# --- the agency the document names (rule agency_named) ---------------------------------------------
+
+PARTIES = "This MOA constitutes an agreement between ICE, a component of the Department of Homeland Security (DHS), and"
+
+
+def page(number, *rows, source="text"):
+    """A made-up letter page of word segments: rows of (text, top), each row one segment from the left margin."""
+    segments = [[t, 72, y, 72 + 5 * len(t), y + 10, source] for t, y in rows]
+    return {"page": number, "source": source, "text": "\n".join(t for t, _ in rows), "segments": segments,
+            "width": 612.0, "height": 792.0}
+
+
+def footer(name, number):
+    return (f"{name} {number} Revised 03/07/2025", 740)
+
+
+def test_split_words_of_an_agency_name_are_joined_again():
+    assert moa_fields._join_split_words("Hamilton County Sher if f 's O f fic e, IN") == "Hamilton County Sheriff's Office, IN"
+    assert moa_fields._join_split_words("Onslow Count y Sher if fs Of f ice, NC") == "Onslow County Sheriffs Office, NC"
+    # words that are words already stay apart, and a stray quote is never part of a word
+    assert moa_fields._join_split_words("Police Department of the State '") == "Police Department of the State '"
+
+
+def test_section_one_stands_when_it_reads_and_a_garbled_one_gives_way_to_the_footers():
+    name = "HighlandBeachPoliceDeptFL_TFM_MOA_04.10.2025.pdf"
+    clean = [page(1, (PARTIES, 100), ("the Highland Beach Police Department, Florida (hereinafter the LEA).", 112)),
+             *(page(n, footer("Highland Beach Police Department, Florida", n)) for n in (2, 3))]
+    assert moa_fields.agency_named(clean, name) == ("Highland Beach Police Department, Florida", "text")
+    # a 'the' run into the name and a split 'hereinaf ter' are read past
+    run_in = [page(1, (PARTIES, 100), ("theHighland Beach Police Dept. hereinaf ter the law enf orcement agency", 112))]
+    assert moa_fields.agency_named(run_in, name) == ("Highland Beach Police Dept", "text")
+    garbled = [page(1, (PARTIES, 100), ("the Highland Bem:h Police Depar1menl. Flonda (hereinafter the LEA).", 112)),
+               *(page(n, footer("Highland Beach Police Department, Florida", n)) for n in (2, 3)),
+               page(4, footer("Highland Beach Po1ice Department, Florida", 4))]
+    assert moa_fields.agency_named(garbled, name) == ("Highland Beach Police Department, Florida", "page footer")
+    # one footer alone is no consensus: the garbled reading stands, better than nothing
+    assert moa_fields.agency_named(garbled[:2], name)[1] == "text"
+
+
+def test_the_signature_blocks_agency_line_names_the_agency_when_section_one_is_garbled():
+    name = "LeeCoSheriffsOffice_JEM_MOA_02.20.2025.pdf"
+    pages = [page(1, (PARTIES, 100), ("the Law Comaly Shuntts Ofn (hereinafter the LEA).", 112), source="ocr")]
+    block = segs(("Agency:", 60, 600), ("Lee", 110, 600), ("County", 135, 600), ("Sheriffs", 180, 600), ("Office", 235, 600))
+    assert moa_fields.agency_named(pages, name, block) == ("Lee County Sheriffs Office", "signature block (text)")
+
+
+def test_a_scan_block_keeps_what_its_text_layer_types_and_a_name_whose_label_was_lost():
+    """A 2025 scan: tesseract read the labels and a stray mark at low confidence; ICE's date and name are typed in the
+    text layer (exact). The date stands, and the name typed alone on its line is the name."""
+    def ocr(text, x, y, conf):
+        return [text, x, y, x + 6 * len(text), y + 10, "ocr", conf]
+
+    block = moa_fields.read_block([ocr("For", 320, 190, 96), ocr("ICE:", 346, 190, 94),
+                                   ocr("Date:", 322, 215, 97), *segs(("March", 368, 215), ("10,", 404, 215), ("2025", 424, 215)),
+                                   ocr("2", 470, 215, 40),
+                                   ocr("Signatures=", 322, 240, 30),
+                                   *segs(("Todd", 365, 271), ("M.", 396, 271), ("Lyons", 413, 271)),
+                                   ocr("Title:", 325, 296, 93), *segs(("Acting", 368, 296), ("Director", 405, 296))])
+    assert (block["name"], block["title"], block["signed_on"], block["date_handwritten"]) == ("Todd M. Lyons", "Acting Director", "2025-03-10", 0)
+    # the same date read by tesseract alone, at that confidence, is handwriting: never guessed
+    scanned = moa_fields.read_block([ocr("Date:", 322, 215, 97), ocr("March", 368, 215, 60), ocr("10,", 404, 215, 55),
+                                     ocr("2025", 424, 215, 50), ocr("Title:", 325, 296, 93), ocr("Sheriff", 368, 296, 95)])
+    assert (scanned["signed_on"], scanned["date_handwritten"]) == (None, 1)
