@@ -6,12 +6,16 @@ sharing any three-letter piece of the typed words, ranked by FTS5's bm25, which 
 "mecklenberg" still finds Mecklenburg. Python only reads the query (a trailing state, "co" for
 county) and orders the hits: exact and whole-word matches, then active agencies, first.
 """
+import re
+
 from .i18n import _, join_words, ngettext
 from .words import state_postal, words
 
 KIND_ORDER = {"state": 0, "county": 1, "place": 2, "agency": 3}
-# A trailing "co" is "county" ("harris co"), never Colorado; type "colorado" for the state.
+# A trailing "co" is "county" ("harris co"), except after a comma, where an address puts its state ("Aurora, CO"):
+# rule co_after_comma.
 NOT_A_STATE = {"co"}
+_STATE_AFTER_COMMA = re.compile(r",\s*co\s*$", re.I)
 
 
 
@@ -34,9 +38,10 @@ def parse(query, abbreviations=None):
                 out.append(w)
         raw = out
     state = None
-    split = next(((found, raw[:-n]) for n in (3, 2, 1) if len(raw) > n and " ".join(raw[-n:]) not in NOT_A_STATE
+    not_a_state = set() if _STATE_AFTER_COMMA.search(query or "") else NOT_A_STATE
+    split = next(((found, raw[:-n]) for n in (3, 2, 1) if len(raw) > n and " ".join(raw[-n:]) not in not_a_state
                   and (found := state_postal(" ".join(raw[-n:]), fuzzy=False))), None)
-    state_only = state_postal(" ".join(raw), fuzzy=False) if raw and " ".join(raw) not in NOT_A_STATE else None
+    state_only = state_postal(" ".join(raw), fuzzy=False) if raw and " ".join(raw) not in not_a_state else None
     # "Washington, DC" names DC and, read as a town and its state, DC's town Washington ("West Virginia" is no town
     # of Virginia's: the two readings name different states). Its words are then the town's.
     town = bool(state_only and split and split[0] == state_only)

@@ -99,6 +99,9 @@ def test_queries_are_read_into_words_and_a_state():
         return {k: v for k, v in search.parse(q).items() if k in ("terms", "state", "state_only")}
     assert core("harris co") == {"terms": ["harris", "county"], "state": None, "state_only": None}
     assert search.parse("harris co")["county"] and not search.parse("harris")["county"]
+    # rule co_after_comma: after a comma, as an address writes it, "CO" is Colorado
+    assert core("Aurora, CO") == {"terms": ["aurora"], "state": "CO", "state_only": None}
+    assert core("Polk Co, FL") == {"terms": ["polk", "county"], "state": "FL", "state_only": None}
     assert core("polk fl") == {"terms": ["polk"], "state": "FL", "state_only": None}
     assert search.parse("Polk County, Florida")["state"] == "FL"
     assert core("florida") == {"terms": ["florida"], "state": None, "state_only": "FL"}

@@ -146,6 +146,16 @@ async def test_raleigh_answers_for_north_carolinas_capital_before_any_namesake(d
     assert "Raleigh is in Wake County." in page
 
 
+async def test_a_colorado_town_written_as_an_address_is_that_town(ds):
+    # rule co_after_comma: "Aurora, CO" is Aurora, Colorado (Arapahoe County), not Aurora County, South Dakota;
+    # "harris co" stays Harris County
+    page = text_of((await ds.client.get("/search?q=Aurora%2C+CO")).text)
+    assert "Aurora, Colorado" in page and "Arapahoe County" in page
+    assert "Aurora County, South Dakota" not in page
+    assert "Canon City is in Fremont County" in text_of((await ds.client.get("/search?q=Ca%C3%B1on+City%2C+CO")).text)
+    assert "Harris County, Texas" in text_of((await ds.client.get("/search?q=harris+co")).text)
+
+
 async def test_an_unknown_place_page_is_a_404(ds):
     response = await ds.client.get("/places/zz/nowhere")
     assert response.status_code == 404 and "No such place" in response.text
