@@ -49,8 +49,11 @@ def _collect(idx):
             if fips:
                 counts = t["counties"]
                 counts[fips] = counts.get(fips, 0) + 1
+    # Rule alternate_same_town: an accepted name that reads as a postal town's ("Ft Worth" for Fort Worth) is that
+    # town, not a second one (it outnumbered Fort Worth's own ZIPs and answered "Fort Worth, TX" as "Ft Worth").
+    postal = {(st, lookup_key(name)) for (st, _), t in towns.items() for name in t["names"]}
     for key, t in alternates.items():
-        if key not in towns:
+        if key not in towns and not any((key[0], lookup_key(name)) in postal for name in t["names"]):
             t["alternate"] = True
             towns[key] = t
     return towns, zips, slugs

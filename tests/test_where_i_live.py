@@ -156,6 +156,16 @@ async def test_a_colorado_town_written_as_an_address_is_that_town(ds):
     assert "Harris County, Texas" in text_of((await ds.client.get("/search?q=harris+co")).text)
 
 
+async def test_a_town_name_that_reads_as_a_postal_towns_is_that_town(ds, sql):
+    # rule alternate_same_town: "Ft Worth", a name USPS accepts for 60 ZIP codes, is Fort Worth, not a second town
+    # that outnumbered it and answered "Fort Worth, TX"; its old address leads to Fort Worth
+    assert sql("select id from places where state_code = 'TX' and key = 'fortworth'") == [("tx/fort-worth",)]
+    assert "Fort Worth is in Tarrant County" in text_of((await ds.client.get("/search?q=Fort+Worth%2C+TX")).text)
+    moved = await ds.client.get("/places/tx/ft-worth")
+    assert (moved.status_code, moved.headers["location"]) == (301, "/places/tx/fort-worth")
+    assert (await ds.client.get("/places/tx/ft-nowhere")).status_code == 404
+
+
 async def test_an_unknown_place_page_is_a_404(ds):
     response = await ds.client.get("/places/zz/nowhere")
     assert response.status_code == 404 and "No such place" in response.text

@@ -931,10 +931,27 @@ async def place_view(datasette, request):
     zip_code = request.args.get("zip") or ""
     z = await _one(db, ZIP_CODE, {"zip": zip_code}) if ZIP_TYPED.fullmatch(zip_code) else None
     page = await place_page(db, place_id, z if z and z["place_id"] == place_id else None)
+    if not page:
+        # A town name that became one with another (rule alternate_same_town: /places/tx/ft-worth is Fort Worth's)
+        # keeps its address: it leads to the town it names.
+        same = await _one(db, SAME_TOWN, {"state": request.url_vars["state"].upper(), "key": lookup_key(request.url_vars["town"].replace("-", " "))})
+        if same:
+            return Response.redirect(f"/places/{same['id']}" + (f"?zip={zip_code}" if z else ""), status=301)
     response = await _render(datasette, request, "place.html", {"page": page})
     if not page:
         response.status = 404
     return response
+
+
+SAME_TOWN = """
+select
+  id
+from places
+where state_code = :state
+  and key = :key
+order by zip_count desc, id
+limit 1
+"""
 
 
 COUNTY_PATHS = """
