@@ -151,6 +151,8 @@ async def test_a_colorado_town_written_as_an_address_is_that_town(ds):
     # "harris co" stays Harris County
     page = text_of((await ds.client.get("/search?q=Aurora%2C+CO")).text)
     assert "Aurora, Colorado" in page and "Arapahoe County" in page
+    # a town in two counties: one list, "A, B or C"
+    assert "No police or sheriff's office of Aurora, Arapahoe County or Adams County has a 287(g) agreement." in page
     assert "Aurora County, South Dakota" not in page
     assert "Canon City is in Fremont County" in text_of((await ds.client.get("/search?q=Ca%C3%B1on+City%2C+CO")).text)
     assert "Harris County, Texas" in text_of((await ds.client.get("/search?q=harris+co")).text)
