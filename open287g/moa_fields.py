@@ -166,6 +166,12 @@ def job_title(text):
     text = re.sub(r"(?<=[A-Za-z]{3}) (?=[a-z]\b)", "", text or "")  # a text layer's split word: 'Sherif f'
     if text and re.fullmatch(TITLE_WORDS.pattern, text.replace(" ", ""), re.I):
         text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
+    text = _join_split_words(text, _office_word) if text else text  # 'Acting D irector', 'Chi e f of Pol ice'
+    head, colon, tail = (text or "").rpartition(": ")
+    # an office holds no colon: before one is a misread label ('Tille: Acting Director', 'Attn:') or stray ink ('Acting:
+    # Director'); another field's label ('Agency: Sheriff') is not the office's and stays, to be refused below
+    if colon and not re.search(r"\b(Date|Signature|Name|Agency)\b", head):
+        text = f"{head} {tail}" if TITLE_WORDS.search(head) else tail
     if not text or len(text) > 90 or not TITLE_WORDS.search(text) or re.match(r"(of|the|and|for|to)\b", text, re.I):
         return None
     if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
@@ -285,15 +291,24 @@ def _plain(word):
     return re.sub(r"['\u2019]", "", word).lower().strip(".,;:()")
 
 
-def _join_split_words(text):
+def _agency_word(word):
+    return _plain(word) in AGENCY_WORDS_KNOWN
+
+
+def _office_word(word):
+    return _agency_word(word) or bool(TITLE_WORDS.fullmatch(word.strip(".,;:")))
+
+
+def _join_split_words(text, known=_agency_word):
     """'Hamilton County Sher if f 's O f fic e' -> 'Hamilton County Sheriff's Office': neighbouring pieces that spell
-    an agency word together, and none alone, are one word a text layer split."""
+    a known word together (an agency word; with known=_office_word an office's too: 'Acting D irector'), and not
+    all are known alone, are one word a text layer split."""
     words, out, i = text.split(), [], 0
     while i < len(words):
         for k in range(min(5, len(words) - i), 1, -1):
             piece = "".join(words[i:i + k])
-            if (_plain(piece) in AGENCY_WORDS_KNOWN and all(re.search(r"[A-Za-z]", w) for w in words[i:i + k])
-                    and not all(_plain(w) in AGENCY_WORDS_KNOWN for w in words[i:i + k])):
+            if (known(piece) and all(re.search(r"[A-Za-z]", w) for w in words[i:i + k])
+                    and not all(known(w) for w in words[i:i + k])):
                 out.append(piece)
                 i += k
                 break
@@ -662,8 +677,9 @@ def contact_title(text):
     Office, Sheriff'), or None when the line names only an organisation."""
     parts = [clean(p) for p in text.split(",")]
     for part in [clean(text)] + parts[::-1]:
-        if part and job_title(part) and not ORGANISATION.search(part):
-            return job_title(part)
+        title = job_title(part) if part else None
+        if title and not ORGANISATION.search(title):  # the office as read, split words joined
+            return title
     return None
 
 

@@ -282,6 +282,9 @@ def test_person_name_gives_a_name_or_nothing(text, name):
 @pytest.mark.parametrize("text,title", [
     ("Sheriff, Martin County", "Sheriff, Martin County"), ("Sher if f", "Sheriff"), ("Acting Director", "Acting Director"),
     ("sk, n/ f", None), ("OF THE SHERIFF", None), ("Agency: Sheriff", None), ("Enforcement and Removal Operations", None),
+    # a text layer's split words joined; a misread label or stray ink before a colon read past
+    ("Acting D irector", "Acting Director"), ("Chi e f of Pol ice", "Chief of Police"), ("Tille: Acting Director", "Acting Director"),
+    ("Acting: Director", "Acting Director"), ("Attn: Public Information Officer", "Public Information Officer"),
 ])
 def test_job_title_gives_an_office_or_nothing(text, title):
     assert moa_fields.job_title(text) == title
@@ -431,3 +434,9 @@ def test_a_scan_block_keeps_what_its_text_layer_types_and_a_name_whose_label_was
     scanned = moa_fields.read_block([ocr("Date:", 322, 215, 97), ocr("March", 368, 215, 60), ocr("10,", 404, 215, 55),
                                      ocr("2025", 424, 215, 50), ocr("Title:", 325, 296, 93), ocr("Sheriff", 368, 296, 95)])
     assert (scanned["signed_on"], scanned["date_handwritten"]) == (None, 1)
+
+
+def test_a_contacts_office_is_told_from_its_organisation_once_split_words_are_joined():
+    # the organisation, its split words joined, is no office; the office after it is
+    assert moa_fields.contact_title("Hamilton County Sher if fs Of f ice, Sheriff") == "Sheriff"
+    assert moa_fields.contact_title("Jackson County Sher iff") is None
