@@ -168,6 +168,8 @@ def job_title(text):
         text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
     text = _join_split_words(text, _office_word) if text else text  # 'Acting D irector', 'Chi e f of Pol ice'
     head, colon, tail = (text or "").rpartition(": ")
+    # a signature's stroke read as a short word after the office: 'Sheriff st'
+    text = re.sub(r"(?<=[A-Za-z]{3}) (?!(?:of|to|la|de)$)[a-z]{1,2}$", "", text) if text else text
     # an office holds no colon: before one is a misread label ('Tille: Acting Director', 'Attn:') or stray ink ('Acting:
     # Director'); another field's label ('Agency: Sheriff') is not the office's and stays, to be refused below
     if colon and not re.search(r"\b(Date|Signature|Name|Agency)\b", head):
@@ -197,6 +199,9 @@ def parse_date(text):
         return None
     # a stamp or a scan leaves dashes, rules and spaces between a date's parts: 'OCT - - 1 - 5 - 2019', 'March = 10, 2025'
     text = re.sub(r"(?<=\s)[-_~.=]+(?=\s)", " ", f" {text} ")
+    # a stamp whose text layer puts underscores between its characters: 'O_C_T_1_5_2_01_9' is OCT 15 2019
+    text = re.sub(rf"\b(?:\w{{1,2}}_)+\w{{1,2}}\b", lambda m: re.sub(rf"^({MONTH_ABBR}|{MONTHS})(\d{{1,2}})(\d{{4}})$", r"\1 \2 \3",
+                                                                 m.group(0).replace("_", ""), flags=re.I), text)
     text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),

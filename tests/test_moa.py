@@ -285,6 +285,7 @@ def test_person_name_gives_a_name_or_nothing(text, name):
     # a text layer's split words joined; a misread label or stray ink before a colon read past
     ("Acting D irector", "Acting Director"), ("Chi e f of Pol ice", "Chief of Police"), ("Tille: Acting Director", "Acting Director"),
     ("Acting: Director", "Acting Director"), ("Attn: Public Information Officer", "Public Information Officer"),
+    ("Sheriff st", "Sheriff"),  # a signature's stroke after the office
 ])
 def test_job_title_gives_an_office_or_nothing(text, title):
     assert moa_fields.job_title(text) == title
@@ -307,6 +308,7 @@ def test_split_rank(text, split):
     ("March 25, 2025", "2025-03-25"), ("Date: 2/28/2025", "2025-02-28"), ("2020.06.10 14:08:49", "2020-06-10"),
     ("5 -/P7-RS_", None),
     ("Date: Signatures March = 10, 2025", "2025-03-10"),  # a rule a scan read as '=' between the date's parts
+    ("Date: __ O_C_T_1_5_2_01_9 _ _", "2019-10-15"),  # a stamp's text layer with underscores between its characters
 ])
 def test_parse_date(text, iso):
     assert moa_fields.parse_date(text) == iso
