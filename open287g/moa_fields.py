@@ -193,15 +193,22 @@ def clean(value):
 
 # --- dates ----------------------------------------------------------------------------------
 
+# A stamp whose text layer puts underscores between its characters: 'O_C_T_1_5_2_01_9' is OCT 15 2019.
+_UNDERSCORED = re.compile(r"\b(?:\w{1,2}_)+\w{1,2}\b")
+_RUN_TOGETHER = re.compile(rf"^({MONTH_ABBR}|{MONTHS})(\d{{1,2}})(\d{{4}})$", re.I)
+
+
+def _stamp(match):
+    return _RUN_TOGETHER.sub(r"\1 \2 \3", match.group(0).replace("_", ""))
+
+
 def parse_date(text):
     """The first typed date in text as ISO, or None."""
     if not text:
         return None
     # a stamp or a scan leaves dashes, rules and spaces between a date's parts: 'OCT - - 1 - 5 - 2019', 'March = 10, 2025'
     text = re.sub(r"(?<=\s)[-_~.=]+(?=\s)", " ", f" {text} ")
-    # a stamp whose text layer puts underscores between its characters: 'O_C_T_1_5_2_01_9' is OCT 15 2019
-    text = re.sub(rf"\b(?:\w{{1,2}}_)+\w{{1,2}}\b", lambda m: re.sub(rf"^({MONTH_ABBR}|{MONTHS})(\d{{1,2}})(\d{{4}})$", r"\1 \2 \3",
-                                                                 m.group(0).replace("_", ""), flags=re.I), text)
+    text = _UNDERSCORED.sub(_stamp, text)
     text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),
@@ -339,7 +346,7 @@ def _reading(name, file_words):
         core = word.strip(".,;:()'\u2019")
         if not core:
             continue
-        if re.search(r"[^A-Za-z.'\u2019&-]", core) or re.search(r"[a-z][A-Z]", core) and not re.match(r"(Mc|Mac|De|La)[A-Z]", core):
+        if re.search(r"[^A-Za-z.'\u2019&-]", core) or (re.search(r"[a-z][A-Z]", core) and not re.match(r"(Mc|Mac|De|La)[A-Z]", core)):
             garbled += 1
         elif _plain(core) in AGENCY_WORDS_KNOWN or any(_plain(core) == f or (len(f) >= 2 and _plain(core).startswith(f))
                                                         for f in file_words):
