@@ -2,6 +2,8 @@
 import datetime
 import re
 
+from .words import state_words
+
 MODELS = {"Warrant Service Officer": "WSO", "Jail Enforcement": "JEM", "Task Force": "TFM"}
 # ICE's ERO field offices, as the documents name them
 FIELD_OFFICES = ("Atlanta", "Baltimore", "Boston", "Buffalo", "Chicago", "Dallas", "Denver", "Detroit", "El Paso",
@@ -167,13 +169,14 @@ def job_title(text):
     if text and re.fullmatch(TITLE_WORDS.pattern, text.replace(" ", ""), re.I):
         text = text.replace(" ", "")  # a scanner's text layer splits a one-word office: 'Sher if f'
     text = _join_split_words(text, _office_word) if text else text  # 'Acting D irector', 'Chi e f of Pol ice'
-    head, colon, tail = (text or "").rpartition(": ")
-    # a signature's stroke read as a short word after the office: 'Sheriff st'
-    text = re.sub(r"(?<=[A-Za-z]{3}) (?!(?:of|to|la|de)$)[a-z]{1,2}$", "", text) if text else text
+
     # an office holds no colon: before one is a misread label ('Tille: Acting Director', 'Attn:') or stray ink ('Acting:
     # Director'); another field's label ('Agency: Sheriff') is not the office's and stays, to be refused below
+    head, colon, tail = (text or "").rpartition(": ")
     if colon and not re.search(r"\b(Date|Signature|Name|Agency)\b", head):
         text = f"{head} {tail}" if TITLE_WORDS.search(head) else tail
+    # a signature's stroke read as a short word after the office: 'Sheriff st'
+    text = re.sub(r"(?<=[A-Za-z]{3}) (?!(?:of|to|la|de)$)[a-z]{1,2}$", "", text) if text else text
     if not text or len(text) > 90 or not TITLE_WORDS.search(text) or re.match(r"(of|the|and|for|to)\b", text, re.I):
         return None
     if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
@@ -290,12 +293,7 @@ constable constables marshal marshals corrections correction correctional detent
 investigation investigations enforcement law agency commission commissioners board conservation wildlife fish patrol
 highway university college school district authority services service criminal guard national attorney general
 attorney's narcotics dangerous drugs control security lottery rehabilitation reentry regional parish the of and for
-""".split()) | {name.lower() for name in ("Alabama Alaska Arizona Arkansas California Colorado Connecticut Delaware Florida "
-                                          "Georgia Hawaii Idaho Illinois Indiana Iowa Kansas Kentucky Louisiana Maine "
-                                          "Maryland Massachusetts Michigan Minnesota Mississippi Missouri Montana Nebraska "
-                                          "Nevada Hampshire Jersey Mexico York Carolina Dakota Ohio Oklahoma Oregon "
-                                          "Pennsylvania Rhode Island Tennessee Texas Utah Vermont Virginia Washington "
-                                          "West Wisconsin Wyoming New North South").split()} | {s.lower() for s in STATES}
+""".split()) | state_words()
 _FILE_NOISE = {"moa", "tfm", "wso", "jem", "tf", "pdf", "287g", "287"}
 
 
@@ -348,7 +346,7 @@ def _reading(name, file_words):
             continue
         if re.search(r"[^A-Za-z.'\u2019&-]", core) or (re.search(r"[a-z][A-Z]", core) and not re.match(r"(Mc|Mac|De|La)[A-Z]", core)):
             garbled += 1
-        elif _plain(core) in AGENCY_WORDS_KNOWN or any(_plain(core) == f or (len(f) >= 2 and _plain(core).startswith(f))
+        elif _agency_word(core) or any(_plain(core) == f or (len(f) >= 2 and _plain(core).startswith(f))
                                                         for f in file_words):
             recognised += 1
         else:
@@ -586,8 +584,9 @@ def read_block(segments):
     used = []
     date_value, date_line = fields.get("date", (None, None))
     if date_line and not parse_date(date_value):
-        # a scan's misread label between 'Date:' and the typed date ('Date: Signatures March 10, 2025')
-        date_value = date_line.text[LABEL.search(date_line.text).end():] if LABEL.search(date_line.text) else date_value
+        # a scan's misread label between 'Date:' and the typed date ('Date: Signatures March 10, 2025'): the line
+        # after its first label (labelled() found one on it)
+        date_value = date_line.text[LABEL.search(date_line.text).end():]
     digital_name, digital_date = _digital(lines)
     digitally = re.search(r"D[il1]g[il1]ta[il1][il1]y", " ".join(l.text for l in lines), re.I)
     if date_line and parse_date(date_value) and (date_line.confidence() >= DATE_CONFIDENCE or _exact_date(date_line) == parse_date(date_value)):

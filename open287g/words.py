@@ -63,6 +63,12 @@ def _us_states():
 
 
 @functools.lru_cache(maxsize=None)
+def state_words():
+    """Every word of a state's or territory's name, and its postal code, lower-cased: 'new', 'hampshire', 'nh'."""
+    return frozenset(w for s in _us_states() for w in (*words(s.name, aliases=False), s.abbr.lower()))
+
+
+@functools.lru_cache(maxsize=None)
 def _state_names():
     """Normalised state text -> postal code."""
     names = {}
