@@ -126,6 +126,15 @@ class Start:
         except OSError:
             return []
 
+    def on_file(self):
+        """Is there a start file of these parts' keys?"""
+        return self.prefix is not None and bool(self._on_file())
+
+    @staticmethod
+    def any_on_file(cache_dir):
+        """Is there a start file of any keys in cache_dir?"""
+        return any(Path(cache_dir).glob("start-*.sqlite"))
+
     def copy(self, db_path):
         """db_path (not there yet) made a copy of the start file; False, with nothing written, when there is none or it
         is damaged (then removed)."""

@@ -261,8 +261,7 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
     db = open_new(db_path)
     if found is None:
         found = census(data_dir, {fips: code for code, fips in db.execute("select code, fips from states")}, cache_dir)
-    base, shapes, shaped = found.base, found.shapes, found.shaped
-    saved = {"counties": [dict(c) for c in found.counties], "states": found.states, "shaped": set(shaped)}  # before the additions below
+    shaped = found.shaped
     states = found.states
     agencies = [dict(zip(("county_fips", "county_name", "state_code"), r))
                 for r in db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null")]
@@ -284,15 +283,8 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
         })
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
-    if not (fixed or (shapes is None and base.copy(db_path, SHAPE_TABLES))):
-        shapes = shapes or read_shapes(data_dir)
-        insert(db, "county_shapes",
-               ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
-        insert(db, "state_shapes",
-               ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
-        db.conn.commit()
-        if base:
-            base.save(db_path, SHAPE_TABLES, values=saved)
+    if not fixed:
+        write_shapes(db_path, data_dir, found)
     states_table = db["states"]
     for column, kind in (("population", int), ("population_year", int), ("population_vintage", str), ("population_source", str)):
         if column not in states_table.columns_dict:
@@ -306,6 +298,24 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
         db["agencies"].transform(add_foreign_keys=[("county_fips", "counties", "fips")])
     db.conn.commit()
     return {"counties": len(rows), "shapes": len(shaped)}
+
+
+def write_shapes(db_path, data_dir, found):
+    """county_shapes and state_shapes, copied from the base file when found (census()'s answer) came from it, else read
+    and kept in a new base file with the census figures."""
+    base, shapes = found.base, found.shapes
+    if shapes is None and base.copy(db_path, SHAPE_TABLES):
+        return
+    db = open_new(db_path)
+    shapes = shapes or read_shapes(data_dir)
+    insert(db, "county_shapes",
+           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(shapes.items())), pk="fips")
+    insert(db, "state_shapes",
+           ({"fips": fips, **s, "source": SHAPES_SOURCE} for fips, s in sorted(read_shapes(data_dir, "states").items())), pk="fips")
+    db.conn.commit()
+    db.conn.close()
+    if base:
+        base.save(db_path, SHAPE_TABLES, values={"counties": [dict(c) for c in found.counties], "states": found.states, "shaped": set(found.shaped)})
 
 
 def _all_known(db):

@@ -181,6 +181,28 @@ def start_part(data_dir, cache_dir):
     return _base(data_dir, cache_dir), STATIC, (FTS,)
 
 
+# The indexes of the extraction's own tables, made with them (base file or not) in this order
+STATIC_INDEXES = (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("moa_signatories", "name"))
+
+
+def write_base(path, data_dir, cache_dir):
+    """The base file of the extraction's own tables (STATIC, their indexes and the pages' full-text index), made in
+    path, a scratch database, when it is missing; what write() copies."""
+    base = _base(data_dir, cache_dir)
+    if base is None or base.values() is not None:
+        return
+    records = load_records(data_dir)
+    db = open_new(path)
+    db["moa_documents"].create({"sha256": str}, pk="sha256")  # the table the pages' rows name; the base leaves it out
+    _insert_static(db, records)
+    for table, column in STATIC_INDEXES:
+        db[table].create_index([column], if_not_exists=True)
+    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
+    db.conn.commit()
+    db.conn.close()
+    base.save(path, STATIC, fts=(FTS,), values=_static(records))
+
+
 def write(path, data_dir, cache_dir=None, fixed=False):
     """Load the committed extraction; returns counts for the build summary. With a cache_dir the tables that depend on
     the extraction alone (STATIC and the pages' full-text index) are copied from a base file there (basedb); fixed:
@@ -212,8 +234,7 @@ def write(path, data_dir, cache_dir=None, fixed=False):
                          ("other_agency_sha256", "moa_documents", "sha256")],
            columns={"id": int, "agreement_id": str, "sha256": str, "role": str, "url": str, "url_unwrapped": str,
                     "file_name": str, "match": str, "other_agency_sha256": str})
-    for table, column in (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("agreement_documents", "agreement_id"),
-                          ("agreement_documents", "sha256"), ("moa_signatories", "name")):
+    for table, column in (*STATIC_INDEXES, ("agreement_documents", "agreement_id"), ("agreement_documents", "sha256")):
         db[table].create_index([column], if_not_exists=True)
     db.conn.commit()
     if not (fixed or (copied and base.copy(path, (), fts=(FTS,)))):

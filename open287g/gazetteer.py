@@ -143,22 +143,22 @@ TABLES = ("places", "zip_codes")
 
 def _base(counties, cache_dir):
     """The base file of places and zip_codes: they change only with this code, the packages the places come from,
-    and the counties; None without a cache."""
+    and the census's counties; None without a cache."""
     if not cache_dir:
         return None
     return basedb.Base(cache_dir, "gazetteer", basedb.key(_code_key(*basedb.PACKAGES), extra=[sorted(counties.items())]))
 
 
-def start_part(counties, cache_dir):
-    """(base file, tables, FTS tables) of what a new database can start with (basedb.Start), for these counties
-    ({fips: name}, the counties table's)."""
-    return _base(counties, cache_dir), TABLES, ()
+def start_part(census_counties, cache_dir):
+    """(base file, tables, FTS tables) of what a new database can start with (basedb.Start), for the census's counties
+    ({fips: name}): the places are written with those, and add_counties() gives them the counties added after."""
+    return _base(census_counties, cache_dir), TABLES, ()
 
 
 def write(db_path, cache_dir=None, counties=None):
-    """places and zip_codes, linked to counties and states; with a cache_dir they are copied from a base file there
-    (basedb), made the first time. counties: {fips: name} of the counties table (read from it when not given). Returns
-    the base file's key, which fixes every places row (None without a cache)."""
+    """places and zip_codes, linked to counties and states, for the census's counties ({fips: name}; the counties
+    table's when not given); with a cache_dir they are copied from a base file there (basedb), made the first time.
+    Returns the base file's key, which fixes every places row (None without a cache)."""
     db = open_new(db_path)
     if counties is None:
         counties = {r["fips"]: r["name"] for r in db.query("select fips, name from counties")}
@@ -166,7 +166,8 @@ def write(db_path, cache_dir=None, counties=None):
     saved = base.values() if base else None
     if saved and base.copy(db_path, TABLES):  # with their indexes, made in the order below
         return base.key
-    place_rows, zip_rows = rows(_towns(cache_dir), counties)
+    partial = _towns(cache_dir)
+    place_rows, zip_rows = rows(partial, counties)
     source = SOURCE.format(v=version("zipcodes"))
     for r in place_rows:
         r["source"] = f"{r['source']}: {source}"
@@ -180,5 +181,35 @@ def write(db_path, cache_dir=None, counties=None):
     db["zip_codes"].create_index(["place_id"])
     db.conn.commit()
     if base:
-        base.save(db_path, TABLES)
+        base.save(db_path, TABLES, values={OUTSIDE: _outside(partial, counties)})
     return base.key if base else None
+
+
+OUTSIDE = "outside"  # the base file's value: the towns and ZIP codes in a county the census lacks
+
+
+def _outside(partial, counties):
+    """towns()' towns and ZIP codes in a county not among counties: the only rows a county added later changes."""
+    return ([t for t in partial[0] if any(f not in counties for f in t[5])],
+            [z for z in partial[1] if z[3] is not None and z[3] not in counties])
+
+
+def add_counties(db_path, cache_dir, census_counties, counties):
+    """places and zip_codes as rows() gives them for counties ({fips: name}, the counties table's) where write() used
+    the census's (census_counties): a county equivalent added for an agency (counties.added) is the county of the towns
+    and ZIP codes in it. Only those rows change; they come from the base file's value (towns() again without one).
+    Returns how many places changed."""
+    added = set(counties) - set(census_counties)
+    if not added:
+        return 0
+    base = _base(census_counties, cache_dir)
+    saved = base.values() if base else None
+    towns_out, zips_out = saved[OUTSIDE] if saved else _outside(_towns(cache_dir), census_counties)
+    place_rows, zip_rows = rows(([t for t in towns_out if added.intersection(t[5])], [z for z in zips_out if z[3] in added]), counties)
+    db = open_new(db_path)
+    db.conn.executemany("update places set county_fips = ?, counties = ?, county_count = ? where id = ?",
+                        [(r["county_fips"], r["counties"], r["county_count"], r["id"]) for r in place_rows])
+    db.conn.executemany("update zip_codes set county_fips = ? where zip = ?", [(z["county_fips"], z["zip"]) for z in zip_rows])
+    db.conn.commit()
+    db.conn.close()
+    return len(place_rows)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT, basedb, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
+from . import ROOT, basedb, bases, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
@@ -497,16 +497,14 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
         # pages) come from base files in the cache; when the build before left them together in a start file under
         # the same keys, the new database begins as a copy of it and the writers leave those tables alone.
         census = counties.census(inputs.data_dir, {s["fips"]: s["postal"] for s in built.states}, cache_dir)
-        county_names = counties.names(census, built.agencies.rows.values())
-        places_part = gazetteer.start_part(county_names, cache_dir)
-        parts = [counties.start_part(census), places_part,
-                 search_index.start_part(cache_dir, places_part[0].key if places_part[0] else None),
-                 *([documents.start_part(inputs.data_dir, cache_dir)] if with_documents else [])]
+        parts = bases.parts(inputs.data_dir, cache_dir, census, with_documents)
         start = basedb.Start(cache_dir, parts)
         fixed = start.copy(tmp)
         load.write(tmp, built, seeds)
         counties.write(tmp, inputs.data_dir, cache_dir, census, fixed)
-        places_key = places_part[0].key if fixed else gazetteer.write(tmp, cache_dir, county_names)  # fixed: its tables came with the start
+        census_names = counties.names(census, ())
+        places_key = parts[1][0].key if fixed else gazetteer.write(tmp, cache_dir, census_names)  # fixed: its tables came with the start
+        gazetteer.add_counties(tmp, cache_dir, census_names, counties.names(census, built.agencies.rows.values()))
         reach.write(tmp, list(inputs.areas), county_of)
         search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key, fixed)
         link_meetings(tmp, cache_dir, search_key)
@@ -652,6 +650,9 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             stage("fix")
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
+                # The tables fixed by data/ files alone are made meanwhile on the other core (bases.make), when the
+                # cache holds none yet.
+                making = bases.Making(inputs.data_dir, cache_dir, {s["fips"]: s["postal"] for s in states}, with_documents)
                 rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, kept_similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
                               kept_pending_pairs(cache_dir), locate.has_town, corrected.printed)
@@ -660,6 +661,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
                 built = tables(corrected, walked, placed)
                 db_path.parent.mkdir(parents=True, exist_ok=True)
                 tmp.unlink(missing_ok=True)
+                making.wait()
                 loaded = load_all(tmp, built, inputs, cache_dir, with_documents, locate.county)
             stage("load")
             qa = finish_all(tmp, built, inputs.metadata)

@@ -127,6 +127,24 @@ def start_part(cache_dir, places_key):
     return _base(cache_dir, places_key), ("search_entries",), (FTS,)
 
 
+def write_places(db_path, cache_dir=None, places_key=None):
+    """search_entries with the places' entries and search_entries_fts with their index, copied from the base file of
+    places_key (gazetteer.write's) when there is one, else written and kept in a new base file."""
+    base = _base(cache_dir, places_key)
+    # The places' entries and their index in one transaction: a base that fails half way leaves neither behind.
+    if base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)):
+        return
+    db = open_new(db_path)
+    db["search_entries"].create(COLUMNS, pk="id")
+    _entries(db, PLACE_ROWS, PLACE_IDS, _kept_words(cache_dir, "search-place-words"))
+    # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
+    db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
+    db.conn.commit()
+    db.conn.close()
+    if base:
+        base.save(db_path, ["search_entries"], fts=(FTS,))
+
+
 def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixed=False):
     """search_entries, one row per agency, county, place and state with its words as words() spells
     them; search_entries_fts, their FTS5 trigram index; search_abbreviations. cache_dir keeps the entries'
@@ -139,15 +157,8 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
                                           foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
     base = _base(cache_dir, places_key)
-    # The places' entries and their index in one transaction: a base that fails half way leaves neither behind.
-    if not (fixed or (base and base.values() is not None and base.copy(db_path, ["search_entries"], fts=(FTS,)))):
-        db["search_entries"].create(COLUMNS, pk="id")
-        _entries(db, PLACE_ROWS, PLACE_IDS, _kept_words(cache_dir, "search-place-words"))
-        # an external-content FTS5 table over words; its rowid is search_entries.id (the integer primary key)
-        db["search_entries"].enable_fts(["words"], tokenize="trigram", create_triggers=False)
-        db.conn.commit()
-        if base:
-            base.save(db_path, ["search_entries"], fts=(FTS,))
+    if not fixed:
+        write_places(db_path, cache_dir, places_key)
     # The build's own entries, then their index rows: the same steps whether the places came from the base or not,
     # so a rebuild's index is the cold build's.
     _entries(db, OTHER_ROWS, 1, _kept_words(cache_dir))

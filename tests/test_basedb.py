@@ -71,7 +71,7 @@ def _write_all(path, cache):
 def test_tables_from_the_base_are_the_tables_written_without_it(tmp_path, monkeypatch, fake_rows):
     rows, calls = fake_rows
     monkeypatch.setattr(gazetteer, "rows", rows)
-    monkeypatch.setattr(gazetteer, "towns", lambda idx: None)
+    monkeypatch.setattr(gazetteer, "towns", lambda idx: ((), ()))
     monkeypatch.setattr(gazetteer.places, "index", lambda: None)
     _start(tmp_path / "start.db")
     for name in ("plain", "first", "again", "damaged"):
@@ -179,3 +179,41 @@ def test_counties_the_census_lacks_are_added_as_the_agencies_print_them():
     assert [(r["fips"], r["name"], r["state_code"], r["population"]) for r in rows] == [
         ("09001", "Hartford County", "CT", None), ("72127", None, "PR", None)]
     assert counties.names(census, agencies) == {"01059": "Franklin County", "09001": "Hartford County", "72127": None}
+
+
+def test_places_in_a_county_added_for_an_agency_are_those_written_with_it(tmp_path, monkeypatch):
+    """The gazetteer's base is written with the census's counties; gazetteer.add_counties then gives the towns and ZIP
+    codes in a county equivalent added for an agency (counties.added: Connecticut's old Hartford County here) the rows
+    that writing with every county gives, from the base file or without one."""
+    towns = ((("CT", "avon", "Avon", "avon", "Connecticut", ("09003", "09110"), "06001", 1, 41.8, -72.9, "USPS postal town"),
+              ("CT", "bethel", "Bethel", "bethel", "Connecticut", ("09190",), "06801", 1, 41.4, -73.4, "USPS postal town"),
+              ("AL", "russellville", "Russellville", "russellville", "Alabama", ("01059",), "35653", 1, 34.5, -87.7, "USPS postal town")),
+             (("06001", "Avon", "CT", "09003", "Hartford", "standard", 41.8, -72.9, "ct/avon"),
+              ("06801", "Bethel", "CT", "09190", "Fairfield", "standard", 41.4, -73.4, "ct/bethel"),
+              ("35653", "Russellville", "AL", "01059", "Franklin", "standard", 34.5, -87.7, "al/russellville")))
+    monkeypatch.setattr(gazetteer, "_towns", lambda cache_dir: towns)
+    census = {"01059": "Franklin County", "09110": "Capitol Planning Region", "09190": "Western Connecticut Planning Region"}
+    every = {**census, "09003": "Hartford County"}
+
+    def written(name, cache, with_every):
+        path = tmp_path / f"{name}.db"
+        conn = sqlite3.connect(path)
+        conn.executescript("create table states (code text primary key); create table counties (fips text primary key);")
+        conn.close()
+        if with_every:
+            gazetteer.write(path, cache, every)
+        else:
+            gazetteer.write(path, cache, census)
+            assert gazetteer.add_counties(path, cache, census, every) == 1
+        conn = sqlite3.connect(path)
+        found = {t: conn.execute(f"select * from {t} order by rowid").fetchall() for t in gazetteer.TABLES}
+        conn.close()
+        return found
+
+    expected = written("every", None, True)
+    avon = [r for r in expected["places"] if r[0] == "ct/avon"][0]
+    assert '"09003"' in avon[6] and avon[5] == "09003"  # Hartford County first: the town's ZIP lies in it
+    assert [z[3] for z in expected["zip_codes"]] == ["09003", "09190", "01059"]
+    assert written("plain", None, False) == expected
+    assert written("first", tmp_path / "cache", False) == expected  # makes the base file, with the towns outside the census's counties
+    assert written("again", tmp_path / "cache", False) == expected  # copies it, and adds the county from its value

@@ -1,0 +1,63 @@
+"""Reads data/ (census, outlines, the MOA extraction) and the geography packages; writes the base files of the tables they alone fix and the start file a new database begins as (basedb), in a worker process while the build resolves."""
+import multiprocessing
+import os
+import sqlite3
+from pathlib import Path
+
+from . import basedb, counties, documents, gazetteer, search_index
+from .load import open_new
+
+
+def parts(data_dir, cache_dir, census, with_documents):
+    """[(Base, tables, FTS tables)] of the start file: the outlines, the places (written with the census's counties:
+    gazetteer.add_counties gives them the counties the build adds), the places' search entries and the documents'."""
+    places_part = gazetteer.start_part(counties.names(census, ()), cache_dir)
+    return [counties.start_part(census), places_part,
+            search_index.start_part(cache_dir, places_part[0].key if places_part[0] else None),
+            *([documents.start_part(data_dir, cache_dir)] if with_documents else [])]
+
+
+def make(data_dir, cache_dir, postal_by_fips, with_documents):
+    """Every base file the start file needs that is missing, written in a scratch database in cache_dir, then the
+    start file. What it makes is what the load stage would (the same writers, from the same files), so a build that
+    finds them copies them; one that does not (this failed, or was never started) writes them itself."""
+    census = counties.census(data_dir, postal_by_fips, cache_dir)
+    start = basedb.Start(cache_dir, parts(data_dir, cache_dir, census, with_documents))
+    if start.on_file():
+        return
+    scratch = Path(cache_dir) / f".bases-{os.getpid()}.sqlite"
+    scratch.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(scratch)
+        # The tables the base tables' foreign keys name (sqlite-utils checks they exist); the bases leave them out.
+        conn.executescript("create table states (code text primary key); create table counties (fips text primary key);")
+        conn.close()
+        counties.write_shapes(scratch, data_dir, census)
+        places_key = gazetteer.write(scratch, cache_dir, counties.names(census, ()))
+        search_index.write_places(scratch, cache_dir, places_key)
+        if with_documents:
+            documents.write_base(scratch, data_dir, cache_dir)
+        start.save()
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+class Making:
+    """make() in a process of its own (forked: it starts at once, with the modules loaded) when the cache holds no
+    start file at all, as before a first build; wait() before the load stage looks for it. A rebuild after a change
+    to what a base depends on finds the old start file and writes the new bases while loading, as it always has.
+    A failure in the process is silent: the load stage then writes what is missing itself, and reports any error in
+    the files as it always has."""
+
+    def __init__(self, data_dir, cache_dir, postal_by_fips, with_documents):
+        self.process = None
+        if cache_dir is None or basedb.Start.any_on_file(cache_dir):
+            return
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        self.process = multiprocessing.get_context("fork").Process(target=make, args=(data_dir, cache_dir, postal_by_fips, with_documents), daemon=True)
+        self.process.start()
+
+    def wait(self):
+        if self.process is not None:
+            self.process.join()
+            self.process = None
