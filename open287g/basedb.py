@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 from .cachekey import prune
-from .files import atomic_write, file_sha256, swap_in
+from .files import atomic_write, file_sha256, swap_in, write_behind
 
 VALUES = "base_values"  # name -> pickled value a writer keeps beside its tables; never copied out
 PACKAGES = ("sqlite-utils",)  # writes the tables' schema text
@@ -151,6 +151,7 @@ class Start:
                 Path(db_path).unlink(missing_ok=True)
                 return False
             if path.name == f"{self.prefix}{crc:08x}.sqlite":
+                write_behind(db_path)
                 return True
             Path(db_path).unlink(missing_ok=True)
             path.unlink(missing_ok=True)  # damaged: the next build that makes one replaces it
