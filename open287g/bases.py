@@ -1,10 +1,10 @@
 """Reads data/ (census, outlines, the MOA extraction) and the geography packages; writes the base files of the tables they alone fix and the start file a new database begins as (basedb), in a worker process while the build resolves."""
-import multiprocessing
 import os
 import sqlite3
 from pathlib import Path
 
 from . import basedb, counties, documents, gazetteer, search_index
+from .cachekey import prune
 from .load import open_new
 
 
@@ -25,8 +25,8 @@ def make(data_dir, cache_dir, postal_by_fips, with_documents):
     start = basedb.Start(cache_dir, parts(data_dir, cache_dir, census, with_documents))
     if start.on_file():
         return
+    prune(cache_dir, ".bases-*.sqlite")  # left by a process killed while making them
     scratch = Path(cache_dir) / f".bases-{os.getpid()}.sqlite"
-    scratch.unlink(missing_ok=True)
     try:
         conn = sqlite3.connect(scratch)
         # The tables the base tables' foreign keys name (sqlite-utils checks they exist); the bases leave them out.
@@ -42,6 +42,15 @@ def make(data_dir, cache_dir, postal_by_fips, with_documents):
         scratch.unlink(missing_ok=True)
 
 
+def _quietly(*args):
+    """make() in the worker process: whatever goes wrong is left for the load stage to meet and name in one line
+    (a missing census file, say), not printed here as a traceback."""
+    try:
+        make(*args)
+    except BaseException:  # noqa: BLE001 (an interrupt reaches this process too: it ends quietly)
+        pass
+
+
 class Making:
     """make() in a process of its own (forked: it starts at once, with the modules loaded) when the cache holds no
     start file at all, as before a first build; wait() before the load stage looks for it. A rebuild after a change
@@ -53,8 +62,10 @@ class Making:
         self.process = None
         if cache_dir is None or basedb.Start.any_on_file(cache_dir):
             return
+        import multiprocessing  # only a first build starts the process
+
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        self.process = multiprocessing.get_context("fork").Process(target=make, args=(data_dir, cache_dir, postal_by_fips, with_documents), daemon=True)
+        self.process = multiprocessing.get_context("fork").Process(target=_quietly, args=(data_dir, cache_dir, postal_by_fips, with_documents), daemon=True)
         self.process.start()
 
     def wait(self):

@@ -1,4 +1,5 @@
 """Reads an agency's name, ICE's printed level, its placement and data/agency_areas.csv; says whose residents it can act on (its town, its county, a region of counties, a campus, or the whole state) and where that contradicts ICE's level."""
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ class Area:
     source: str
     police_of: tuple = ()  # towns whose own police the body is: a consolidated city-county's (column police_of)
 
-    @property
+    @functools.cached_property  # asked once per agency of the state
     def key(self):
         return tuple(places.words(self.agency))
 
@@ -58,7 +59,9 @@ def _listed(text):
 
 
 def _has_phrase(tokens, phrases):
-    return any(tuple(tokens[i:i + len(p)]) == p for p in phrases for i in range(len(tokens) - len(p) + 1))
+    """Some phrase's words, in order and side by side, among tokens (words have no spaces: the joined texts say it)."""
+    text = f" {' '.join(tokens)} "
+    return any(f" {' '.join(p)} " in text for p in phrases)
 
 
 def classify(agency, areas=(), county_of=None):
