@@ -11,8 +11,9 @@ reach past the end: a cold build left to finish costs a whole cold build and che
 left to finish checks. A build runs in its own session and is killed with its process group, so its
 worker processes die too.
 
-What each kill interrupted is read from what the build left: cache entries still missing or worker
-processes still running (reading), workers gone but no new file yet (dating and resolving), a new
+What each kill interrupted is read from what the build left: the readings not yet kept in the cache (reading:
+read.Snapshot writes them once every workbook is read and the workers are gone), kept but no new file yet
+(dating and resolving, while a first build makes its base files in a process of its own), a new
 .tmp file with the loaded tables only (loading) or with what only the finishing stage adds: the
 agreements' indexes, the agencies' and agreements' full-text search, the QA checks (finishing; the
 rollback journal is kept in memory, so no file shows it). Where the random kills missed a stage, a
@@ -39,7 +40,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI, ROOT, run_cli
-from open287g.read import extract_cache_file
+from open287g.read import extract_cache_file, snapshot_file
 
 SEED = 20260327
 KILLS = 20
@@ -66,6 +67,11 @@ def group_alive(pgid):
 
 def cache_entries(cache):
     return sum(1 for _ in Path(cache).glob(extract_cache_file(cache, "*").name))
+
+
+def read_done(cache):
+    """The read stage's end: its snapshot of every workbook's reading is in the cache (read.snapshot_file)."""
+    return Path(snapshot_file(cache)).exists()
 
 
 def active_count(db_path):
@@ -162,7 +168,6 @@ class Builds:
         else:
             while proc.poll() is None and not until(proc) and time.perf_counter() - started < 120:
                 time.sleep(0.002)
-        running = group_alive(proc.pid)
         killed = proc.poll() is None
         if killed:
             os.killpg(proc.pid, signal.SIGKILL)  # the build and its worker processes
@@ -187,8 +192,8 @@ class Builds:
                 stage = "done"
             elif self._stage_in_tmp(stale):
                 stage = self._stage_in_tmp(stale)
-            elif cold and (cache_entries(cache) < self.files or len(running) > 1):
-                stage = "reading"  # workbooks left to parse, or the worker pool still up
+            elif cold and not read_done(cache):
+                stage = "reading"  # workbooks left to parse, or their readings not yet kept
             elif cold:
                 stage = "resolving"  # read, workers gone, no new file yet: dating, fixing, resolving
             else:
@@ -256,7 +261,7 @@ def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, r
         hit.add(b.kill(True, until=lambda proc: cache_entries(b.cold) >= 50)[1])
     if "resolving" not in hit:
         shutil.rmtree(b.cold, ignore_errors=True)
-        hit.add(b.kill(True, until=lambda proc: cache_entries(b.cold) >= b.files and len(group_alive(proc.pid)) == 1)[1])
+        hit.add(b.kill(True, until=lambda proc: read_done(b.cold))[1])
     if "loading" not in hit:
         hit.add(b.kill(False, until=lambda proc: b.tmp.exists())[1])
     if "finishing" not in hit:
