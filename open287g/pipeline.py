@@ -3,6 +3,7 @@ import csv
 import functools
 import hashlib
 import json
+import operator
 import os
 import pickle
 import sys
@@ -14,7 +15,7 @@ from . import ROOT, basedb, bases, config, counties, dating, documents, finish, 
 from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
-from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle
+from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle, write_behind
 from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
 from .records import Publication
 from .seeds import link_meetings, read_seeds
@@ -520,6 +521,7 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
 
 def finish_all(tmp, built, metadata):
     """finish: indexes, search, views and QA checks; NotBuilt when a QA check that guards the data fails."""
+    write_behind(tmp)  # what load wrote goes to disk while finish adds its indexes and views
     qa = finish.finish(tmp, built, metadata)
     if qa["broken"]:
         # A QA check that fails (for example after a hand correction) fails the build: the old database stays.
@@ -543,11 +545,18 @@ def _warn_files(pubs):
 
 def _warn(pubs):
     for p in pubs:
+        found = {}
+        for k, row, detail in p.anomalies:
+            if k in LOUD:
+                found.setdefault(k, []).append((row, detail))
         for kind in LOUD:
-            hits = [(row, detail) for k, row, detail in p.anomalies if k == kind]
+            hits = found.get(kind)
             if hits:
                 where = ", ".join(str(r) for r, _ in hits[:10]) + (" …" if len(hits) > 10 else "")
                 _log(f"warning: {p.file}: row{'s' if len(hits) > 1 else ''} {where}: {hits[0][1]}")
+
+
+_STATE_CODE = operator.attrgetter("state_code")
 
 
 def _flag_unknown_states(pubs):
@@ -555,7 +564,8 @@ def _flag_unknown_states(pubs):
     unknown = {}  # id(rows) -> the places of the rows with no state: publications share row lists (read.interpret)
     for p in pubs:
         if id(p.rows) not in unknown:
-            unknown[id(p.rows)] = [at for at, row in enumerate(p.rows) if row.state_code is None]
+            codes = list(map(_STATE_CODE, p.rows))
+            unknown[id(p.rows)] = [at for at, code in enumerate(codes) if code is None] if None in codes else []
     return [p.noting(*(("unknown_state", p.sheet_rows[at], f"STATE {p.rows[at].state!r} is not a US state or territory; add a line to data/corrections.csv")
                        for at in unknown[id(p.rows)])) for p in pubs]
 

@@ -139,6 +139,8 @@ class Publication:
         """This publication with changes, as dataclasses.replace makes it (Publication has no __post_init__ and
         every field is an init field) without replace's walk of the fields and call of __init__: a build makes
         some 5,000 of them."""
+        if changes.keys() <= _PUB_NAMES and all(getattr(self, name) is value for name, value in changes.items()):
+            return self  # nothing changes (walk's held=False on most): a frozen record can serve as its own copy
         new = object.__new__(Publication)
         for name, put, value in zip(_PUB_FIELDS, _PUB_PUT, _PUB_STATE(self)):
             put(new, changes.pop(name, value))
@@ -152,3 +154,4 @@ class Publication:
 
 
 _PUB_FIELDS, _PUB_STATE, _PUB_PUT = slot_access(Publication)
+_PUB_NAMES = frozenset(_PUB_FIELDS)

@@ -4,7 +4,7 @@ import datetime
 import json
 from pathlib import Path
 
-from . import places, search
+from . import places
 from .cachekey import Answers, Kept, cache_key, with_imports
 from .identity import norm_agency
 from .load import open_new
@@ -153,6 +153,8 @@ def _abbreviated_state_agency(words):
 
 def _candidates(db, name):
     """Agencies whose names hold every word of name (SQLite FTS5 trigram), else those spelt closest; and how."""
+    from . import search  # with its translations: only a build that looks a meeting name up needs it
+
     words = places.words(name)
     terms, state = _abbreviated_state_agency(words)
     how = f"read as {state}'s department of corrections" if terms else "every word of the name in the agency's name"
