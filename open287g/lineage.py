@@ -58,6 +58,7 @@ class Agreement:
     file_linked: bool = False
     printings: int = 0  # publications walked that printed it (repeats included)
     re_signed: bool = False  # matched as the new MOA of an agreement that left the list (rule re-signed)
+    alone: tuple | None = None  # (key, name printed) the last list that printed it once gave it (rule printed_again)
 
 
 @pickled_as_tuples
@@ -143,6 +144,7 @@ class Lineage:
         self.held = set()  # ids of publications held back from endings (walk_participating)
         self.resumed = (0, 0)  # (lists taken from a checkpoint, distinct lists) of the last walk
         self.notes = {}  # publication id -> anomalies the walk found about it
+        self._printed, self._changed = {}, set()  # the publication being walked's (walk)
 
     def note(self, pub, *anomalies):
         self.notes.setdefault(pub.id, []).extend(anomalies)
@@ -175,6 +177,7 @@ class Lineage:
         """The agreement is printed in this publication as `row`."""
         a = self.agreements[agreement_id]
         self.by_key[key] = agreement_id
+        self._printed.setdefault(agreement_id, []).append(key)
         a.last_publication_id, a.last_seen = pub.id, pub.published_at
         a.printings += 1
         if a.missing_since is not None:
@@ -203,6 +206,25 @@ class Lineage:
         for name, value in (("level", row.level_clean), ("county", row.county), ("moa_url", row.moa_url), ("addendum_url", row.addendum_url)):
             if value:
                 setattr(a, name, value)
+
+    def _printed_again(self, pub, agreement_id, last, last_agency):
+        """Rule printed_again: an agreement a list prints once, under a key it had before but not the key the last list
+        to print it once gave it, and no other rule matched to it (COMET Drug Task Force, MO: 2026-03-13, then
+        2026-03-02, re-dated, then 2026-03-13 again), is recorded as changing back, with the kinds of change that key
+        differs by (moved_state; renamed or relabelled, as its name last changed; re-dated):
+        its changes end with what it is now. last: that earlier key; last_agency: the name printed with it."""
+        a = self.agreements[agreement_id]
+        detail = "printed again as an earlier list printed it"
+        if a.state_code != last[0]:
+            self.change(pub, "moved_state", agreement_id, before=last[0], after=a.state_code, detail=detail)
+        elif a.agency_key[1] != last[1]:
+            # the kind the name changed by last time (Green Forks -> Greens Fork -> Green Forks), else what identity reads
+            forward = next((c.kind for c in reversed(self.changes) if c.agreement_id == agreement_id and c.kind in ("renamed", "relabelled")), None)
+            same = compare_names(last_agency, a.agency, self._state(a.state_code))
+            kind = forward or ("relabelled" if same is None or same.relation == "relabelled" else "renamed")
+            self.change(pub, kind, agreement_id, before=last_agency, after=a.agency, detail=detail)
+        if a.signed_on != last[3]:
+            self.change(pub, "re-dated", agreement_id, before=last[3], after=a.signed_on, detail=detail)
 
     # -- evidence
     def _state(self, code):
@@ -310,6 +332,7 @@ class Lineage:
                 appeared[k] = rows[k]
             else:
                 taken[k] = agreement_id
+        self._printed, self._changed = {}, set()  # this publication's: each agreement's keys (_take), those a rule changed
         for k, agreement_id in taken.items():
             self._take(agreement_id, k, rows[k], pub)
         now = set(taken.values())
@@ -326,6 +349,12 @@ class Lineage:
                 a.missing_since = Seen(pub.id, pub.published_at, pub.file_name)
         for agreement_id in set(self.agreements) - now:
             self.agreements[agreement_id].missing_count += 1
+        for agreement_id, keys in self._printed.items():
+            if len(set(keys)) == 1:  # printed once: what the agreement is now, as far as this list says
+                a = self.agreements[agreement_id]
+                if a.alone is not None and a.alone[0] != keys[0] and agreement_id not in self._changed:
+                    self._printed_again(pub, agreement_id, *a.alone)
+                a.alone = (keys[0], a.agency)
         self.present = now
         self.last_walked = pub.id
 
@@ -398,6 +427,7 @@ class Lineage:
             self.merge(pub, agreement_id, k, c)
             self._take(agreement_id, k, row, pub)
             self.change(pub, c.rule, agreement_id, before=before, after=after, detail=c.evidence)
+            self._changed.add(agreement_id)
             now.add(agreement_id)
 
     def _fold_and_add(self, pub, appeared, now):

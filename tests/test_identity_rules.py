@@ -109,6 +109,22 @@ def test_date_correction_of_a_link_pending_row_is_re_dated():
     assert (tfm.signed_on, tfm.status) == ("2025-04-26", "active")
 
 
+def test_a_date_printed_again_is_a_change_back_and_a_second_printing_is_none():
+    """Rule printed_again: the date a list re-dated, printed again, is recorded as re-dated back, so the changes end with
+    the agreement's date (COMET Drug Task Force, MO, in ICE's March 2026 lists); a name printed beside another in the
+    same lists changes nothing until it is printed alone."""
+    comet = [row("MISSOURI", "Comet Drug Task Force", "Task Force Model", d) for d in ("2026-03-13", "2026-03-02", "2026-03-13")]
+    lin = walk(OTHER + comet[:1], OTHER + comet[1:2], OTHER + comet[1:2], OTHER + comet[2:])
+    tfm = next(a for a in lin.agreements.values() if a.model == "TFM")
+    dated = [(c.kind, c.before, c.after, c.publication_id) for c in lin.changes if c.agreement_id == tfm.id and c.kind != "added"]
+    assert dated == [("re-dated", "2026-03-13", "2026-03-02", "pub002"), ("re-dated", "2026-03-02", "2026-03-13", "pub004")]
+    assert tfm.signed_on == "2026-03-13"
+    # printed under both names for two lists (ICE's duplicate row), then under the first alone: no change back
+    old, new = (row("FLORIDA", name, "Task Force Model", "2025-04-15") for name in ("City of St. Cloud Police Department", "St. Cloud Police Department"))
+    lin = walk(OTHER + [old], OTHER + [old, new], OTHER + [old, new], OTHER + [old])
+    assert not [c for c in lin.changes if c.kind in ("renamed", "relabelled", "re-dated")]
+
+
 def test_re_signing_after_a_gap_follows_the_old_agreement():
     moa = "https://www.ice.gov/doclib/287gMOA/FortWaltonBeachPoliceDeptFL_TFM_MOA_02.27.2025.pdf"
     lin = walk(
