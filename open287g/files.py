@@ -27,9 +27,10 @@ def copy_hashed(source, target):
     return h.hexdigest()
 
 
-def _fsync_dir(directory):
+def _fsync_quietly(path):
+    """fsync a file or folder by its path; an error is left to the sync that must succeed (the file's own)."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -68,7 +69,7 @@ def atomic_write(path, data, durable=True):
             pass
         raise
     if durable:
-        _fsync_dir(path.parent)
+        _fsync_quietly(path.parent)
     return path
 
 
@@ -76,19 +77,7 @@ def write_behind(path):
     """Start writing path's data to disk now, in a thread (fsync waits with the GIL released), while the caller goes on
     adding to it: the sync swap_in makes once the file is finished then has only the later pages left to write. For
     the start file's copy, two thirds of a new database, written at the start of the load stage."""
-    def sync():
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass  # only a head start: swap_in's sync is the one that counts
-        finally:
-            os.close(fd)
-
-    threading.Thread(target=sync, daemon=True).start()
+    threading.Thread(target=_fsync_quietly, args=(path,), daemon=True).start()
 
 
 def swap_in(finished, path, durable=True):
@@ -103,7 +92,7 @@ def swap_in(finished, path, durable=True):
             os.close(fd)
     os.replace(finished, path)
     if durable:
-        _fsync_dir(Path(path).parent)
+        _fsync_quietly(Path(path).parent)
     return Path(path)
 
 
