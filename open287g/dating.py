@@ -51,7 +51,7 @@ def date(pubs, similarity=None):
     ICE's files of 2021 on are dated by name, checked against content, and numbered after them.
     """
     # Scratch records this stage fills in; the publications it was given are never changed.
-    work = [{**{name: getattr(p, name) for name in p.__slots__}, "pub": p, "found": []} for p in pubs]
+    work = [{**p.__dict__, "pub": p, "found": []} for p in pubs]
     for w in work:
         w["list"] = assign_list(w, w["header"])
         w["duplicate_of"], w["truncated"] = None, False

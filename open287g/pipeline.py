@@ -16,7 +16,7 @@ from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
 from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle, write_behind
-from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret
+from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret, remember
 from .records import Publication
 from .seeds import link_meetings, read_seeds
 
@@ -127,6 +127,7 @@ def read_all(sources, cache_dir, jobs, progress):
         prune(cache_dir, family, current)
     if lacking:
         snapshot.seed()
+        _remember_last(pubs, lacking, kept, cache_dir)
     workers = jobs or os.cpu_count() or 1
     bar = _bar(len(todo), progress)
     done, good = {}, {}
@@ -163,6 +164,25 @@ def read_all(sources, cache_dir, jobs, progress):
     # Refused files stay out of the snapshot: their reason is read from the extract cache each time.
     snapshot.save({p.sha256: good[p.sha256] for p in pubs if p.sha256 in good}, hashes)
     return [done[p.id] for p in pubs], len(todo)
+
+
+def _remember_last(pubs, lacking, kept, cache_dir):
+    """Before new files are interpreted: the rows of the newest kept file of each of their folders (by the date in
+    its name, the one most like the next) go into interpret()'s memo (read.remember), from its extraction when the
+    extract cache still holds it. Only the time changes: a rebuild after ICE's daily list interprets what is new."""
+    newest = {}
+    for p in pubs:
+        if p.sha256 in kept and not p.error:
+            when = dating.name_date(p.path.name)[0]
+            if when is not None and (p.folder not in newest or (when, p.path.name) > newest[p.folder][0]):
+                newest[p.folder] = ((when, p.path.name), p)
+    for folder in sorted({p.folder for p in lacking}):
+        if folder in newest:
+            p = newest[folder][1]
+            if extract_cache_file(cache_dir, p.sha256).exists():
+                extracted = extract_cached(p.path, p.sha256, cache_dir)
+                if "ok" in extracted:
+                    remember(extracted["ok"], kept[p.sha256])
 
 
 def _warm_geography(index_cache, cache_dir):

@@ -492,6 +492,21 @@ def interpret(extracted):
     }
 
 
+def remember(extracted, result):
+    """interpret()'s memo filled from a file read before: its extraction and its interpret() result (the snapshot's),
+    row for row. A new list that reprints most of the last one's rows then interprets only the rows that differ; the
+    memo's answers are the ones interpret() gives, so what a file reads as does not depend on it."""
+    names = extracted["names"]
+    found = {}
+    for kind, number, detail in result["anomalies"]:
+        found.setdefault(number, []).append((kind, detail))  # a data row's own, in order (other numbers are never a data row's)
+    memo = _MEMO
+    for (number, *cells), row in zip(extracted["cells"], result["rows"]):
+        key = (names, *cells)
+        if key not in memo:
+            memo[key] = (*_canonical(row), tuple(found.get(number, ())))
+
+
 def _sheet_names(names, shown=5):
     """'Sheet2', or 'A', 'B' and 3 more: sheet names as a note prints them (a hostile workbook may hold thousands)."""
     listed = ", ".join(repr(one_line(n, 40)) for n in names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

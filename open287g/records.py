@@ -8,7 +8,7 @@ from .rules import MODEL_CODES
 
 def slot_access(cls):
     """(field names, a getter of their values as one tuple, each slot's own setter) of a slotted dataclass. The setters
-    skip a frozen class's check: for code that fills an instance field by field (pickling, Publication.updated)."""
+    skip a frozen class's check: for code that fills an instance field by field (pickling)."""
     names = tuple(f.name for f in fields(cls))
     return names, attrgetter(*names), tuple(getattr(cls, name).__set__ for name in names)
 
@@ -83,7 +83,9 @@ ERAS = {"page_table": "page table", "participating": "workbook", "pending": "wor
 Anomaly = tuple  # (kind, sheet row or None, detail)
 
 
-@dataclass(frozen=True, slots=True)
+# Without slots, unlike Row: a build copies each of its thousand publications a few times (Publication.updated), and a
+# dict is copied in one step where slots are set one by one.
+@dataclass(frozen=True)
 class Publication:
     """One file of ICE's (or one capture of its 2011-2017 roster), filled in stage by stage."""
     # inventory: the file and its MANIFEST.csv line
@@ -139,13 +141,14 @@ class Publication:
         """This publication with changes, as dataclasses.replace makes it (Publication has no __post_init__ and
         every field is an init field) without replace's walk of the fields and call of __init__: a build makes
         some 5,000 of them."""
-        if changes.keys() <= _PUB_NAMES and all(getattr(self, name) is value for name, value in changes.items()):
+        if not changes.keys() <= _PUB_NAMES:
+            raise TypeError(f"Publication has no field {', '.join(sorted(changes.keys() - _PUB_NAMES))}")
+        if all(getattr(self, name) is value for name, value in changes.items()):
             return self  # nothing changes (walk's held=False on most): a frozen record can serve as its own copy
         new = object.__new__(Publication)
-        for name, put, value in zip(_PUB_FIELDS, _PUB_PUT, _PUB_STATE(self)):
-            put(new, changes.pop(name, value))
-        if changes:
-            raise TypeError(f"Publication has no field {', '.join(sorted(changes))}")
+        fields_of = new.__dict__  # a frozen dataclass refuses setattr, not its instance's dict
+        fields_of.update(self.__dict__)
+        fields_of.update(changes)
         return new
 
     def noting(self, *found):
@@ -153,5 +156,4 @@ class Publication:
         return self.updated(anomalies=self.anomalies + tuple(found)) if found else self
 
 
-_PUB_FIELDS, _PUB_STATE, _PUB_PUT = slot_access(Publication)
-_PUB_NAMES = frozenset(_PUB_FIELDS)
+_PUB_NAMES = frozenset(f.name for f in fields(Publication))

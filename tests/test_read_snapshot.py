@@ -133,3 +133,31 @@ def test_a_publication_updated_equals_dataclasses_replace():
         pub.updated(helt=True)
     with pytest.raises(dataclasses.FrozenInstanceError):
         changed.held = False
+
+
+def test_a_list_read_after_the_last_ones_rows_are_remembered_reads_as_it_does_alone():
+    """pipeline._remember_last fills interpret()'s memo from the last list (read.remember): ICE's list of 27 March 2026
+    then reads exactly as it does in a fresh process, and only the rows it does not share with 23 March's are
+    interpreted."""
+    last, new = (DATA / "ice" / "participating" / f"participatingAgencies{d}am.xlsx" for d in ("03232026", "03272026"))
+    extracted = {f: read.extract(f) for f in (last, new)}
+    saved = (dict(read._MEMO), dict(read._ROWS), dict(read._LISTS))
+    try:
+        for memo in (read._MEMO, read._ROWS, read._LISTS):
+            memo.clear()
+        alone = read.interpret(extracted[new])
+        for memo in (read._MEMO, read._ROWS, read._LISTS):
+            memo.clear()
+        read.remember(extracted[last], read.interpret(extracted[last]))
+        remembered = len(read._MEMO)
+        after = read.interpret(extracted[new])
+        interpreted = len(read._MEMO) - remembered
+    finally:
+        for memo, kept in zip((read._MEMO, read._ROWS, read._LISTS), saved):
+            memo.clear()
+            memo.update(kept)
+    assert (alone["row_count"], after["row_count"]) == (1560, 1560)
+    assert after["rows"] == alone["rows"] and after["anomalies"] == alone["anomalies"] and after["keys"] == alone["keys"]
+    assert after["fingerprint"] == alone["fingerprint"] and after["sheet_rows"] == alone["sheet_rows"]
+    # 1,552 rows on 23 March, 1,560 on 27 March: at least the 8 more are new, and most are shared.
+    assert 8 <= interpreted < 100, interpreted
