@@ -167,22 +167,22 @@ def read_all(sources, cache_dir, jobs, progress):
 
 
 def _remember_last(pubs, lacking, kept, cache_dir):
-    """Before new files are interpreted: the rows of the newest kept file of each of their folders (by the date in
-    its name, the one most like the next) go into interpret()'s memo (read.remember), from its extraction when the
-    extract cache still holds it. Only the time changes: a rebuild after ICE's daily list interprets what is new."""
+    """Before new files are interpreted: the rows of the last saved kept file of each of their folders (by the time
+    Excel saved it, the one most like the next) go into interpret()'s memo (read.remember), from its extraction when
+    the extract cache still holds it. Only the time changes: a rebuild after ICE's daily list interprets what is new."""
+    folders = {p.folder for p in lacking}
     newest = {}
     for p in pubs:
-        if p.sha256 in kept and not p.error:
-            when = dating.name_date(p.path.name)[0]
-            if when is not None and (p.folder not in newest or (when, p.path.name) > newest[p.folder][0]):
-                newest[p.folder] = ((when, p.path.name), p)
-    for folder in sorted({p.folder for p in lacking}):
-        if folder in newest:
-            p = newest[folder][1]
-            if extract_cache_file(cache_dir, p.sha256).exists():
-                extracted = extract_cached(p.path, p.sha256, cache_dir)
-                if "ok" in extracted:
-                    remember(extracted["ok"], kept[p.sha256])
+        if p.folder in folders and p.sha256 in kept:
+            when = (str(kept[p.sha256].get("saved_at") or ""), p.file)
+            if p.folder not in newest or when > newest[p.folder][0]:
+                newest[p.folder] = (when, p)
+    for folder in sorted(newest):
+        p = newest[folder][1]
+        if extract_cache_file(cache_dir, p.sha256).exists():
+            extracted = extract_cached(p.path, p.sha256, cache_dir)
+            if "ok" in extracted:
+                remember(extracted["ok"], kept[p.sha256])
 
 
 def _warm_geography(index_cache, cache_dir):
