@@ -35,6 +35,10 @@ COLUMNS = {
     "ADDENDUM": "addendum",
 }
 REQUIRED = ("STATE", "LAW ENFORCEMENT AGENCY", "SUPPORT TYPE")
+# The columns each list has printed (rule unknown_column). The pending list has never printed SIGNED or ADDENDUM; a
+# header with either is the participating list's, which has printed all eight.
+PENDING_COLUMNS = ("STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "MOA")
+PARTICIPATING_ONLY = ("signed", "addendum")
 
 EXCEL_EPOCH = datetime.date(1899, 12, 30)
 MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell was not written by Excel
@@ -190,8 +194,10 @@ def _header(rows):
     The header is the first of the first HEADER_SEARCH_ROWS non-blank rows that carries the required
     columns; anything above it is counted and reported (`rows_above_header`). Rule `unknown_column`:
     a header cell the reader does not know is left unread, and reported, when the header carries
-    every known column, so it cannot be one of them renamed (ICE has added columns five times);
-    with a known column absent the file is refused, since the new name may be the absent column's.
+    every column its list has printed (all eight for the participating list, PENDING_COLUMNS for a
+    header with neither SIGNED nor ADDENDUM), so it cannot be one of them renamed (ICE has added
+    columns five times); with one of those absent the file is refused, since the new name may be the
+    absent column's.
     Returns (position, header sheet row, {column: index}, header texts, header as printed, unknown texts, rows above).
     """
     first, seen = None, 0
@@ -215,7 +221,8 @@ def _header(rows):
             if seen >= HEADER_SEARCH_ROWS:
                 break
             continue
-        absent = [text for text, name in COLUMNS.items() if name not in columns]
+        expected = COLUMNS if any(name in columns for name in PARTICIPATING_ONLY) else PENDING_COLUMNS
+        absent = [text for text in expected if COLUMNS[text] not in columns]
         if unknown and absent:
             raise PublicationError(f"unknown column {', '.join(repr(u) for u in unknown)} in header row {number}, "
                                    f"with {', '.join(absent)} absent: it may be {'one of them' if len(absent) > 1 else 'that column'} renamed")
@@ -279,7 +286,30 @@ def read_layout(sheet_rows):
         if not all(_blank(raw[i]) for i in named):
             last = len(rows)
     notes = [(number, " | ".join(clean_text(v) for v in raw if not _blank(v))) for number, raw in rows[last:]]
+    if unknown and "signed" not in columns:
+        _no_signing_dates(sheet_rows[position], {number for number, _ in rows[:last]}, sheet_rows[position + 1:])
     return Sheet(header_row, columns, tuple(header), printed, tuple(unknown), above, rows[:last], blank, notes)
+
+
+def _is_date(value):
+    try:
+        return parse_date(value)[0] is not None
+    except (ValueError, OverflowError):
+        return False
+
+
+def _no_signing_dates(header, data_rows, sheet_rows):
+    """Rule unknown_column, for a list without SIGNED (the pending list's columns): a column the reader does not know
+    that holds a date in most of the rows it fills may be SIGNED renamed, and the list the participating one, which
+    would be filed as the pending list: refused, as a column renamed is."""
+    number, values = header
+    for i, text in enumerate(clean_text(v).upper() for v in values):
+        if not text or text in COLUMNS:
+            continue
+        filled = [v[i] for n, v in sheet_rows if n in data_rows and i < len(v) and not _blank(v[i])]
+        if filled and sum(map(_is_date, filled)) * 2 > len(filled):
+            raise PublicationError(f"unknown column {text!r} in header row {number} holds dates, with SIGNED absent: "
+                                   f"it may be SIGNED renamed")
 
 
 @functools.lru_cache(maxsize=None)

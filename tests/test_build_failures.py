@@ -177,6 +177,38 @@ def test_a_new_column_with_a_known_one_absent_is_refused(tmp_path):
         read_workbook(tmp_path / "renamed.xlsx")
 
 
+PENDING_HEADER = ["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "MOA"]  # ICE's pending list since January 2026
+PENDING_ROW = ["TX", "Example County Sheriff's Office", "County", "Example County", "Warrant Service Officer", ""]
+
+
+def test_a_new_column_beside_every_column_the_pending_list_prints_is_left_unread_and_reported(tmp_path):
+    from open287g.read import read_workbook
+
+    # The pending list has never printed SIGNED or ADDENDUM: their absence does not make a new column a rename.
+    _workbook(tmp_path / "pending.xlsx", [PENDING_HEADER + ["PRIORITY"], PENDING_ROW + ["High"], PENDING_ROW[:1] + ["Other PD"] + PENDING_ROW[2:] + ["Low"]])
+    r = read_workbook(tmp_path / "pending.xlsx")
+    assert [row.agency for row in r["rows"]] == ["Example County Sheriff's Office", "Other PD"]
+    assert [row.signed_on for row in r["rows"]] == [None, None] and "SIGNED" not in r["header"].split("|")
+    assert r["anomalies"] == (("unknown_column", 1, "column 'PRIORITY' is not one the reader knows: left unread"),)
+
+
+@pytest.mark.parametrize("header, rows, reason", [
+    # MOA renamed on the pending list: the links would be lost without a word
+    ([c if c != "MOA" else "MOA LINK" for c in PENDING_HEADER], [PENDING_ROW],
+     r"^unknown column 'MOA LINK' in header row 1, with MOA absent: it may be that column renamed$"),
+    # the participating list of March-June 2025 (no ADDENDUM) with SIGNED renamed: read on, it would be filed as the pending list
+    (["STATE", "LAW ENFORCEMENT AGENCY", "TYPE", "COUNTY", "SUPPORT TYPE", "SIGNED ON", "MOA"],
+     [ROW[:5] + ["2025-02-03", "link"], ROW[:1] + ["Other PD"] + ROW[2:5] + ["3/4/2025", ""]],
+     r"^unknown column 'SIGNED ON' in header row 1 holds dates, with SIGNED absent: it may be SIGNED renamed$"),
+])
+def test_a_new_column_that_may_be_a_known_one_renamed_on_a_list_without_signed_is_refused(tmp_path, header, rows, reason):
+    from open287g.read import PublicationError, read_workbook
+
+    _workbook(tmp_path / "renamed.xlsx", [header, *rows])
+    with pytest.raises(PublicationError, match=reason):
+        read_workbook(tmp_path / "renamed.xlsx")
+
+
 def test_title_rows_above_the_header_are_skipped_and_reported(tmp_path):
     from open287g.read import PublicationError, read_workbook
 
@@ -435,6 +467,9 @@ ODD_STATE = "TENNESEE"
 # ICE's list of 2 March 2026 carries a sheet of totals after the list (its first rows, as printed); this one puts it first
 ODD_TOTALS = [["Total", "", "JEM", "", "TFM", "", "WSO"], ["ALABAMA", "", "ALABAMA", "", "ALABAMA", "", "ALABAMA"], ["ALASKA", "", "ARIZONA", "", "ARIZONA", "", "ALASKA"]]
 PENDING = "pending/pendingAgencies02272026am.xlsx"  # 2 data rows
+# and the pending list again the same day with a column ICE has never printed (rule unknown_column)
+ODD_PENDING = "pendingAgencies03302026am.xlsx"
+ODD_COLUMN = "FIELD OFFICE"
 NEWEST_SHA = "2fdce17" + "0" * 57  # a made-up sha256 for a stale cache entry
 
 
@@ -453,12 +488,17 @@ def odd_list(tmp_path_factory, cache_dir, build_result):
     real = [[ODD_STATE if j == 0 and value == "TENNESSEE" else value for j, value in enumerate(r)] for r in real]
     _workbook(path, [[ODD_TITLE], []] + real + [[], [ODD_NOTE]], before=[("Totals", ODD_TOTALS)])
     data_rows, header, refused = summarise(path)
+    pending = data / "ice" / "pending" / ODD_PENDING
+    _workbook(pending, [r + ([ODD_COLUMN] if i == 0 else ["Dallas"] if any(r) else [None]) for i, r in enumerate(real_rows(DATA / "ice" / PENDING))])
     header_names, rows, terminator = read_manifest(data / "ice" / "MANIFEST.csv")
     column = {name: i for i, name in enumerate(header_names)}
     rows[[r[0] for r in rows].index(PENDING)][column["data_rows"]] = "3"
     line = {"file": f"participating/{ODD}", "original_name": ODD, "sha256": _sha(path), "bytes": str(path.stat().st_size),
             "data_rows": str(data_rows), "header": header, "capture_utc": "2026-03-30T14:05:00Z", "archived_by": "fetched from ICE's page"}
-    write_manifest(data / "ice" / "MANIFEST.csv", header_names, rows + [line], terminator)
+    pending_rows, pending_header, _ = summarise(pending)
+    pending_line = {**line, "file": f"pending/{ODD_PENDING}", "original_name": ODD_PENDING, "sha256": _sha(pending),
+                    "bytes": str(pending.stat().st_size), "data_rows": str(pending_rows), "header": pending_header}
+    write_manifest(data / "ice" / "MANIFEST.csv", header_names, rows + [line, pending_line], terminator)
     # entries an older reader and geocoder left in the cache
     for stale in (f"{NEWEST_SHA}.v13.pickle", "places-index-d85efe9463ce.pickle", "places-d85efe9463ce.json"):
         (cache_dir / stale).write_bytes(b"old")
@@ -478,6 +518,18 @@ def test_the_odd_next_list_builds_clean_and_is_the_newest(odd_list):
     assert db.execute("select count(*) from listings where list = 'participating' and ? between first_seq and last_seq", (pub["seq"],)).fetchone()[0] == 1560
     assert db.execute("select count(*) from agreements where status = 'active'").fetchone()[0] == 1560
     assert db.execute("select count(*) from qa_checks where passed = 0").fetchone()[0] == 0
+
+
+def test_a_pending_list_with_a_new_column_is_built_with_the_column_left_unread(odd_list):
+    result, db, _, _, _ = odd_list
+    pub = db.execute("select * from publications where file_name = ?", (ODD_PENDING,)).fetchone()
+    last = db.execute("select id from publications where file = ?", (PENDING,)).fetchone()["id"]
+    # read, not refused: its two rows are the last pending list's, so it is that list again (rule republished_duplicate)
+    assert (pub["status"], pub["list"], pub["row_count"], pub["manifest_rows"], pub["duplicate_of"]) == ("duplicate", "pending", 2, 2, last), dict(pub)
+    assert pub["header"] == f"STATE|LAW ENFORCEMENT AGENCY|TYPE|COUNTY|SUPPORT TYPE|MOA|{ODD_COLUMN}"
+    (anomaly,) = db.execute("select kind, sheet_rows, detail from build_anomalies where publication_id = ? and kind = 'unknown_column'", (pub["id"],))
+    assert tuple(anomaly) == ("unknown_column", "1", f"column {ODD_COLUMN!r} is not one the reader knows: left unread")
+    assert f"warning: pending/{ODD_PENDING}: unknown_column: " in result.stderr
 
 
 def test_the_title_and_the_note_are_recorded_not_read_as_agencies(odd_list):
