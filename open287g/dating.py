@@ -116,10 +116,18 @@ def name_date(file_name):
     """(datetime, source, slot) from a file name, or (None, None, None)."""
     m = CAPTURE_NAME.search(file_name)
     if m:
+        digits = m.group(1)
         try:
-            return datetime.datetime.strptime(m.group(1), "%Y%m%d%H%M%S"), "archive capture time in file name", None
+            # the 14 digits cut in their places, as strptime reads a real time (a thousand names a build, at a tenth of
+            # strptime's cost); strptime decides what is not one
+            when = datetime.datetime(*(int(digits[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))))
         except ValueError:
-            pass  # not a real time: fall through to the other patterns, then to dating by content
+            try:
+                when = datetime.datetime.strptime(digits, "%Y%m%d%H%M%S")
+            except ValueError:
+                when = None  # not a real time: fall through to the other patterns, then to dating by content
+        if when is not None:
+            return when, "archive capture time in file name", None
     m = NAME_DATE.search(file_name)
     iso = None if m else NAME_ISO_DATE.search(file_name)
     if m or iso:

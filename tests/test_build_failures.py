@@ -385,6 +385,21 @@ def test_dates_in_file_names_ice_has_not_used_yet_are_read():
     assert name_date("participatingAgencies13402026.xlsx") == (None, None, None), "month 13 is not a date"
 
 
+def test_a_capture_time_in_a_file_name_is_read_as_strptime_reads_it():
+    """dating.name_date cuts the 14 digits in their places and leaves what is not a real time to strptime."""
+    import datetime
+
+    from open287g.dating import name_date
+
+    for digits in ("20250224183354", "20211231235959", "20240229000000", "20251301000000", "20250230120000", "20250101246000", "99999999999999"):
+        try:
+            expected = (datetime.datetime.strptime(digits, "%Y%m%d%H%M%S"), "archive capture time in file name", None)
+        except ValueError:
+            expected = (None, None, None)
+        assert name_date(f"participatingAgencies-{digits}.xlsx") == expected, digits
+    assert name_date("participatingAgencies-20250224183354.xlsx")[0] == datetime.datetime(2025, 2, 24, 18, 33, 54)
+
+
 def test_signing_dates_with_month_names_are_read():
     from open287g.read import parse_date
 
