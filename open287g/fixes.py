@@ -89,13 +89,9 @@ def apply_corrections(pubs, corrections):
         if fixed:
             hit[row_id] = (replace(row, **fixed), hits)
     replacement = {row_id: fixed for row_id, (fixed, _) in hit.items()}
-    # A list printing a row some correction hits holds that row's body key: the lists' key sets rule out the others
-    # at once, without a look at their rows.
-    hit_keys = {distinct[row_id].body_key for row_id in hit}
-    keys_of = {id(p.rows): p.keys for p in pubs}
     corrected = {}  # id(rows) -> (corrected rows and their keys, rows touched per correction), for the lists some correction hits
     for list_id, rows in lists.items():
-        if hit_keys.isdisjoint(keys_of[list_id]) or hit.keys().isdisjoint(map(id, rows)):
+        if hit.keys().isdisjoint(map(id, rows)):
             continue
         counts, printed = {}, Counter(map(id, rows))
         for row_id in hit.keys() & printed.keys():
