@@ -8,11 +8,12 @@ from .cachekey import prune
 from .load import open_new
 
 
-def parts(data_dir, cache_dir, census, with_documents):
+def parts(data_dir, cache_dir, census, census_names, with_documents):
     """([(Base, tables, FTS tables)] of the start file, the places' key): the outlines, the places (written with the
-    census's counties: gazetteer.add_counties gives them the counties the build adds), the places' search entries and
-    the documents'. The key is gazetteer.write's for the census's counties (None without a cache)."""
-    places_part = gazetteer.start_part(counties.names(census, ()), cache_dir)
+    census's counties, census_names = counties.names(census, ()): gazetteer.add_counties gives them the counties the
+    build adds), the places' search entries and the documents'. The key is gazetteer.write's for the census's counties
+    (None without a cache)."""
+    places_part = gazetteer.start_part(census_names, cache_dir)
     places_key = places_part[0].key if places_part[0] else None
     return [counties.start_part(census), places_part, search_index.start_part(cache_dir, places_key),
             *([documents.start_part(data_dir, cache_dir)] if with_documents else [])], places_key
@@ -23,7 +24,8 @@ def make(data_dir, cache_dir, postal_by_fips, with_documents):
     start file. What it makes is what the load stage would (the same writers, from the same files), so a build that
     finds them copies them; one that does not (this failed, or was never started) writes them itself."""
     census = counties.census(data_dir, postal_by_fips, cache_dir)
-    start = basedb.Start(cache_dir, parts(data_dir, cache_dir, census, with_documents)[0])
+    census_names = counties.names(census, ())
+    start = basedb.Start(cache_dir, parts(data_dir, cache_dir, census, census_names, with_documents)[0])
     if start.on_file():
         return
     prune(cache_dir, ".bases-*.sqlite")  # left by a process killed while making them
@@ -34,7 +36,7 @@ def make(data_dir, cache_dir, postal_by_fips, with_documents):
         conn.executescript("create table states (code text primary key); create table counties (fips text primary key);")
         conn.close()
         counties.write_shapes(scratch, data_dir, census)
-        places_key = gazetteer.write(scratch, cache_dir, counties.names(census, ()))
+        places_key = gazetteer.write(scratch, cache_dir, census_names)
         search_index.write_places(scratch, cache_dir, places_key)
         if with_documents:
             documents.write_base(scratch, data_dir, cache_dir)

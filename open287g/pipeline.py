@@ -518,12 +518,12 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
         # pages) come from base files in the cache; when the build before left them together in a start file under
         # the same keys, the new database begins as a copy of it and the writers leave those tables alone.
         census = counties.census(inputs.data_dir, {s["fips"]: s["postal"] for s in built.states}, cache_dir)
-        parts, places_key = bases.parts(inputs.data_dir, cache_dir, census, with_documents)
+        census_names = counties.names(census, ())
+        parts, places_key = bases.parts(inputs.data_dir, cache_dir, census, census_names, with_documents)
         start = basedb.Start(cache_dir, parts)
         fixed = start.copy(tmp)
         load.write(tmp, built, seeds)
         counties.write(tmp, inputs.data_dir, cache_dir, census, fixed)
-        census_names = counties.names(census, ())
         if not fixed:  # else its tables came with the start
             gazetteer.write(tmp, cache_dir, census_names)
         gazetteer.add_counties(tmp, cache_dir, census_names, counties.names(census, built.agencies.rows.values()))
