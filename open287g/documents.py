@@ -185,20 +185,26 @@ def start_part(data_dir, cache_dir):
 STATIC_INDEXES = (("moa_signatories", "sha256"), ("moa_contacts", "sha256"), ("moa_signatories", "name"))
 
 
+def _write_static(db, records):
+    """STATIC from the extraction's records, their indexes and the pages' full-text index: what the base file keeps,
+    written into db by the bases process (write_base) and by a build that has no base file (write)."""
+    _insert_static(db, records)
+    for table, column in STATIC_INDEXES:
+        db[table].create_index([column], if_not_exists=True)
+    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
+    db.conn.commit()
+
+
 def write_base(path, data_dir, cache_dir):
-    """The base file of the extraction's own tables (STATIC, their indexes and the pages' full-text index), made in
-    path, a scratch database, when it is missing; what write() copies."""
+    """The base file of the extraction's own tables, made in path, a scratch database, when it is missing; what
+    write() copies."""
     base = _base(data_dir, cache_dir)
     if base is None or base.values() is not None:
         return
     records = load_records(data_dir)
     db = open_new(path)
     db["moa_documents"].create({"sha256": str}, pk="sha256")  # the table the pages' rows name; the base leaves it out
-    _insert_static(db, records)
-    for table, column in STATIC_INDEXES:
-        db[table].create_index([column], if_not_exists=True)
-    db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
-    db.conn.commit()
+    _write_static(db, records)
     db.conn.close()
     base.save(path, STATIC, fts=(FTS,), values=_static(records))
 
@@ -226,22 +232,21 @@ def write(path, data_dir, cache_dir=None, fixed=False):
     insert(db, "moa_documents", docs, pk="sha256", columns={"sha256": str, "file_name": str, "url": str, "model": str, "template": str,
                                                           "field_office": str, "agency_named": str})
     db.conn.commit()
-    copied = fixed or (bool(saved) and base.copy(path, STATIC, indexes=False))  # the indexes are made below, in today's order
-    if not copied:
-        _insert_static(db, records if records is not None else load_records(data_dir))
+    if fixed or (saved and base.copy(path, STATIC, indexes=False, fts=(FTS,))):
+        for table, column in STATIC_INDEXES:  # in the order _write_static makes them (a copy makes each table's with it)
+            db[table].create_index([column], if_not_exists=True)
+    else:
+        _write_static(db, records if records is not None else load_records(data_dir))
+        if base:
+            base.save(path, STATIC, fts=(FTS,), values=static)
     insert(db, "agreement_documents", ({"id": i, **l} for i, l in enumerate(links, start=1)), pk="id",
            foreign_keys=[("agreement_id", "agreements", "id"), ("sha256", "moa_documents", "sha256"),
                          ("other_agency_sha256", "moa_documents", "sha256")],
            columns={"id": int, "agreement_id": str, "sha256": str, "role": str, "url": str, "url_unwrapped": str,
                     "file_name": str, "match": str, "other_agency_sha256": str})
-    for table, column in (*STATIC_INDEXES, ("agreement_documents", "agreement_id"), ("agreement_documents", "sha256")):
-        db[table].create_index([column], if_not_exists=True)
+    for column in ("agreement_id", "sha256"):
+        db["agreement_documents"].create_index([column], if_not_exists=True)
     db.conn.commit()
-    if not (fixed or (copied and base.copy(path, (), fts=(FTS,)))):
-        db["moa_pages"].enable_fts(["text"], create_triggers=False, tokenize="porter")
-        db.conn.commit()
-        if base:
-            base.save(path, STATIC, fts=(FTS,), values=static)
     agreements_with_link = {l["agreement_id"] for l in links}
     agreements_linked = {l["agreement_id"] for l in links if l["sha256"]}
     return {
