@@ -22,8 +22,14 @@ def _collect(idx):
     towns, alternates, zips = {}, {}, []
     county_of = {}  # (state, county as printed) -> FIPS: 42,000 ZIPs print about 3,300 counties
     slugs = {}  # name -> slug: 57,000 names, 26,000 distinct
+    # Rule zip_outside_states: USPS also serves the Federated States of Micronesia, the Marshall Islands and Palau
+    # (FM, MH, PW), which the states table does not hold: their ZIP codes are left out, so that no town's state
+    # links to a state page that does not exist.
+    covered = {s["postal"] for s in places.states()}
     for z in places.zip_records():
         st = z["state"]
+        if st not in covered:
+            continue
         where = (st, z["county"])
         if where not in county_of:
             found = idx.find_county(st, z["county"], fuzzy=False) if z["county"] else None

@@ -72,6 +72,13 @@ def test_each_listing_points_at_its_file_and_sheet_row(db):
     assert printed[1].strip() == "Etowah County Sheriff's Office"
 
 
+def test_every_foreign_key_leads_to_a_row(db):
+    """Datasette links a foreign key's value to the row it names: none may lead to a page that does not exist (an
+    agency's county is in counties, counties.added; a town's state is in states, rule zip_outside_states)."""
+    assert db.execute("pragma foreign_key_check").fetchall() == []
+    assert ("county_fips", "counties") in {(r["from"], r["table"]) for r in db.execute("pragma foreign_key_list(agencies)")}
+
+
 def _anomaly(db, file, kind):
     return db.execute("select * from build_anomalies where file = ? and kind = ?", (file, kind)).fetchone()
 

@@ -14,6 +14,9 @@ def test_every_postal_town_and_civilian_zip_is_a_place(sql):
     [(places,)], [(zips,)], [(unlinked,)] = sql("select count(*) from places"), sql("select count(*) from zip_codes"), \
         sql("select count(*) from zip_codes where place_id is null")
     assert places > 39_000 and zips > 41_000 and unlinked == 0
+    # rule zip_outside_states: USPS's ZIP codes of Micronesia, the Marshall Islands and Palau name no state the states table holds
+    assert sql("select count(*) from zip_codes where state_code in ('FM', 'MH', 'PW') or state_code not in (select code from states)") == [(0,)]
+    assert sql("select count(*) from places where state_code not in (select code from states)") == [(0,)]
     # Kansas City, Missouri: ZIP codes in Jackson, Clay and Platte counties
     counties = {c["name"] for c in json.loads(sql("select counties from places where id = 'mo/kansas-city'")[0][0])}
     assert {"Jackson County", "Clay County", "Platte County"} <= counties
