@@ -432,14 +432,19 @@ class Lineage:
 
     def _fold_and_add(self, pub, appeared, now):
         """What is left is new, unless it is a second printing of an agreement in this same file."""
-        ordered = sorted(now)  # kept sorted as agreements are added below, not sorted again for every row
+        # A row is compared with the listed agreements of its state and model, in id order: grouped once, each group
+        # kept sorted as agreements are added below (a first list's thousand new rows each scanned every agreement).
+        groups = {}
+        for agreement_id in sorted(now):
+            a = self.agreements[agreement_id]
+            groups.setdefault((a.state_code, a.model), []).append(agreement_id)
         for k in sorted(appeared, key=sortable):
             row = appeared[k]
             twin, follows = None, None
             state = self._state(k[0])
-            for agreement_id in ordered:
+            for agreement_id in groups.get((k[0], k[2]), ()):
                 a = self.agreements[agreement_id]
-                if a.state_code != k[0] or a.model != k[2] or a.row is None:
+                if a.row is None:
                     continue
                 name = compare_names(a.row.agency, row.agency, state)
                 if name is None and row.moa_url and a.row.moa_url == row.moa_url and not identity.names_conflict(a.row.agency, row.agency, state):
@@ -475,7 +480,7 @@ class Lineage:
             self.change(pub, "added", agreement_id, after=k[3], detail=f"listed beside agreement {follows}, signed earlier" if follows else None)
             if agreement_id not in now:
                 now.add(agreement_id)
-                bisect.insort(ordered, agreement_id)
+                bisect.insort(groups.setdefault((k[0], k[2]), []), agreement_id)
 
     def seen_again(self, pub):
         """An identical re-publication of the last list walked: everything on it was listed again."""
