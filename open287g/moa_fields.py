@@ -137,6 +137,8 @@ def person_name(text):
     """text as a person's name ('Timothy 1 S. Robbins -' reads 'Timothy S. Robbins'), or None: a rank, an office,
     a label or a scan's noise is never given as a name."""
     text = re.sub(r"[_|~=*\u00b7\u2022]+", " ", text or "")
+    # a text layer's space before an initial's full stop ('C .M . Cronen') goes
+    text = re.sub(r"(?<=\b[A-Z]) +\.", ".", re.sub(r"(?<=\b[A-Z]) +\.(?=[A-Z]\b)", ".", text))
     # a text layer's split word ('Th addeus') joins again; particles ('de la') stay apart
     text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{2,}\b)(?!(?:and|the|of|for|to|van|von|der|del|den|de|la|da|du)\b)", "", text)
     words = [w.strip(",;:-") for w in text.split()]
@@ -181,6 +183,8 @@ def job_title(text):
         return None
     if re.search(r"\d|[?/\\<>{}\[\]@#]|\b(Date|Signature|Name|Agency)\b", text):
         return None
+    if re.search(r"(?:^|\s)[(\[{'\u2019\"]", text):
+        return None  # a lone bracket or a quote opening a word: a scan's noise ("Sheriff. ( 'alhoun Count")
     words = text.replace(",", " ").split()
     if sum(len(w) <= 2 and w.lower() not in ("of", "to", "la", "de") and not w.endswith(".") for w in words) > 1:
         return None  # scattered letters: a scan's noise around a title
@@ -212,6 +216,7 @@ def parse_date(text):
     # a stamp or a scan leaves dashes, rules and spaces between a date's parts: 'OCT - - 1 - 5 - 2019', 'March = 10, 2025'
     text = re.sub(r"(?<=\s)[-_~.=]+(?=\s)", " ", f" {text} ")
     text = _UNDERSCORED.sub(_stamp, text)
+    text = text.replace("_", " ")  # what underscores are left are the form's rule, stuck to a part ('OCT _ _ 1 _ 5_ 2019')
     text = re.sub(rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d)\s+(\d)\b", r"\1 \2\3", text, flags=re.I)
     patterns = [
         (rf"\b({MONTHS}|{MONTH_ABBR})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", "mdy_name"),
@@ -452,6 +457,13 @@ ICE_WORDS = re.compile(r"For ICE|Immigration|Customs|Removal Operations|Homeland
 AGENCY_WORDS = re.compile(r"\b(Sheriff|County|Police|Marshal|Constable|Parish|For the LEA)\b", re.I)
 
 
+# The sentence above the signature blocks, 'By signing this MOA, each party represents it is fully authorized to enter
+# into this MOA ...', as the pages give it: whole; its first words where a scanner's text layer misread the rest
+# ('B~ signing this !\-ICM.', 'By signing this MO/\'); its words out of order where tesseract read the justified
+# lines of two columns as one ('By the terms, signing responsibilities, this MOA, each obligations, party represents').
+SIGNING = re.compile(r"BysigningthisMOA|fullyauthori[sz]edtoenter|B\W?y?\W?signingthis|signing.{0,80}represents")
+
+
 def _signature_region(pages):
     """(segments, page numbers) below 'By signing this MOA ...', spilling onto the next page when the block does.
 
@@ -459,8 +471,7 @@ def _signature_region(pages):
     for p in pages:
         lines = page_lines(p)
         # a scanner's text layer splits words ('By sign ing'): the sentence is matched without spaces
-        start = next((i for i, l in enumerate(lines)
-                      if re.search(r"BysigningthisMOA|fullyauthori[sz]edtoenter", l.text.replace(" ", ""))), None)
+        start = next((i for i, l in enumerate(lines) if SIGNING.search(l.text.replace(" ", ""))), None)
         if start is None:
             continue
         # the sentence ends 'agrees to be bound thereto / to the fullest extent allowed by law.': the block starts below
@@ -563,8 +574,12 @@ def _digital(lines):
 
 def _digital_stamp(lines):
     """The timestamp of a digital signature whose words a text layer scrambled ('Date: 2020.06.10 14:08:49')."""
-    m = re.search(r"\b(20\d\d)\.(\d\d)\.(\d\d) \d\d:\d\d", " ".join(l.text for l in lines))
-    return _iso(m.groups(), "ymd") if m else None
+    m = re.search(r"\b(20[\dOoDlI]{2})\.([\dOoDlI]{2})\.([\dOoDlI]{2}) [\dOoDlI]{2}:[\dOoDlI]{2}", " ".join(l.text for l in lines))
+    # a text layer reads a digit of the stamp as the letter it looks like ('2020.D6.30 16:47:SO'): O, o and D for 0, l and I for 1
+    return _iso(tuple(g.translate(_DIGIT_LOOKALIKES) for g in m.groups()), "ymd") if m else None
+
+
+_DIGIT_LOOKALIKES = str.maketrans("OoDlI", "00011")
 
 
 def _exact_date(line):

@@ -274,6 +274,7 @@ def test_unlabelled_block_reads_name_then_title():
     ("Sheriff Sites", None), ("not read", None), ("Signature", None), ("Signatur Tod", None),
     ("Media Relations", None), ("Blountstown. FL", None), ("Er . Sev s", None), ("Kris OIGlovannl", None),
     ("Rehabilitation and Reentry", None), ("odd M. Lyons Austin Garrett", None),
+    ("C .M . Cronen", "C.M. Cronen"),  # a text layer's space before an initial's full stop
 ])
 def test_person_name_gives_a_name_or_nothing(text, name):
     assert moa_fields.person_name(text) == name
@@ -286,6 +287,7 @@ def test_person_name_gives_a_name_or_nothing(text, name):
     ("Acting D irector", "Acting Director"), ("Chi e f of Pol ice", "Chief of Police"), ("Tille: Acting Director", "Acting Director"),
     ("Acting: Director", "Acting Director"), ("Attn: Public Information Officer", "Public Information Officer"),
     ("Sheriff st", "Sheriff"),  # a signature's stroke after the office
+    ("Sheriff. ( 'alhoun Count", None),  # a lone bracket, a quote opening a word: a scan's noise
 ])
 def test_job_title_gives_an_office_or_nothing(text, title):
     assert moa_fields.job_title(text) == title
@@ -309,9 +311,28 @@ def test_split_rank(text, split):
     ("5 -/P7-RS_", None),
     ("Date: Signatures March = 10, 2025", "2025-03-10"),  # a rule a scan read as '=' between the date's parts
     ("Date: __ O_C_T_1_5_2_01_9 _ _", "2019-10-15"),  # a stamp's text layer with underscores between its characters
+    ("Date:_ _ _ OCT _ _ 1 _ 5_ 2019 _ __", "2019-10-15"),  # the form's rule stuck to a part of the stamp
 ])
 def test_parse_date(text, iso):
     assert moa_fields.parse_date(text) == iso
+
+
+def test_a_digital_signatures_stamp_is_read_when_a_text_layer_took_its_digits_for_letters():
+    block = moa_fields.read_block(segs(("Date:", 320, 200), ("CHRISTOPHER", 360, 200), ("M", 430, 200), ("Dlgltally", 440, 200),
+                                       ("CRONEN", 320, 212), ("Date:", 370, 212), ("2020.D6.30", 400, 212), ("16:47:SO", 462, 212),
+                                       ("C.M.", 320, 240), ("Cronen", 346, 240), ("Assistant", 320, 252), ("Director", 376, 252)))
+    assert (block["name"], block["title"], block["signed_on"], block["date_handwritten"]) == ("C.M. Cronen", "Assistant Director", "2020-06-30", 0)
+
+
+def test_the_signature_blocks_are_found_below_the_sentence_however_it_was_read():
+    """The sentence above the blocks, as a scanner's text layer misreads it and as tesseract reads the justified lines
+    of two columns as one, words out of order: the blocks below it are read either way."""
+    below = [("For the LEA: For ICE:", 460), ("Name: Carmine Marceno", 540), ("Title: Sheriff", 567)]
+    for sentence in ("By the signing terms, responsibilities, this MOA, cach obligations, party represents and limitations it is fully",
+                     "B~ signing this !\\-ICM. C:,h.:h part~ reprc:sc:rus it is full~ authori.1c:d to t!ntc:r into this"):
+        region, at = moa_fields._signature_region([page(7, ("civil or criminal.", 356), (sentence, 376), ("to the fullest extent allowed by law.", 402), *below)])
+        assert at["page"] == 7 and [s[0] for s, _ in region] == [t for t, _ in below], sentence
+    assert moa_fields._signature_region([page(7, ("upon signing, the LEA shall provide", 376), *below)]) == ([], None)
 
 
 def test_shifted_font_with_digits_and_dots_is_decoded():
