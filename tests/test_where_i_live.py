@@ -140,6 +140,9 @@ async def test_a_zip_code_opens_its_town(ds):
     page = text_of((await ds.client.get("/places/ga/savannah?zip=31401")).text)
     assert "ZIP code 31401 is in Savannah, Chatham County." in page
     assert "No ZIP code 00000 is known here" in text_of((await ds.client.get("/search?q=00000")).text)
+    # rule zip_outside_states: Koror, Palau's ZIP code opens no town whose state has no page
+    assert "No ZIP code 96940 is known here (the Postal Service's civilian ZIP codes of the states and territories are)." \
+        in text_of((await ds.client.get("/search?q=96940")).text)
 
 
 async def test_raleigh_answers_for_north_carolinas_capital_before_any_namesake(ds):
