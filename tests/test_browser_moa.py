@@ -81,3 +81,17 @@ def test_a_link_to_another_agencys_document_says_whose_it_is(page, server, sql):
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
     assert not page.errors, page.errors
+
+
+def test_a_scan_whose_sentence_tesseract_read_out_of_order_shows_its_signers(page, server, sql):
+    # Lee County FL (2025 JEM, every page a scan): tesseract read the sentence above the blocks with its words out of
+    # order; the blocks below it are read. A contact printed without a name shows its phone alone.
+    page.goto(f"{server}/287g/agencies/{agency_of(sql, 'LeeCoSheriffsOffice_JEM_MOA_02.20.2025.pdf')}")
+    jem = page.locator("section.moa-document[data-model='JEM']")
+    agency = jem.locator("tr[data-party='agency']").inner_text()
+    assert "Carmine Marceno" in agency and "Sheriff" in agency and "handwritten, not read" in agency
+    ice = jem.locator("tr[data-party='ice']").inner_text()
+    assert "Caleb Vitello" in ice and "Acting Director" in ice and "3 Mar 2025" in ice
+    contacts = jem.locator(".contacts").inner_text()
+    assert "ICE: 202-732-4242" in contacts and ": ," not in contacts
+    assert not page.errors, page.errors
