@@ -113,6 +113,8 @@ _ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/[^/]*/(.+)", re.I)
 # Adobe Acrobat's browser extension: chrome-extension://<id>/https:/www.ice.gov/...
 _EXTENSION = re.compile(r"^chrome-extension://[a-z]+/(https?):/+(.+)", re.I)
 _WEB_URL = re.compile(r"^https?://", re.I)
+_ONE_SLASH = re.compile(r"^(https?):/(?=[^/])", re.I)
+_SCHEME = re.compile(r"https?://")
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,6 +123,9 @@ def unwrap_url(url):
     if not url:
         return None
     url = url.strip()
+    if url.startswith("https://www.ice.gov/"):
+        return url  # ICE's own link, as most rows print it: nothing wraps it (most URLs are new to the cache: an
+        # archive's or a safelink's differs from capture to capture)
     for _ in range(3):  # a safelink can wrap an archive link and the other way round
         m = _SAFELINK.match(url)
         if m:
@@ -129,7 +134,7 @@ def unwrap_url(url):
         m = _ARCHIVE.match(url)
         if m:
             url = m.group(1)
-            if not re.match(r"https?://", url):
+            if not _SCHEME.match(url):
                 url = "https://" + url.lstrip("/")
             continue
         m = _EXTENSION.match(url)
@@ -138,7 +143,7 @@ def unwrap_url(url):
             continue
         break
     # ICE's workbooks print some links as "https:/www.ice.gov/...": a browser adds the slash, so do we
-    return re.sub(r"^(https?):/(?=[^/])", r"\1://", url, flags=re.I)
+    return _ONE_SLASH.sub(r"\1://", url)
 
 
 _MODEL_WORDS = re.compile(r"[^a-z]+")
