@@ -396,7 +396,8 @@ def agency_named(pages, file_name="", agency_block=()):
     word (an agency word, a state, a word of ICE's file name). Otherwise a scan or a damaged text layer garbled it
     ('Highland Bem:h Police Depar1menl. Flonda'), and the best-read of the other namings is taken: the name the
     2025 TFM template prints at the foot of each page, the agency's 'Agency:' line in the signature block, or the
-    first page's reading after all. Returns (name, method): the method says which naming and how it was read."""
+    first page's reading after all; none when even the best-read has more words unknown or garbled than recognised.
+    Returns (name, method): the method says which naming and how it was read."""
     if not pages:
         return None, None
     words = _file_words(file_name)
@@ -417,7 +418,14 @@ def agency_named(pages, file_name="", agency_block=()):
         recognised, unknown, garbled = _reading(candidate[0], words)
         return recognised - unknown - 2 * garbled
 
-    return max(candidates, key=lambda c: (quality(c), -candidates.index(c)))
+    best = max(candidates, key=lambda c: (quality(c), -candidates.index(c)))
+    # fragments of a word a text layer split ('Sheri f r s') are not counted against it
+    recognised, unknown, garbled = _reading(" ".join(w for w in best[0].split() if len(w.strip(".,;:()'\u2019")) > 2), words)
+    if unknown + garbled > recognised:
+        # No naming reads as an agency's: a text layer lost the name ('the a constitutional officer of the State of
+        # Florida, located at ...') or garbled every reading ('thelTASc,couNTYSHERlFF'So,,,cE'). Better empty than wrong.
+        return None, None
+    return best
 
 
 def field_office(pages):

@@ -433,6 +433,16 @@ def test_section_one_stands_when_it_reads_and_a_garbled_one_gives_way_to_the_foo
     assert moa_fields.agency_named(garbled[:2], name)[1] == "text"
 
 
+def test_no_agency_is_named_when_every_naming_reads_as_noise():
+    """A 2019 text layer that lost the name ('and the a constitutional officer ... located at ...'): no footer, no block
+    to read it from, so it is left empty rather than given as the agency; a split word's fragments do not count."""
+    lost = [page(1, (PARTIES, 100), ("the a constitutional officer of the State of Florida, located at 76001 Bobby Moore Circle, "
+                                     "Yulee, Florida 32097, (\"NCSO\"), pursuant to which ICE delegates", 112))]
+    assert moa_fields.agency_named(lost, "287gWSO_NassauCoFl2019-10-15.pdf") == (None, None)
+    split = [page(1, (PARTIES, 100), ("the Okeechobee County Sheri f r s Office (OCSO), pursuant to which", 112))]
+    assert moa_fields.agency_named(split, "287gWSO_OkeechobeeCoFl2019-10-15.pdf") == ("Okeechobee County Sheri f r s Office", "text")
+
+
 def test_the_signature_blocks_agency_line_names_the_agency_when_section_one_is_garbled():
     name = "LeeCoSheriffsOffice_JEM_MOA_02.20.2025.pdf"
     pages = [page(1, (PARTIES, 100), ("the Law Comaly Shuntts Ofn (hereinafter the LEA).", 112), source="ocr")]
