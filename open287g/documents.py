@@ -7,7 +7,7 @@ from . import basedb
 from .cachekey import cache_key, with_imports
 from .identity import compare_names
 from .load import insert, open_new
-from .moa import DOCUMENTS, document_url, file_name_of, read_jsonl_gz
+from .moa import DOCUMENTS, document_url, name_in, read_jsonl_gz
 
 # every printed link of a participating row, with the agreement it belongs to
 LINKS = """
@@ -92,7 +92,8 @@ def link(db, by_name, named):
     agency_named), for rule another_agencys_document."""
     rows, seen = [], set()
     for agreement_id, role, printed in db.execute(LINKS).fetchall():
-        name = file_name_of(printed)
+        url = document_url(printed)
+        name = name_in(url)
         sha, how = by_name.get(name), "file name"
         if sha is None and name:
             sha, how = by_name.get(name.lower()), "file name, ignoring case"
@@ -101,7 +102,7 @@ def link(db, by_name, named):
             continue
         seen.add(key)
         rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
-                     "url_unwrapped": document_url(printed), "file_name": name, "match": how if sha else "no document on file",
+                     "url_unwrapped": url, "file_name": name, "match": how if sha else "no document on file",
                      "other_agency_sha256": None})
     return _another_agencys(rows, named, {r[0]: r[1:] for r in db.execute(AGREEMENT_AGENCIES)})
 
