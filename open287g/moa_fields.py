@@ -138,7 +138,7 @@ def person_name(text):
     a label or a scan's noise is never given as a name."""
     text = re.sub(r"[_|~=*\u00b7\u2022]+", " ", text or "")
     # a text layer's space before an initial's full stop ('C .M . Cronen') goes
-    text = re.sub(r"(?<=\b[A-Z]) +\.", ".", re.sub(r"(?<=\b[A-Z]) +\.(?=[A-Z]\b)", ".", text))
+    text = re.sub(r"(?<=\b[A-Z]) +\.", ".", text)
     # a text layer's split word ('Th addeus') joins again; particles ('de la') stay apart
     text = re.sub(r"(?<=[A-Za-z]) (?=[a-z]{2,}\b)(?!(?:and|the|of|for|to|van|von|der|del|den|de|la|da|du)\b)", "", text)
     words = [w.strip(",;:-") for w in text.split()]
