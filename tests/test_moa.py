@@ -300,6 +300,7 @@ def test_job_title_gives_an_office_or_nothing(text, title):
     ("Christine Weiss, Public Information Officer", ("Christine Weiss", "Public Information Officer")),
     ("Public Information Officer", (None, "Public Information Officer")),
     ("Sheriff Office", (None, "Sheriff Office")),
+    ("Training Sergeant Marla R. Brown", ("Marla R. Brown", "Training Sergeant")),  # a word of the post before the rank
 ])
 def test_split_rank(text, split):
     assert moa_fields.split_rank(text) == split
