@@ -95,3 +95,14 @@ def test_a_scan_whose_sentence_tesseract_read_out_of_order_shows_its_signers(pag
     contacts = jem.locator(".contacts").inner_text()
     assert "ICE: 202-732-4242" in contacts and ": ," not in contacts
     assert not page.errors, page.errors
+
+
+def test_a_block_with_nothing_read_shows_no_stray_method(page, server, sql):
+    # Oconee County GA (2019 WSO): the text layer under the agency's block holds nothing readable, so no value and no way
+    # it was read; its contact is a rank with a word of the post before it (Training Sergeant Marla R. Brown)
+    page.goto(f"{server}/287g/agencies/{agency_of(sql, '287gWSO_OconeeCoGa2019-12-31.pdf')}")
+    wso = page.locator("section.moa-document[data-model='WSO']")
+    agency = wso.locator("tr[data-party='agency']").inner_text()
+    assert "no typed name read" in agency and "(page 8)" in agency and ", )" not in agency
+    assert "Agency: Marla R. Brown, Training Sergeant, 706-310-3555" in wso.locator(".contacts").inner_text()
+    assert not page.errors, page.errors
