@@ -15,7 +15,7 @@ from .load import insert, open_new
 SOURCE = "zipcodes {v} (PyPI): USPS ZIP codes with postal town, county and centroid"
 
 
-def _collect(idx):
+def _collect(idx, covered):
     """({(state, key): place}, ZIP rows, {name: slug}) from every civilian ZIP: its postal town, and the other town names USPS accepts
     for it (a name becomes a place of its own only where no postal town of that name exists in the state).
     A ZIP's county is the one the geography index finds, whether or not the counties table has it."""
@@ -23,9 +23,8 @@ def _collect(idx):
     county_of = {}  # (state, county as printed) -> FIPS: 42,000 ZIPs print about 3,300 counties
     slugs = {}  # name -> slug: 57,000 names, 26,000 distinct
     # Rule zip_outside_states: USPS also serves the Federated States of Micronesia, the Marshall Islands and Palau
-    # (FM, MH, PW), which the states table does not hold: their ZIP codes are left out, so that no town's state
-    # links to a state page that does not exist.
-    covered = {s["postal"] for s in places.states()}
+    # (FM, MH, PW), which the states table does not hold (covered: its postal codes): their ZIP codes are left out,
+    # so that no town's state links to a state page that does not exist.
     for z in places.zip_records():
         st = z["state"]
         if st not in covered:
@@ -69,8 +68,8 @@ def towns(idx):
     """What places and zip_codes are before the counties table is known: (towns, zips), plain tuples sorted as the
     tables are. A town's counties are every county its ZIPs lie in, most ZIPs first (ties in FIPS order, so builds
     are deterministic), with their counts; rows() keeps those the counties table has."""
-    collected, zips, slugs = _collect(idx)
     state_names = {s["postal"]: s["name"] for s in places.states()}
+    collected, zips, slugs = _collect(idx, state_names.keys())
     out = []
     for (st, key), t in sorted(collected.items()):
         name = max(t["names"].items(), key=itemgetter(1))[0]  # the most printed; a tie, the first seen (as Counter.most_common)

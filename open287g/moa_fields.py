@@ -469,7 +469,7 @@ AGENCY_WORDS = re.compile(r"\b(Sheriff|County|Police|Marshal|Constable|Parish|Fo
 # into this MOA ...', as the pages give it: whole; its first words where a scanner's text layer misread the rest
 # ('B~ signing this !\-ICM.', 'By signing this MO/\'); its words out of order where tesseract read the justified
 # lines of two columns as one ('By the terms, signing responsibilities, this MOA, each obligations, party represents').
-SIGNING = re.compile(r"BysigningthisMOA|fullyauthori[sz]edtoenter|B\W?y?\W?signingthis|signing.{0,80}represents")
+SIGNING = re.compile(r"B\W?y?\W?signingthis|fullyauthori[sz]edtoenter|signing.{0,80}represents")
 
 
 def _signature_region(pages):

@@ -114,7 +114,6 @@ _ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/[^/]*/(.+)", re.I)
 _EXTENSION = re.compile(r"^chrome-extension://[a-z]+/(https?):/+(.+)", re.I)
 _WEB_URL = re.compile(r"^https?://", re.I)
 _ONE_SLASH = re.compile(r"^(https?):/(?=[^/])", re.I)
-_SCHEME = re.compile(r"https?://")
 
 
 @functools.lru_cache(maxsize=None)
@@ -134,7 +133,7 @@ def unwrap_url(url):
         m = _ARCHIVE.match(url)
         if m:
             url = m.group(1)
-            if not _SCHEME.match(url):
+            if not url.startswith(("http://", "https://")):
                 url = "https://" + url.lstrip("/")
             continue
         m = _EXTENSION.match(url)
