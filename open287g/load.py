@@ -1,9 +1,7 @@
 """Writes the resolved rows into a new SQLite file with sqlite-utils: tables, primary and foreign keys."""
 import json
 import operator
-from collections import Counter
 from dataclasses import fields
-from itertools import islice
 
 import sqlite_utils
 
@@ -48,20 +46,25 @@ ACTIONS = {
 
 def _anomaly_rows(pubs):
     """One row per publication and kind: how many rows, the first 50 sheet rows, the first detail. 73,000 anomalies in
-    all, most of them row by row: counted in one pass, and each kind's rows read only until 50 are found."""
+    all, most of them row by row: each publication's read in one pass, kinds in the order first met."""
     out = []
-    kind_of = operator.itemgetter(0)
     for p in pubs:
-        anomalies = p.anomalies
-        for kind, count in Counter(map(kind_of, anomalies)).items():  # kinds in the order first met
-            rows = list(islice((row for k, row, _ in anomalies if k == kind and row is not None), 50))
+        kinds = {}  # kind -> [count, sheet rows (up to 50), first detail]
+        for kind, row, detail in p.anomalies:
+            seen = kinds.get(kind)
+            if seen is None:
+                seen = kinds[kind] = [0, [], detail]
+            seen[0] += 1
+            if row is not None and len(seen[1]) < 50:
+                seen[1].append(row)
+        for kind, (count, rows, detail) in kinds.items():
             out.append({
                 "publication_id": p.id,
                 "file": p.file,
                 "kind": kind,
                 "rows_affected": count if rows else None,
                 "sheet_rows": ", ".join(map(str, rows)) or None,
-                "detail": next(detail for k, _, detail in anomalies if k == kind),
+                "detail": detail,
                 "action": ACTIONS.get(kind, ""),
             })
     return out
@@ -108,16 +111,16 @@ def insert(db, table, rows, pk, foreign_keys=(), columns=None):
                 if k not in seen:
                     names.append(k)
                     seen.add(k)
-    whole = all(len(r) == len(names) for r in rows)  # every row has every column: read them in C
-    types = {n: (columns or {}).get(n) or _type(map(operator.itemgetter(n), rows) if whole else [r.get(n) for r in rows])
-             for n in names}
+    if len(names) > 1 and all(len(r) == len(names) for r in rows):  # every row has every column: read them in C
+        values = list(map(operator.itemgetter(*names), rows))
+    else:
+        values = [tuple(r.get(n) for n in names) for r in rows]
+    # Each column's values once, from the rows' tuples, for its type.
+    by_column = zip(*values) if values else ((),) * len(names)
+    types = {n: (columns or {}).get(n) or _type(column) for n, column in zip(names, by_column)}
     db[table].create(types, pk=pk, foreign_keys=list(foreign_keys))
     placeholders = ", ".join("?" for _ in names)
     quoted = ", ".join(f"[{n}]" for n in names)
-    if len(names) > 1 and whole:
-        values = map(operator.itemgetter(*names), rows)
-    else:
-        values = ([r.get(n) for n in names] for r in rows)
     db.conn.executemany(f"insert into [{table}] ({quoted}) values ({placeholders})", values)
 
 
