@@ -7,7 +7,8 @@ from . import basedb
 from .cachekey import cache_key, with_imports
 from .identity import compare_names
 from .load import insert, open_new
-from .moa import DOCUMENTS, document_url, name_in, read_jsonl_gz
+from .moa import DOCUMENTS, name_in, read_jsonl_gz
+from .read import unwrap_url
 
 # every printed link of a participating row, with the agreement it belongs to
 LINKS = """
@@ -92,7 +93,7 @@ def link(db, by_name, named):
     agency_named), for rule another_agencys_document."""
     rows, seen = [], set()
     for agreement_id, role, printed in db.execute(LINKS).fetchall():
-        url = document_url(printed)
+        url = unwrap_url(printed)
         name = name_in(url)
         sha, how = by_name.get(name), "file name"
         if sha is None and name:

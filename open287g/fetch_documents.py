@@ -15,9 +15,9 @@ import httpx
 from . import BUILD, DATA, ROOT, fetch
 from .fetch import FetchError, download
 from .files import atomic_write, file_sha256
-from .moa import document_url, file_name_of
+from .moa import file_name_of
 from .pdfpages import MAX_BYTES, Refused, check_bytes
-from .read import extract_cached, interpret
+from .read import extract_cached, interpret, unwrap_url
 
 MANIFEST = "MANIFEST.csv"
 HEADER = ("file", "url", "sha256", "bytes", "fetched_at", "workbook", "sheet_row")
@@ -34,7 +34,7 @@ def document_links(data_dir, cache_dir=None):
         read = interpret(result["ok"])
         for row, sheet_row in zip(read["rows"], read["sheet_rows"]):
             for column in ("moa_url", "addendum_url"):
-                url = document_url(getattr(row, column))
+                url = unwrap_url(getattr(row, column))
                 if url and file_name_of(url) and url.lower().startswith("http"):
                     links.setdefault(url, (path.name, sheet_row))
     return links

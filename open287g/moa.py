@@ -2,7 +2,6 @@
 import gzip
 import io
 import json
-import re
 import shutil
 import sqlite3
 import sys
@@ -20,27 +19,13 @@ DOCUMENTS = "documents.jsonl.gz"
 RECORD_VERSION = 1
 
 
-_SCHEME_SLASHES = re.compile(r"^(https?):/+", re.I)
-
-
-def document_url(url):
-    """ICE's URL of a document: Outlook safelinks and archive wrappers removed, 'https:/www' given its second slash."""
-    url = unwrap_url(url)
-    if not url:
-        return None
-    m = _SCHEME_SLASHES.match(url)
-    if m is None or m.end() - len(m.group(1)) == 3:
-        return url  # no scheme, or its two slashes already: the replacement would give it back (at several times the cost)
-    return f"{m.group(1)}://{url[m.end():]}"
-
-
 def file_name_of(url):
     """The document's file name at the end of its link: the key between a workbook row and a document."""
-    return name_in(document_url(url))
+    return name_in(unwrap_url(url))
 
 
 def name_in(url):
-    """The file name at the end of a document's URL (document_url's answer), or None."""
+    """The file name at the end of a document's URL (read.unwrap_url's answer), or None."""
     if not url:
         return None
     name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]).strip()
@@ -63,7 +48,7 @@ def known_urls(db_path):
     for (url,) in rows:
         name = file_name_of(url)
         if name:
-            out.setdefault(name, document_url(url))
+            out.setdefault(name, unwrap_url(url))
     return out
 
 

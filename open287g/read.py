@@ -113,12 +113,12 @@ _ARCHIVE = re.compile(r"^https?://web\.archive\.org/web/[^/]*/(.+)", re.I)
 # Adobe Acrobat's browser extension: chrome-extension://<id>/https:/www.ice.gov/...
 _EXTENSION = re.compile(r"^chrome-extension://[a-z]+/(https?):/+(.+)", re.I)
 _WEB_URL = re.compile(r"^https?://", re.I)
-_ONE_SLASH = re.compile(r"^(https?):/(?=[^/])", re.I)
+_SCHEME_SLASHES = re.compile(r"^(https?):/+", re.I)
 
 
 @functools.lru_cache(maxsize=None)
 def unwrap_url(url):
-    """Strip Outlook safelinks and Internet Archive wrappers, leaving ICE's own URL."""
+    """Strip Outlook safelinks and Internet Archive wrappers, leaving ICE's own URL, its scheme followed by two slashes."""
     if not url:
         return None
     url = url.strip()
@@ -141,8 +141,9 @@ def unwrap_url(url):
             url = f"{m.group(1)}://{m.group(2)}"
             continue
         break
-    # ICE's workbooks print some links as "https:/www.ice.gov/...": a browser adds the slash, so do we
-    return _ONE_SLASH.sub(r"\1://", url)
+    # ICE's workbooks print some links as "https:/www.ice.gov/...", a wrapper can leave "https:///": a browser reads
+    # either as two slashes, so do we
+    return _SCHEME_SLASHES.sub(r"\1://", url)
 
 
 _MODEL_WORDS = re.compile(r"[^a-z]+")

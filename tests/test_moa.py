@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from open287g import documents, moa, moa_fields, pdfpages
+from open287g.read import unwrap_url
 
 FIXTURES = Path(__file__).parent / "moa"
 FRANKLIN = FIXTURES / "FranklinCountyAL_WSO_MOA_030625.pdf"  # 2025 JEM/WSO, text layer
@@ -88,9 +89,10 @@ def test_scanned_page_is_read_by_ocr_and_cached(tmp_path):
 def test_safelinks_unwrapped_and_single_slash_fixed():
     wrapped = ("https://nam02.safelinks.protection.outlook.com/?url=https%3A%2F%2Fwww.ice.gov%2Fdoclib%2F287gMOA%2F"
                "FranklinCountyAL_WSO_MOA_030625.pdf&data=05%7C02%7C%7Cabc&sdata=xyz&reserved=0")
-    assert moa.document_url(wrapped) == "https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf"
+    assert unwrap_url(wrapped) == "https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf"
     assert moa.file_name_of(wrapped) == "FranklinCountyAL_WSO_MOA_030625.pdf"
-    assert moa.document_url("https:/www.ice.gov/doclib/287gMOA/x.pdf") == "https://www.ice.gov/doclib/287gMOA/x.pdf"
+    assert unwrap_url("https:/www.ice.gov/doclib/287gMOA/x.pdf") == "https://www.ice.gov/doclib/287gMOA/x.pdf"
+    assert unwrap_url("https:///www.ice.gov/doclib/287gMOA/x.pdf") == "https://www.ice.gov/doclib/287gMOA/x.pdf"
     assert moa.file_name_of("https://www.ice.gov/doclib/287gMOA/Lee%20Co_JEM.pdf") == "Lee Co_JEM.pdf"
 
 
