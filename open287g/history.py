@@ -185,6 +185,7 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
     cache = _kept_matches(cache_dir) if cache_dir else None
     kept = (cache.load(_matches) if cache else None) or {}
     fresh = {}  # what this build compared: written back when it differs from what was kept
+    spelt_by = {}
     for r in rows:
         code = state_postal(r["state"])
         r["state_code"] = code
@@ -192,6 +193,10 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
         here = by_state.get(code, ())
         if state not in fresh:
             fresh[state] = (frozenset(s for a in here for s in a["spellings"]), {})
+            at = spelt_by[state] = {}  # spelling -> the places in `here` of the agreements printed under it
+            for i, a in enumerate(here):
+                for s in a["spellings"]:
+                    at.setdefault(s, []).append(i)
         pool, matched_by = fresh[state]
         matched = matched_by.get(r["agency"])
         if matched is None:
@@ -200,7 +205,7 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
             todo, matched = (pool, frozenset()) if known is None else (pool - old_pool, known & pool)
             matched = matched | {s for s in sorted(todo) if identity.compare_names(s, r["agency"], state)}
             matched_by[r["agency"]] = matched
-        named = [a for a in here if not matched.isdisjoint(a["spellings"])]
+        named = [here[i] for i in sorted({i for s in matched for i in spelt_by[state].get(s, ())})]  # in here's order
         same_model = [a for a in named if r["model"] in (None, a["model"])]
         pick = next((a for a in same_model if r["signed_on"] and a["signed_on"] == r["signed_on"]), None) or (same_model[0] if same_model else None)
         r["agreement_id"] = pick["id"] if pick else None

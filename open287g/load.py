@@ -87,6 +87,16 @@ def _fields(record):
     return ((f.name, getattr(record, f.name)) for f in fields(record))
 
 
+def _changes(changes, of_agreement):
+    """The changes table's rows: each change's id, its fields but application_id, seq (a unique chronological number, so
+    "newest first" pages through every row exactly once) and its agency; each id made once, for the sort and the row."""
+    names = tuple(f.name for f in fields(changes[0]) if f.name != "application_id") if changes else ("changed_at",)
+    values = operator.attrgetter(*names)
+    ordered = sorted((((c.changed_at, c.kind, c.id), c) for c in changes), key=operator.itemgetter(0))
+    return ({"id": key[2], **dict(zip(names, values(c))), "seq": n, "agency_id": of_agreement[c.agreement_id]}
+            for n, (key, c) in enumerate(ordered, start=1))
+
+
 def _type(values):
     kinds = set(map(type, values)) - {type(None)}
     if kinds <= {int, bool} and kinds:
@@ -243,9 +253,7 @@ def write(path, built, seeds):
         ],
     )
     insert(db, "changes", 
-        # seq: a unique chronological number, so "newest first" pages through every row exactly once.
-        ({"id": c.id, **{k: v for k, v in _fields(c) if k != "application_id"}, "seq": n, "agency_id": of_agreement[c.agreement_id]}
-         for n, c in enumerate(sorted(lineage.changes, key=lambda c: (c.changed_at, c.kind, c.id)), start=1)),
+        _changes(lineage.changes, of_agreement),
         pk="id",
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )

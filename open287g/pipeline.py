@@ -554,10 +554,16 @@ def finish_all(tmp, built, metadata):
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
 LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "manifest_rows_differ", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
+LOUD_SET, LOUD_FILES_SET = frozenset(LOUD), frozenset(LOUD_FILES)
+
+
+_KIND = operator.itemgetter(0)  # an anomaly's kind
 
 
 def _warn_files(pubs):
     for p in pubs:
+        if LOUD_FILES_SET.isdisjoint(map(_KIND, p.anomalies)):
+            continue  # nearly every publication: its row-level anomalies read in C
         for kind, _, detail in p.anomalies:
             if kind in LOUD_FILES:
                 _log(f"warning: {p.file}: {kind}: {detail}")
@@ -565,6 +571,8 @@ def _warn_files(pubs):
 
 def _warn(pubs):
     for p in pubs:
+        if LOUD_SET.isdisjoint(map(_KIND, p.anomalies)):
+            continue
         found = {}
         for k, row, detail in p.anomalies:
             if k in LOUD:
@@ -584,8 +592,8 @@ def _flag_unknown_states(pubs):
     unknown = {}  # id(rows) -> the places of the rows with no state: publications share row lists (read.interpret)
     for p in pubs:
         if id(p.rows) not in unknown:
-            codes = list(map(_STATE_CODE, p.rows))
-            unknown[id(p.rows)] = [at for at, code in enumerate(codes) if code is None] if None in codes else []
+            unknown[id(p.rows)] = ([at for at, code in enumerate(map(_STATE_CODE, p.rows)) if code is None]
+                                   if None in map(_STATE_CODE, p.rows) else [])
     return [p.noting(*(("unknown_state", p.sheet_rows[at], f"STATE {p.rows[at].state!r} is not a US state or territory; add a line to data/corrections.csv")
                        for at in unknown[id(p.rows)])) for p in pubs]
 

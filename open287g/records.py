@@ -59,21 +59,20 @@ class Row:
     # Derived (never passed in):
     content_repr: str = field(init=False)
     key: tuple = field(init=False)  # the row key: (state, normalised agency, model code, signing date)
+    # The row key without the date: one agency's agreement of one model (pending lists print no date). Kept, not
+    # sliced on each use: every list's key set is made of them. Follows from key, so not compared.
+    body_key: tuple = field(init=False, compare=False)
 
     def __post_init__(self):
         if self.content is None:
             object.__setattr__(self, "content", tuple(getattr(self, k) for k in CONTENT))
         object.__setattr__(self, "content_repr", repr(self.content))
         object.__setattr__(self, "key", (self.state_code, self.agency_norm, MODEL_CODES.get(self.model), self.signed_on))
+        object.__setattr__(self, "body_key", self.key[:3])
 
     @property
     def model_code(self):
         return self.key[2]
-
-    @property
-    def body_key(self):
-        """The row key without the date: one agency's agreement of one model (pending lists print no date)."""
-        return self.key[:3]
 
 
 ROSTER = "roster"
