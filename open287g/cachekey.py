@@ -102,14 +102,20 @@ def prune(folder, family, current=None):
     """Delete the files of one cache family (a glob) that are not under the current key (a file name or a glob):
     written by code or packages since changed, nothing can read them again, and each family would otherwise
     grow by a full copy with every change to the code. current None: no code writes the family any more."""
+    prune_families(folder, [(family, current)])
+
+
+def prune_families(folder, families):
+    """prune() for each (family, current) of families, the folder listed once."""
     try:
         names = os.listdir(folder)  # matched by name: Path.glob made a path of each of the ~1,100 files, per family
     except FileNotFoundError:
         return
-    kept = re.compile(fnmatch.translate(current)).match if current else None
-    for name in fnmatch.filter(names, family):
-        if kept is None or not kept(name):
-            (Path(folder) / name).unlink(missing_ok=True)
+    for family, current in families:
+        kept = re.compile(fnmatch.translate(current)).match if current else None
+        for name in fnmatch.filter(names, family):
+            if kept is None or not kept(name):
+                (Path(folder) / name).unlink(missing_ok=True)
 
 
 class Kept:

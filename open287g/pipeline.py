@@ -14,7 +14,7 @@ from pathlib import Path
 from . import ROOT, basedb, bases, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
 from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
-from .cachekey import KEY_GLOB, Kept, cache_key, prune, with_imports
+from .cachekey import KEY_GLOB, Kept, cache_key, prune_families, with_imports
 from .files import atomic_write, file_sha256, paused_gc, read_cache, swap_in, unpickle, write_behind
 from .read import SNAPSHOT_PACKAGES, Snapshot, _extract_job, extract_cache_file, extract_cached, interpret, remember
 from .records import Publication
@@ -118,13 +118,12 @@ def read_all(sources, cache_dir, jobs, progress):
     todo = [p for p in lacking if p.id not in cached]
     places_key = _places_key()
     places.INDEX_CACHE = str(cache_dir / f"places-index-{places_key}.pickle")
-    for family, current in ((f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), (f"read-{KEY_GLOB}.pickle", snapshot.path.name),
-                            (f"read-{KEY_GLOB}-new.pickle", snapshot.delta_path.name),  # the snapshot's delta: kept with it
-                            ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", None),  # places' answers as JSON, before PlaceCache kept them as Answers
-                            ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
-                            ("gazetteer-*.pickle", None),  # places rows as pickles, before the gazetteer's base file
-                            ("reach-counties-*.pickle", None)):  # reach's county answers, kept by PlaceCache since
-        prune(cache_dir, family, current)
+    prune_families(cache_dir, [(f"{'[0-9a-f]' * 64}.*.pickle", extract_cache_file(cache_dir, "*").name), (f"read-{KEY_GLOB}.pickle", snapshot.path.name),
+                               (f"read-{KEY_GLOB}-new.pickle", snapshot.delta_path.name),  # the snapshot's delta: kept with it
+                               ("places-index-*.pickle", Path(places.INDEX_CACHE).name), ("places-*.json", None),  # places' answers as JSON, before PlaceCache kept them as Answers
+                               ("towns-*.pickle", gazetteer.towns_file(cache_dir).name),
+                               ("gazetteer-*.pickle", None),  # places rows as pickles, before the gazetteer's base file
+                               ("reach-counties-*.pickle", None)])  # reach's county answers, kept by PlaceCache since
     if lacking:
         snapshot.seed()
         _remember_last(pubs, lacking, kept, cache_dir)
