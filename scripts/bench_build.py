@@ -10,9 +10,10 @@
 4. a naive pandas baseline: pandas.read_excel (openpyxl) on every workbook in data/ice, concat, drop_duplicates.
 
 Each build is the real `open287g build` in a subprocess, timed on the wall clock from a synced disk. Builds 1-3 run back to
-back in a round, --runs rounds; each figure and each ratio is the median over the rounds, so load that
-drifts during the run falls on a ratio's two sides alike. The pandas baseline runs once. Everything is
-written in a temporary folder; data/ is only read.
+back in a round, --runs rounds, and the pandas baseline after them in the first --baseline-runs rounds (it takes
+about 80 s); each figure and each ratio is the median over the rounds that have it, a ratio's two figures taken
+from one round, so load that drifts during the run falls on a ratio's two sides alike. Everything is written in a
+temporary folder; data/ is only read.
 """
 import argparse
 import csv
@@ -142,10 +143,11 @@ def twice_data(state, tmp):
     return data, len(new)
 
 
-def one_round(tmp, inputs):
+def one_round(tmp, inputs, baseline=None):
     """A cold build, the rebuild after one new workbook from that build's database and cache (without --force:
-    the rebuild a refresh runs), and a cold build of every workbook twice, back to back, so that the
-    machine's other load falls on all three alike. inputs are made on the first round."""
+    the rebuild a refresh runs), a cold build of every workbook twice and, given baseline (files, packages), the pandas
+    baseline, back to back, so that the machine's other load falls on all of them alike. inputs are made on the first
+    round."""
     cold = tmp / "cold"
     seconds, _, stages, cpu = build(cold / "287g.db", cold / "cache")
     if not inputs:
@@ -161,13 +163,17 @@ def one_round(tmp, inputs):
     for folder in (cold, one, twice):
         shutil.rmtree(folder)
     parsed = re.search(r"\(\d+ workbooks? parsed, \d+ from cache\)", said)
-    return {"cold": seconds, "one": one_seconds, "twice": twice_seconds, "one_share": one_seconds / seconds,
-            "twice_ratio": twice_seconds / seconds, "cold_stages": stages, "one_stages": one_stages, "cold_cpu": cpu, "one_cpu": one_cpu,
-            "one_said": parsed.group() if parsed else ""}
+    found = {"cold": seconds, "one": one_seconds, "twice": twice_seconds, "one_share": one_seconds / seconds,
+             "twice_ratio": twice_seconds / seconds, "cold_stages": stages, "one_stages": one_stages, "cold_cpu": cpu, "one_cpu": one_cpu,
+             "one_said": parsed.group() if parsed else ""}
+    if baseline:
+        pandas_s, inputs["rows"], inputs["distinct"] = pandas_baseline(*baseline)
+        found.update(pandas=pandas_s, speedup=pandas_s / seconds)
+    return found
 
 
 def median(rounds, key):
-    return statistics.median(r[key] for r in rounds)
+    return statistics.median(r[key] for r in rounds if key in r)
 
 
 BASELINE = """
@@ -207,27 +213,33 @@ def write_doc(lines):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="rounds of the three builds, odd; medians are kept (default 5)")
+    parser.add_argument("--baseline-runs", type=int, default=None,
+                        help="rounds that also run the pandas baseline (the first ones), odd; it takes about 80 s a run (default: 3, or --runs if fewer)")
     parser.add_argument("--baseline-packages", default="build/bench-packages",
                         help="folder holding pandas and openpyxl for the baseline, kept out of .venv (default: build/bench-packages)")
     parser.add_argument("--no-doc", action="store_true", help=f"print only; leave {DOC.relative_to(ROOT)} alone")
     args = parser.parse_args()
     if args.runs < 1 or args.runs % 2 == 0:
         parser.error("--runs must be odd, so that each median is one round's figure")
+    args.baseline_runs = args.baseline_runs or min(3, args.runs)
+    if not 1 <= args.baseline_runs <= args.runs or args.baseline_runs % 2 == 0:
+        parser.error("--baseline-runs must be odd and at most --runs")
     files = workbooks()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmpdir:
         load_before = os.getloadavg()[0]
         inputs = {}
-        rounds = [one_round(Path(tmpdir), inputs) for _ in range(args.runs)]
-        pandas_s, rows, distinct = pandas_baseline(files, args.baseline_packages)
-    cold_s, one_s, twice_s = median(rounds, "cold"), median(rounds, "one"), median(rounds, "twice")
-    one_share, twice_ratio, speedup = median(rounds, "one_share"), median(rounds, "twice_ratio"), pandas_s / cold_s
+        rounds = [one_round(Path(tmpdir), inputs, (files, args.baseline_packages) if n < args.baseline_runs else None)
+                  for n in range(args.runs)]
+    cold_s, one_s, twice_s, pandas_s = median(rounds, "cold"), median(rounds, "one"), median(rounds, "twice"), median(rounds, "pandas")
+    one_share, twice_ratio, speedup = median(rounds, "one_share"), median(rounds, "twice_ratio"), median(rounds, "speedup")
     middle = sorted(rounds, key=lambda r: r["cold"])[len(rounds) // 2]
     lines = [
         f"Run of {datetime.date.today()} at commit {commit}: {os.cpu_count()} cores (load average {load_before:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end), Python {platform.python_version()}, {len(files)} workbooks "
         f"({sum(f.stat().st_size for f in files) / 1e6:.1f} MB); {args.runs} round{'s' if args.runs > 1 else ''} of the three builds, "
-        "each figure and ratio the median over the rounds; the pandas baseline run once.",
+        f"each figure and ratio the median over the rounds; the pandas baseline in the first {args.baseline_runs} of them, its ratio to "
+        "the same round's cold build.",
         "",
         "```",
         f"{'figure':<34} {'seconds':>8}  {'ratio':<18} {'target':<9} result",
@@ -238,7 +250,7 @@ def main():
         "```",
         "",
         f"The new workbook was {inputs['name']}; twice is {inputs['copies']} copies, {inputs['publications']} publications; "
-        f"pandas read {rows} rows, {distinct} distinct. Seconds per stage (`OPEN287G_TIMINGS`) in the round of the median cold build:",
+        f"pandas read {inputs['rows']} rows, {inputs['distinct']} distinct. Seconds per stage (`OPEN287G_TIMINGS`) in the round of the median cold build:",
         "",
         f"- cold build: {middle['cold_stages']}",
         f"- one new workbook: {middle['one_stages']} {middle['one_said']}".rstrip(),
