@@ -1,6 +1,5 @@
 """Finishes the new database file: indexes, full-text search, views, and QA checks written as rows in qa_checks."""
 import bisect
-import operator
 from pathlib import Path
 
 from .files import swap_in
@@ -9,7 +8,6 @@ from .materialise import materialise
 
 
 VIEWS_DIR = Path(__file__).resolve().parent / "views"
-_KIND = operator.itemgetter(0)  # an anomaly's kind: publications' anomalies, 73,000 of them, read in C
 
 INDEXES = {
     "agreements": [["state_code"], ["model"], ["status"], ["signed_on"], ["agency_id"], ["county"], ["first_seen"]],
@@ -39,7 +37,7 @@ def _qa_checks(db, built):
     check("listings traced to each publication equal its non-blank rows", 0, len(mismatched), ", ".join(mismatched[:5]))
     # A count, not a stop: a row count that differs from MANIFEST.csv is recorded (manifest_rows_differ) and built.
     manifest_off = [p.file for p in pubs if p.manifest_rows is not None and p.manifest_rows != p.row_count]
-    recorded = sum(1 for p in pubs if "manifest_rows_differ" in map(_KIND, p.anomalies))
+    recorded = sum(1 for p in pubs if p.has_anomaly(("manifest_rows_differ",)))
     check("row counts that differ from MANIFEST.csv data_rows, each recorded as manifest_rows_differ", len(manifest_off), recorded, ", ".join(manifest_off[:5]))
     orphans = db.execute("select count(*) from listings where list = 'participating' and agreement_id is null and model is not null").fetchone()[0]
     check("every participating listing with a known model links to an agreement", 0, orphans)
@@ -53,7 +51,7 @@ def _qa_checks(db, built):
             "select count(distinct coalesce(agreement_id, '')) from listings where list = 'participating' and model is not null "
             "and :seq between first_seq and last_seq", {"seq": latest.seq}).fetchone()[0]
         check("active agreements equal the distinct agreements of the latest participating list", listed, active, latest.file_name)
-    held = [(p.file_name, d) for p in pubs if "unconfirmed_mass_ending" in map(_KIND, p.anomalies)
+    held = [(p.file_name, d) for p in pubs if p.has_anomaly(("unconfirmed_mass_ending",))
             for k, _, d in p.anomalies if k == "unconfirmed_mass_ending"]
     check("no unconfirmed mass ending on the newest participating list", 0, len(held),
           "; ".join(f"{f}: {d}" for f, d in held), gate=1)

@@ -82,19 +82,23 @@ def _publication_row(p):
     return row
 
 
-def _fields(record):
-    """A flat dataclass record's (field, value) pairs in declaration order: asdict without its deep copy."""
-    return ((f.name, getattr(record, f.name)) for f in fields(record))
+def _flat(records, leave=()):
+    """Flat dataclass records as dicts of their fields in declaration order, less those in leave: asdict without its
+    deep copy, each record's values read in one call."""
+    if not records:
+        return []
+    names = tuple(f.name for f in fields(records[0]) if f.name not in leave)
+    values = operator.attrgetter(*names) if len(names) > 1 else (lambda r: (getattr(r, names[0]),))
+    return [dict(zip(names, values(r))) for r in records]
 
 
 def _changes(changes, of_agreement):
     """The changes table's rows: each change's id, its fields but application_id, seq (a unique chronological number, so
     "newest first" pages through every row exactly once) and its agency; each id made once, for the sort and the row."""
-    names = tuple(f.name for f in fields(changes[0]) if f.name != "application_id") if changes else ("changed_at",)
-    values = operator.attrgetter(*names)
     ordered = sorted((((c.changed_at, c.kind, c.id), c) for c in changes), key=operator.itemgetter(0))
-    return ({"id": key[2], **dict(zip(names, values(c))), "seq": n, "agency_id": of_agreement[c.agreement_id]}
-            for n, (key, c) in enumerate(ordered, start=1))
+    flat = _flat([c for _, c in ordered], leave=("application_id",))
+    return ({"id": key[2], **row, "seq": n, "agency_id": of_agreement[c.agreement_id]}
+            for n, ((key, c), row) in enumerate(zip(ordered, flat), start=1))
 
 
 def _type(values):
@@ -258,7 +262,7 @@ def write(path, built, seeds):
         foreign_keys=[("publication_id", "publications", "id"), ("agreement_id", "agreements", "id"), ("agency_id", "agencies", "id"), ("state_code", "states", "code")],
     )
     insert(db, "agreement_merges", 
-        ({"id": i, **dict(_fields(m))} for i, m in enumerate(lineage.merges, start=1)),
+        ({"id": i, **m} for i, m in enumerate(_flat(lineage.merges), start=1)),
         pk="id",
         foreign_keys=[("agreement_id", "agreements", "id"), ("publication_id", "publications", "id")],
     )

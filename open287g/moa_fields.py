@@ -693,10 +693,10 @@ def split_rank(text):
         if person_name(rest):
             return person_name(rest), rank
     # a rank with a word of its post before it: 'Training Sergeant Marla R. Brown'
-    post = re.match(r"([A-Z][a-z]{2,})\s+(.+)$", text)
-    ranked = RANK.match(post.group(2)) if post and not RANK.match(text) else None
-    if ranked and person_name(ranked.group(2).strip()):
-        return person_name(ranked.group(2).strip()), f"{post.group(1)} {ranked.group(1).strip()}"
+    post = None if m else re.match(r"([A-Z][a-z]{2,})\s+(.+)$", text)
+    ranked = RANK.match(post.group(2)) if post else None
+    if ranked and (name := person_name(ranked.group(2).strip())):
+        return name, f"{post.group(1)} {ranked.group(1).strip()}"
     if m:
         if re.fullmatch(r"[A-Z][a-z]+(?:['\u2019-][A-Z]?[a-z]+)?", rest) and not (NOT_NAME.search(rest) or NOT_PERSON.search(rest)
                                                                           or TITLE_WORDS.search(rest)):

@@ -553,16 +553,12 @@ def finish_all(tmp, built, metadata):
 
 LOUD = ("unparseable_date", "unknown_state")  # row-level problems a maintainer should see at once
 LOUD_FILES = ("unknown_column", "rows_above_header", "footnote", "manifest_rows_differ", "date_far_from_neighbours", "unconfirmed_mass_ending", "mass_ending_not_confirmed")  # the same, for whole files
-LOUD_SET, LOUD_FILES_SET = frozenset(LOUD), frozenset(LOUD_FILES)
-
-
-_KIND = operator.itemgetter(0)  # an anomaly's kind
 
 
 def _warn_files(pubs):
     for p in pubs:
-        if LOUD_FILES_SET.isdisjoint(map(_KIND, p.anomalies)):
-            continue  # nearly every publication: its row-level anomalies read in C
+        if not p.has_anomaly(LOUD_FILES):
+            continue  # nearly every publication
         for kind, _, detail in p.anomalies:
             if kind in LOUD_FILES:
                 _log(f"warning: {p.file}: {kind}: {detail}")
@@ -570,7 +566,7 @@ def _warn_files(pubs):
 
 def _warn(pubs):
     for p in pubs:
-        if LOUD_SET.isdisjoint(map(_KIND, p.anomalies)):
+        if not p.has_anomaly(LOUD):
             continue
         found = {}
         for k, row, detail in p.anomalies:

@@ -1,7 +1,7 @@
 """The build's records, declared once: a printed row and a publication. Both are frozen; a stage that changes
 one returns a new one (dataclasses.replace, Publication.updated), so no stage alters what another stage made."""
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from .rules import MODEL_CODES
@@ -80,6 +80,7 @@ ROSTER = "roster"
 ERAS = {"page_table": "page table", "participating": "workbook", "pending": "workbook", ROSTER: "roster"}
 
 Anomaly = tuple  # (kind, sheet row or None, detail)
+_ANOMALY_KIND = itemgetter(0)
 
 
 # Without slots, unlike Row: a build copies each of its thousand publications a few times (Publication.updated), and a
@@ -153,6 +154,11 @@ class Publication:
     def noting(self, *found):
         """This publication with more anomalies."""
         return self.updated(anomalies=self.anomalies + tuple(found)) if found else self
+
+    def has_anomaly(self, kinds):
+        """Whether any of its anomalies is of one of these kinds: the kinds read in C, as a publication can hold
+        thousands of row-level ones."""
+        return not frozenset(kinds).isdisjoint(map(_ANOMALY_KIND, self.anomalies))
 
 
 _PUB_NAMES = frozenset(f.name for f in fields(Publication))
