@@ -95,7 +95,8 @@ def _caption_date(caption):
     return None
 
 
-# Evidence: the other files of data/history/. Each row keeps its file and line; a "Hybrid" is two agreements.
+# Evidence: the other files of data/history/ (rule evidence_not_list: they go into history_evidence, never onto ICE's
+# list). Each row keeps its file and line; a "Hybrid" is two agreements, one evidence row per model (rule hybrid_two).
 EVIDENCE_MODELS = {"jail enforcement": ("JEM",), "jeo": ("JEM",), "task force": ("TFM",), "tfo": ("TFM",),
                    "hybrid": ("JEM", "TFM"), "jeo/tfo": ("JEM", "TFM")}
 EVIDENCE_FILE_MODEL = (("JEM", "JEM"), ("WSO", "WSO"), ("TFM", "TFM"), ("TFO", "TFM"))
