@@ -15,7 +15,7 @@ import httpx
 from . import BUILD, DATA, ROOT, fetch
 from .fetch import FetchError, download
 from .files import atomic_write, file_sha256
-from .moa import file_name_of
+from .moa import name_in
 from .pdfpages import MAX_BYTES, Refused, check_bytes
 from .read import extract_cached, interpret, unwrap_url
 
@@ -35,7 +35,7 @@ def document_links(data_dir, cache_dir=None):
         for row, sheet_row in zip(read["rows"], read["sheet_rows"]):
             for column in ("moa_url", "addendum_url"):
                 url = unwrap_url(getattr(row, column))
-                if url and file_name_of(url) and url.lower().startswith("http"):
+                if url and name_in(url) and url.lower().startswith("http"):
                     links.setdefault(url, (path.name, sheet_row))
     return links
 
@@ -96,7 +96,7 @@ def fetch_documents(client, data_dir, folder, cache_dir=None, retries=3, backoff
         if sha256 in by_sha:
             stored = by_sha[sha256]  # the same bytes under another link: one file, one more manifest line
         else:
-            stored = store_name(folder, file_name_of(url), sha256, taken)
+            stored = store_name(folder, name_in(url), sha256, taken)
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write(folder / stored, data)
             by_sha[sha256] = stored

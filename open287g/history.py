@@ -193,11 +193,11 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
         state = (state_names.get(code, ""), code or "")
         here = by_state.get(code, ())
         if state not in fresh:
-            fresh[state] = (frozenset(s for a in here for s in a["spellings"]), {})
             at = spelt_by[state] = {}  # spelling -> the places in `here` of the agreements printed under it
             for i, a in enumerate(here):
                 for s in a["spellings"]:
                     at.setdefault(s, []).append(i)
+            fresh[state] = (frozenset(at), {})  # the state's spellings
         pool, matched_by = fresh[state]
         matched = matched_by.get(r["agency"])
         if matched is None:

@@ -46,9 +46,10 @@ def known_urls(db_path):
         conn.close()
     out = {}
     for (url,) in rows:
-        name = file_name_of(url)
+        url = unwrap_url(url)
+        name = name_in(url)
         if name:
-            out.setdefault(name, unwrap_url(url))
+            out.setdefault(name, url)
     return out
 
 
