@@ -114,6 +114,9 @@ def _same_word(a, b):
     return _ratio_at_least(a, b, TYPO_RATIO, shared)
 
 
+same_word = _same_word  # the one typo rule, for the MOA reader's place check (moa_fields._names_place)
+
+
 def _shared_letters(a, b):
     """How many letters a and b share, each counted as often as both have it (difflib's quick_ratio count)."""
     shared = 0

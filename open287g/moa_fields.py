@@ -2,6 +2,7 @@
 import datetime
 import re
 
+from .identity import same_word
 from .words import state_words
 
 MODELS = {"Warrant Service Officer": "WSO", "Jail Enforcement": "JEM", "Task Force": "TFM"}
@@ -340,6 +341,28 @@ def _file_words(file_name):
     return {w.lower() for w in words if w.lower() not in _FILE_NOISE}
 
 
+def _file_places(file_name):
+    """The place ICE's file name names ('HighlandBeachPoliceDeptFL_TFM_MOA_04.10.2025.pdf' -> highland, beach): its
+    words of three letters or more written as words, not in capitals ('PDFL', 'SOTX' are abbreviations), less agency
+    words, states and model codes; lower-cased."""
+    words = re.findall(r"[A-Z]?[a-z]{2,}", re.sub(r"\.pdf$", "", file_name, flags=re.I))
+    return {w.lower() for w in words if not _agency_word(w) and w.lower() not in state_words() and w.lower() not in _FILE_NOISE}
+
+
+def _names_place(name, places):
+    """Rule agency_named: a naming names the place ICE's file name names (any of places), a word of it holding the
+    place's word, held in it ('Illsborough' of HIllsboroughCo), or a typo of it (identity's rule: 'SouthWestem'); true
+    when the file name names no place ('287gJEM_FL_DOC'). A scan that lost the place ('ay County', 'rnge County',
+    'Plor~o Coum!y') names no agency a reader could trust."""
+    if not places:
+        return True
+    for word in name.split():
+        w = _plain(word)
+        if len(w) >= 3 and any(p in w or (len(w) >= 4 and w in p) or same_word(w, p) for p in places):
+            return True
+    return False
+
+
 def _reading(name, file_words):
     """(words recognised, words unknown, words garbled) of one reading of the agency's name: recognised are agency
     words, states and the file name's words (or a word they begin: 'Co' of 'County'); garbled words hold digits or
@@ -359,10 +382,9 @@ def _reading(name, file_words):
     return recognised, unknown, garbled
 
 
-def _first_page_party(pages):
-    """The agency as section I (Parties) names it: 'between ICE ... and the <agency>, hereinafter ...'."""
-    lines = page_lines(pages[0]) if pages else []
-    text = re.sub(r"\s+", " ", re.sub(r"_{2,}", " ", " ".join(l.text for l in lines)))
+def _party_named(text, file_words):
+    """The agency section I (Parties) names in text: 'between ICE ... and the <agency>, hereinafter ...'."""
+    text = re.sub(r"\s+", " ", re.sub(r"_{2,}", " ", text))
     # a text layer splits words ('hereinaf ter') and runs 'the' into the name ('theCandia Police Dept.')
     m = re.search(r"Security \([DO0]HS\),?\s*and\s*(?:the\b|the(?=[A-Z]))?\s*(.+?)(?:\s*,)?\s*"
                   r"(?:\(|h\s?e\s?r\s?e\s?i\s?n\s?a\s?f\s?t\s?e\s?r|hereafter|pursuant)", text)
@@ -370,7 +392,21 @@ def _first_page_party(pages):
         return None
     # a stray quote a scan leaves after the name ("GILES COUNTY TN SHERIFF'S OFFICE '") is no part of it
     name = clean(re.sub(r"\s+['\"\u2019]+$", "", re.sub(r"^the\b\s*", "", m.group(1), flags=re.I)))
-    return _join_split_words(name) if name and len(name) <= 150 else None
+    # a split word joins again when it spells an agency word or a word of ICE's file name ('B ay' of BayCo)
+    return _join_split_words(name, lambda w: _agency_word(w) or _plain(w) in file_words) if name and len(name) <= 150 else None
+
+
+def _first_page_parties(pages, file_words):
+    """Section I's naming of the agency, read twice: from the first page's lines in the order they stand on the page,
+    then, when it differs, from its text layer in the order the text was written. A 2019 template filled in by text
+    boxes over its blanks has the name's line interleaved with the line it was typed over ('the trained, Santa
+    certified, Rosa County ...') and a letter set apart ('the ____ ay County' for 'the B ay County'); the text
+    layer's own order keeps them whole."""
+    if not pages:
+        return []
+    readings = [_party_named(" ".join(l.text for l in page_lines(pages[0])), file_words),
+                _party_named(pages[0]["text"], file_words)]
+    return [r for r in dict.fromkeys(readings) if r]
 
 
 def _footer_name(pages):
@@ -400,16 +436,17 @@ def agency_named(pages, file_name="", agency_block=()):
     Returns (name, method): the method says which naming and how it was read."""
     if not pages:
         return None, None
-    words = _file_words(file_name)
-    first = _first_page_party(pages)
-    candidates = [(first, pages[0]["source"])] if first else []
-    if first and _reading(first, words)[1:] == (0, 0):
-        return first, pages[0]["source"]
+    words, places = _file_words(file_name), _file_places(file_name)
+    firsts = [first for first in _first_page_parties(pages, words) if _names_place(first, places)]
+    for first in firsts:
+        if _reading(first, words)[1:] == (0, 0):
+            return first, pages[0]["source"]
+    candidates = [(first, pages[0]["source"]) for first in firsts]
     footer = _footer_name(pages)
-    if footer:
+    if footer and _names_place(footer, places):
         candidates.append((footer, "page footer"))
     typed = labelled([l for l in lines_of(agency_block) if not re.fullmatch(r"[\W_]*", l.text)]).get("agency", (None, None))
-    if typed[0] and not ICE_WORDS.search(typed[0]):
+    if typed[0] and not ICE_WORDS.search(typed[0]) and _names_place(_join_split_words(typed[0]), places):
         candidates.append((_join_split_words(typed[0]), f"signature block ({typed[1].method()})"))
     if not candidates:
         return None, None

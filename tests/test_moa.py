@@ -453,6 +453,44 @@ def test_the_signature_blocks_agency_line_names_the_agency_when_section_one_is_g
     assert moa_fields.agency_named(pages, name, block) == ("Lee County Sheriffs Office", "signature block (text)")
 
 
+def test_a_template_filled_by_text_boxes_is_read_in_its_text_layers_order():
+    """A 2019 template whose blank was filled by a text box: on the page the name's words sit among those of the line it
+    was typed over, and a letter stands apart ('the ____ ay County'); the text layer, in the order it was written,
+    keeps the name whole, and a split word that spells a word of ICE's file name joins again ('B ay')."""
+    name = "287gWSO_SantaRosaCoFl2019-10-15.pdf"
+    on_page = segs(("the", 72, 112), ("trained,", 90, 112), ("Santa", 140, 112), ("certified,", 175, 112), ("Rosa", 230, 112),
+                   ("County", 260, 112), ("and", 300, 112), ("authorized", 325, 112), ("Sheriff's", 390, 112), ("Office", 450, 112),
+                   ("SRSO(SRSO),", 490, 112), ("pursuant", 560, 112))
+    first = {"page": 1, "source": "text", "width": 612.0, "height": 792.0,
+             "segments": segs((PARTIES, 72, 100)) + on_page,
+             "text": PARTIES + "\nthe Santa Rosa County Sheriff's Office (SRSO), pursuant to which ICE delegates to nominated,\n"
+                               "trained, certified, and authorized SRSO personnel"}
+    assert moa_fields.agency_named([first], name) == ("Santa Rosa County Sheriff's Office", "text")
+    bay = page(1, (PARTIES, 100), ("the B ay County Sheriffs Office (BCSO) pursuant to which ICE delegates", 112))
+    assert moa_fields.agency_named([bay], "287gWSO_BayCoFl2019-10-15.pdf") == ("Bay County Sheriffs Office", "text")
+
+
+def test_a_naming_that_lost_the_place_the_file_name_names_is_no_naming():
+    """Rule agency_named: a scan that lost the place ('rnge County' of OrangeCountySO) names no agency a reader could
+    trust, however its other words read; a place read with a typo ('SouthWestem'), or held in a longer word of the
+    file name ('Illsborough' of hIllsborough), still names it, and a file name that names no place checks nothing."""
+    def named(text, file_name):
+        return moa_fields.agency_named([page(1, (PARTIES, 100), (f"the {text} (hereinafter the LEA).", 112), source="ocr")], file_name)
+
+    assert named("rnge County sherif's office", "OrangeCountySO_TFM_MOA.pdf") == (None, None)
+    assert named("Orange County Sheriff's Office", "OrangeCountySO_TFM_MOA.pdf") == ("Orange County Sheriff's Office", "ocr")
+    assert named("Florida SouthWestem State College Police Department", "Florida_Southwestern_State_College_PD_FL_TFM_04.15.25.pdf") == \
+        ("Florida SouthWestem State College Police Department", "ocr")
+    assert named("Hillsborough County Sheriff's Office", "hIllsboroughCountySherrifsOffice_WSO_MOA_03122025.pdf") == \
+        ("Hillsborough County Sheriff's Office", "ocr")
+    assert named("Florida Department of Corrections", "287gJEM_FL_DOC_FL_08-21-2020.pdf") == ("Florida Department of Corrections", "ocr")
+    # nor does a signature block's line that lost it stand in
+    block = segs(("Agency:", 60, 600), ("Office", 110, 600), ("of", 150, 600), ("th,)", 165, 600), ("Sheriff,", 190, 600),
+                 ("Plor~o", 240, 600), ("Coum!y,", 285, 600))
+    assert moa_fields.agency_named([page(1, (PARTIES, 100), ("the Law Comaly Shuntts Ofn (hereinafter the LEA).", 112))],
+                                   "PierceCoGA_WSO_MOA_02.26.25.pdf", block) == (None, None)
+
+
 def test_a_scan_block_keeps_what_its_text_layer_types_and_a_name_whose_label_was_lost():
     """A 2025 scan: tesseract read the labels and a stray mark at low confidence; ICE's date and name are typed in the
     text layer (exact). The date stands, and the name typed alone on its line is the name."""
