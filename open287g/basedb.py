@@ -52,12 +52,13 @@ class Base:
             conn.close()
         return found if found.get("key") == self.key else None
 
-    def copy(self, db_path, tables, indexes=True, fts=()):
+    def copy(self, db_path, tables, indexes=True, fts=(), add_to=()):
         """Create the tables (and, with indexes, their indexes) in db_path as the base has them and copy their rows
         (same rowids), then the FTS5 tables fts (made by sqlite-utils' enable_fts on the same rows, rowid for rowid:
         their shadow tables are copied, not the text indexed again), in one transaction; True when done, False with
-        nothing changed when the base cannot be read."""
+        nothing changed when the base cannot be read. add_to: tables db_path has already, the base's rows added."""
         return self._into(db_path, lambda conn: ([_copy_table(conn, "base", t, indexes) for t in tables],
+                                                 [_copy_rows(conn, "base", t) for t in add_to],
                                                  [_copy_fts(conn, "base", name) for name in fts]))
 
     def _into(self, db_path, work):
@@ -81,15 +82,16 @@ class Base:
         finally:
             conn.close()
 
-    def save(self, db_path, tables, fts=(), values=None):
+    def save(self, db_path, tables, fts=(), values=None, where=None, durable=True):
         """Copy the tables (with their indexes) and FTS tables from db_path into a new base file, with values;
-        other keys' files of this family are removed (no code can read them again)."""
+        other keys' files of this family are removed (no code can read them again). where: {table: an SQL condition}
+        on the rows of a table kept; durable=False: not synced, for a base a build may make again at any time."""
         mem = sqlite3.connect(":memory:", isolation_level=None)
         try:
             mem.execute("attach database ? as source", (str(db_path),))
             mem.execute("begin")
             for table in tables:
-                _copy_table(mem, "source", table, indexes=True)
+                _copy_table(mem, "source", table, indexes=True, where=(where or {}).get(table))
             for name in fts:
                 _copy_fts(mem, "source", name)
             mem.execute(f"create table {VALUES} (name text primary key, value blob)")
@@ -100,7 +102,7 @@ class Base:
             data = mem.serialize()
         finally:
             mem.close()
-        atomic_write(self.path, data)
+        atomic_write(self.path, data, durable=durable)
         prune(self.path.parent, f"base-{self.family}-*.sqlite", self.path.name)
 
 
@@ -195,19 +197,29 @@ def _schema(conn, db, type_, name):
     return row[0]
 
 
-def _copy_table(conn, source, table, indexes):
-    """Into main: the table as `source` declares it, its indexes in the order made, its rows (same rowids)."""
+def _copy_table(conn, source, table, indexes, where=None):
+    """Into main: the table as `source` declares it, its indexes in the order made, its rows (same rowids), or those
+    the SQL condition where holds for."""
     conn.execute(_schema(conn, source, "table", table))  # unqualified names are created in main
     if indexes:
         for (sql,) in conn.execute(f"select sql from {source}.sqlite_master where type = 'index' and tbl_name = ? "
                                    "and sql is not null order by rowid", (table,)).fetchall():
             conn.execute(sql)
     # Same schema and indexes on both sides: SQLite copies the records as they are (its transfer optimisation).
+    conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]" + (f" where {where}" if where else ""))
+
+
+def _copy_rows(conn, source, table):
+    """Into main's table of that name, which has the same columns: the rows of source's (same rowids)."""
+    _schema(conn, source, "table", table)  # a base without the table is no base
     conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]")
 
 
 def _copy_fts(conn, source, name):
-    conn.execute(_schema(conn, source, "table", name))  # CREATE VIRTUAL TABLE: makes empty shadow tables
+    """Into main: the FTS5 table as `source` declares it (unless main has it: a start file's), its shadow tables'
+    rows replaced by source's."""
+    if not conn.execute("select 1 from main.sqlite_master where type = 'table' and name = ?", (name,)).fetchone():
+        conn.execute(_schema(conn, source, "table", name))  # CREATE VIRTUAL TABLE: makes empty shadow tables
     query = "select name from {}.sqlite_master where type = 'table' and name in (?, ?, ?, ?, ?) order by rowid"
     candidates = tuple(f"{name}_{s}" for s in ("data", "idx", "content", "docsize", "config"))
     shadows = [n for (n,) in conn.execute(query.format("main"), candidates)]

@@ -526,7 +526,7 @@ def load_all(tmp, built, inputs, cache_dir, with_documents, county_of=None):
         if not fixed:  # else its tables came with the start
             gazetteer.write(tmp, cache_dir, census_names)
         gazetteer.add_counties(tmp, cache_dir, census_names, counties.names(census, built.agencies.rows.values()))
-        reach.write(tmp, list(inputs.areas), county_of)
+        reach.write(tmp, list(inputs.areas), county_of, cache_dir)
         search_key = search_index.write_index(tmp, list(inputs.abbreviations), cache_dir, places_key, fixed)
         link_meetings(tmp, cache_dir, search_key)
         documents_written = documents.write(tmp, inputs.data_dir, cache_dir, fixed) if with_documents else None  # the MOA documents' committed extraction

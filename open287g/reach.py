@@ -4,7 +4,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import places
+from . import basedb, places
+from .cachekey import Kept, cache_key, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 from .rules import POLICE_OF_SEPARATOR
@@ -105,21 +106,43 @@ def contradiction(agency, reach):
             "evidence": agency.get("location_method")}
 
 
-def write(db_path, areas, county_of=None):
-    """agencies.reach, reach_counties, reach_rule and police_of, the table agency_reach (agency, county) and
-    level_corrections, in the database the build is finishing; county_of (pipeline.PlaceCache.county, which keeps its
-    answers between builds) finds the counties areas name."""
-    db = open_new(db_path)
-    agencies = [dict(r) for r in db.query(
-        "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
+def _kept(cache_dir, agencies, areas, known):
+    """Where write's answers are kept between builds: under a key of this code (with places.py and words.py, and the
+    packages the places index reads) and of all it reads, the agencies' rows, the areas and the counties on file."""
+    if not cache_dir:
+        return None
+    code = cache_key(*with_imports(__name__), packages=places.PACKAGES)
+    return Kept(cache_dir, "reach", basedb.key(code, extra=[agencies, areas, sorted(known)]))
+
+
+def _answers(agencies, areas, county_of, known):
+    """{'updates': agencies' reach columns, 'covers': agency_reach rows, 'corrections': level_corrections rows}."""
     updates, covers, corrections = [], [], []
     for a in agencies:
         r = classify(a, areas, county_of)
         updates.append((r["reach"], json.dumps(r["reach_counties"]), r["reach_rule"], POLICE_OF_SEPARATOR.join(r.get("police_of", ())) or None, a["id"]))
-        covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"]]
+        covers += [{"agency_id": a["id"], "county_fips": f, "reach": r["reach"]} for f in r["reach_counties"] if f in known]
         c = contradiction(a, r)
         if c:
             corrections.append(c)
+    return {"updates": updates, "covers": covers, "corrections": corrections}
+
+
+def write(db_path, areas, county_of=None, cache_dir=None):
+    """agencies.reach, reach_counties, reach_rule and police_of, the table agency_reach (agency, county) and
+    level_corrections, in the database the build is finishing; county_of (pipeline.PlaceCache.county, which keeps its
+    answers between builds) finds the counties areas name; cache_dir keeps the answers for a build that reads the same."""
+    db = open_new(db_path)
+    agencies = [dict(r) for r in db.query(
+        "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
+    known = {f for (f,) in db.execute("select fips from counties")}
+    kept = _kept(cache_dir, agencies, areas, known)
+    found = kept.load() if kept else None
+    if found is None:
+        found = _answers(agencies, areas, county_of, known)
+        if kept:
+            kept.save(found)
+    updates, covers, corrections = found["updates"], found["covers"], found["corrections"]
     for area in areas:  # a misspelt town would leave the town's page saying it has no police
         for town in area.police_of:
             if not db.execute("select 1 from places where state_code = ? and key = ?", (area.state, lookup_key(town))).fetchone():
@@ -127,8 +150,7 @@ def write(db_path, areas, county_of=None):
     for column in ("reach", "reach_counties", "reach_rule", "police_of"):
         db["agencies"].add_column(column, str)
     db.conn.executemany("update agencies set reach = ?, reach_counties = ?, reach_rule = ?, police_of = ? where id = ?", updates)
-    known = {f for (f,) in db.execute("select fips from counties")}
-    insert(db, "agency_reach", [c for c in covers if c["county_fips"] in known],
+    insert(db, "agency_reach", covers,
            pk=("agency_id", "county_fips"),
            foreign_keys=[("agency_id", "agencies", "id"), ("county_fips", "counties", "fips")],
            columns={"agency_id": str, "county_fips": str, "reach": str})

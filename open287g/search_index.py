@@ -159,11 +159,17 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
     base = _base(cache_dir, places_key)
     if not fixed:
         write_places(db_path, cache_dir, places_key)
+    # What the build's own entries are made of: with the places' base, it fixes the whole index, so a build whose
+    # agencies, counties and states read as the last one's copies their entries and the index made then.
+    search_key = basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()]) if base else None
+    made = basedb.Base(cache_dir, "entries", search_key) if search_key else None
+    if made and made.values() is not None and made.copy(db_path, (), fts=(FTS,), add_to=("search_entries",)):
+        return search_key
     # The build's own entries, then their index rows: the same steps whether the places came from the base or not,
     # so a rebuild's index is the cold build's.
     _entries(db, OTHER_ROWS, 1, _kept_words(cache_dir))
     db.conn.execute(f"insert into {FTS} (rowid, words) select id, words from search_entries where id < ? order by id", (PLACE_IDS,))
     db.conn.commit()
-    if not base:
-        return None
-    return basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()])
+    if made:
+        made.save(db_path, ["search_entries"], fts=(FTS,), where={"search_entries": f"id < {PLACE_IDS}"}, durable=False)
+    return search_key

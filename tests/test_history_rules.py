@@ -63,6 +63,10 @@ def test_a_hybrid_is_two_agreements():
     assert [(r["model"], r["agreement_id"], r["finding"]) for r in found] == [
         ("JEM", "a1", "confirms the signing date"),
         ("TFM", None, "another model of a listed agency: ICE's roster never printed it")]
+    # ICE's date unreadable (unparseable_date leaves signed_on empty): the evidence's date is given, not compared
+    undated = [dict(agreements[0], signed_on=None)]
+    assert [r["finding"] for r in history.match_evidence(rows[:1], undated, {"AR": "Arkansas"}, lambda s: "AR")] == [
+        "gives a signing date where ICE's list printed none readable"]
 
 
 def test_a_re_signing_at_a_standard_moa_date_is_a_linked_successor():

@@ -123,18 +123,29 @@ def test_search_entries_from_the_base_equal_computed_ones_until_the_places_chang
     cache = tmp_path / "cache"
     assert index_of(tmp_path / "b.db", cache, "places-1") == computed
     (base,) = cache.glob("base-search-*.sqlite")
-    monkeypatch.setattr(search_index.basedb.Base, "save", lambda *a, **k: pytest.fail("computed entries the base holds"))
+    real_save = search_index.basedb.Base.save
+
+    def save_own_entries_only(self, *a, **k):
+        assert self.family == "entries", "computed the places' entries the base holds"
+        return real_save(self, *a, **k)
+
+    monkeypatch.setattr(search_index.basedb.Base, "save", save_own_entries_only)
+    # The same agencies, counties and states: the build's own entries and the whole index come from the entries' base.
+    monkeypatch.setattr(search_index, "_entries", lambda *a: pytest.fail("computed entries the entries' base holds"))
     assert index_of(tmp_path / "c.db", cache, "places-1") == computed
-    # An agency's status changes the build's own entries only: the places' entries and index still come from the
-    # base, and the whole index is the one computed without it.
+    monkeypatch.undo()
+    monkeypatch.setattr(search_index.basedb.Base, "save", save_own_entries_only)
+    # An agency's status changes the build's own entries only: they are computed, the places' entries and index still
+    # come from the base, and the whole index is the one computed without it; then the old status reads as it did.
     ended = "update agencies set status = 'ended' where id = 'ar-1'"
     assert index_of(tmp_path / "d.db", cache, "places-1", ended) == index_of(tmp_path / "e.db", change=ended) != computed
+    assert index_of(tmp_path / "d2.db", cache, "places-1") == computed
     assert base.exists()
     monkeypatch.undo()
     # Other places (another gazetteer key) make another base: computed, not copied, and the old file is pruned.
     saved = []
-    real_save = search_index.basedb.Base.save
-    monkeypatch.setattr(search_index.basedb.Base, "save", lambda self, *a, **k: (saved.append(self.key), real_save(self, *a, **k)))
+    monkeypatch.setattr(search_index.basedb.Base, "save",
+                        lambda self, *a, **k: (self.family == "search" and saved.append(self.key), real_save(self, *a, **k)))
     assert index_of(tmp_path / "f.db", cache, "places-2") == computed and len(saved) == 1
     assert not base.exists()
     (base,) = cache.glob("base-search-*.sqlite")
@@ -245,3 +256,95 @@ def test_the_assembled_metadata_is_kept_until_a_file_it_reads_changes(tmp_path, 
     with pytest.raises(config.ConfigError):
         pipeline.kept_metadata(cache)
     assert len(list(cache.glob("metadata-*.pickle"))) == 1
+
+
+def made_up(path, script, change=None):
+    """A made-up database from script, with one statement more (change) when given."""
+    with sqlite3.connect(path) as db:
+        db.executescript(script)
+        if change:
+            db.execute(change)
+    return path
+
+
+def reach_database(path, change=None):
+    return made_up(path, """
+            create table agencies (id text primary key, name text, state_code text, level text, county_fips text, precision text, location_method text);
+            insert into agencies values ('ar-1', 'Benton County Sheriff''s Office', 'AR', 'County', '05007', 'county', 'county named'),
+                                        ('ar-2', 'Rogers Police Department', 'AR', 'County', '05007', 'place', 'town named');
+            create table counties (fips text primary key);
+            insert into counties values ('05007');
+            create table places (state_code text, key text);
+        """, change)
+
+
+def reach_of(path):
+    with sqlite3.connect(path) as db:
+        return [db.execute("select id, reach, reach_counties, reach_rule from agencies order by id").fetchall(),
+                db.execute("select * from agency_reach order by 1, 2").fetchall(),
+                db.execute("select * from level_corrections order by 1").fetchall()]
+
+
+def test_reach_answers_from_the_cache_equal_computed_ones_until_an_agency_changes(tmp_path, monkeypatch):
+    reach.write(reach_database(tmp_path / "a.db"), [])
+    computed = reach_of(tmp_path / "a.db")
+    assert computed[2] == [("ar-2", "Rogers Police Department", "AR", "County", "town", "town: a town's own police, marshal or constable", "town named")]
+    cache = tmp_path / "cache"
+    reach.write(reach_database(tmp_path / "b.db"), [], cache_dir=cache)
+    assert reach_of(tmp_path / "b.db") == computed and len(list(cache.glob("reach-*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(reach, "classify", lambda *a, **k: pytest.fail("classified an agency the cache holds"))
+        reach.write(reach_database(tmp_path / "c.db"), [], cache_dir=cache)
+    assert reach_of(tmp_path / "c.db") == computed
+    # An agency placed otherwise is classified again, as without the cache.
+    moved = "update agencies set precision = 'county', location_method = 'county named' where id = 'ar-2'"
+    reach.write(reach_database(tmp_path / "d.db", moved), [], cache_dir=cache)
+    reach.write(reach_database(tmp_path / "e.db", moved), [])
+    assert reach_of(tmp_path / "d.db") == reach_of(tmp_path / "e.db") != computed
+    (kept,) = cache.glob("reach-*.pickle")
+    kept.write_bytes(b"junk")
+    reach.write(reach_database(tmp_path / "f.db"), [], cache_dir=cache)
+    assert reach_of(tmp_path / "f.db") == computed
+
+
+def history_database(path, change=None):
+    return made_up(path, """
+            create table states (code text primary key, name text);
+            create table agencies (id text primary key);
+            insert into agencies values ('x'), ('y');
+            create table list_gaps (after_publication_id text, starts text, ends text);
+            create table agreements (id text primary key, agency_id text, state_code text, model text, signed_on text, first_seen text,
+                                     spellings text, last_seen text, ended_seen text, ended_publication_id text);
+            insert into agreements values ('a1', 'x', 'AR', 'JEM', '2007-09-26', '2011-02-20', '["Benton County Sheriff''s Office"]', null, null, null),
+                                          ('a2', 'y', 'AR', 'TFM', null, '2011-02-20', '["Washington County Sheriff''s Office"]', null, null, null);
+        """, change)
+
+
+def evidence_of(path):
+    with sqlite3.connect(path) as db:
+        return [db.execute("select file, line, agency, agreement_id, agency_id, finding from history_evidence order by id").fetchall(),
+                db.execute("select id, earliest_signed_on, earliest_signed_source from agencies order by id").fetchall()]
+
+
+def test_evidence_rows_from_the_cache_equal_computed_ones_until_an_agreement_or_a_file_changes(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "history").mkdir(parents=True)
+    roster = data / "history" / "MyAttorneyUSA_roster_2017-08-01.tsv"
+    roster.write_text("Arkansas\tBenton County Sheriff's Office\t09/26/2007\nArkansas\tWashington County Sheriffs Office\t01/02/2008\n")
+
+    def write(name, cache=None, change=None):
+        history.write(history_database(tmp_path / name, change), data, {"AR": "Arkansas"}, lambda s: "AR", cache)
+        return evidence_of(tmp_path / name)
+
+    computed = write("a.db")
+    assert [(agreement, agency) for _, _, _, agreement, agency, _ in computed[0]] == [("a1", "x"), ("a2", "y")]
+    cache = tmp_path / "cache"
+    assert write("b.db", cache) == computed and len(list(cache.glob("evidence-rows-*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(history, "match_evidence", lambda *a, **k: pytest.fail("matched evidence the cache holds"))
+        assert write("c.db", cache) == computed
+    # Another spelling of an agreement, or another line in a file, is matched again, as without the cache.
+    renamed = "update agreements set spellings = '[\"Rogers Police Department\"]' where id = 'a2'"
+    assert write("d.db", cache, renamed) == write("e.db", None, renamed) != computed
+    roster.write_text(roster.read_text() + "Arkansas\tRogers Police Department\t03/03/2009\n")
+    assert write("f.db", cache) == write("g.db") != computed
