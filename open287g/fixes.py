@@ -60,18 +60,20 @@ def load_corrections(path):
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def apply_corrections(pubs, corrections):
+def apply_corrections(pubs, corrections, clean=frozenset()):
     """Publications with the identity fields of matching rows corrected: each distinct row is checked once and
     replaced by a corrected copy (rows are shared by every publication printing them); returns
     (publications, one report row per correction, printed: (corrected row, row key as printed) for each row whose key
-    a correction moved; the ids the printed keys gave lead to the corrected ones: rule corrected_ids, moved_keys)."""
+    a correction moved; the ids the printed keys gave lead to the corrected ones: rule corrected_ids, moved_keys).
+    clean: fingerprints of lists an earlier build found no line touches, under the same lines and code (a fingerprint
+    is the rows' printed content, which is all a line is matched on): those publications are left as they are unread."""
     wrong = {}  # the field a line is keyed on -> the wrong values lines name
     for c in corrections:
         wrong.setdefault(DERIVED[c["column"]][0], set()).add(c["wrong"])
     # The read shares one tuple among the publications printing the same rows, and one object among equal rows:
     # 1,155 publications print 465 lists of 6,522 distinct rows. Each distinct row is checked once, by id (the
     # publications keep every row alive).
-    lists = {id(p.rows): p.rows for p in pubs}
+    lists = {id(p.rows): p.rows for p in pubs if p.fingerprint is None or p.fingerprint not in clean}
     distinct = {}
     for rows in lists.values():
         distinct.update(zip(map(id, rows), rows))

@@ -275,6 +275,12 @@ def rows_key(corrections):
     return cache_key(*with_imports("open287g.read", "open287g.fixes"), packages=SNAPSHOT_PACKAGES, extra=(lines,))
 
 
+def kept_clean_lists(cache_dir, rows_key):
+    """Where the fingerprints of the lists no hand correction touches are kept, under the key of the corrections and
+    the code that reads and corrects rows (rows_key): a rebuild checks only the lists new since."""
+    return Kept(cache_dir, "clean-lists", rows_key)
+
+
 def kept_similarities(cache_dir, rows_key):
     """dating.Similarity's answers, kept in the cache by the key of what they depend on: the rows (rows_key) and the
     code that compares them. A build with one new publication then compares only the pairs it is part of."""
@@ -434,9 +440,15 @@ def read(inputs, cache_dir, jobs=None, progress=None):
     return Read(tuple(pubs), parsed)
 
 
-def correct(read, inputs):
-    """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted."""
-    pubs, report, printed = fixes.apply_corrections(read.publications, inputs.corrections)
+def correct(read, inputs, kept=None):
+    """correct: Read -> Corrected, the hand corrections applied and rows whose state is still unknown noted. kept
+    (kept_clean_lists): the fingerprints of the lists no line touches, read and written back."""
+    clean = (kept.load(lambda value: isinstance(value, frozenset)) if kept else None) or frozenset()
+    pubs, report, printed = fixes.apply_corrections(read.publications, inputs.corrections, clean)
+    if kept:
+        now = frozenset(p.fingerprint for p, fixed in zip(read.publications, pubs) if fixed.rows is p.rows and p.fingerprint)
+        if now != clean:
+            kept.save(now)
     for c in report:
         if not c["rows_touched"]:
             _log(f"warning: correction {c['column']} {c['wrong']!r} -> {c['right']!r} matched no row")
@@ -680,14 +692,14 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
             inputs = gather(data_dir, cache_dir)
             was_read = read(inputs, cache_dir, jobs, progress)
             stage("read")
-            corrected = correct(was_read, inputs)
+            rows = rows_key(inputs.corrections)
+            corrected = correct(was_read, inputs, kept_clean_lists(cache_dir, rows))
             stage("fix")
             with PlaceCache(cache_dir) as locate:
                 states = locate.states()
                 # The tables fixed by data/ files alone are made meanwhile on the other core (bases.make), when the
                 # cache holds none yet.
                 making = bases.Making(inputs.data_dir, cache_dir, {s["fips"]: s["postal"] for s in states}, with_documents)
-                rows = rows_key(inputs.corrections)
                 walked = walk(date(corrected, kept_similarities(cache_dir, rows)), states, inputs.confirmed, Checkpoints(cache_dir, rows), locate.county,
                               kept_pending_pairs(cache_dir), locate.has_town, corrected.printed)
                 placed = place(walked, locate, states, inputs.links, corrected.moved)

@@ -679,3 +679,39 @@ def test_a_hand_kept_line_with_a_cell_too_many_is_named(tmp_path):
     bad.write_text("column,wrong,right,agency,signed_on,reason,source\nstate,UTAHJ,UTAH,,28 Aug 2025,why,where\n", encoding="utf-8")
     with pytest.raises(CorrectionsError, match="line 2: signed_on narrows a line to rows signed that day"):
         load_corrections(bad)
+
+
+def test_lists_no_correction_touches_are_kept_and_left_unread_by_the_next_build(tmp_path, monkeypatch):
+    """pipeline.correct keeps the fingerprints of the lists no hand correction touches (kept_clean_lists): the next build
+    with the same lines and code checks only the others, with the same publications and report as checking them all."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from open287g import fixes, pipeline
+    from open287g.fixes import load_corrections
+    from open287g.read import read_workbook
+    from open287g.records import Publication
+
+    def pub(name):
+        base = Publication(path=None, file=f"participating/{name}", file_name=name, original_name=name, folder="participating",
+                           source_kind="participating", bytes=0, id=name)
+        return replace(base, **{k: v for k, v in read_workbook(DATA / "ice" / "participating" / name).items() if k != "header_row"})
+
+    # The Pennsylvania line touches the first file (68 rows); neither of the two later ones prints that misspelling.
+    pubs = tuple(pub(n) for n in ("participatingAgencies02272026am.xlsx", "participatingAgencies03272026am.xlsx", "participatingAgencies08022025pm.xlsx"))
+    corrections = [c for c in load_corrections(DATA / "corrections.csv") if c["wrong"] == "PENNSLYVANIA"]
+    inputs = SimpleNamespace(corrections=corrections)
+    kept = pipeline.kept_clean_lists(tmp_path, pipeline.rows_key(corrections))
+    plain = pipeline.correct(SimpleNamespace(publications=pubs), inputs)
+    first = pipeline.correct(SimpleNamespace(publications=pubs), inputs, kept)
+    assert first == plain and plain.report[0]["rows_touched"] == 68
+    assert kept.load(lambda v: True) == {pubs[1].fingerprint, pubs[2].fingerprint}
+    checked = []
+    real = fixes.apply_corrections
+    monkeypatch.setattr(fixes, "apply_corrections", lambda ps, cs, clean=frozenset(): (checked.append(
+        [p.file_name for p in ps if p.fingerprint not in clean]), real(ps, cs, clean))[1])
+    assert pipeline.correct(SimpleNamespace(publications=pubs), inputs, kept) == plain
+    assert checked == [["participatingAgencies02272026am.xlsx"]]
+    # A list named clean is left as it is, unread: what makes the kept fingerprints worth keeping.
+    (left,), [report], _ = real(pubs[:1], corrections, frozenset({pubs[0].fingerprint}))
+    assert left is pubs[0] and report["rows_touched"] == 0
