@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import cache_key, with_imports
+from .cachekey import Kept, cache_key, with_imports
 from .load import insert, open_new
 
 COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
@@ -254,20 +254,21 @@ def names(census, agencies):
     return {c["fips"]: c["name"] for c in (*census.counties, *added(census.counties, agencies))}
 
 
-def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
-    """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
-    outlines and census figures come from a base file there (basedb), made the first time. found: census()'s answer,
-    when the caller has it; fixed: the outlines are in the database already (basedb.Start)."""
-    db = open_new(db_path)
-    if found is None:
-        found = census(data_dir, {fips: code for code, fips in db.execute("select code, fips from states")}, cache_dir)
+def _kept_rows(cache_dir, found, agencies, figures, state_names):
+    """Where write's counties rows are kept between builds: under a key of this code, the census base's key and all the
+    rows are made of (the agencies' counties, each county's figures, the states' names); None without a cache."""
+    if not cache_dir or found.base is None:
+        return None
+    key = basedb.key(cache_key(*with_imports(__name__)), extra=[found.base.key, agencies, figures, sorted(state_names.items())])
+    return Kept(cache_dir, "county-rows", key)
+
+
+def _rows(found, read, figures_read, state_names):
+    """The counties table's rows: the census counties and those the agencies add, with their agencies' figures."""
     shaped = found.shaped
-    states = found.states
-    agencies = [dict(zip(("county_fips", "county_name", "state_code"), r))
-                for r in db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null")]
+    agencies = [dict(zip(("county_fips", "county_name", "state_code"), r)) for r in read]
     counties = [dict(c) for c in found.counties] + added(found.counties, agencies)
-    figures = {r[0]: dict(zip(FIGURES, r[1:])) for r in db.execute(COUNTY_FIGURES)}
-    state_names = dict(db.execute("select code, name from states"))
+    figures = {r[0]: dict(zip(FIGURES, r[1:])) for r in figures_read}
     rows = []
     for c in sorted(counties, key=lambda c: c["fips"]):
         of_county = figures.get(c["fips"], {})
@@ -281,6 +282,27 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
             "agreements_per_100k": round(f["agreements_active"] * 100000 / c["population"], 2) if c["population"] else None,
             "has_shape": int(c["fips"] in shaped),
         })
+    return rows
+
+
+def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
+    """Add counties, county_shapes and state populations to the database the build is finishing. With a cache_dir the
+    outlines and census figures come from a base file there (basedb), made the first time. found: census()'s answer,
+    when the caller has it; fixed: the outlines are in the database already (basedb.Start)."""
+    db = open_new(db_path)
+    if found is None:
+        found = census(data_dir, {fips: code for code, fips in db.execute("select code, fips from states")}, cache_dir)
+    shaped = found.shaped
+    states = found.states
+    read = db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null").fetchall()
+    figures_read = db.execute(COUNTY_FIGURES).fetchall()
+    state_names = dict(db.execute("select code, name from states"))
+    kept = _kept_rows(cache_dir, found, read, figures_read, state_names)
+    rows = kept.load(lambda value: isinstance(value, list)) if kept else None
+    if rows is None:
+        rows = _rows(found, read, figures_read, state_names)
+        if kept:
+            kept.save(rows)
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
     if not fixed:

@@ -46,13 +46,14 @@ def materialise(conn, views=MATERIALISED, metadata=None):
         columns = conn.execute(f"pragma table_info({_quote(view)})").fetchall()
         names = [c[1] for c in columns]
         definition = ", ".join(f"{_quote(c[1])} {c[2]}".strip() for c in columns)
-        tmp = f"_materialising_{view}"
-        conn.execute(f"drop table if exists {_quote(tmp)}")
-        conn.execute(f"create table {_quote(tmp)} ({definition}, primary key ({_quote(pk)}))")
         cols = ", ".join(_quote(n) for n in names)
-        conn.execute(f"insert into {_quote(tmp)} ({cols}) select {cols} from {_quote(view)}")
+        # The view's query (as sqlite-utils' create_view writes it: "CREATE VIEW <name> AS <query>") fills a table of its
+        # name once the view is dropped: no table renamed, for which SQLite reads the file's whole schema again.
+        sql = conn.execute("select sql from sqlite_master where type = 'view' and name = ?", (view,)).fetchone()[0]
+        query = sql[len(f"CREATE VIEW {view} AS "):]
         conn.execute(f"drop view {_quote(view)}")
-        conn.execute(f"alter table {_quote(tmp)} rename to {_quote(view)}")
+        conn.execute(f"create table {_quote(view)} ({definition}, primary key ({_quote(pk)}))")
+        conn.execute(f"insert into {_quote(view)} ({cols}) select {cols} from ({query})")
         for i, columns in enumerate(table_indexes(view, pk, names, metadata), start=1):
             conn.execute(f"create index {_quote(f'idx_{view}_{i}')} on {_quote(view)} ({', '.join(columns)})")
         done.append(view)

@@ -41,7 +41,7 @@ def inventory(data_dir):
                 manifest[row["file"]] = row
     sources = []
     for folder, kind in LIST_FOLDERS.items():
-        for path in sorted((ice / folder).glob("*.xlsx")):
+        for path in sorted((ice / folder).glob("*.xlsx"), key=lambda path: path.name):  # one folder: Path's order, by name in C
             rel = f"{folder}/{path.name}"
             m = manifest.get(rel, {})
             sources.append(Publication(

@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from open287g import finish, history, identity, load, pipeline, places, reach, search_index
+from conftest import DATA
 
 AGREEMENTS = [
     {"id": "a1", "agency_id": "x", "state_code": "AR", "model": "JEM", "signed_on": "2007-09-26",
@@ -348,3 +349,39 @@ def test_evidence_rows_from_the_cache_equal_computed_ones_until_an_agreement_or_
     assert write("d.db", cache, renamed) == write("e.db", None, renamed) != computed
     roster.write_text(roster.read_text() + "Arkansas\tRogers Police Department\t03/03/2009\n")
     assert write("f.db", cache) == write("g.db") != computed
+
+
+def counties_database(path, change=None):
+    return made_up(path, """
+        create table states (code text primary key, name text, fips text);
+        insert into states values ('AR', 'Arkansas', '05'), ('FL', 'Florida', '12');
+        create table agencies (id text primary key, name text, state_code text, level text, precision text, status text,
+                               county_fips text, county_name text);
+        insert into agencies values ('ar-1', 'Benton County Sheriff''s Office', 'AR', 'County', 'county', 'active', '05007', 'Benton County'),
+                                    ('fl-1', 'St. Johns County Sheriff''s Office', 'FL', 'County', 'county', 'ended', '12109', 'St. Johns County');
+        create table agreements (id text primary key, agency_id text, status text, model text);
+        insert into agreements values ('a1', 'ar-1', 'active', 'JEM'), ('a2', 'fl-1', 'ended', 'WSO');
+    """, change)
+
+
+def test_county_rows_from_the_cache_equal_computed_ones_until_an_agreement_changes(tmp_path, monkeypatch):
+    """counties.write keeps its rows under a key of the census read and of what they are made of: the agencies'
+    counties and their agreements' figures."""
+    from open287g import counties
+
+    cache = tmp_path / "cache"
+    found = counties.census(DATA, {"05": "AR", "12": "FL"}, cache)
+
+    def rows(name, cache_dir=None, change=None):
+        counties.write(counties_database(tmp_path / name, change), DATA, cache_dir, found, fixed=True)
+        with sqlite3.connect(tmp_path / name) as db:
+            return db.execute("select fips, agencies_active, agreements_active, map_fill from counties where fips in ('05007', '12109') order by fips").fetchall()
+
+    computed = rows("a.db")
+    assert computed == [("05007", 1, 1, "JEM"), ("12109", 0, 0, "ended")]
+    assert rows("b.db", cache) == computed and len(list(cache.glob("county-rows-*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(counties, "_rows", lambda *a: pytest.fail("made the rows the cache holds"))
+        assert rows("c.db", cache) == computed
+    ended = "update agreements set status = 'ended' where id = 'a1'"
+    assert rows("d.db", cache, ended) == rows("e.db", None, ended) == [("05007", 1, 0, "ended"), ("12109", 0, 0, "ended")]
