@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ROOT, basedb, bases, config, counties, dating, documents, finish, fixes, gazetteer, history, load, places, reach, resolve, search_index
+from . import ROOT, basedb, bases, config, counties, dating, documents, finish, fixes, gazetteer, history, identity, load, places, reach, resolve, search_index
 from .agencies import LinksError, build_agencies, load_links
 from .lineage import date_flags, load_confirmations, walk_participating
 from .cachekey import KEY_GLOB, Kept, cache_key, prune_families, with_imports
@@ -227,6 +227,26 @@ class PlaceCache:
     def __exit__(self, *exc):
         if exc[0] is None:
             self.answers.save()
+
+
+class WordCache:
+    """identity.is_boilerplate's answers kept between builds (under the key of identity.py and what it imports): a
+    rebuild compares only the words new since with the boilerplate words."""
+
+    def __init__(self, cache_dir):
+        self.kept = Kept(cache_dir, "boilerplate", cache_key(*with_imports(identity)))
+        self.answers = {}
+
+    def __enter__(self):
+        self.answers = self.kept.load() or {}
+        identity.remember_boilerplate(self.answers)
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            now = identity.boilerplate_answers()
+            if now != self.answers:
+                self.kept.save(now)
 
 
 class Checkpoints:
@@ -687,7 +707,7 @@ def run_build(data_dir, db_path, cache_dir=None, jobs=None, progress=None, force
     # would walk them again and again (0.5 s of a cold build) and free next to nothing (measured: 10 objects in
     # a rebuild; the peak memory is the same without it). Paused for the build; worker processes forked
     # meanwhile inherit the pause. Frozen after: they live until the process ends.
-    with paused_gc(freeze=True):
+    with paused_gc(freeze=True), WordCache(cache_dir):
         try:
             inputs = gather(data_dir, cache_dir)
             was_read = read(inputs, cache_dir, jobs, progress)

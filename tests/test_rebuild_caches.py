@@ -385,3 +385,22 @@ def test_county_rows_from_the_cache_equal_computed_ones_until_an_agreement_chang
         assert rows("c.db", cache) == computed
     ended = "update agreements set status = 'ended' where id = 'a1'"
     assert rows("d.db", cache, ended) == rows("e.db", None, ended) == [("05007", 1, 0, "ended"), ("12109", 0, 0, "ended")]
+
+
+def test_boilerplate_answers_are_kept_between_builds(tmp_path, monkeypatch):
+    """pipeline.WordCache keeps identity.is_boilerplate's answers: a new process answers the words kept without
+    comparing them with the boilerplate words again; a damaged file is nothing kept."""
+    words = ("couny", "departent", "benton")
+    with pipeline.WordCache(tmp_path):
+        answers = [identity.is_boilerplate(w) for w in words]
+    assert answers == [True, True, False]
+    monkeypatch.setattr(identity, "_BOILERPLATE_ANSWERS", {})  # as in a new process
+    with monkeypatch.context() as m:
+        m.setattr(identity, "_is_boilerplate", lambda w: pytest.fail(f"compared {w!r}, a word kept"))
+        with pipeline.WordCache(tmp_path):
+            assert [identity.is_boilerplate(w) for w in words] == answers
+    (kept,) = tmp_path.glob("boilerplate-*.pickle")
+    kept.write_bytes(b"junk")
+    monkeypatch.setattr(identity, "_BOILERPLATE_ANSWERS", {})
+    with pipeline.WordCache(tmp_path):
+        assert [identity.is_boilerplate(w) for w in words] == answers
