@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import cache_key, with_imports
+from .cachekey import Kept, cache_key, with_imports
 from .identity import compare_names
 from .load import insert, open_new
 from .moa import DOCUMENTS, name_in, read_jsonl_gz
@@ -86,13 +86,13 @@ def _by_name(records):
     return by_name
 
 
-def link(db, by_name, named):
+def link(printed_links, agreements, by_name, named):
     """agreement_documents rows: each printed MOA/ADDENDUM link whose file name is a document on file.
 
-    by_name: _by_name's {file name: sha256}; named: {sha256: the agency the document names} (the extraction's
-    agency_named), for rule another_agencys_document."""
+    printed_links: LINKS' rows; agreements: AGREEMENT_AGENCIES' rows; by_name: _by_name's {file name: sha256}; named:
+    {sha256: the agency the document names} (the extraction's agency_named), for rule another_agencys_document."""
     rows, seen = [], set()
-    for agreement_id, role, printed in db.execute(LINKS).fetchall():
+    for agreement_id, role, printed in printed_links:
         url = unwrap_url(printed)
         name = name_in(url)
         sha, how = by_name.get(name), "file name"
@@ -105,7 +105,15 @@ def link(db, by_name, named):
         rows.append({"agreement_id": agreement_id, "sha256": sha, "role": role, "url": printed,
                      "url_unwrapped": url, "file_name": name, "match": how if sha else "no document on file",
                      "other_agency_sha256": None})
-    return _another_agencys(rows, named, {r[0]: r[1:] for r in db.execute(AGREEMENT_AGENCIES)})
+    return _another_agencys(rows, named, {r[0]: r[1:] for r in agreements})
+
+
+def _kept_links(cache_dir, base, printed_links, agreements):
+    """Where write's links are kept between builds: under a key of this code, the documents' base (which fixes the
+    documents and the agencies they name) and the rows link reads; None without a base."""
+    if not cache_dir or base is None:
+        return None
+    return Kept(cache_dir, "document-links", basedb.key(cache_key(*with_imports(__name__)), extra=[base.key, printed_links, agreements]))
 
 
 def _another_agencys(rows, named, agreements):
@@ -220,7 +228,13 @@ def write(path, data_dir, cache_dir=None, fixed=False):
     records = None if saved else load_records(data_dir)
     static = saved or _static(records)
     db = open_new(path)
-    links = link(db.conn, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]})
+    printed_links, agreements = db.conn.execute(LINKS).fetchall(), db.conn.execute(AGREEMENT_AGENCIES).fetchall()
+    kept = _kept_links(cache_dir, base, printed_links, agreements)
+    links = kept.load(lambda value: isinstance(value, list)) if kept else None
+    if links is None:
+        links = link(printed_links, agreements, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]})
+        if kept:
+            kept.save(links)
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order
     for l in links:

@@ -404,3 +404,36 @@ def test_boilerplate_answers_are_kept_between_builds(tmp_path, monkeypatch):
     monkeypatch.setattr(identity, "_BOILERPLATE_ANSWERS", {})
     with pipeline.WordCache(tmp_path):
         assert [identity.is_boilerplate(w) for w in words] == answers
+
+
+def documents_database(path, change=None):
+    return made_up(path, """
+        create table states (code text primary key, name text);
+        insert into states values ('AL', 'Alabama');
+        create table agreements (id text primary key, agency_id text, agency text, state_code text);
+        insert into agreements values ('g1', 'al-1', 'Franklin County Sheriff''s Office', 'AL');
+        create table listings (agreement_id text, moa_url text, addendum_url text);
+        insert into listings values ('g1', 'https://www.ice.gov/doclib/287gMOA/FranklinCountyAL_WSO_MOA_030625.pdf', null),
+                                    ('g1', 'https://www.ice.gov/doclib/287gMOA/NoSuchFile.pdf', null);
+    """, change)
+
+
+def test_document_links_from_the_cache_equal_computed_ones_until_a_link_changes(tmp_path, monkeypatch):
+    from open287g import documents
+
+    cache = tmp_path / "cache"
+
+    def links(name, cache_dir=None, change=None):
+        documents.write(documents_database(tmp_path / name, change), DATA, cache_dir)
+        with sqlite3.connect(tmp_path / name) as db:
+            return db.execute("select agreement_id, file_name, match, sha256 is not null from agreement_documents order by id").fetchall()
+
+    computed = links("a.db")
+    assert [(f, m, linked) for _, f, m, linked in computed] == [
+        ("FranklinCountyAL_WSO_MOA_030625.pdf", "file name", 1), ("NoSuchFile.pdf", "no document on file", 0)]
+    assert links("b.db", cache) == computed and len(list(cache.glob("document-links-*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(documents, "link", lambda *a: pytest.fail("linked what the cache holds"))
+        assert links("c.db", cache) == computed
+    moved = "update listings set moa_url = null where moa_url like '%NoSuchFile%'"
+    assert links("d.db", cache, moved) == links("e.db", None, moved) == computed[:1]
