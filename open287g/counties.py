@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Kept, cache_key, kept_or_computed, with_imports
 from .load import insert, open_new
 
 COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
@@ -297,12 +297,8 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
     read = db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null").fetchall()
     figures_read = db.execute(COUNTY_FIGURES).fetchall()
     state_names = dict(db.execute("select code, name from states"))
-    kept = _kept_rows(cache_dir, found, read, figures_read, state_names)
-    rows = kept.load(lambda value: isinstance(value, list)) if kept else None
-    if rows is None:
-        rows = _rows(found, read, figures_read, state_names)
-        if kept:
-            kept.save(rows)
+    rows = kept_or_computed(_kept_rows(cache_dir, found, read, figures_read, state_names),
+                            lambda: _rows(found, read, figures_read, state_names), lambda value: isinstance(value, list))
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
     if not fixed:

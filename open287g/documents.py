@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Kept, cache_key, kept_or_computed, with_imports
 from .identity import compare_names
 from .load import insert, open_new
 from .moa import DOCUMENTS, name_in, read_jsonl_gz
@@ -229,12 +229,9 @@ def write(path, data_dir, cache_dir=None, fixed=False):
     static = saved or _static(records)
     db = open_new(path)
     printed_links, agreements = db.conn.execute(LINKS).fetchall(), db.conn.execute(AGREEMENT_AGENCIES).fetchall()
-    kept = _kept_links(cache_dir, base, printed_links, agreements)
-    links = kept.load(lambda value: isinstance(value, list)) if kept else None
-    if links is None:
-        links = link(printed_links, agreements, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]})
-        if kept:
-            kept.save(links)
+    links = kept_or_computed(_kept_links(cache_dir, base, printed_links, agreements),
+                             lambda: link(printed_links, agreements, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]}),
+                             lambda value: isinstance(value, list))
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order
     for l in links:

@@ -10,7 +10,7 @@ from pathlib import Path
 from dataclasses import replace
 
 from . import basedb, identity, records
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Kept, cache_key, kept_or_computed, with_imports
 from .load import open_new
 from .read import interpret
 from .records import Publication
@@ -247,12 +247,8 @@ def write(path, data_dir, state_names, state_postal, cache_dir=None):
     db.row_factory = sqlite3.Row
     read = db.execute("select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id").fetchall()
     kept = _kept_evidence(cache_dir, data_dir, [tuple(a) for a in read], state_names) if cache_dir else None
-    rows = kept.load(lambda value: isinstance(value, list)) if kept else None
-    if rows is None:
-        agreements = [dict(a, spellings=json.loads(a["spellings"])) for a in read]
-        rows = match_evidence(evidence_rows(data_dir), agreements, state_names, state_postal, cache_dir)
-        if kept:
-            kept.save(rows)
+    rows = kept_or_computed(kept, lambda: match_evidence(evidence_rows(data_dir), [dict(a, spellings=json.loads(a["spellings"])) for a in read],
+                                                         state_names, state_postal, cache_dir), lambda value: isinstance(value, list))
     db.execute("""create table history_evidence (id integer primary key, file text, line integer, source text, as_of text,
         state text, state_code text references states(code), agency text, model_printed text, model text, signed_on text, date_kind text,
         note text, agreement_id text references agreements(id), agency_id text references agencies(id), finding text)""")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import basedb, places
-from .cachekey import Kept, cache_key, with_imports
+from .cachekey import Kept, cache_key, kept_or_computed, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 from .rules import POLICE_OF_SEPARATOR
@@ -136,12 +136,7 @@ def write(db_path, areas, county_of=None, cache_dir=None):
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
     known = {f for (f,) in db.execute("select fips from counties")}
-    kept = _kept(cache_dir, agencies, areas, known)
-    found = kept.load() if kept else None
-    if found is None:
-        found = _answers(agencies, areas, county_of, known)
-        if kept:
-            kept.save(found)
+    found = kept_or_computed(_kept(cache_dir, agencies, areas, known), lambda: _answers(agencies, areas, county_of, known))
     updates, covers, corrections = found["updates"], found["covers"], found["corrections"]
     for area in areas:  # a misspelt town would leave the town's page saying it has no police
         for town in area.police_of:
