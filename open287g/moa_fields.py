@@ -385,8 +385,9 @@ def _reading(name, file_words):
 def _party_named(text, file_words):
     """The agency section I (Parties) names in text: 'between ICE ... and the <agency>, hereinafter ...'."""
     text = re.sub(r"\s+", " ", re.sub(r"_{2,}", " ", text))
-    # a text layer splits words ('hereinaf ter') and runs 'the' into the name ('theCandia Police Dept.')
-    m = re.search(r"Security \([DO0]HS\),?\s*and\s*(?:the\b|the(?=[A-Z]))?\s*(.+?)(?:\s*,)?\s*"
+    # a text layer splits words ('hereinaf ter') and runs 'the' into the name ('theCandia Police Dept.'); a scan's reads
+    # DHS in its parentheses as it can ('( DHS ).', '(D HS)', '(DI-IS)', '(DHSj')
+    m = re.search(r"Security\s*\(\s*[A-Za-z0-9 -]{2,6}?\s*[)\]j]\s*[.,]?\s*and\s*(?:the\b|the(?=[A-Z]))?\s*(.+?)(?:\s*,)?\s*"
                   r"(?:\(|h\s?e\s?r\s?e\s?i\s?n\s?a\s?f\s?t\s?e\s?r|hereafter|pursuant)", text)
     if not m:
         return None

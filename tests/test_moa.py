@@ -470,6 +470,23 @@ def test_a_template_filled_by_text_boxes_is_read_in_its_text_layers_order():
     assert moa_fields.agency_named([bay], "287gWSO_BayCoFl2019-10-15.pdf") == ("Bay County Sheriffs Office", "text")
 
 
+def test_section_one_is_found_however_a_scan_read_dhs_in_its_parentheses():
+    """A 2019-2020 scan's text layer reads 'Security (DHS), and' as it can: the parentheses spaced, DHS split or its
+    closing parenthesis read as a j; section I is found all the same."""
+    for printed, file_name, name in (
+            ("Security (DHSj and Matagorda County Sheriff's Office, hereinafter the law enforcement agency",
+             "287gJEM_MatagordaCoTX_03-13-2020.pdf", "Matagorda County Sheriff's Office"),
+            ("Security ( DHS ). and the Calhoun County Sheriffs Office (CCSO). pursuant to which",
+             "287gWSO_CalhounCoFl2019-09-09.pdf", "Calhoun County Sheriffs Office"),
+            ("Security (D HS), and the Columbia County Sheriffs Office (CCSO), pursuant to which",
+             "287gWSO_ColumbiaCoFl2019-05-06.pdf", "Columbia County Sheriffs Office"),
+            ("Security (DI-IS), and theBedford County Sheriff\u2019s Office, pursuant to which",
+             "BedfordCountySheriffVA_TFM_MOA_030725.pdf", "Bedford County Sheriff\u2019s Office")):
+        party = page(1, ("This MOA constitutes an agreement between ICE, a component of the Department of Homeland", 100),
+                     (printed, 112))
+        assert moa_fields.agency_named([party], file_name) == (name, "text"), printed
+
+
 def test_a_naming_that_lost_the_place_the_file_name_names_is_no_naming():
     """Rule agency_named: a scan that lost the place ('rnge County' of OrangeCountySO) names no agency a reader could
     trust, however its other words read; a place read with a typo ('SouthWestem'), or held in a longer word of the
