@@ -52,14 +52,15 @@ class Base:
             conn.close()
         return found if found.get("key") == self.key else None
 
-    def copy(self, db_path, tables, indexes=True, fts=(), add_to=()):
+    def copy(self, db_path, tables, indexes=True, fts=(), add_to=(), where=None):
         """Create the tables (and, with indexes, their indexes) in db_path as the base has them and copy their rows
         (same rowids), then the FTS5 tables fts (made by sqlite-utils' enable_fts on the same rows, rowid for rowid:
         their shadow tables are copied, not the text indexed again), in one transaction; True when done, False with
-        nothing changed when the base cannot be read. add_to: tables db_path has already, the base's rows added."""
+        nothing changed when the base cannot be read. add_to: tables db_path has already, the base's rows added;
+        where: {shadow table: an SQL condition}, the rows of it replaced (as save kept them), the others left."""
         return self._into(db_path, lambda conn: ([_copy_table(conn, "base", t, indexes) for t in tables],
                                                  [_copy_rows(conn, "base", t) for t in add_to],
-                                                 [_copy_fts(conn, "base", name) for name in fts]))
+                                                 [_copy_fts(conn, "base", name, where) for name in fts]))
 
     def _into(self, db_path, work):
         # The caller has committed its own connection; this one writes the file and closes, so no connection keeps
@@ -84,8 +85,8 @@ class Base:
 
     def save(self, db_path, tables, fts=(), values=None, where=None, durable=True):
         """Copy the tables (with their indexes) and FTS tables from db_path into a new base file, with values;
-        other keys' files of this family are removed (no code can read them again). where: {table: an SQL condition}
-        on the rows of a table kept; durable=False: not synced, for a base a build may make again at any time."""
+        other keys' files of this family are removed (no code can read them again). where: {table or FTS shadow table:
+        an SQL condition} on the rows of it kept; durable=False: not synced, for a base a build may make again at any time."""
         mem = sqlite3.connect(":memory:", isolation_level=None)
         try:
             mem.execute("attach database ? as source", (str(db_path),))
@@ -93,7 +94,7 @@ class Base:
             for table in tables:
                 _copy_table(mem, "source", table, indexes=True, where=(where or {}).get(table))
             for name in fts:
-                _copy_fts(mem, "source", name)
+                _copy_fts(mem, "source", name, where)
             mem.execute(f"create table {VALUES} (name text primary key, value blob)")
             mem.executemany(f"insert into {VALUES} values (?, ?)", [(name, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
                                                                    for name, value in sorted({**(values or {}), "key": self.key}.items())])
@@ -215,9 +216,9 @@ def _copy_rows(conn, source, table):
     conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]")
 
 
-def _copy_fts(conn, source, name):
+def _copy_fts(conn, source, name, where=None):
     """Into main: the FTS5 table as `source` declares it (unless main has it: a start file's), its shadow tables'
-    rows replaced by source's."""
+    rows replaced by source's, or those where ({shadow table: an SQL condition}) names for a shadow table."""
     if not conn.execute("select 1 from main.sqlite_master where type = 'table' and name = ?", (name,)).fetchone():
         conn.execute(_schema(conn, source, "table", name))  # CREATE VIRTUAL TABLE: makes empty shadow tables
     query = "select name from {}.sqlite_master where type = 'table' and name in (?, ?, ?, ?, ?) order by rowid"
@@ -227,5 +228,6 @@ def _copy_fts(conn, source, name):
     if not shadows or not kept.issuperset(shadows):  # an index missing a part would answer nothing, or wrongly
         raise sqlite3.DatabaseError(f"{source}: shadow tables of {name} missing: {', '.join(sorted(set(shadows) - kept)) or 'all'}")
     for shadow in shadows:
-        conn.execute(f"delete from main.[{shadow}]")
-        conn.execute(f"insert into main.[{shadow}] select * from {source}.[{shadow}]")
+        rows = f" where {(where or {})[shadow]}" if shadow in (where or {}) else ""
+        conn.execute(f"delete from main.[{shadow}]{rows}")
+        conn.execute(f"insert into main.[{shadow}] select * from {source}.[{shadow}]{rows}")

@@ -163,7 +163,9 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
     # agencies, counties and states read as the last one's copies their entries and the index made then.
     search_key = basedb.key(base.key, extra=[db.conn.execute(OTHER_ROWS).fetchall()]) if base else None
     made = basedb.Base(cache_dir, "entries", search_key) if search_key else None
-    if made and made.values() is not None and made.copy(db_path, (), fts=(FTS,), add_to=("search_entries",)):
+    # The build's own rows: of the entries, and of the index's sizes per entry (the towns' are the start's already).
+    own = {"search_entries": f"id < {PLACE_IDS}", f"{FTS}_docsize": f"id < {PLACE_IDS}"}
+    if made and made.values() is not None and made.copy(db_path, (), fts=(FTS,), add_to=("search_entries",), where=own):
         return search_key
     # The build's own entries, then their index rows: the same steps whether the places came from the base or not,
     # so a rebuild's index is the cold build's.
@@ -171,5 +173,5 @@ def write_index(db_path, abbreviations=(), cache_dir=None, places_key=None, fixe
     db.conn.execute(f"insert into {FTS} (rowid, words) select id, words from search_entries where id < ? order by id", (PLACE_IDS,))
     db.conn.commit()
     if made:
-        made.save(db_path, ["search_entries"], fts=(FTS,), where={"search_entries": f"id < {PLACE_IDS}"}, durable=False)
+        made.save(db_path, ["search_entries"], fts=(FTS,), where=own, durable=False)
     return search_key
