@@ -6,7 +6,7 @@ import sqlite3
 import zlib
 from pathlib import Path
 
-from .cachekey import prune
+from .cachekey import Kept, cache_key, prune, with_imports
 from .files import atomic_write, file_sha256, swap_in, write_behind
 
 VALUES = "base_values"  # name -> pickled value a writer keeps beside its tables; never copied out
@@ -25,6 +25,21 @@ def key(code_key, files=(), extra=()):
     for value in extra:
         h.update(f"\0{value!r}".encode())
     return h.hexdigest()[:16]
+
+
+def kept_value(cache_dir, family, modules, compute, kind=dict, extra=(), files=(), packages=()):
+    """compute()'s value, kept between builds in the cache as <family>-<key>.pickle (cachekey.Kept) under a key of all it
+    is made of: the modules' code and what of this package they import, the packages' versions, the files' bytes and
+    the other inputs (extra, compared by repr). So a value kept (of type kind) is the one compute() would give, and is
+    returned as it is; without a cache, or with a file missing, it is computed."""
+    found = key(cache_key(*with_imports(*modules), packages=packages), files, extra) if cache_dir else None
+    entry = Kept(cache_dir, family, found) if found else None
+    value = entry.load(lambda value: isinstance(value, kind)) if entry else None
+    if value is None:
+        value = compute()
+        if entry:
+            entry.save(value)
+    return value
 
 
 class Base:
@@ -59,7 +74,7 @@ class Base:
         nothing changed when the base cannot be read. add_to: tables db_path has already, the base's rows added;
         where: {shadow table: an SQL condition}, the rows of it replaced (as save kept them), the others left."""
         return self._into(db_path, lambda conn: ([_copy_table(conn, "base", t, indexes) for t in tables],
-                                                 [_copy_rows(conn, "base", t) for t in add_to],
+                                                 [_copy_table(conn, "base", t, indexes=False, create=False) for t in add_to],
                                                  [_copy_fts(conn, "base", name, where) for name in fts]))
 
     def _into(self, db_path, work):
@@ -198,22 +213,17 @@ def _schema(conn, db, type_, name):
     return row[0]
 
 
-def _copy_table(conn, source, table, indexes, where=None):
-    """Into main: the table as `source` declares it, its indexes in the order made, its rows (same rowids), or those
-    the SQL condition where holds for."""
-    conn.execute(_schema(conn, source, "table", table))  # unqualified names are created in main
+def _copy_table(conn, source, table, indexes, where=None, create=True):
+    """Into main: the table as `source` declares it (create=False: main has it already), its indexes in the order made,
+    its rows (same rowids), or those the SQL condition where holds for."""
+    if create:
+        conn.execute(_schema(conn, source, "table", table))  # unqualified names are created in main
     if indexes:
         for (sql,) in conn.execute(f"select sql from {source}.sqlite_master where type = 'index' and tbl_name = ? "
                                    "and sql is not null order by rowid", (table,)).fetchall():
             conn.execute(sql)
     # Same schema and indexes on both sides: SQLite copies the records as they are (its transfer optimisation).
     conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]" + (f" where {where}" if where else ""))
-
-
-def _copy_rows(conn, source, table):
-    """Into main's table of that name, which has the same columns: the rows of source's (same rowids)."""
-    _schema(conn, source, "table", table)  # a base without the table is no base
-    conn.execute(f"insert into main.[{table}] select * from {source}.[{table}]")
 
 
 def _copy_fts(conn, source, name, where=None):

@@ -141,17 +141,6 @@ class Kept:
         return Answers(self, valid)
 
 
-def kept_or_computed(kept, compute, valid=lambda value: isinstance(value, dict)):
-    """The value kept (a Kept, or None without a cache) when there is a valid one, else compute()'s, then kept: for a
-    writer whose key is everything its value is made of, so a value kept is the value it would compute."""
-    found = kept.load(valid) if kept else None
-    if found is None:
-        found = compute()
-        if kept:
-            kept.save(found)
-    return found
-
-
 _NONE = object()
 
 

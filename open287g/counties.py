@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import Kept, cache_key, kept_or_computed, with_imports
+from .cachekey import cache_key, with_imports
 from .load import insert, open_new
 
 COUNTY_FILE = ("census/co-est2025-alldata.csv", "Vintage 2025", 2025)
@@ -254,15 +254,6 @@ def names(census, agencies):
     return {c["fips"]: c["name"] for c in (*census.counties, *added(census.counties, agencies))}
 
 
-def _kept_rows(cache_dir, found, agencies, figures, state_names):
-    """Where write's counties rows are kept between builds: under a key of this code, the census base's key and all the
-    rows are made of (the agencies' counties, each county's figures, the states' names); None without a cache."""
-    if not cache_dir or found.base is None:
-        return None
-    key = basedb.key(cache_key(*with_imports(__name__)), extra=[found.base.key, agencies, figures, sorted(state_names.items())])
-    return Kept(cache_dir, "county-rows", key)
-
-
 def _rows(found, read, figures_read, state_names):
     """The counties table's rows: the census counties and those the agencies add, with their agencies' figures."""
     shaped = found.shaped
@@ -297,8 +288,9 @@ def write(db_path, data_dir, cache_dir=None, found=None, fixed=False):
     read = db.execute("select county_fips, county_name, state_code from agencies where county_fips is not null").fetchall()
     figures_read = db.execute(COUNTY_FIGURES).fetchall()
     state_names = dict(db.execute("select code, name from states"))
-    rows = kept_or_computed(_kept_rows(cache_dir, found, read, figures_read, state_names),
-                            lambda: _rows(found, read, figures_read, state_names), lambda value: isinstance(value, list))
+    # kept under this code, the census base's key (no base, no cache) and all the rows are made of
+    rows = basedb.kept_value(cache_dir if found.base else None, "county-rows", [__name__], lambda: _rows(found, read, figures_read, state_names),
+                             kind=list, extra=[found.base and found.base.key, read, figures_read, sorted(state_names.items())])
     insert(db, "counties", rows, pk="fips", foreign_keys=[("state_code", "states", "code")])
     db.conn.commit()
     if not fixed:

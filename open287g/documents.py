@@ -4,7 +4,7 @@ from pathlib import Path
 
 
 from . import basedb
-from .cachekey import Kept, cache_key, kept_or_computed, with_imports
+from .cachekey import cache_key, with_imports
 from .identity import compare_names
 from .load import insert, open_new
 from .moa import DOCUMENTS, name_in, read_jsonl_gz
@@ -106,14 +106,6 @@ def link(printed_links, agreements, by_name, named):
                      "url_unwrapped": url, "file_name": name, "match": how if sha else "no document on file",
                      "other_agency_sha256": None})
     return _another_agencys(rows, named, {r[0]: r[1:] for r in agreements})
-
-
-def _kept_links(cache_dir, base, printed_links, agreements):
-    """Where write's links are kept between builds: under a key of this code, the documents' base (which fixes the
-    documents and the agencies they name) and the rows link reads; None without a base."""
-    if not cache_dir or base is None:
-        return None
-    return Kept(cache_dir, "document-links", basedb.key(cache_key(*with_imports(__name__)), extra=[base.key, printed_links, agreements]))
 
 
 def _another_agencys(rows, named, agreements):
@@ -229,9 +221,11 @@ def write(path, data_dir, cache_dir=None, fixed=False):
     static = saved or _static(records)
     db = open_new(path)
     printed_links, agreements = db.conn.execute(LINKS).fetchall(), db.conn.execute(AGREEMENT_AGENCIES).fetchall()
-    links = kept_or_computed(_kept_links(cache_dir, base, printed_links, agreements),
-                             lambda: link(printed_links, agreements, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]}),
-                             lambda value: isinstance(value, list))
+    # kept under this code, the documents' base (which fixes the documents and the agencies they name; no base, no
+    # cache) and the rows link reads
+    links = basedb.kept_value(cache_dir if base else None, "document-links", [__name__],
+                              lambda: link(printed_links, agreements, static["by_name"], {d["sha256"]: d["agency_named"] for d in static["documents"]}),
+                              kind=list, extra=[base and base.key, printed_links, agreements])
     linked = {l["sha256"] for l in links if l["sha256"]}
     of_document = {}  # sha256 -> its links, in links' order
     for l in links:

@@ -10,7 +10,7 @@ from pathlib import Path
 from dataclasses import replace
 
 from . import basedb, identity, records
-from .cachekey import Kept, cache_key, kept_or_computed, with_imports
+from .cachekey import Kept, cache_key, with_imports
 from .load import open_new
 from .read import interpret
 from .records import Publication
@@ -229,16 +229,6 @@ def match_evidence(rows, agreements, state_names, state_postal, cache_dir=None):
     return rows
 
 
-def _kept_evidence(cache_dir, data_dir, agreements, state_names):
-    """Where write's evidence rows, matched, are kept between builds: under a key of this code (with places.py, whose
-    state_postal reads the rows' states), the bytes of every file in data/history, and the agreements' rows and the
-    states' names it matches them to."""
-    files = sorted(p for p in (Path(data_dir) / "history").glob("*") if p.is_file() and p.name != "README.md")
-    code = cache_key(*with_imports(__name__, "open287g.places"))
-    key = basedb.key(code, files=files, extra=[[p.name for p in files], agreements, sorted(state_names.items())])
-    return Kept(cache_dir, "evidence-rows", key) if key else None  # None: a file went missing while read
-
-
 def write(path, data_dir, state_names, state_postal, cache_dir=None):
     """history_evidence, and each agency's earliest signing with its source; cache_dir keeps match_evidence's name matches."""
     import sqlite3
@@ -246,9 +236,13 @@ def write(path, data_dir, state_names, state_postal, cache_dir=None):
     db = open_new(path).conn
     db.row_factory = sqlite3.Row
     read = db.execute("select id, agency_id, state_code, model, signed_on, first_seen, spellings from agreements order by id").fetchall()
-    kept = _kept_evidence(cache_dir, data_dir, [tuple(a) for a in read], state_names) if cache_dir else None
-    rows = kept_or_computed(kept, lambda: match_evidence(evidence_rows(data_dir), [dict(a, spellings=json.loads(a["spellings"])) for a in read],
-                                                         state_names, state_postal, cache_dir), lambda value: isinstance(value, list))
+    # The matched rows kept under this code (with places.py, whose state_postal reads their states), the bytes of every
+    # file in data/history, and the agreements' rows and the states' names they are matched to.
+    files = sorted(p for p in (Path(data_dir) / "history").glob("*") if p.is_file() and p.name != "README.md")
+    rows = basedb.kept_value(cache_dir, "evidence-rows", [__name__, "open287g.places"],
+                             lambda: match_evidence(evidence_rows(data_dir), [dict(a, spellings=json.loads(a["spellings"])) for a in read],
+                                                    state_names, state_postal, cache_dir),
+                             kind=list, files=files, extra=[[p.name for p in files], [tuple(a) for a in read], sorted(state_names.items())])
     db.execute("""create table history_evidence (id integer primary key, file text, line integer, source text, as_of text,
         state text, state_code text references states(code), agency text, model_printed text, model text, signed_on text, date_kind text,
         note text, agreement_id text references agreements(id), agency_id text references agencies(id), finding text)""")

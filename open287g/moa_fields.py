@@ -446,9 +446,10 @@ def agency_named(pages, file_name="", agency_block=()):
     footer = _footer_name(pages)
     if footer and _names_place(footer, places):
         candidates.append((footer, "page footer"))
-    typed = labelled([l for l in lines_of(agency_block) if not re.fullmatch(r"[\W_]*", l.text)]).get("agency", (None, None))
-    if typed[0] and not ICE_WORDS.search(typed[0]) and _names_place(_join_split_words(typed[0]), places):
-        candidates.append((_join_split_words(typed[0]), f"signature block ({typed[1].method()})"))
+    typed, how = labelled([l for l in lines_of(agency_block) if not re.fullmatch(r"[\W_]*", l.text)]).get("agency", (None, None))
+    typed = _join_split_words(typed) if typed and not ICE_WORDS.search(typed) else None
+    if typed and _names_place(typed, places):
+        candidates.append((typed, f"signature block ({how.method()})"))
     if not candidates:
         return None, None
 

@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import basedb, places
-from .cachekey import Kept, cache_key, kept_or_computed, with_imports
 from .fixes import data_rows
 from .load import insert, open_new
 from .rules import POLICE_OF_SEPARATOR
@@ -106,15 +105,6 @@ def contradiction(agency, reach):
             "evidence": agency.get("location_method")}
 
 
-def _kept(cache_dir, agencies, areas, known):
-    """Where write's answers are kept between builds: under a key of this code (with places.py and words.py, and the
-    packages the places index reads) and of all it reads, the agencies' rows, the areas and the counties on file."""
-    if not cache_dir:
-        return None
-    code = cache_key(*with_imports(__name__), packages=places.PACKAGES)
-    return Kept(cache_dir, "reach", basedb.key(code, extra=[agencies, areas, sorted(known)]))
-
-
 def _answers(agencies, areas, county_of, known):
     """{'updates': agencies' reach columns, 'covers': agency_reach rows, 'corrections': level_corrections rows}."""
     updates, covers, corrections = [], [], []
@@ -136,7 +126,9 @@ def write(db_path, areas, county_of=None, cache_dir=None):
     agencies = [dict(r) for r in db.query(
         "select id, name, state_code, level, county_fips, precision, location_method from agencies order by id")]
     known = {f for (f,) in db.execute("select fips from counties")}
-    found = kept_or_computed(_kept(cache_dir, agencies, areas, known), lambda: _answers(agencies, areas, county_of, known))
+    # kept under this code (with places.py, words.py and the packages the places index reads) and all it reads
+    found = basedb.kept_value(cache_dir, "reach", [__name__], lambda: _answers(agencies, areas, county_of, known),
+                              extra=[agencies, areas, sorted(known)], packages=places.PACKAGES)
     updates, covers, corrections = found["updates"], found["covers"], found["corrections"]
     for area in areas:  # a misspelt town would leave the town's page saying it has no police
         for town in area.police_of:
