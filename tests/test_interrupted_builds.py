@@ -230,7 +230,8 @@ def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, r
     # start-up included.
     b.fresh_cold()
     first, cold_seconds = b.run(b.cold)
-    assert f"({PARSE} workbooks parsed, " in first.stdout, first.stdout
+    parsed = re.search(r"\((\d+) workbooks parsed, ", first.stdout)
+    assert parsed and int(parsed.group(1)) >= PARSE, first.stdout  # more when a sampled content was published twice
     _, warm_seconds = b.run(b.warm)
     assert key_counts(b.out) == reference
     assert asyncio.run(_served_active(b.out)) == ACTIVE
