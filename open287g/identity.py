@@ -86,17 +86,17 @@ def remember_boilerplate(answers):
 def _is_boilerplate(word):
     if word in BOILERPLATE or len(word) < 5:
         return word in BOILERPLATE
-    # Only the words whose length _same_word's first bound lets through, or a plural of: the same answer, without
+    # Only the words whose length same_word's first bound lets through, or a plural of: the same answer, without
     # a comparison (and a cache entry) for each of the boilerplate words per new word.
     stem = word.rstrip("s")
-    return any(_same_word(word, b) for b in _LONG_BOILERPLATE if _lengths_may_match(len(word), len(b)) or stem == b.rstrip("s"))
+    return any(same_word(word, b) for b in _LONG_BOILERPLATE if _lengths_may_match(len(word), len(b)) or stem == b.rstrip("s"))
 
 
 _LONG_BOILERPLATE = tuple(sorted(b for b in BOILERPLATE if len(b) >= 5))
 
 
 def _lengths_may_match(n, m):
-    """_same_word's first bound on two words of 5+ letters: False when their lengths alone rule a typo out."""
+    """same_word's first bound on two words of 5+ letters: False when their lengths alone rule a typo out."""
     shortest, total = min(n, m), n + m
     limit = 2 if shortest >= 8 else 1
     return not (total - 2 * shortest > limit and 2.0 * shortest / total < TYPO_RATIO)
@@ -113,7 +113,7 @@ def body_kind(ws):
 
 
 @functools.lru_cache(maxsize=None)
-def _same_word(a, b):
+def same_word(a, b):
     """One word, allowing ICE's typos: a plural s (Lyon's/Lyon), two letters swapped (Macro/Marco), a
     letter or two wrong in a long word (Aggricultural, Berrian)."""
     if a == b:
@@ -132,9 +132,6 @@ def _same_word(a, b):
     if max(len(a), len(b)) - shared <= limit and edits(a, b, limit) <= limit:
         return True
     return _ratio_at_least(a, b, TYPO_RATIO, shared)
-
-
-same_word = _same_word  # the one typo rule, for the MOA reader's place check (moa_fields._names_place)
 
 
 def _shared_letters(a, b):
@@ -192,7 +189,7 @@ def names_conflict(a, b, state=("", "")):
     """Both names carry distinctive words and share none: two bodies, whatever else they share (ICE has
     printed one MOA link for two agencies)."""
     da, db = distinctive(words(a, state)), distinctive(words(b, state))
-    return bool(da) and bool(db) and not any(_same_word(x, y) for x in sorted(da) for y in sorted(db))
+    return bool(da) and bool(db) and not any(same_word(x, y) for x in sorted(da) for y in sorted(db))
 
 
 def weak_name_match(a, b, state=("", "")):
@@ -214,7 +211,7 @@ def _same_words(a, b):
         return False
     rest = set(b)
     for w in sorted(a):
-        hit = next((x for x in sorted(rest) if _same_word(w, x)), None)
+        hit = next((x for x in sorted(rest) if same_word(w, x)), None)
         if hit is None:
             return False
         rest.discard(hit)

@@ -268,7 +268,7 @@ def test_a_mistyped_year_is_corrected_by_the_fetch_time():
 
 
 def test_edit_distance_with_a_limit_answers_every_comparison_with_it_as_without():
-    # _same_word asks only "at most limit edits?"; the limit lets edits() stop early on unlike words.
+    # same_word asks only "at most limit edits?"; the limit lets edits() stop early on unlike words.
     assert identity.edits("counry", "county") == 1 and identity.edits("macro", "marco") == 1
     assert identity.edits("aggricultural", "agricultural", 2) == 1
     assert identity.edits("washington", "jefferson", 2) == 3  # stopped early: limit + 1, not the distance 8
@@ -293,7 +293,7 @@ def test_the_typo_ratio_is_difflibs_with_its_bounds_first():
 
 
 def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared():
-    # _same_word skips the edit distance of words whose letters differ by more than the limit: the bound must hold.
+    # same_word skips the edit distance of words whose letters differ by more than the limit: the bound must hold.
     import difflib
     import itertools
     import random
@@ -311,7 +311,7 @@ def test_an_edit_distance_is_at_least_the_letters_a_word_has_beyond_those_shared
 
 def test_same_word_answers_as_the_rule_without_its_shortcuts():
     # The rule in full: equal, a plural s, or (5+ letters) at most one edit (two from 8 letters) or difflib's ratio
-    # at least TYPO_RATIO. _same_word's length, letter and limit shortcuts must never change an answer.
+    # at least TYPO_RATIO. same_word's length, letter and limit shortcuts must never change an answer.
     import difflib
     import random
 
@@ -328,7 +328,7 @@ def test_same_word_answers_as_the_rule_without_its_shortcuts():
     words += ["".join(rng.choice("aeiourstln") for _ in range(rng.randint(3, 14))) for _ in range(150)]
     for a in words:
         for b in words:
-            assert identity._same_word(a, b) == rule(a, b), (a, b)
+            assert identity.same_word(a, b) == rule(a, b), (a, b)
 
 
 def test_walk_keys_take_a_workbooks_rows_from_its_bytes_and_the_rows_key_but_hash_a_rosters_rows():

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, ROOT, run_cli
+from conftest import CLI, ROOT, SNAPSHOT, run_cli
 from open287g.read import extract_cache_file, snapshot_file
 
 SEED = 20260327
@@ -122,7 +122,7 @@ class Builds:
         self.cold = tmp_path / "cache-cold"
         self.rng = random.Random(SEED)
         self.reference = reference
-        self.contents = sorted({sha256(p) for p in (data / "ice").glob("*/*.xlsx")})
+        self.contents = sorted(set(SNAPSHOT.values()))  # the snapshot's workbooks, by sha256
         self.log = []
 
     def command(self, cache, force=True):
@@ -222,7 +222,7 @@ def reference(db_path):
     return key_counts(db_path)
 
 
-def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, reference, snapshot_data, cache_dir, build_result):
+def test_sigkill_at_random_moments_never_costs_the_previous_database(tmp_path, reference, snapshot_data, cache_dir):
     began = time.perf_counter()
     b = Builds(tmp_path, snapshot_data, cache_dir, reference)
 
